@@ -1,0 +1,140 @@
+//! The action registry: every command the console can run, with its name (used in keymap files
+//! and on the command line), the context it belongs to and a description. The help screen and the
+//! status-bar key hints are generated from this table, so they cannot drift from the code.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a key binding applies (one table per context in keymap files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    Global,
+    Stream,
+    Profile,
+    Composer,
+}
+
+impl Context {
+    pub const ALL: &'static [Context] = &[
+        Context::Global,
+        Context::Stream,
+        Context::Profile,
+        Context::Composer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Stream => "stream",
+            Context::Profile => "profile",
+            Context::Composer => "composer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Context> {
+        Context::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+macro_rules! actions {
+    ($($variant:ident = $name:literal, $ctx:ident, $desc:literal;)+) => {
+        /// A command of the console, bindable to keys.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action { $($variant),+ }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),+];
+
+            /// The name used in keymap files and on the command line.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name),+ }
+            }
+
+            /// The context whose table may bind it (global actions may be bound anywhere).
+            pub fn context(self) -> Context {
+                match self { $(Action::$variant => Context::$ctx),+ }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Action::$variant => $desc),+ }
+            }
+        }
+    };
+}
+
+actions! {
+    Quit = "quit", Global, "Quit (drafts are saved first)";
+    Help = "help", Global, "Show or hide this help";
+    CommandLine = "command_line", Global, "Open the command line (:view, :theme, :q...)";
+    FocusNext = "focus_next", Global, "Focus the next pane";
+    FocusPrev = "focus_prev", Global, "Focus the previous pane";
+    FocusStream = "focus_stream", Global, "Focus the stream";
+    FocusProfile = "focus_profile", Global, "Focus the profile";
+    FocusComposer = "focus_composer", Global, "Focus the composer";
+    ViewMine = "view_mine", Global, "View: my queue";
+    ViewDept = "view_dept", Global, "View: my department";
+    ViewAll = "view_all", Global, "View: all feedback";
+    CycleView = "cycle_view", Global, "Cycle views (mine, department, all)";
+    ToggleFollow = "toggle_follow", Global, "Follow mode: keep the newest item selected";
+    ToggleZoom = "toggle_zoom", Global, "Zoom the focused pane";
+    CopyLink = "copy_link", Global, "Copy the item's link (OSC 52)";
+    CopyCustomerId = "copy_customer_id", Global, "Copy the customer id (OSC 52)";
+    Refresh = "refresh", Global, "Refetch the stream";
+    SelectNext = "select_next", Stream, "Select the next (older) item";
+    SelectPrev = "select_prev", Stream, "Select the previous (newer) item";
+    PageDown = "page_down", Stream, "Page down";
+    PageUp = "page_up", Stream, "Page up";
+    SelectFirst = "select_first", Stream, "Select the newest item";
+    SelectLast = "select_last", Stream, "Select the oldest item";
+    Filter = "filter", Stream, "Filter the stream";
+    ClearFilter = "clear_filter", Stream, "Clear the filter";
+    Reply = "reply", Stream, "Reply to the selected item";
+    AssignToMe = "assign_to_me", Stream, "Assign the selected item to me";
+    Resolve = "resolve", Stream, "Mark the selected item resolved";
+    ProfileDown = "profile_down", Profile, "Scroll the profile down";
+    ProfileUp = "profile_up", Profile, "Scroll the profile up";
+    LinkIdentity = "link_identity", Profile, "Link the author to a customer (search)";
+    SendReply = "send_reply", Composer, "Send the reply";
+    CycleReplyType = "cycle_reply_type", Composer, "Reply type: micro (direct), macro (public), both";
+    SwitchPart = "switch_part", Composer, "Switch between the public and direct parts";
+    OpenEditor = "open_editor", Composer, "Edit the part in $EDITOR";
+    CannedReply = "canned_reply", Composer, "Insert a canned reply (fuzzy picker)";
+    NextViolation = "next_violation", Composer, "Jump to the next rule violation";
+    ApplyFix = "apply_fix", Composer, "Apply the fix of the violation under the cursor";
+    LeaveComposer = "leave_composer", Composer, "Leave the composer (the draft is kept)";
+    ClearDraft = "clear_draft", Composer, "Clear the draft of this item";
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .iter()
+            .copied()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown action '{s}'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let mut names: Vec<_> = Action::ALL.iter().map(|a| a.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+        for a in Action::ALL {
+            assert_eq!(a.name().parse::<Action>().unwrap(), *a);
+        }
+        assert!("fly".parse::<Action>().is_err());
+    }
+}

@@ -1,0 +1,276 @@
+//! The event loop. Background tasks (terminal input, the event stream, signals, a slow tick,
+//! effect results) all send `Msg`s into one channel; the loop feeds them to `update`, runs the
+//! effects, and draws only when the model changed, at most `FRAME` apart. An idle console
+//! writes nothing to the terminal.
+
+use super::effects::{save_drafts_now, Effect, Runner};
+use super::model::{Level, Model};
+use super::terminal::TerminalGuard;
+use super::update::{self, Msg};
+use super::{load_config, panes, ConsoleOptions};
+use crate::client::CrmBackend;
+use chrono::Utc;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::task::JoinHandle;
+
+/// Minimum time between two frames (60 fps at most).
+const FRAME: Duration = Duration::from_millis(16);
+/// Messages handled before a frame is drawn, when many arrive at once.
+const BATCH: usize = 512;
+
+fn spawn_input(tx: UnboundedSender<Msg>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(ev) = events.next().await {
+            let msg = match ev {
+                Ok(Event::Key(k)) => Msg::Key(k),
+                Ok(Event::Paste(s)) => Msg::Paste(s),
+                Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!("terminal input: {e}");
+                    break;
+                }
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn spawn_signals(tx: UnboundedSender<Msg>) -> Option<JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut hup = signal(SignalKind::hangup()).ok()?;
+    let mut int = signal(SignalKind::interrupt()).ok()?;
+    Some(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+            _ = int.recv() => "SIGINT",
+        };
+        let _ = tx.send(Msg::Signal(name.into()));
+    }))
+}
+
+fn spawn_tick(tx: UnboundedSender<Msg>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_secs(1));
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            iv.tick().await;
+            if tx.send(Msg::Tick(Utc::now())).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn spawn_events(backend: Arc<dyn CrmBackend>, tx: UnboundedSender<Msg>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut s = backend.events(None);
+        while let Some(item) = s.next().await {
+            if tx.send(Msg::Stream(item)).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Run $EDITOR (or $VISUAL, else vi) on `text` in a temporary file.
+fn run_editor(text: &str, data_dir: Option<&Path>) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .or_else(|| std::env::var("EDITOR").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    let dir = data_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("earshot-reply-{}.txt", std::process::id()));
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // The editor may carry arguments ("code --wait"): split on whitespace, shell-free.
+    let mut parts = editor.split_whitespace();
+    let prog = parts.next().unwrap_or("vi");
+    let status = std::process::Command::new(prog)
+        .args(parts)
+        .arg(&path)
+        .status();
+    let result = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+        Ok(s) => Err(format!("{editor} exited with {s}; the draft is unchanged")),
+        Err(e) => Err(format!("cannot run {editor}: {e}")),
+    };
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyhow::Result<()> {
+    let cfg = load_config(&options);
+    let drafts_dir = cfg.data_dir.as_ref().map(|d| d.join("drafts"));
+    let mut model = Model::new(Utc::now(), cfg.keymap, cfg.theme, random_seed());
+    model.canned = cfg.canned;
+    model.warnings = cfg.warnings;
+    if let Some(dir) = &drafts_dir {
+        let (drafts, w) = super::drafts::load_all(dir);
+        model.drafts = drafts;
+        model.warnings.extend(w);
+    }
+    if !model.warnings.is_empty() {
+        let n = model.warnings.len();
+        model.set_status(
+            Level::Warning,
+            format!("{n} configuration problem(s): ? shows them"),
+        );
+    }
+
+    let (tx, mut rx) = unbounded_channel::<Msg>();
+    let runner = Runner {
+        backend: backend.clone(),
+        tx: tx.clone(),
+        drafts_dir: drafts_dir.clone(),
+        config_dir: cfg.config_dir.clone(),
+        depth: cfg.depth,
+    };
+
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size()?;
+    model.size = (size.width, size.height);
+
+    let mut input = spawn_input(tx.clone());
+    let mut tasks = vec![
+        spawn_events(backend.clone(), tx.clone()),
+        spawn_tick(tx.clone()),
+    ];
+    tasks.extend(spawn_signals(tx.clone()));
+
+    let mut pending = update::init(&mut model);
+    let mut last_draw: Option<Instant> = None;
+    let result: anyhow::Result<()> = 'main: loop {
+        // Effects first: some are the terminal's.
+        for fx in std::mem::take(&mut pending) {
+            match fx {
+                Effect::Quit => break 'main Ok(()),
+                Effect::SaveDrafts(items) => {
+                    // Small files, written at once so nothing is lost if we stop right after.
+                    if let Some(dir) = &drafts_dir {
+                        if let Err(e) = save_drafts_now(dir, &items) {
+                            model.set_status(Level::Error, format!("draft not saved: {e}"));
+                        }
+                    }
+                }
+                Effect::Copy(text) => {
+                    if let Err(e) = guard.copy(&text) {
+                        model.set_status(Level::Error, format!("copy failed: {e}"));
+                    }
+                }
+                Effect::OpenEditor {
+                    feedback_id,
+                    part,
+                    text,
+                } => {
+                    input.abort();
+                    let _ = (&mut input).await;
+                    let edited = match guard.suspend() {
+                        Ok(()) => run_editor(&text, cfg.data_dir.as_deref()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = guard.resume() {
+                        break 'main Err(e.into());
+                    }
+                    input = spawn_input(tx.clone());
+                    let msg = Msg::EditorDone {
+                        feedback_id,
+                        part,
+                        result: edited,
+                    };
+                    pending.extend(update::update(&mut model, msg));
+                    model.dirty = true;
+                    last_draw = None;
+                }
+                other => runner.spawn(other),
+            }
+        }
+        if !pending.is_empty() {
+            continue;
+        }
+
+        // Draw when something changed and the last frame is old enough.
+        if model.dirty {
+            let due = last_draw.map(|t| t + FRAME).unwrap_or_else(Instant::now);
+            if Instant::now() >= due {
+                let drawn = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    guard
+                        .terminal
+                        .draw(|f| panes::render(f, &model))
+                        .map(|_| ())
+                }));
+                match drawn {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => break 'main Err(e.into()),
+                    Err(_) => {
+                        break 'main Err(anyhow::anyhow!("the console crashed while drawing"))
+                    }
+                }
+                model.dirty = false;
+                last_draw = Some(Instant::now());
+            }
+        }
+
+        let msg = if model.dirty {
+            let due = last_draw.map(|t| t + FRAME).unwrap_or_else(Instant::now);
+            tokio::select! {
+                m = rx.recv() => m,
+                _ = tokio::time::sleep_until(due.into()) => continue,
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(msg) = msg else { break Ok(()) };
+        let mut batch = vec![msg];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        for msg in batch {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| update::update(&mut model, msg))) {
+                Ok(fx) => pending.extend(fx),
+                Err(_) => {
+                    break 'main Err(anyhow::anyhow!("the console crashed handling an event"))
+                }
+            }
+        }
+    };
+
+    // Whatever happened, keep the drafts: the composer's too.
+    let fx = update::save_dirty_drafts(&mut model);
+    for f in fx {
+        if let (Effect::SaveDrafts(items), Some(dir)) = (f, &drafts_dir) {
+            let _ = save_drafts_now(dir, &items);
+        }
+    }
+    input.abort();
+    for t in tasks {
+        t.abort();
+    }
+    drop(guard);
+    result
+}
+
+/// 128 random bits, hex: the prefix of this session's idempotency keys.
+fn random_seed() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,1127 @@
+//! The console's whole state. Rendering reads it; only `update` changes it. Time is a field
+//! (`now`), so a model renders the same way every time (snapshot tests) and ages move only when
+//! the tick says so.
+
+use super::keymap::{KeyPress, Keymap};
+use super::lint::{CompiledRules, ViolationMark};
+use super::textutil::{one_line, sanitize, sanitize_multiline};
+use super::theme::Theme;
+use crate::domain::api::Presence;
+use crate::domain::{
+    Agent, Customer, Feedback, HistoryEntry, Identity, Override, PresenceState, Transaction,
+    Visibility,
+};
+use chrono::{DateTime, Utc};
+use ratatui_textarea::TextArea;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Stream,
+    Profile,
+    Composer,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Stream => Focus::Profile,
+            Focus::Profile => Focus::Composer,
+            Focus::Composer => Focus::Stream,
+        }
+    }
+    pub fn prev(self) -> Focus {
+        match self {
+            Focus::Stream => Focus::Composer,
+            Focus::Profile => Focus::Stream,
+            Focus::Composer => Focus::Profile,
+        }
+    }
+}
+
+/// Which items the stream shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewKind {
+    /// Assigned to me.
+    Mine,
+    /// Routed to one of my departments.
+    Dept,
+    All,
+}
+
+impl ViewKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewKind::Mine => "mine",
+            ViewKind::Dept => "dept",
+            ViewKind::All => "all",
+        }
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            ViewKind::Mine => "my queue",
+            ViewKind::Dept => "my department",
+            ViewKind::All => "all",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ViewKind> {
+        match s {
+            "mine" | "me" | "queue" => Some(ViewKind::Mine),
+            "dept" | "department" => Some(ViewKind::Dept),
+            "all" => Some(ViewKind::All),
+            _ => None,
+        }
+    }
+    pub fn next(self) -> ViewKind {
+        match self {
+            ViewKind::Mine => ViewKind::Dept,
+            ViewKind::Dept => ViewKind::All,
+            ViewKind::All => ViewKind::Mine,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    Disconnected { reason: String, retry_in_ms: u64 },
+}
+
+/// Something fetched: never shown as a blank.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load<T> {
+    Loading,
+    Loaded(T),
+    Failed(String),
+}
+
+impl<T> Load<T> {
+    pub fn loaded(&self) -> Option<&T> {
+        match self {
+            Load::Loaded(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// An item of the stream and its lower-cased search text.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub fb: Feedback,
+    pub(crate) hay: String,
+    pub seen: bool,
+}
+
+/// Untrusted text is cleaned once, when it enters the model.
+pub fn clean_feedback(mut fb: Feedback) -> Feedback {
+    fb.text = sanitize_multiline(&fb.text);
+    fb.author = clean_identity(fb.author);
+    fb.url = fb.url.map(|u| sanitize(&u));
+    fb.department = sanitize(&fb.department);
+    fb.assignee = fb.assignee.map(|a| sanitize(&a));
+    fb
+}
+
+pub fn clean_identity(mut id: Identity) -> Identity {
+    id.handle = sanitize(&id.handle);
+    id.display_name = sanitize(&id.display_name);
+    id
+}
+
+pub fn clean_customer(mut c: Customer) -> Customer {
+    c.first_name = sanitize(&c.first_name);
+    c.last_name = sanitize(&c.last_name);
+    c.tier = sanitize(&c.tier);
+    c.emails = c.emails.iter().map(|s| sanitize(s)).collect();
+    c.phones = c.phones.iter().map(|s| sanitize(s)).collect();
+    c.tags = c.tags.iter().map(|s| sanitize(s)).collect();
+    c.identities = c.identities.into_iter().map(clean_identity).collect();
+    c
+}
+
+impl Row {
+    fn new(fb: Feedback) -> Row {
+        let fb = clean_feedback(fb);
+        let hay = haystack(&fb);
+        Row {
+            fb,
+            hay,
+            seen: false,
+        }
+    }
+}
+
+fn haystack(fb: &Feedback) -> String {
+    let mut h = String::with_capacity(fb.text.len() + 64);
+    for part in [
+        fb.author.handle.as_str(),
+        fb.author.display_name.as_str(),
+        fb.channel.as_str(),
+        fb.department.as_str(),
+        fb.assignee.as_deref().unwrap_or(""),
+        fb.status.as_str(),
+        fb.text.as_str(),
+    ] {
+        h.push_str(&part.to_lowercase());
+        h.push('\u{1}');
+    }
+    h
+}
+
+/// The live stream: every item in arrival order with an id index, and the visible view as a
+/// sorted list of indices kept up to date incrementally. Display is newest first: display
+/// position `p` is `view[view.len() - 1 - p]`. Selection and scroll are anchored to items, not
+/// positions, so arrivals never move them.
+#[derive(Debug, Clone, Default)]
+pub struct StreamState {
+    rows: Vec<Row>,
+    index: HashMap<String, usize>,
+    view: Vec<usize>,
+    view_kind: Option<ViewKind>,
+    filter: String,
+    filter_lc: String,
+    me: Option<String>,
+    departments: Vec<String>,
+    /// The selected item's id.
+    pub selected: Option<String>,
+    /// The item shown on the top row.
+    top: Option<usize>,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub generation: u64,
+    /// Pages of a fetch in progress, merged when the last page is in.
+    pub(crate) incoming: Vec<Feedback>,
+}
+
+impl StreamState {
+    pub fn new(view: ViewKind) -> Self {
+        StreamState {
+            view_kind: Some(view),
+            ..Default::default()
+        }
+    }
+
+    pub fn view_kind(&self) -> ViewKind {
+        self.view_kind.unwrap_or(ViewKind::All)
+    }
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+    pub fn total(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn visible(&self) -> usize {
+        self.view.len()
+    }
+    pub fn get(&self, id: &str) -> Option<&Row> {
+        self.index.get(id).map(|i| &self.rows[*i])
+    }
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Row> {
+        self.index.get(id).map(|i| &mut self.rows[*i])
+    }
+    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter()
+    }
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.selected.as_deref().and_then(|id| self.get(id))
+    }
+
+    /// The row at display position `pos` (0 = newest visible).
+    pub fn row_at(&self, pos: usize) -> Option<&Row> {
+        let n = self.view.len();
+        if pos >= n {
+            return None;
+        }
+        Some(&self.rows[self.view[n - 1 - pos]])
+    }
+
+    fn pos_of_index(&self, idx: usize) -> Option<usize> {
+        self.view
+            .binary_search(&idx)
+            .ok()
+            .map(|i| self.view.len() - 1 - i)
+    }
+
+    /// Display position of an item, if visible.
+    pub fn position_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).and_then(|i| self.pos_of_index(*i))
+    }
+
+    pub fn selected_pos(&self) -> Option<usize> {
+        self.selected.as_deref().and_then(|id| self.position_of(id))
+    }
+
+    /// Display position of the top row.
+    pub fn top_pos(&self) -> usize {
+        match self.top {
+            Some(idx) => match self.view.binary_search(&idx) {
+                Ok(i) => self.view.len() - 1 - i,
+                // The top item left the view: the next older visible item takes its place.
+                Err(i) => self.view.len().saturating_sub(i),
+            },
+            None => 0,
+        }
+    }
+
+    fn matches(&self, row: &Row) -> bool {
+        let fb = &row.fb;
+        let in_view = match self.view_kind() {
+            ViewKind::All => true,
+            ViewKind::Mine => self.me.is_some() && fb.assignee.as_deref() == self.me.as_deref(),
+            ViewKind::Dept => self.departments.iter().any(|d| *d == fb.department),
+        };
+        in_view && (self.filter_lc.is_empty() || row.hay.contains(&self.filter_lc))
+    }
+
+    fn rebuild(&mut self) {
+        let view: Vec<usize> = (0..self.rows.len())
+            .filter(|i| self.matches(&self.rows[*i]))
+            .collect();
+        self.view = view;
+    }
+
+    pub fn set_me(&mut self, me: Option<String>, departments: Vec<String>) {
+        self.me = me;
+        self.departments = departments;
+        self.rebuild();
+    }
+
+    pub fn set_view(&mut self, v: ViewKind) {
+        self.view_kind = Some(v);
+        self.rebuild();
+    }
+
+    /// Narrowing a filter (typing more) only re-checks the items already visible.
+    pub fn set_filter(&mut self, f: &str) {
+        let lc = f.to_lowercase();
+        let narrowing = lc.starts_with(&self.filter_lc);
+        self.filter = f.to_string();
+        self.filter_lc = lc;
+        if narrowing {
+            let view = std::mem::take(&mut self.view);
+            self.view = view
+                .into_iter()
+                .filter(|i| self.matches(&self.rows[*i]))
+                .collect();
+        } else {
+            self.rebuild();
+        }
+    }
+
+    /// Insert or replace an item (an older version never replaces a newer one). Returns true
+    /// when the item is new.
+    pub fn upsert(&mut self, fb: Feedback) -> bool {
+        if let Some(&idx) = self.index.get(&fb.id) {
+            if fb.version < self.rows[idx].fb.version {
+                return false;
+            }
+            let seen = self.rows[idx].seen;
+            self.rows[idx] = Row::new(fb);
+            self.rows[idx].seen = seen;
+            let now = self.matches(&self.rows[idx]);
+            match (self.view.binary_search(&idx), now) {
+                (Ok(i), false) => {
+                    self.view.remove(i);
+                }
+                (Err(i), true) => self.view.insert(i, idx),
+                _ => {}
+            }
+            false
+        } else {
+            let idx = self.rows.len();
+            self.index.insert(fb.id.clone(), idx);
+            self.rows.push(Row::new(fb));
+            if self.matches(&self.rows[idx]) {
+                self.view.push(idx);
+            }
+            true
+        }
+    }
+
+    /// Replace everything (a refetch after `stream.reset`), keeping selection and seen marks.
+    pub fn replace_all(&mut self, mut items: Vec<Feedback>) {
+        items.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
+        let seen: std::collections::HashSet<String> = self
+            .rows
+            .iter()
+            .filter(|r| r.seen)
+            .map(|r| r.fb.id.clone())
+            .collect();
+        let top_id = self.top.map(|i| self.rows[i].fb.id.clone());
+        self.rows.clear();
+        self.index.clear();
+        for fb in items {
+            if self.index.contains_key(&fb.id) {
+                continue;
+            }
+            self.index.insert(fb.id.clone(), self.rows.len());
+            let mut r = Row::new(fb);
+            r.seen = seen.contains(&r.fb.id);
+            self.rows.push(r);
+        }
+        self.top = top_id.and_then(|id| self.index.get(&id).copied());
+        self.rebuild();
+    }
+
+    /// Add a page of an initial fetch: items are merged in time order with what streamed in.
+    pub fn extend_page(&mut self, items: Vec<Feedback>) {
+        if self.rows.is_empty() {
+            self.replace_all(items);
+            return;
+        }
+        for fb in items {
+            self.upsert(fb);
+        }
+    }
+
+    /// The end of a fetch: the fetched items, plus what streamed in meanwhile, in time order.
+    pub fn finish_load(&mut self, mut items: Vec<Feedback>) {
+        let fetched: HashMap<&str, i64> =
+            items.iter().map(|f| (f.id.as_str(), f.version)).collect();
+        let extra: Vec<Feedback> = self
+            .rows
+            .iter()
+            .filter(|r| {
+                fetched
+                    .get(r.fb.id.as_str())
+                    .is_none_or(|v| *v < r.fb.version)
+            })
+            .map(|r| r.fb.clone())
+            .collect();
+        if !extra.is_empty() {
+            let extra_ids: std::collections::HashSet<&str> =
+                extra.iter().map(|f| f.id.as_str()).collect();
+            items.retain(|f| !extra_ids.contains(f.id.as_str()));
+            items.extend(extra);
+        }
+        self.replace_all(items);
+    }
+
+    /// An identity was linked to a customer: every item by that author now points at it.
+    pub fn link_author(&mut self, identity_id: &str, customer_id: &str) {
+        for r in self
+            .rows
+            .iter_mut()
+            .filter(|r| r.fb.author.id == identity_id)
+        {
+            r.fb.author.customer_id = Some(customer_id.to_string());
+            r.fb.customer_id = Some(customer_id.to_string());
+        }
+    }
+
+    pub fn select_pos(&mut self, pos: usize) {
+        if let Some(r) = self.row_at(pos) {
+            self.selected = Some(r.fb.id.clone());
+        }
+    }
+
+    /// Move the selection by `delta` rows (positive = older), clamped.
+    pub fn move_by(&mut self, delta: isize) {
+        let n = self.view.len();
+        if n == 0 {
+            return;
+        }
+        let cur = match self.selected_pos() {
+            Some(p) => p as isize,
+            None => {
+                self.select_pos(self.top_pos().min(n - 1));
+                return;
+            }
+        };
+        let next = (cur + delta).clamp(0, n as isize - 1) as usize;
+        self.select_pos(next);
+    }
+
+    /// Scroll so that the selection is within `height` rows from the top.
+    pub fn ensure_visible(&mut self, height: usize) {
+        let height = height.max(1);
+        let n = self.view.len();
+        if n == 0 {
+            self.top = None;
+            return;
+        }
+        let mut top = self.top_pos().min(n - 1);
+        if let Some(sel) = self.selected_pos() {
+            if sel < top {
+                top = sel;
+            } else if sel >= top + height {
+                top = sel + 1 - height;
+            }
+        }
+        // Never leave empty rows at the bottom when there are items above.
+        if n >= height && top + height > n {
+            top = n - height;
+        }
+        self.top = Some(self.view[n - 1 - top]);
+    }
+
+    /// Follow mode: select the newest item and show it at the top.
+    pub fn follow_newest(&mut self) {
+        self.select_pos(0);
+        self.top = self.view.last().copied();
+    }
+}
+
+/// Micro = one direct part, macro = one public part, both = one of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyKind {
+    Micro,
+    Macro,
+    Both,
+}
+
+impl ReplyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyKind::Micro => "micro",
+            ReplyKind::Macro => "macro",
+            ReplyKind::Both => "both",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReplyKind> {
+        match s {
+            "micro" | "direct" | "dm" => Some(ReplyKind::Micro),
+            "macro" | "public" => Some(ReplyKind::Macro),
+            "both" => Some(ReplyKind::Both),
+            _ => None,
+        }
+    }
+    pub fn parts(self) -> &'static [Visibility] {
+        match self {
+            ReplyKind::Micro => &[Visibility::Direct],
+            ReplyKind::Macro => &[Visibility::Public],
+            ReplyKind::Both => &[Visibility::Public, Visibility::Direct],
+        }
+    }
+}
+
+/// A draft as kept per item and saved to disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub feedback_id: String,
+    pub kind: ReplyKind,
+    #[serde(default)]
+    pub public: String,
+    #[serde(default)]
+    pub direct: String,
+    pub updated_at: DateTime<Utc>,
+    /// The key of a send whose outcome is unknown: a retry must reuse it.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl Draft {
+    pub fn is_empty(&self) -> bool {
+        self.public.trim().is_empty() && self.direct.trim().is_empty()
+    }
+}
+
+/// The composer of the selected item.
+#[derive(Debug, Clone)]
+pub struct Composer {
+    pub feedback_id: String,
+    pub kind: ReplyKind,
+    pub public: TextArea<'static>,
+    pub direct: TextArea<'static>,
+    pub active: Visibility,
+    pub pending_key: Option<String>,
+    pub sending: bool,
+    pub violations: Vec<ViolationMark>,
+    pub overrides: Vec<Override>,
+    pub error: Option<String>,
+    /// The agent was warned (item already answered, or another agent replying) and a second
+    /// send confirms.
+    pub confirm_stale: bool,
+}
+
+impl Composer {
+    pub fn new(feedback_id: &str, kind: ReplyKind) -> Composer {
+        let mut c = Composer {
+            feedback_id: feedback_id.to_string(),
+            kind,
+            public: TextArea::default(),
+            direct: TextArea::default(),
+            active: kind.parts()[0],
+            pending_key: None,
+            sending: false,
+            violations: Vec::new(),
+            overrides: Vec::new(),
+            error: None,
+            confirm_stale: false,
+        };
+        for ta in [&mut c.public, &mut c.direct] {
+            ta.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+            ta.set_cursor_line_style(ratatui::style::Style::default());
+        }
+        c.public
+            .set_placeholder_text("Public reply, seen by everyone on the thread…");
+        c.direct
+            .set_placeholder_text("Direct reply, to the customer only…");
+        c
+    }
+
+    pub fn from_draft(d: &Draft) -> Composer {
+        let mut c = Composer::new(&d.feedback_id, d.kind);
+        set_text(&mut c.public, &d.public);
+        set_text(&mut c.direct, &d.direct);
+        c.pending_key = d.idempotency_key.clone();
+        c
+    }
+
+    pub fn text(&self, part: Visibility) -> String {
+        match part {
+            Visibility::Public => self.public.lines().join("\n"),
+            Visibility::Direct => self.direct.lines().join("\n"),
+        }
+    }
+
+    pub fn area_mut(&mut self, part: Visibility) -> &mut TextArea<'static> {
+        match part {
+            Visibility::Public => &mut self.public,
+            Visibility::Direct => &mut self.direct,
+        }
+    }
+
+    pub fn area(&self, part: Visibility) -> &TextArea<'static> {
+        match part {
+            Visibility::Public => &self.public,
+            Visibility::Direct => &self.direct,
+        }
+    }
+
+    pub fn to_draft(&self, now: DateTime<Utc>) -> Draft {
+        Draft {
+            feedback_id: self.feedback_id.clone(),
+            kind: self.kind,
+            public: self.text(Visibility::Public),
+            direct: self.text(Visibility::Direct),
+            updated_at: now,
+            idempotency_key: self.pending_key.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kind
+            .parts()
+            .iter()
+            .all(|p| self.text(*p).trim().is_empty())
+    }
+}
+
+/// Replace the whole text of a text area, cursor at the end.
+pub fn set_text(ta: &mut TextArea<'static>, text: &str) {
+    ta.select_all();
+    ta.cut();
+    ta.set_yank_text(String::new());
+    ta.insert_str(text);
+}
+
+/// A one-line text input (command line, filter, picker queries).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineInput {
+    pub text: String,
+    /// Byte offset of the cursor.
+    pub cursor: usize,
+}
+
+impl LineInput {
+    pub fn with(text: &str) -> LineInput {
+        LineInput {
+            text: text.to_string(),
+            cursor: text.len(),
+        }
+    }
+    pub fn insert(&mut self, c: char) {
+        self.text.insert(self.cursor, c);
+        self.cursor += c.len_utf8();
+    }
+    pub fn insert_str(&mut self, s: &str) {
+        let s = one_line(&sanitize(s));
+        self.text.insert_str(self.cursor, &s);
+        self.cursor += s.len();
+    }
+    pub fn backspace(&mut self) -> bool {
+        if let Some(c) = self.text[..self.cursor].chars().next_back() {
+            self.cursor -= c.len_utf8();
+            self.text.remove(self.cursor);
+            true
+        } else {
+            false
+        }
+    }
+    pub fn left(&mut self) {
+        if let Some(c) = self.text[..self.cursor].chars().next_back() {
+            self.cursor -= c.len_utf8();
+        }
+    }
+    pub fn right(&mut self) {
+        if let Some(c) = self.text[self.cursor..].chars().next() {
+            self.cursor += c.len_utf8();
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CannedReply {
+    pub name: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub query: LineInput,
+    /// Indices into `Model::canned`, best match first.
+    pub matches: Vec<usize>,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSearch {
+    pub feedback_id: String,
+    pub identity: Identity,
+    pub query: LineInput,
+    /// The query the results are for (None before the first search).
+    pub searched: Option<String>,
+    pub results: Load<Vec<Customer>>,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help { scroll: u16 },
+    Command(LineInput),
+    Filter(LineInput),
+    Canned(Picker),
+    Link(LinkSearch),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    pub text: String,
+    pub level: Level,
+    pub at: DateTime<Utc>,
+}
+
+/// A customer's profile and its parts, each loaded on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerView {
+    pub customer: Load<Customer>,
+    pub history: Load<Vec<HistoryEntry>>,
+    pub transactions: Load<Vec<Transaction>>,
+}
+
+impl CustomerView {
+    pub fn loading() -> Self {
+        CustomerView {
+            customer: Load::Loading,
+            history: Load::Loading,
+            transactions: Load::Loading,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Model {
+    pub now: DateTime<Utc>,
+    pub size: (u16, u16),
+    pub me: Option<Agent>,
+    /// Agent id -> name, for the assignee column.
+    pub agents: HashMap<String, String>,
+    pub connection: Connection,
+    pub stream: StreamState,
+    pub focus: Focus,
+    pub zoom: bool,
+    pub follow: bool,
+    pub overlay: Option<Overlay>,
+    pub customers: HashMap<String, CustomerView>,
+    pub profile_scroll: u16,
+    pub composer: Option<Composer>,
+    pub drafts: HashMap<String, Draft>,
+    /// Items whose draft changed since the last save, and when the first change was.
+    pub drafts_dirty: BTreeSet<String>,
+    pub drafts_changed_at: Option<DateTime<Utc>>,
+    pub keymap: Keymap,
+    pub pending_keys: Vec<KeyPress>,
+    pub theme: Theme,
+    pub status: Option<StatusLine>,
+    /// Problems in the user's configuration, shown in the help screen.
+    pub warnings: Vec<String>,
+    /// Other agents on an item (feedback id -> presences).
+    pub presence: HashMap<String, Vec<Presence>>,
+    /// What this console announced last: (feedback id, state).
+    pub my_presence: Option<(String, PresenceState)>,
+    pub canned: Vec<CannedReply>,
+    pub rules: Option<Arc<CompiledRules>>,
+    /// Random per session; idempotency keys are `seed-counter`.
+    pub key_seed: String,
+    pub key_counter: u64,
+    /// Set by `update` when something visible changed; the loop clears it after drawing.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("now", &self.now)
+            .field("focus", &self.focus)
+            .field("items", &self.stream.total())
+            .field("selected", &self.stream.selected)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cap of items fetched at start (pages are followed until this many).
+pub const MAX_INITIAL_ITEMS: usize = 100_000;
+
+impl Model {
+    pub fn new(now: DateTime<Utc>, keymap: Keymap, theme: Theme, key_seed: String) -> Model {
+        Model {
+            now,
+            size: (80, 24),
+            me: None,
+            agents: HashMap::new(),
+            connection: Connection::Connecting,
+            stream: StreamState::new(ViewKind::All),
+            focus: Focus::Stream,
+            zoom: false,
+            follow: false,
+            overlay: None,
+            customers: HashMap::new(),
+            profile_scroll: 0,
+            composer: None,
+            drafts: HashMap::new(),
+            drafts_dirty: BTreeSet::new(),
+            drafts_changed_at: None,
+            keymap,
+            pending_keys: Vec::new(),
+            theme,
+            status: None,
+            warnings: Vec::new(),
+            presence: HashMap::new(),
+            my_presence: None,
+            canned: Vec::new(),
+            rules: None,
+            key_seed,
+            key_counter: 0,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    pub fn selected(&self) -> Option<&Feedback> {
+        self.stream.selected_row().map(|r| &r.fb)
+    }
+
+    /// The customer id behind the selected item, if its author is linked.
+    pub fn selected_customer_id(&self) -> Option<String> {
+        self.selected().and_then(|fb| {
+            fb.customer_id
+                .clone()
+                .or_else(|| fb.author.customer_id.clone())
+        })
+    }
+
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.get(id).and_then(|v| v.customer.loaded())
+    }
+
+    pub fn agent_name<'a>(&'a self, id: &'a str) -> &'a str {
+        if self.me.as_ref().is_some_and(|m| m.id == id) {
+            return "me";
+        }
+        self.agents.get(id).map(|s| s.as_str()).unwrap_or(id)
+    }
+
+    pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: text.into(),
+            level,
+            at: self.now,
+        });
+        self.dirty = true;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Deterministic feedback, customers and models for unit and snapshot tests.
+    use super::*;
+    use crate::domain::*;
+    use chrono::TimeZone;
+
+    pub fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 14, 9, 30, 0).unwrap()
+    }
+
+    pub fn identity(n: usize, network: Channel, linked: bool) -> Identity {
+        Identity {
+            id: format!("idn_{n}"),
+            network,
+            handle: format!("user{n}"),
+            display_name: format!("User {n}"),
+            verified: n % 3 == 0,
+            customer_id: linked.then(|| format!("cus_{n}")),
+        }
+    }
+
+    pub fn feedback(n: usize) -> Feedback {
+        let channels = [
+            Channel::X,
+            Channel::Facebook,
+            Channel::Email,
+            Channel::Sms,
+            Channel::Review,
+            Channel::Instagram,
+        ];
+        let channel = channels[n % channels.len()];
+        let texts = [
+            "My order #A1234 still hasn't arrived, it's been two weeks. Really disappointed.",
+            "Love the new app update, the dark mode is fantastic!",
+            "How do I change the delivery address on a subscription?",
+            "Refund please. The blender broke after one use.",
+            "Support answered in 5 minutes, great service 👍",
+            "日本からの注文は可能ですか？",
+        ];
+        let sentiment = [-0.7, 0.8, 0.0, -0.5, 0.9, 0.1][n % 6];
+        let linked = n % 4 != 1;
+        Feedback {
+            id: format!("fb_{n:05}"),
+            channel,
+            origin: channel.origin(),
+            author: identity(n, channel, linked),
+            customer_id: linked.then(|| format!("cus_{n}")),
+            text: texts[n % texts.len()].to_string(),
+            thread_id: format!("th_{n}"),
+            url: Some(format!("https://{}.example/p/{n}", channel.as_str())),
+            received_at: t0() - chrono::Duration::minutes((200 - n as i64 * 7).max(1)),
+            sentiment,
+            sentiment_label: SentimentLabel::from_score(sentiment),
+            department: if n % 2 == 0 {
+                "support".into()
+            } else {
+                "billing".into()
+            },
+            assignee: match n % 3 {
+                0 => Some("agt_me".into()),
+                1 => None,
+                _ => Some("agt_bo".into()),
+            },
+            status: match n % 5 {
+                0 | 1 => FeedbackStatus::New,
+                2 => FeedbackStatus::Open,
+                3 => FeedbackStatus::Answered,
+                _ => FeedbackStatus::Pending,
+            },
+            priority: Priority::Normal,
+            sla_due_at: t0() + chrono::Duration::minutes(n as i64 * 11 - 30),
+            version: 1,
+        }
+    }
+
+    pub fn customer(n: usize) -> Customer {
+        Customer {
+            id: format!("cus_{n}"),
+            first_name: "Ada".into(),
+            last_name: format!("Lovelace{n}"),
+            emails: vec![format!("ada{n}@example.com")],
+            phones: vec!["+44 20 7946 0958".into()],
+            tier: "gold".into(),
+            lifetime_value: Money {
+                amount: "1234.50".parse().unwrap(),
+                currency: "EUR".into(),
+            },
+            preferences: Preferences {
+                language: "en".into(),
+                preferred_channel: Channel::Email,
+                consents: Consents {
+                    email: true,
+                    sms: false,
+                    whatsapp: false,
+                    social_dm: true,
+                },
+            },
+            tags: vec!["vip".into()],
+            roles: vec![CustomerRole::Advocate, CustomerRole::PowerUser],
+            identities: vec![
+                identity(n, Channel::X, true),
+                identity(n + 100, Channel::Instagram, true),
+            ],
+            sentiment_trend: vec![-0.4, -0.1, 0.2, 0.5, 0.3, 0.7, 0.9, 0.4],
+            created_at: t0() - chrono::Duration::days(400),
+        }
+    }
+
+    pub fn transactions(n: usize) -> Vec<Transaction> {
+        vec![
+            Transaction {
+                id: "trx_1".into(),
+                customer_id: format!("cus_{n}"),
+                kind: TransactionKind::Order,
+                reference: "A1234".into(),
+                description: "Blender Pro 3000".into(),
+                amount: Money {
+                    amount: "89.90".parse().unwrap(),
+                    currency: "EUR".into(),
+                },
+                occurred_at: t0() - chrono::Duration::days(15),
+            },
+            Transaction {
+                id: "trx_0".into(),
+                customer_id: format!("cus_{n}"),
+                kind: TransactionKind::Refund,
+                reference: "R0042".into(),
+                description: "Damaged mug".into(),
+                amount: Money {
+                    amount: "-12.00".parse().unwrap(),
+                    currency: "EUR".into(),
+                },
+                occurred_at: t0() - chrono::Duration::days(60),
+            },
+        ]
+    }
+
+    pub fn history(_n: usize) -> Vec<HistoryEntry> {
+        vec![
+            HistoryEntry {
+                at: t0() - chrono::Duration::days(3),
+                kind: HistoryKind::Feedback,
+                channel: Channel::X,
+                summary: "Asked about delivery times".into(),
+                feedback_id: Some("fb_old1".into()),
+                sentiment: Some(-0.2),
+            },
+            HistoryEntry {
+                at: t0() - chrono::Duration::days(2),
+                kind: HistoryKind::Reply,
+                channel: Channel::Email,
+                summary: "Sent tracking link".into(),
+                feedback_id: Some("fb_old1".into()),
+                sentiment: None,
+            },
+        ]
+    }
+
+    pub fn me() -> Agent {
+        Agent {
+            id: "agt_me".into(),
+            name: "Sam Agent".into(),
+            role: AgentRole::Agent,
+            departments: vec!["support".into()],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    fn stream(n: usize) -> StreamState {
+        let mut s = StreamState::new(ViewKind::All);
+        s.replace_all((0..n).map(feedback).collect());
+        s
+    }
+
+    #[test]
+    fn newest_is_first_and_ids_are_indexed() {
+        let s = stream(10);
+        assert_eq!(s.row_at(0).unwrap().fb.id, "fb_00009");
+        assert_eq!(s.row_at(9).unwrap().fb.id, "fb_00000");
+        assert_eq!(s.position_of("fb_00009"), Some(0));
+        assert_eq!(s.position_of("nope"), None);
+    }
+
+    #[test]
+    fn arrivals_do_not_move_selection_or_scroll() {
+        let mut s = stream(50);
+        s.select_pos(10);
+        s.ensure_visible(5);
+        let sel = s.selected.clone();
+        let top_item = s.row_at(s.top_pos()).unwrap().fb.id.clone();
+        for n in 50..60 {
+            assert!(s.upsert(feedback(n)));
+        }
+        assert_eq!(s.selected, sel);
+        assert_eq!(s.row_at(s.top_pos()).unwrap().fb.id, top_item);
+        assert_eq!(s.selected_pos(), Some(20));
+    }
+
+    #[test]
+    fn views_and_filters_update_incrementally() {
+        let mut s = stream(30);
+        s.set_me(Some("agt_me".into()), vec!["support".into()]);
+        s.set_view(ViewKind::Mine);
+        assert_eq!(s.visible(), 10);
+        s.set_view(ViewKind::Dept);
+        assert_eq!(s.visible(), 15);
+        s.set_view(ViewKind::All);
+        s.set_filter("refund");
+        assert_eq!(s.visible(), 5);
+        s.set_filter("refund p");
+        assert_eq!(s.visible(), 5);
+        s.set_filter("");
+        assert_eq!(s.visible(), 30);
+        // An update that moves an item out of the view removes it, and back in re-inserts it
+        // at its place.
+        s.set_view(ViewKind::Mine);
+        let mut f = feedback(0);
+        f.assignee = None;
+        f.version = 2;
+        s.upsert(f.clone());
+        assert_eq!(s.visible(), 9);
+        f.assignee = Some("agt_me".into());
+        f.version = 3;
+        s.upsert(f.clone());
+        assert_eq!(s.visible(), 10);
+        assert_eq!(s.row_at(9).unwrap().fb.id, "fb_00000");
+        // Stale versions are ignored.
+        f.assignee = None;
+        f.version = 1;
+        s.upsert(f);
+        assert_eq!(s.visible(), 10);
+    }
+
+    #[test]
+    fn untrusted_text_is_cleaned_on_the_way_in() {
+        let mut s = StreamState::new(ViewKind::All);
+        let mut f = feedback(1);
+        f.text = "evil\u{1b}]0;title\u{7} text \u{202e}".into();
+        f.author.display_name = "Bob\u{1b}[2J".into();
+        s.upsert(f);
+        let r = s.get("fb_00001").unwrap();
+        assert_eq!(r.fb.text, "evil]0;title text ");
+        assert_eq!(r.fb.author.display_name, "Bob[2J");
+    }
+
+    #[test]
+    fn move_and_scroll_keep_the_selection_in_view() {
+        let mut s = stream(100);
+        s.select_pos(0);
+        s.ensure_visible(10);
+        for _ in 0..15 {
+            s.move_by(1);
+            s.ensure_visible(10);
+        }
+        assert_eq!(s.selected_pos(), Some(15));
+        assert_eq!(s.top_pos(), 6);
+        s.move_by(-1000);
+        s.ensure_visible(10);
+        assert_eq!(s.top_pos(), 0);
+        s.move_by(1000);
+        s.ensure_visible(10);
+        assert_eq!(s.selected_pos(), Some(99));
+        assert_eq!(s.top_pos(), 90);
+    }
+}

@@ -1,0 +1,158 @@
+//! Line inputs and pickers: the `:` command line, the `/` filter, the canned-reply picker and
+//! the customer search for linking an identity.
+
+use super::centered;
+use crate::tui::model::{LineInput, LinkSearch, Load, Model, Picker};
+use crate::tui::textutil::{display_width, one_line, truncate_to_width};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+/// A one-line input on the status row, with the terminal cursor in it.
+pub fn render_line(f: &mut Frame, area: Rect, m: &Model, prompt: char, li: &LineInput) {
+    let t = &m.theme;
+    let text = format!("{prompt}{}", li.text);
+    f.render_widget(
+        Paragraph::new(truncate_to_width(&text, area.width as usize)).style(t.get("ui.cmdline")),
+        area,
+    );
+    let x = 1 + display_width(&li.text[..li.cursor]) as u16;
+    f.set_cursor_position(Position::new(
+        area.x + x.min(area.width.saturating_sub(1)),
+        area.y,
+    ));
+}
+
+fn input_line<'a>(m: &Model, label: &str, li: &LineInput) -> Line<'a> {
+    let t = &m.theme;
+    Line::from(vec![
+        Span::styled(label.to_string(), t.get("ui.help.key")),
+        Span::styled(li.text.clone(), t.get("ui.text")),
+        Span::styled("▏", t.get("ui.text.dim")),
+    ])
+}
+
+pub fn render_canned(f: &mut Frame, area: Rect, m: &Model, p: &Picker) {
+    let t = &m.theme;
+    let pop = centered(
+        area,
+        area.width.saturating_sub(8).min(90),
+        area.height.saturating_sub(4).min(16),
+    );
+    f.render_widget(Clear, pop);
+    let block = Block::bordered()
+        .title(" Canned replies (↑↓ choose, ret insert, esc cancel) ")
+        .border_style(t.get("ui.border.focus"))
+        .style(t.get("ui.popup"));
+    let inner = block.inner(pop);
+    f.render_widget(block, pop);
+    let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    f.render_widget(Paragraph::new(input_line(m, "> ", &p.query)), q);
+    let w = list.width as usize;
+    let h = list.height as usize;
+    let start = p.selected.saturating_sub(h.saturating_sub(1));
+    let lines: Vec<Line> = p
+        .matches
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(h)
+        .map(|(i, idx)| {
+            let r = &m.canned[*idx];
+            let text = truncate_to_width(&format!("{} — {}", r.name, one_line(&r.body)), w);
+            let style = if i == p.selected {
+                t.get("ui.menu.selected")
+            } else {
+                t.get("ui.menu")
+            };
+            Line::from(Span::styled(format!("{text:<w$}"), style))
+        })
+        .collect();
+    if lines.is_empty() {
+        f.render_widget(
+            Paragraph::new("no canned reply matches").style(t.get("ui.text.dim")),
+            list,
+        );
+    } else {
+        f.render_widget(Paragraph::new(lines), list);
+    }
+}
+
+pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
+    let t = &m.theme;
+    let pop = centered(
+        area,
+        area.width.saturating_sub(8).min(90),
+        area.height.saturating_sub(4).min(14),
+    );
+    f.render_widget(Clear, pop);
+    let title = format!(
+        " Link @{} ({}) to a customer ",
+        ls.identity.handle, ls.identity.network
+    );
+    let block = Block::bordered()
+        .title(title)
+        .border_style(t.get("ui.border.focus"))
+        .style(t.get("ui.popup"));
+    let inner = block.inner(pop);
+    f.render_widget(block, pop);
+    let [q, hint, list] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(
+        Paragraph::new(input_line(m, "name, email or phone: ", &ls.query)),
+        q,
+    );
+    let searched = ls.searched.as_deref() == Some(ls.query.text.trim());
+    let hint_text = if searched {
+        "ret links the highlighted customer · esc cancels"
+    } else {
+        "ret searches · esc cancels"
+    };
+    f.render_widget(Paragraph::new(hint_text).style(t.get("ui.text.dim")), hint);
+    let w = list.width as usize;
+    match &ls.results {
+        Load::Loading => f.render_widget(
+            Paragraph::new("searching…").style(t.get("ui.text.dim")),
+            list,
+        ),
+        Load::Failed(e) => f.render_widget(
+            Paragraph::new(format!("search failed: {e}")).style(t.get("profile.error")),
+            list,
+        ),
+        Load::Loaded(r) if r.is_empty() && ls.searched.is_some() => f.render_widget(
+            Paragraph::new("no customer found").style(t.get("ui.text.dim")),
+            list,
+        ),
+        Load::Loaded(r) => {
+            let lines: Vec<Line> = r
+                .iter()
+                .enumerate()
+                .take(list.height as usize)
+                .map(|(i, c)| {
+                    let text = format!(
+                        "{} · {} · {} · {}",
+                        c.full_name(),
+                        c.emails.first().map(String::as_str).unwrap_or("-"),
+                        c.phones.first().map(String::as_str).unwrap_or("-"),
+                        c.tier
+                    );
+                    let style = if i == ls.selected {
+                        t.get("ui.menu.selected")
+                    } else {
+                        t.get("ui.menu")
+                    };
+                    Line::from(Span::styled(
+                        format!("{:<w$}", truncate_to_width(&text, w)),
+                        style,
+                    ))
+                })
+                .collect();
+            f.render_widget(Paragraph::new(lines), list);
+        }
+    }
+}

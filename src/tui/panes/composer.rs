@@ -1,0 +1,190 @@
+//! The composer pane: what we answer, the exact recipient of each part, a length meter per part,
+//! the rule violations below the text, and who else is on the item.
+
+use super::pane_block;
+use crate::domain::{PresenceState, Visibility};
+use crate::tui::action::{Action, Context};
+use crate::tui::meter::meter;
+use crate::tui::model::{Composer, Focus, Model};
+use crate::tui::textutil::{one_line, truncate_to_width};
+use crate::tui::update::recipient;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model) {
+    let focused = m.focus == Focus::Composer;
+    let t = &m.theme;
+    let (Some(fb), Some(c)) = (m.selected(), m.composer.as_ref()) else {
+        let block = pane_block(m, "Reply", focused);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        f.render_widget(
+            Paragraph::new("Select an item to reply to.").style(t.get("ui.text.dim")),
+            inner,
+        );
+        return;
+    };
+    let key = |a: Action| m.keymap.keys_for(Context::Composer, a).unwrap_or_default();
+    let title = format!(
+        "Reply · {} ({})",
+        c.kind.as_str(),
+        key(Action::CycleReplyType)
+    );
+    let block = pane_block(m, title, focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let w = inner.width as usize;
+
+    // Top: who else is here, the send state, then the post being answered.
+    let mut top: Vec<Line> = Vec::new();
+    let others: Vec<String> = m
+        .presence
+        .get(&fb.id)
+        .map(|l| {
+            l.iter()
+                .map(|p| match p.state {
+                    PresenceState::Composing => format!("{} is replying", p.agent_name),
+                    _ => format!("{} is viewing", p.agent_name),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !others.is_empty() {
+        top.push(Line::from(Span::styled(
+            truncate_to_width(&format!("⚠ {}", others.join(", ")), w),
+            t.get("composer.presence"),
+        )));
+    }
+    if c.sending {
+        top.push(Line::from(Span::styled("sending…", t.get("ui.text.dim"))));
+    } else if let Some(e) = &c.error {
+        top.push(Line::from(Span::styled(
+            truncate_to_width(e, w),
+            t.get("rule.error"),
+        )));
+    }
+    let quote = format!("@{}: {}", fb.author.handle, one_line(&fb.text));
+    top.push(Line::from(Span::styled(
+        truncate_to_width(&quote, w),
+        t.get("ui.text.dim"),
+    )));
+
+    // Bottom: violations, then overrides.
+    let mut bottom: Vec<Line> = Vec::new();
+    let max_bottom = (inner.height as usize / 3).max(1);
+    for v in c
+        .violations
+        .iter()
+        .filter(|v| c.kind.parts().contains(&v.part))
+    {
+        let mark = match v.level {
+            crate::tui::lint::MarkLevel::Error => "✗",
+            crate::tui::lint::MarkLevel::Warning => "!",
+            crate::tui::lint::MarkLevel::Info => "i",
+        };
+        let fix = if v.fix.is_some() {
+            format!(" ({} fixes)", key(Action::ApplyFix))
+        } else {
+            String::new()
+        };
+        let text = format!("{mark} {} [{}]: {}{fix}", v.part, v.rule, v.message);
+        bottom.push(Line::from(Span::styled(
+            truncate_to_width(&text, w),
+            t.get(v.level.scope()),
+        )));
+    }
+    for o in &c.overrides {
+        bottom.push(Line::from(Span::styled(
+            truncate_to_width(&format!("override {}: {}", o.rule, o.reason), w),
+            t.get("rule.info"),
+        )));
+    }
+    if bottom.len() > max_bottom {
+        let more = bottom.len() - max_bottom + 1;
+        bottom.truncate(max_bottom - 1);
+        bottom.push(Line::from(Span::styled(
+            format!("… {more} more ({} jumps)", key(Action::NextViolation)),
+            t.get("ui.text.dim"),
+        )));
+    }
+
+    let [top_area, parts_area, bottom_area] = Layout::vertical([
+        Constraint::Length(top.len() as u16),
+        Constraint::Min(2),
+        Constraint::Length(bottom.len() as u16),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(top), top_area);
+    f.render_widget(Paragraph::new(bottom), bottom_area);
+
+    let parts = c.kind.parts();
+    let areas = Layout::vertical(parts.iter().map(|_| Constraint::Fill(1))).split(parts_area);
+    for (part, a) in parts.iter().zip(areas.iter()) {
+        render_part(
+            f,
+            *a,
+            m,
+            c,
+            *part,
+            focused && c.active == *part,
+            parts.len() > 1,
+        );
+    }
+}
+
+fn render_part(
+    f: &mut Frame,
+    area: Rect,
+    m: &Model,
+    c: &Composer,
+    part: Visibility,
+    active: bool,
+    several: bool,
+) {
+    let t = &m.theme;
+    let Some(fb) = m.selected() else { return };
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let text = c.text(part);
+    let mt = meter(fb.channel, part, &text);
+    let (to, to_style) = match recipient(m, fb, part) {
+        Ok(r) => (format!("→ {r}"), t.get("composer.recipient")),
+        Err(e) => (format!("✗ {e}"), t.get("rule.error")),
+    };
+    let marker = if several && c.active == part {
+        "▸ "
+    } else {
+        ""
+    };
+    let label = format!("{marker}{part} ");
+    let meter_text = format!(" {}", mt.label);
+    let room =
+        (head.width as usize).saturating_sub(label.chars().count() + meter_text.chars().count());
+    let meter_style = if mt.over {
+        t.get("composer.meter.over")
+    } else {
+        t.get("composer.meter")
+    };
+    let label_style = if c.active == part {
+        t.get("ui.title.focus")
+    } else {
+        t.get("ui.title")
+    };
+    let line = Line::from(vec![
+        Span::styled(label, label_style),
+        Span::styled(format!("{:<room$}", truncate_to_width(&to, room)), to_style),
+        Span::styled(meter_text, meter_style),
+    ]);
+    f.render_widget(Paragraph::new(line), head);
+    let ta = c.area(part);
+    if active {
+        f.render_widget(ta, body);
+    } else {
+        // The cursor shows only where typing goes.
+        let mut quiet = ta.clone();
+        quiet.set_cursor_style(Style::default());
+        f.render_widget(&quiet, body);
+    }
+}

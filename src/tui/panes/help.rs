@@ -1,0 +1,92 @@
+//! `?`: help generated from the action registry and the keymap in force, plus any problems in
+//! the user's configuration.
+
+use super::centered;
+use crate::tui::action::{Action, Context};
+use crate::tui::model::Model;
+use crate::tui::textutil::truncate_to_width;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+/// The help text, one line per binding (also used by tests).
+pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let mut out = Vec::new();
+    if !m.warnings.is_empty() {
+        out.push(Line::from(Span::styled(
+            "Configuration problems",
+            t.get("rule.warning"),
+        )));
+        for w in &m.warnings {
+            out.push(Line::from(Span::styled(
+                truncate_to_width(&format!("  {w}"), width),
+                t.get("rule.warning"),
+            )));
+        }
+        out.push(Line::from(""));
+    }
+    for ctx in Context::ALL {
+        out.push(Line::from(Span::styled(
+            format!("{} keys", ctx.as_str()),
+            t.get("ui.help.section"),
+        )));
+        let mut by_action: Vec<(Action, Vec<String>)> = Vec::new();
+        for (keys, a) in m.keymap.bindings(*ctx) {
+            match by_action.iter_mut().find(|(x, _)| *x == a) {
+                Some((_, ks)) => ks.push(keys),
+                None => by_action.push((a, vec![keys])),
+            }
+        }
+        for (a, keys) in by_action {
+            let k = truncate_to_width(&keys.join(", "), 16);
+            out.push(Line::from(vec![
+                Span::styled(format!("  {k:<16} "), t.get("ui.help.key")),
+                Span::styled(
+                    truncate_to_width(a.description(), width.saturating_sub(19)),
+                    t.get("ui.text"),
+                ),
+            ]));
+        }
+        out.push(Line::from(""));
+    }
+    out.push(Line::from(Span::styled(
+        "commands",
+        t.get("ui.help.section"),
+    )));
+    for c in [
+        ":view mine|dept|all",
+        ":theme NAME",
+        ":filter TEXT",
+        ":follow on|off",
+        ":reply micro|macro|both",
+        ":override RULE REASON",
+        ":copy link|customer",
+        ":assign  :resolve  :link  :refresh",
+        ":q",
+        ":ACTION (any action name above)",
+    ] {
+        out.push(Line::from(Span::styled(format!("  {c}"), t.get("ui.text"))));
+    }
+    out
+}
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model, scroll: u16) {
+    let t = &m.theme;
+    let pop = centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2),
+    );
+    f.render_widget(Clear, pop);
+    let block = Block::bordered()
+        .title(" Help (j/k scroll, any other key closes) ")
+        .border_style(t.get("ui.border.focus"))
+        .style(t.get("ui.popup"));
+    let inner = block.inner(pop);
+    f.render_widget(block, pop);
+    let lines = lines(m, inner.width as usize);
+    let max = (lines.len() as u16).saturating_sub(inner.height);
+    f.render_widget(Paragraph::new(lines).scroll((scroll.min(max), 0)), inner);
+}

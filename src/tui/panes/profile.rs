@@ -1,0 +1,278 @@
+//! The profile pane: the customer behind the selected item, or why there is none (loading,
+//! error, unlinked author). Never a blank.
+
+use super::pane_block;
+use crate::domain::{Customer, CustomerRole, HistoryEntry, Transaction};
+use crate::tui::action::Action;
+use crate::tui::action::Context;
+use crate::tui::model::{CustomerView, Focus, Load, Model};
+use crate::tui::textutil::{one_line, truncate_to_width};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline, Wrap};
+use ratatui::Frame;
+
+fn role_label(r: CustomerRole) -> &'static str {
+    match r {
+        CustomerRole::PowerUser => "power user",
+        CustomerRole::Detractor => "detractor",
+        CustomerRole::Helper => "helper",
+        CustomerRole::Advocate => "advocate",
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "✓"
+    } else {
+        "✗"
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model) {
+    let focused = m.focus == Focus::Profile;
+    let t = &m.theme;
+    let Some(fb) = m.selected() else {
+        let block = pane_block(m, "Profile", focused);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        f.render_widget(
+            Paragraph::new("No item selected.").style(t.get("ui.text.dim")),
+            inner,
+        );
+        return;
+    };
+    let Some(cid) = m.selected_customer_id() else {
+        let block = pane_block(m, "Profile · unlinked", focused);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let key = m
+            .keymap
+            .keys_for(Context::Profile, Action::LinkIdentity)
+            .unwrap_or_else(|| ":link".into());
+        let a = &fb.author;
+        let lines = vec![
+            Line::from(Span::styled(format!("{} (@{} on {})", a.display_name, a.handle, a.network), t.get("profile.name"))),
+            Line::from(Span::styled("Not linked to a customer.", t.get("profile.unlinked"))),
+            Line::from(""),
+            Line::from(vec![
+                Span::styled("Press ", t.get("ui.text.dim")),
+                Span::styled(key, t.get("ui.help.key")),
+                Span::styled(" (in this pane) to link this identity to a customer found by name, email or phone.", t.get("ui.text.dim")),
+            ]),
+        ];
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        return;
+    };
+    let view = m.customers.get(&cid);
+    let title = match view.and_then(|v| v.customer.loaded()) {
+        Some(c) => format!("Profile · {}", c.full_name()),
+        None => format!("Profile · {cid}"),
+    };
+    let block = pane_block(m, title, focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    match view.map(|v| (&v.customer, v)) {
+        None | Some((Load::Loading, _)) => {
+            f.render_widget(
+                Paragraph::new(format!("Loading customer {cid}…")).style(t.get("ui.text.dim")),
+                inner,
+            );
+        }
+        Some((Load::Failed(e), _)) => {
+            let lines = vec![
+                Line::from(Span::styled(
+                    format!("Could not load customer {cid}:"),
+                    t.get("profile.error"),
+                )),
+                Line::from(Span::styled(e.clone(), t.get("profile.error"))),
+                Line::from(Span::styled("C-l refreshes.", t.get("ui.text.dim"))),
+            ];
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        }
+        Some((Load::Loaded(c), v)) => render_customer(f, inner, m, c, v),
+    }
+}
+
+fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &CustomerView) {
+    let t = &m.theme;
+    let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
+    let val = |s: String| Span::styled(s, t.get("profile.value"));
+    let mut head = vec![Line::from(vec![
+        Span::styled(c.full_name(), t.get("profile.name")),
+        Span::raw("  "),
+        Span::styled(c.tier.clone(), t.get("profile.tier")),
+        Span::raw("  "),
+        Span::styled(
+            c.roles
+                .iter()
+                .map(|r| role_label(*r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            t.get("profile.role"),
+        ),
+    ])];
+    head.push(Line::from(vec![
+        lbl("LTV "),
+        val(format!(
+            "{} {}",
+            c.lifetime_value.amount, c.lifetime_value.currency
+        )),
+        lbl(" · since "),
+        val(c.created_at.format("%Y-%m-%d").to_string()),
+    ]));
+    let spark_h = if area.height >= 16 { 2 } else { 1 };
+    let [head_area, spark_area, rest_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(spark_h),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    f.render_widget(Paragraph::new(head), head_area);
+
+    let [spark_label, spark] =
+        Layout::horizontal([Constraint::Length(10), Constraint::Min(1)]).areas(spark_area);
+    f.render_widget(Paragraph::new(Line::from(lbl("sentiment "))), spark_label);
+    if c.sentiment_trend.is_empty() {
+        f.render_widget(
+            Paragraph::new(Span::styled("no data", t.get("ui.text.dim"))),
+            spark,
+        );
+    } else {
+        let data: Vec<u64> = c
+            .sentiment_trend
+            .iter()
+            .map(|s| ((s.clamp(-1.0, 1.0) + 1.0) * 50.0).round() as u64)
+            .collect();
+        // The most recent values, as many as fit.
+        let start = data.len().saturating_sub(spark.width as usize);
+        f.render_widget(
+            Sparkline::default()
+                .data(data[start..].to_vec())
+                .max(100)
+                .style(t.get("profile.sparkline")),
+            spark,
+        );
+    }
+
+    let w = rest_area.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let prefs = &c.preferences;
+    lines.push(Line::from(vec![
+        lbl("Prefers "),
+        val(prefs.preferred_channel.to_string()),
+        lbl(" · lang "),
+        val(prefs.language.clone()),
+    ]));
+    lines.push(Line::from(vec![
+        lbl("Consents "),
+        val(format!(
+            "email {} sms {} whatsapp {} dm {}",
+            yes(prefs.consents.email),
+            yes(prefs.consents.sms),
+            yes(prefs.consents.whatsapp),
+            yes(prefs.consents.social_dm)
+        )),
+    ]));
+    let contact: Vec<String> = c.emails.iter().chain(c.phones.iter()).cloned().collect();
+    if !contact.is_empty() {
+        lines.push(Line::from(vec![lbl("Contact "), val(contact.join(" · "))]));
+    }
+    if !c.tags.is_empty() {
+        lines.push(Line::from(vec![lbl("Tags "), val(c.tags.join(", "))]));
+    }
+    lines.push(Line::from(Span::styled(
+        "Identities",
+        t.get("ui.help.section"),
+    )));
+    if c.identities.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  none linked",
+            t.get("ui.text.dim"),
+        )));
+    }
+    for i in &c.identities {
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            lbl(&format!("{:<9} ", i.network.as_str())),
+            val(format!(
+                "@{}{}",
+                i.handle,
+                if i.verified { " ✓" } else { "" }
+            )),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "Transactions",
+        t.get("ui.help.section"),
+    )));
+    match &v.transactions {
+        Load::Loading => lines.push(Line::from(Span::styled("  loading…", t.get("ui.text.dim")))),
+        Load::Failed(e) => lines.push(Line::from(Span::styled(
+            format!("  unavailable: {e}"),
+            t.get("profile.error"),
+        ))),
+        Load::Loaded(list) if list.is_empty() => {
+            lines.push(Line::from(Span::styled("  none", t.get("ui.text.dim"))))
+        }
+        Load::Loaded(list) => {
+            let mut list: Vec<&Transaction> = list.iter().collect();
+            list.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+            for tr in list.into_iter().take(5) {
+                let amount = format!("{} {}", tr.amount.amount, tr.amount.currency);
+                let left = format!(
+                    "  {} {} {} ",
+                    tr.occurred_at.format("%m-%d"),
+                    tr.kind,
+                    tr.reference
+                );
+                let room = w.saturating_sub(left.chars().count() + amount.len() + 1);
+                lines.push(Line::from(vec![
+                    lbl(&left),
+                    val(format!(
+                        "{:<room$} ",
+                        truncate_to_width(&tr.description, room)
+                    )),
+                    val(amount),
+                ]));
+            }
+        }
+    }
+    lines.push(Line::from(Span::styled(
+        "History",
+        t.get("ui.help.section"),
+    )));
+    match &v.history {
+        Load::Loading => lines.push(Line::from(Span::styled("  loading…", t.get("ui.text.dim")))),
+        Load::Failed(e) => lines.push(Line::from(Span::styled(
+            format!("  unavailable: {e}"),
+            t.get("profile.error"),
+        ))),
+        Load::Loaded(list) if list.is_empty() => lines.push(Line::from(Span::styled(
+            "  no earlier interactions",
+            t.get("ui.text.dim"),
+        ))),
+        Load::Loaded(list) => {
+            let mut list: Vec<&HistoryEntry> = list.iter().collect();
+            list.sort_by(|a, b| b.at.cmp(&a.at));
+            for h in list.into_iter().take(20) {
+                let left = format!(
+                    "  {} {:<8} {:<8} ",
+                    h.at.format("%m-%d"),
+                    h.channel.as_str(),
+                    h.kind.as_str()
+                );
+                let room = w.saturating_sub(left.chars().count());
+                lines.push(Line::from(vec![
+                    lbl(&left),
+                    val(truncate_to_width(&one_line(&h.summary), room)),
+                ]));
+            }
+        }
+    }
+    let max_scroll = (lines.len() as u16).saturating_sub(rest_area.height);
+    f.render_widget(
+        Paragraph::new(lines).scroll((m.profile_scroll.min(max_scroll), 0)),
+        rest_area,
+    );
+}

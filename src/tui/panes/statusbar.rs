@@ -1,0 +1,107 @@
+//! The status bar: focused pane, key hints from the keymap (or the latest message), pending
+//! keys, connection state and the agent.
+
+use crate::tui::action::{Action, Context};
+use crate::tui::model::{Connection, Focus, Level, Model};
+use crate::tui::textutil::{display_width, truncate_to_width};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+/// The hints shown for a context: (action, short label).
+pub fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
+    match ctx {
+        Context::Stream | Context::Global => &[
+            (Action::SelectNext, "down"),
+            (Action::Reply, "reply"),
+            (Action::Filter, "filter"),
+            (Action::CycleView, "view"),
+            (Action::AssignToMe, "assign"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ],
+        Context::Profile => &[
+            (Action::LinkIdentity, "link"),
+            (Action::ProfileDown, "scroll"),
+            (Action::FocusNext, "next pane"),
+            (Action::Help, "help"),
+        ],
+        Context::Composer => &[
+            (Action::SendReply, "send"),
+            (Action::CycleReplyType, "type"),
+            (Action::CannedReply, "canned"),
+            (Action::OpenEditor, "$EDITOR"),
+            (Action::LeaveComposer, "back"),
+        ],
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model) {
+    let t = &m.theme;
+    let bar = t.get("ui.statusbar");
+    let (mode, ctx) = match m.focus {
+        Focus::Stream => ("STREAM", Context::Stream),
+        Focus::Profile => ("PROFILE", Context::Profile),
+        Focus::Composer => ("REPLY", Context::Composer),
+    };
+    let mut right: Vec<Span> = Vec::new();
+    match &m.connection {
+        Connection::Connected => {
+            right.push(Span::styled("● live", bar.patch(t.get("status.connected"))))
+        }
+        Connection::Connecting => right.push(Span::styled(
+            "○ connecting",
+            bar.patch(t.get("status.disconnected")),
+        )),
+        Connection::Disconnected { retry_in_ms, .. } => right.push(Span::styled(
+            format!("○ offline, retry in {}s", retry_in_ms.div_ceil(1000)),
+            bar.patch(t.get("status.disconnected")),
+        )),
+    }
+    let agent =
+        m.me.as_ref()
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "signing in…".into());
+    right.push(Span::styled(format!(" · {agent} "), bar));
+    let right_w: usize = right.iter().map(|s| display_width(&s.content)).sum();
+
+    let mut left: Vec<Span> = vec![
+        Span::styled(format!(" {mode} "), t.get("ui.statusbar.mode")),
+        Span::styled(" ", bar),
+    ];
+    let room = (area.width as usize).saturating_sub(right_w + mode.len() + 3);
+    if !m.pending_keys.is_empty() {
+        let keys: Vec<String> = m.pending_keys.iter().map(|k| k.to_string()).collect();
+        left.push(Span::styled(
+            format!("{} …", keys.join(" ")),
+            t.get("ui.statusbar.key"),
+        ));
+    } else if let Some(s) = &m.status {
+        let scope = match s.level {
+            Level::Info => "ui.statusbar.info",
+            Level::Warning => "ui.statusbar.warning",
+            Level::Error => "ui.statusbar.error",
+        };
+        left.push(Span::styled(truncate_to_width(&s.text, room), t.get(scope)));
+    } else {
+        let mut used = 0;
+        for (a, label) in hints(ctx) {
+            let Some(k) = m.keymap.keys_for(ctx, *a) else {
+                continue;
+            };
+            let w = display_width(&k) + display_width(label) + 3;
+            if used + w > room {
+                break;
+            }
+            used += w;
+            left.push(Span::styled(k, t.get("ui.statusbar.key")));
+            left.push(Span::styled(format!(" {label}  "), bar));
+        }
+    }
+    let left_w: usize = left.iter().map(|s| display_width(&s.content)).sum();
+    let pad = (area.width as usize).saturating_sub(left_w + right_w);
+    left.push(Span::styled(" ".repeat(pad), bar));
+    left.extend(right);
+    f.render_widget(Paragraph::new(Line::from(left)).style(bar), area);
+}

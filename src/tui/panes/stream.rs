@@ -1,0 +1,216 @@
+//! The stream pane: only the visible window of rows is built, so 100,000 items cost no more
+//! than 20.
+
+use super::{pane_block, short_duration};
+use crate::domain::{Channel, FeedbackStatus, SentimentLabel};
+use crate::tui::model::{Focus, Model, Row};
+use crate::tui::textutil::{fit, fit_right, one_line};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+pub fn channel_abbrev(c: Channel) -> &'static str {
+    match c {
+        Channel::X => "X",
+        Channel::Facebook => "FB",
+        Channel::Instagram => "IG",
+        Channel::Linkedin => "IN",
+        Channel::Forum => "FRM",
+        Channel::Review => "REV",
+        Channel::Whatsapp => "WA",
+        Channel::Sms => "SMS",
+        Channel::Email => "EML",
+        Channel::Webchat => "CHT",
+        Channel::Phone => "TEL",
+        Channel::InPerson => "INP",
+        Channel::WebForm => "WEB",
+    }
+}
+
+/// (label, scope) of an item's state: new, mine, answered.
+pub fn state_of(m: &Model, r: &Row) -> (&'static str, &'static str) {
+    let fb = &r.fb;
+    if matches!(
+        fb.status,
+        FeedbackStatus::Answered | FeedbackStatus::Resolved
+    ) {
+        ("ans", "stream.state.answered")
+    } else if m
+        .me
+        .as_ref()
+        .is_some_and(|me| fb.assignee.as_deref() == Some(me.id.as_str()))
+    {
+        ("mine", "stream.state.mine")
+    } else if fb.status == FeedbackStatus::New {
+        ("new", "stream.state.new")
+    } else {
+        (
+            if fb.status == FeedbackStatus::Pending {
+                "pend"
+            } else {
+                fb.status.as_str()
+            },
+            "stream.state",
+        )
+    }
+}
+
+pub fn sentiment_mark(l: SentimentLabel) -> (&'static str, &'static str) {
+    match l {
+        SentimentLabel::Positive => ("+", "sentiment.positive"),
+        SentimentLabel::Neutral => ("·", "sentiment.neutral"),
+        SentimentLabel::Negative => ("-", "sentiment.negative"),
+    }
+}
+
+/// SLA column: time left, or "late"; nothing once answered.
+fn sla(m: &Model, r: &Row) -> (String, &'static str) {
+    let fb = &r.fb;
+    if matches!(
+        fb.status,
+        FeedbackStatus::Answered | FeedbackStatus::Resolved
+    ) {
+        return (String::new(), "sla.ok");
+    }
+    let left = (fb.sla_due_at - m.now).num_seconds();
+    if left < 0 {
+        ("late".into(), "sla.overdue")
+    } else if left < 15 * 60 {
+        (short_duration(left.max(60)), "sla.soon")
+    } else {
+        (short_duration(left), "sla.ok")
+    }
+}
+
+fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool) -> Line<'a> {
+    let t = &m.theme;
+    let fb = &r.fb;
+    let wide = width >= 100;
+    let author_w = if wide { 18 } else { 14 };
+    let (dept_w, asg_w) = if wide { (10, 10) } else { (0, 0) };
+    let fixed = 6 + 4 + 2 + (author_w + 1) + 5 + 5 + if wide { dept_w + 1 + asg_w + 1 } else { 0 };
+    let preview_w = width.saturating_sub(fixed).max(4);
+
+    let mut base = t.get("stream.item");
+    if !r.seen && fb.status == FeedbackStatus::New {
+        base = base.patch(t.get("stream.item.unread"));
+    }
+    if matches!(
+        fb.status,
+        FeedbackStatus::Answered | FeedbackStatus::Resolved
+    ) {
+        base = base.patch(t.get("stream.item.answered"));
+    }
+    let sel = if selected {
+        if focused {
+            t.get("ui.selection")
+        } else {
+            t.get("ui.selection.unfocused")
+        }
+    } else {
+        Style::default()
+    };
+    let st = |scope: &str| base.patch(t.get(scope)).patch(sel);
+    let (state, state_scope) = state_of(m, r);
+    let (smark, sscope) = sentiment_mark(fb.sentiment_label);
+    let (sla_text, sla_scope) = sla(m, r);
+    let age = short_duration((m.now - fb.received_at).num_seconds());
+    let mut spans = vec![
+        Span::styled(if selected { "▌" } else { " " }, base.patch(sel)),
+        Span::styled(fit(state, 4), st(state_scope)),
+        Span::styled(" ", base.patch(sel)),
+        Span::styled(fit(channel_abbrev(fb.channel), 3), st("stream.channel")),
+        Span::styled(" ", base.patch(sel)),
+        Span::styled(smark, st(sscope)),
+        Span::styled(" ", base.patch(sel)),
+        Span::styled(
+            fit(&format!("@{}", fb.author.handle), author_w),
+            st("stream.author"),
+        ),
+        Span::styled(" ", base.patch(sel)),
+        Span::styled(fit(&one_line(&fb.text), preview_w), base.patch(sel)),
+        Span::styled(fit_right(&age, 4), st("stream.age")),
+        Span::styled(" ", base.patch(sel)),
+        Span::styled(fit_right(&sla_text, 4), st(sla_scope)),
+        Span::styled(" ", base.patch(sel)),
+    ];
+    if wide {
+        spans.push(Span::styled(
+            fit(&fb.department, dept_w),
+            st("stream.department"),
+        ));
+        spans.push(Span::styled(" ", base.patch(sel)));
+        let asg = fb
+            .assignee
+            .as_deref()
+            .map(|a| m.agent_name(a))
+            .unwrap_or("—");
+        spans.push(Span::styled(fit(asg, asg_w), st("stream.assignee")));
+        spans.push(Span::styled(" ", base.patch(sel)));
+    }
+    Line::from(spans)
+}
+
+pub fn title(m: &Model) -> String {
+    let s = &m.stream;
+    let mut t = format!(
+        "Stream · {} {}/{}",
+        s.view_kind().title(),
+        s.visible(),
+        s.total()
+    );
+    if !s.filter().is_empty() {
+        t.push_str(&format!(" · /{}", s.filter()));
+    }
+    if m.follow {
+        t.push_str(" · follow");
+    }
+    if s.loading {
+        t.push_str(" · loading…");
+    }
+    t
+}
+
+pub fn render(f: &mut Frame, area: Rect, m: &Model) {
+    let focused = m.focus == Focus::Stream;
+    let block = pane_block(m, title(m), focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let s = &m.stream;
+    let h = inner.height as usize;
+    let w = inner.width as usize;
+    if s.visible() == 0 {
+        let msg = if s.loading && s.total() == 0 {
+            "Loading feedback…".to_string()
+        } else if let Some(e) = &s.error {
+            format!("Cannot load the stream: {e}")
+        } else if s.total() == 0 {
+            "No feedback yet. New items appear here as they arrive.".to_string()
+        } else if !s.filter().is_empty() {
+            format!(
+                "Nothing matches /{} in {} (esc clears the filter)",
+                s.filter(),
+                s.view_kind().title()
+            )
+        } else {
+            format!(
+                "Nothing in {} ({} items in all: press A)",
+                s.view_kind().title(),
+                s.total()
+            )
+        };
+        f.render_widget(Paragraph::new(msg).style(m.theme.get("ui.text.dim")), inner);
+        return;
+    }
+    let top = s.top_pos();
+    let sel = s.selected_pos();
+    let lines: Vec<Line> = (top..top + h)
+        .filter_map(|pos| {
+            s.row_at(pos)
+                .map(|r| row_line(m, r, w, Some(pos) == sel, focused))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}

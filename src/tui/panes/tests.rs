@@ -1,0 +1,243 @@
+//! Rendered-frame snapshots (TestBackend + insta) from deterministic models: fixed clock,
+//! fixed data. The snapshots include styles, so the mono ones show that selection and focus are
+//! visible without colour.
+
+use crate::client::StreamItem;
+use crate::domain::api::{Me, Page, Presence};
+use crate::domain::{EventName, PresenceState, Visibility};
+use crate::tui::effects::Effect;
+use crate::tui::keymap::{KeyPress, Keymap};
+use crate::tui::model::fixtures::*;
+use crate::tui::model::*;
+use crate::tui::theme::{ColorDepth, Theme};
+use crate::tui::update::{init, update, Msg};
+use crossterm::event::KeyEvent;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn keys(m: &mut Model, seq: &str) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    for k in seq.split(' ') {
+        let k = KeyPress::parse(k).unwrap();
+        fx.extend(update(m, Msg::Key(KeyEvent::new(k.code, k.mods))));
+    }
+    fx
+}
+
+fn type_text(m: &mut Model, text: &str) {
+    for c in text.chars() {
+        update(
+            m,
+            Msg::Key(KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            )),
+        );
+    }
+}
+
+/// Twelve items, signed in, connected, the X item fb_00006 selected with its customer loaded
+/// and a two-part draft.
+fn scene(theme: &str, w: u16, h: u16) -> Model {
+    let (km, _) = Keymap::load(None, None);
+    let (canned, _) = crate::tui::canned::load(None);
+    let mut m = Model::new(
+        t0(),
+        km,
+        Theme::builtin(theme, ColorDepth::TrueColor),
+        "seed".into(),
+    );
+    m.canned = canned;
+    m.size = (w, h);
+    init(&mut m);
+    update(
+        &mut m,
+        Msg::Me(Ok(Me {
+            agent: me(),
+            scopes: vec![],
+        })),
+    );
+    update(
+        &mut m,
+        Msg::Agents(Ok(vec![crate::domain::Agent {
+            id: "agt_bo".into(),
+            name: "Bo".into(),
+            role: crate::domain::AgentRole::Agent,
+            departments: vec![],
+        }])),
+    );
+    update(&mut m, Msg::Stream(StreamItem::Connected));
+    update(
+        &mut m,
+        Msg::FeedbackPage {
+            generation: 1,
+            result: Ok(Page {
+                items: (0..12).map(feedback).collect(),
+                next_cursor: None,
+            }),
+        },
+    );
+    keys(&mut m, "j j j j j");
+    assert_eq!(m.stream.selected.as_deref(), Some("fb_00006"));
+    update(
+        &mut m,
+        Msg::Customer {
+            id: "cus_6".into(),
+            result: Ok(customer(6)),
+        },
+    );
+    update(
+        &mut m,
+        Msg::Transactions {
+            id: "cus_6".into(),
+            result: Ok(Page {
+                items: transactions(6),
+                next_cursor: None,
+            }),
+        },
+    );
+    update(
+        &mut m,
+        Msg::History {
+            id: "cus_6".into(),
+            result: Ok(Page {
+                items: history(6),
+                next_cursor: None,
+            }),
+        },
+    );
+    keys(&mut m, "r C-t C-t");
+    assert_eq!(m.composer.as_ref().unwrap().kind, ReplyKind::Both);
+    keys(&mut m, "C-o");
+    type_text(&mut m, "Sorry about the wait, Ada! Sending details by DM.");
+    keys(&mut m, "C-o");
+    type_text(
+        &mut m,
+        "Order A1234 left our warehouse today; tracking follows.",
+    );
+    m.status = None;
+    m
+}
+
+fn draw(m: &Model) -> String {
+    let mut t = Terminal::new(TestBackend::new(m.size.0, m.size.1)).unwrap();
+    t.draw(|f| super::render(f, m)).unwrap();
+    format!("{:?}", t.backend().buffer())
+}
+
+#[test]
+fn console_default_80x24() {
+    insta::assert_snapshot!(draw(&scene("default", 80, 24)));
+}
+
+#[test]
+fn console_default_120x40() {
+    insta::assert_snapshot!(draw(&scene("default", 120, 40)));
+}
+
+#[test]
+fn console_mono_80x24() {
+    insta::assert_snapshot!(draw(&scene("mono", 80, 24)));
+}
+
+#[test]
+fn console_mono_120x40() {
+    insta::assert_snapshot!(draw(&scene("mono", 120, 40)));
+}
+
+#[test]
+fn help_default_80x24() {
+    let mut m = scene("default", 80, 24);
+    keys(&mut m, "esc ?");
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn unlinked_offline_with_presence_mono_80x24() {
+    let mut m = scene("mono", 80, 24);
+    keys(&mut m, "esc j j j j j");
+    assert_eq!(m.stream.selected.as_deref(), Some("fb_00001"));
+    let p = Presence {
+        feedback_id: "fb_00001".into(),
+        agent_id: "agt_bo".into(),
+        agent_name: "Bo".into(),
+        state: PresenceState::Composing,
+        at: t0(),
+    };
+    update(
+        &mut m,
+        Msg::Stream(StreamItem::Event(crate::domain::Event {
+            seq: 2,
+            name: EventName::PresenceChanged,
+            data: serde_json::to_value(p).unwrap(),
+            created_at: t0(),
+        })),
+    );
+    update(
+        &mut m,
+        Msg::Stream(StreamItem::Disconnected {
+            reason: "connection reset".into(),
+            retry_in_ms: 4000,
+        }),
+    );
+    keys(&mut m, "2");
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn loading_profile_and_filter_line_base16_80x24() {
+    let (km, _) = Keymap::load(None, None);
+    let mut m = Model::new(
+        t0(),
+        km,
+        Theme::builtin("base16", ColorDepth::Ansi16),
+        "seed".into(),
+    );
+    m.size = (80, 24);
+    init(&mut m);
+    update(
+        &mut m,
+        Msg::FeedbackPage {
+            generation: 1,
+            result: Ok(Page {
+                items: (0..40).map(feedback).collect(),
+                next_cursor: None,
+            }),
+        },
+    );
+    keys(&mut m, "/");
+    type_text(&mut m, "order");
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn canned_picker_default_80x24() {
+    let mut m = scene("default", 80, 24);
+    keys(&mut m, "C-r");
+    type_text(&mut m, "sorry");
+    insta::assert_snapshot!(draw(&m));
+}
+
+#[test]
+fn composer_parts_show_recipients_and_meters() {
+    let m = scene("default", 120, 40);
+    let text = {
+        let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        t.draw(|f| super::render(f, &m)).unwrap();
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| {
+                (0..b.area.width)
+                    .map(|x| b[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(text.contains("→ @user6@x (public thread)"), "{text}");
+    assert!(text.contains("→ @user6@x (direct message)"), "{text}");
+    assert!(text.contains("x 49/280"), "{text}");
+    assert!(text.contains("x 55/10000"), "{text}");
+    let c = m.composer.as_ref().unwrap();
+    assert_eq!(c.text(Visibility::Public).len(), 49);
+}
