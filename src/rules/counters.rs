@@ -1,0 +1,155 @@
+//! Length as each channel counts it: X's weighted length, SMS segments, grapheme clusters.
+//!
+//! Each counter returns the count and, when over a limit, the byte offset where the text stops
+//! fitting, so that a violation can underline exactly the overflow.
+
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// X's count of a post, per twitter-text's v3 configuration (URL = 23, CJK and emoji = 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XCount {
+    pub weighted_length: usize,
+    /// What X would accept: within the limit, not empty, no invalid characters.
+    pub valid: bool,
+    /// Byte offset of the first character beyond the limit, when over it.
+    pub overflow_at: Option<usize>,
+}
+
+/// Counts `text` the way X does, against X's own limit of 280.
+pub fn x_weighted(text: &str) -> XCount {
+    x_weighted_with_max(text, 280)
+}
+
+/// The `twitter-text` crate implements X's counting (URL recognition with the real TLD list,
+/// emoji sequences, NFC) and ships the conformance data we test against; the limit is ours.
+pub(crate) fn x_weighted_with_max(text: &str, max: usize) -> XCount {
+    let mut config = twitter_text_config::config_v3().clone();
+    config.max_weighted_tweet_length = i32::try_from(max).unwrap_or(i32::MAX);
+    let parsed = twitter_text::parse(text, &config, true);
+    let weighted_length = usize::try_from(parsed.weighted_length).unwrap_or(0);
+    let overflow_at = (weighted_length > max).then(|| {
+        // The valid range is inclusive and in UTF-16 units of the NFC text; for text that is
+        // not NFC the mapping is approximate, but always lands on a char boundary of ours.
+        let end = usize::try_from(parsed.valid_text_range.end() + 1).unwrap_or(0);
+        utf16_to_byte(text, end)
+    });
+    XCount {
+        weighted_length,
+        valid: parsed.is_valid,
+        overflow_at,
+    }
+}
+
+fn utf16_to_byte(text: &str, units: usize) -> usize {
+    let mut seen = 0;
+    for (i, c) in text.char_indices() {
+        if seen >= units {
+            return i;
+        }
+        seen += c.len_utf16();
+    }
+    text.len()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsEncoding {
+    Gsm7,
+    Ucs2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsCount {
+    pub encoding: SmsEncoding,
+    /// GSM-7 septets (extension characters count 2) or UTF-16 code units.
+    pub units: usize,
+    pub segments: usize,
+}
+
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
+
+/// Septets of one character in GSM-7 (3GPP TS 23.038), or None if GSM-7 cannot carry it.
+fn gsm7_septets(c: char) -> Option<usize> {
+    if GSM7_BASIC.contains(c) {
+        Some(1)
+    } else if GSM7_EXTENSION.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// One character outside GSM-7 switches the whole message to UCS-2.
+fn sms_encoding(text: &str) -> SmsEncoding {
+    if text.chars().all(|c| gsm7_septets(c).is_some()) {
+        SmsEncoding::Gsm7
+    } else {
+        SmsEncoding::Ucs2
+    }
+}
+
+fn sms_units(c: char, encoding: SmsEncoding) -> usize {
+    match encoding {
+        SmsEncoding::Gsm7 => gsm7_septets(c).unwrap_or(1),
+        SmsEncoding::Ucs2 => c.len_utf16(),
+    }
+}
+
+/// (single-segment capacity, per-segment capacity once concatenated): 160/153 or 70/67.
+fn sms_capacity(encoding: SmsEncoding) -> (usize, usize) {
+    match encoding {
+        SmsEncoding::Gsm7 => (160, 153),
+        SmsEncoding::Ucs2 => (70, 67),
+    }
+}
+
+/// Segments an SMS takes: GSM-7 160 or 153 per part, UCS-2 70 or 67 per part.
+pub fn sms_segments(text: &str) -> SmsCount {
+    let encoding = sms_encoding(text);
+    let units: usize = text.chars().map(|c| sms_units(c, encoding)).sum();
+    let (single, multi) = sms_capacity(encoding);
+    let segments = match units {
+        0 => 0,
+        u if u <= single => 1,
+        u => u.div_ceil(multi),
+    };
+    SmsCount {
+        encoding,
+        units,
+        segments,
+    }
+}
+
+/// Byte offset of the first character that does not fit in `max_segments`.
+pub(crate) fn sms_overflow(text: &str, max_segments: usize) -> Option<usize> {
+    let encoding = sms_encoding(text);
+    let (single, multi) = sms_capacity(encoding);
+    let capacity = if max_segments <= 1 {
+        single * max_segments
+    } else {
+        multi * max_segments
+    };
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        used += sms_units(c, encoding);
+        if used > capacity {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// (count, byte offset of the grapheme past `max`) in user-perceived characters.
+pub(crate) fn graphemes(text: &str, max: usize) -> (usize, Option<usize>) {
+    let mut overflow = None;
+    let mut count = 0;
+    for (i, _) in text.grapheme_indices(true) {
+        if count == max {
+            overflow = Some(i);
+        }
+        count += 1;
+    }
+    (count, overflow)
+}

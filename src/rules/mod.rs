@@ -1,0 +1,372 @@
+//! The business-rule engine: rulebook loading, compilation and `check(draft, context)`.
+//!
+//! One engine serves three places (DESIGN.md §4): inline in the composer on every keystroke, on
+//! the server at delivery, and in `earshot lint`. The format is shared/RULES.md. This module
+//! imports only `crate::domain`: no network, storage or screen.
+//!
+//! - `parse`: strict TOML loading, every refusal located as `file:line:col`.
+//! - `compile`: a rulebook is compiled once: every literal (phrases, substitute keys, exceptions,
+//!   triggers, required texts, the accepted vocabulary) into one Aho-Corasick automaton, every
+//!   regex into one `RegexSet` (plus one `Regex` per pattern, run only when the set says it
+//!   matched, for spans). Regexes use ASCII word classes (`\b`, `\w`, `\d`, `\s`) unless the rule
+//!   says `unicode = true`: Unicode `\b` defeats the regex crate's fast engines.
+//! - `check`: the subset of rules applying to a context is resolved once and cached.
+//! - `detectors`: validated PII, money amounts, links. `counters`: X, SMS, graphemes.
+//!
+//! Extensions to RULES.md, all optional: `unicode = true` on a pattern rule; `region = "US"` on a
+//! phone detector (the region assumed for numbers written without `+`); `ignore_case` on a
+//! substitute rule (default false there, so that "Acme gold" -> "Acme Gold" does not flag the
+//! correct spelling); `fix = { action = "replace", text = "..." }` on phrase and pattern rules.
+//! For a length rule with `counter = "sms"`, `max` and `warn_at` count segments.
+
+mod check;
+mod compile;
+mod counters;
+mod detectors;
+mod overrides;
+mod parse;
+
+#[cfg(test)]
+mod tests;
+
+pub use counters::{sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
+pub use overrides::{AcceptedOverride, OverrideOutcome, Refusal, RefusalReason};
+
+use crate::domain::{AgentRole, Channel, Override, SentimentLabel, Visibility};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// The demo organisation's rulebook, embedded so that the demo and the server run without files.
+pub const DEFAULT_RULEBOOK: &str = include_str!("../../rules/default.toml");
+
+/// A compiled rulebook: immutable, `Send + Sync`, cheap to share in an `Arc`.
+pub struct Rulebook {
+    id: String,
+    version: String,
+    source: String,
+    compiled: compile::Compiled,
+    cache: check::ContextCache,
+}
+
+/// One part of a draft reply: public (macro) or direct (micro).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftPart {
+    pub visibility: Visibility,
+    pub text: String,
+}
+
+impl DraftPart {
+    pub fn new(visibility: Visibility, text: impl Into<String>) -> Self {
+        DraftPart {
+            visibility,
+            text: text.into(),
+        }
+    }
+}
+
+/// What is known about the conversation a draft answers. Unknown fields fail any condition on them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct CheckContext {
+    pub channel: Option<Channel>,
+    pub tier: Option<String>,
+    pub tags: Vec<String>,
+    pub department: Option<String>,
+    pub language: Option<String>,
+    pub sentiment: Option<SentimentLabel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may override a rule's errors, and with how long a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverridePolicy {
+    pub allowed: bool,
+    /// Empty: any agent.
+    pub roles: Vec<AgentRole>,
+    pub min_reason_chars: usize,
+}
+
+impl Default for OverridePolicy {
+    fn default() -> Self {
+        OverridePolicy {
+            allowed: true,
+            roles: Vec::new(),
+            min_reason_chars: 0,
+        }
+    }
+}
+
+/// The outcome of checking a draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub rulebook_version: String,
+    /// No error-level violation (overrides are applied by `Rulebook::check_overrides`).
+    pub deliverable: bool,
+    pub violations: Vec<Violation>,
+}
+
+/// One finding. `start..end` are UTF-8 byte offsets into the text of `part`, on char boundaries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub rule: String,
+    pub level: Level,
+    pub message: String,
+    pub part: Visibility,
+    pub start: usize,
+    pub end: usize,
+    /// The replacement text for `start..end`, when the rule has one.
+    pub fix: Option<String>,
+    pub overridable: bool,
+    pub override_policy: OverridePolicy,
+}
+
+/// A refused rulebook. Displays as `file:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulebookError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for RulebookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for RulebookError {}
+
+impl RulebookError {
+    fn io(path: &Path, err: &std::io::Error) -> Self {
+        RulebookError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {err}"),
+        }
+    }
+}
+
+impl Rulebook {
+    /// Compiles one rulebook file's text; `file_name` is used in error locations.
+    pub fn from_toml_str(source: &str, file_name: &str) -> Result<Rulebook, RulebookError> {
+        Self::from_sources(&[(file_name.to_string(), source.to_string())])
+    }
+
+    /// Loads a file, or a directory whose `*.toml` files are merged in name order.
+    ///
+    /// In a directory, `[rulebook]` must appear in exactly one file and `[overrides]` and
+    /// `[vocabulary]` in at most one, and rule ids must be unique across files. Those rules make
+    /// the files' concatenation a valid rulebook again, which is what `source()` serves.
+    pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
+        let meta = std::fs::metadata(path).map_err(|e| RulebookError::io(path, &e))?;
+        let files = if meta.is_dir() {
+            read_dir_sources(path)?
+        } else {
+            let text = std::fs::read_to_string(path).map_err(|e| RulebookError::io(path, &e))?;
+            vec![(path.display().to_string(), text)]
+        };
+        Self::from_sources(&files)
+    }
+
+    fn from_sources(files: &[(String, String)]) -> Result<Rulebook, RulebookError> {
+        let compiled = compile::compile(files)?;
+        let source = concat_sources(files)?;
+        let rulebook = Rulebook {
+            id: compiled.id.clone(),
+            version: compiled.version.clone(),
+            source,
+            compiled,
+            cache: check::ContextCache::default(),
+        };
+        rulebook.verify_examples(files)?;
+        Ok(rulebook)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The TOML text this rulebook was compiled from; `from_toml_str` accepts it again.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The ids of the rules, in rulebook order.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.compiled.rules.iter().map(|r| r.id.as_str())
+    }
+
+    /// Checks every part of a draft; violations are sorted by part order, then position.
+    pub fn check(&self, draft: &[DraftPart], ctx: &CheckContext) -> CheckResult {
+        let mut violations = Vec::new();
+        for part in draft {
+            let applicable = self.cache.resolve(&self.compiled, ctx, part.visibility);
+            violations.extend(check::check_part(&self.compiled, &applicable, ctx, part));
+        }
+        let deliverable = !violations.iter().any(|v| v.level == Level::Error);
+        CheckResult {
+            rulebook_version: self.version.clone(),
+            deliverable,
+            violations,
+        }
+    }
+
+    /// Which error-level violations stay un-overridden under each rule's policy, and why.
+    pub fn check_overrides(
+        &self,
+        result: &CheckResult,
+        overrides: &[Override],
+        role: AgentRole,
+    ) -> OverrideOutcome {
+        overrides::evaluate(result, overrides, role)
+    }
+}
+
+fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, RulebookError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| RulebookError::io(dir, &e))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        let message = "no *.toml rulebook files in this directory".to_string();
+        return Err(RulebookError {
+            file: dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message,
+        });
+    }
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| RulebookError::io(p, &e))?;
+            Ok((p.display().to_string(), text))
+        })
+        .collect()
+}
+
+/// A single file is served verbatim; several are concatenated, which is a valid rulebook as
+/// long as no file writes top-level keys inline (they would join the previous file's last table):
+/// the result is re-parsed to make sure it means the same rules.
+fn concat_sources(files: &[(String, String)]) -> Result<String, RulebookError> {
+    if let [(_, text)] = files {
+        return Ok(text.clone());
+    }
+    let mut out = String::new();
+    for (name, text) in files {
+        let base = Path::new(name)
+            .file_name()
+            .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
+        out.push_str(&format!("# --- {base}\n"));
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    let expected: usize = files
+        .iter()
+        .map(|(name, text)| parse::parse_file(parse::Source { name, text }).map(|f| f.rule.len()))
+        .sum::<Result<usize, _>>()?;
+    let merged = parse::parse_file(parse::Source {
+        name: "(merged)",
+        text: &out,
+    });
+    match merged {
+        Ok(file) if file.rule.len() == expected => Ok(out),
+        _ => Err(RulebookError {
+            file: files[0].0.clone(),
+            line: 1,
+            column: 1,
+            message: "in a rulebook directory, write [rulebook], [overrides], [vocabulary] and [[rule]] as table headers, not inline top-level keys".into(),
+        }),
+    }
+}
+
+impl Rulebook {
+    /// A bad example that does not fire, or a good one that fires, refuses the rulebook: the
+    /// examples are the rule's own specification. Conditions are not applied; an amount cap is
+    /// tried under each tier it lists (bad: fires under one; good: fires under none).
+    fn verify_examples(&self, files: &[(String, String)]) -> Result<(), RulebookError> {
+        for (index, rule) in self.compiled.rules.iter().enumerate() {
+            if rule.examples.is_empty() {
+                continue;
+            }
+            let applicable = check::Applicable::single(&self.compiled, index as u32);
+            let tiers: Vec<Option<String>> = match &rule.kind {
+                compile::Kind::AmountCap { caps, .. } => {
+                    caps.iter().map(|(t, _)| Some(t.clone())).collect()
+                }
+                _ => vec![None],
+            };
+            let src = parse::Source {
+                name: &files[rule.file].0,
+                text: &files[rule.file].1,
+            };
+            for example in &rule.examples {
+                let part = DraftPart::new(Visibility::Public, example.text.clone());
+                let fired = tiers.iter().find_map(|tier| {
+                    let ctx = CheckContext {
+                        tier: tier.clone(),
+                        ..CheckContext::default()
+                    };
+                    check::check_part(&self.compiled, &applicable, &ctx, &part)
+                        .into_iter()
+                        .next()
+                });
+                match (example.bad, fired) {
+                    (true, None) => {
+                        let message = format!(
+                            "rule `{}`: bad example does not fire: {:?}",
+                            rule.id, example.text
+                        );
+                        return Err(src.error_at(example.offset, message));
+                    }
+                    (false, Some(v)) => {
+                        let message = format!(
+                            "rule `{}`: good example fires at bytes {}..{}: {}",
+                            rule.id, v.start, v.end, v.message
+                        );
+                        return Err(src.error_at(example.offset, message));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
