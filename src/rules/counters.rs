@@ -153,3 +153,110 @@ pub(crate) fn graphemes(text: &str, max: usize) -> (usize, Option<usize>) {
     }
     (count, overflow)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// shared/ sits beside the repository (and beside the scratch crate's parent in development).
+    fn conformance_file() -> PathBuf {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        [
+            manifest.join("../shared"),
+            manifest.join("../../shared"),
+            PathBuf::from("/work/shared"),
+        ]
+        .into_iter()
+        .map(|d| d.join("conformance/twitter-text-validate.yml"))
+        .find(|p| p.exists())
+        .expect("shared/conformance/twitter-text-validate.yml beside the repository")
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Case {
+        description: String,
+        text: String,
+        expected: Expected,
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Expected {
+        weighted_length: usize,
+        valid: bool,
+    }
+
+    #[test]
+    fn x_counter_agrees_with_twitter_text_conformance() {
+        let yaml = std::fs::read_to_string(conformance_file()).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+        let cases = doc["tests"]["WeightedTweetsWithDiscountedEmojiCounterTest"].clone();
+        let cases: Vec<Case> = serde_norway::from_value(cases).unwrap();
+        assert!(cases.len() >= 20, "the set has {} cases", cases.len());
+        for case in &cases {
+            let got = x_weighted(&case.text);
+            assert_eq!(
+                got.weighted_length, case.expected.weighted_length,
+                "{}",
+                case.description
+            );
+            assert_eq!(got.valid, case.expected.valid, "{}", case.description);
+        }
+    }
+
+    #[test]
+    fn x_overflow_is_a_char_boundary_after_the_limit() {
+        let text = format!("{}😷😷", "a".repeat(279));
+        let x = x_weighted(&text);
+        assert_eq!(x.weighted_length, 283);
+        assert_eq!(x.overflow_at, Some(279), "the first emoji does not fit");
+        assert_eq!(
+            x_weighted("Hi https://acme.com/a/very/long/path/that/counts/as/23").weighted_length,
+            26
+        );
+        assert_eq!(x_weighted("故人").weighted_length, 4);
+    }
+
+    #[test]
+    fn sms_gsm7_and_ucs2_segments() {
+        let gsm = |n: usize| sms_segments(&"a".repeat(n));
+        assert_eq!(
+            (
+                gsm(160).segments,
+                gsm(161).segments,
+                gsm(306).segments,
+                gsm(307).segments
+            ),
+            (1, 2, 2, 3)
+        );
+        assert_eq!(gsm(10).encoding, SmsEncoding::Gsm7);
+        // Extension characters take two septets.
+        let ext = sms_segments(&format!("{}€", "a".repeat(158)));
+        assert_eq!((ext.units, ext.segments), (160, 1));
+        assert_eq!(sms_segments(&format!("{}€", "a".repeat(159))).segments, 2);
+        // GSM-7 has é and Ä but not ç or emoji: UCS-2, 70 then 67.
+        assert_eq!(sms_segments("Café Äpfel").encoding, SmsEncoding::Gsm7);
+        let ucs = |n: usize| sms_segments(&format!("ç{}", "a".repeat(n - 1)));
+        assert_eq!(
+            (
+                ucs(70).segments,
+                ucs(71).segments,
+                ucs(134).segments,
+                ucs(135).segments
+            ),
+            (1, 2, 2, 3)
+        );
+        let emoji = sms_segments("😀");
+        assert_eq!((emoji.encoding, emoji.units), (SmsEncoding::Ucs2, 2));
+        assert_eq!(sms_segments("").segments, 0);
+        assert_eq!(sms_overflow(&"a".repeat(200), 1), Some(160));
+        assert_eq!(sms_overflow(&"a".repeat(200), 2), None);
+    }
+
+    #[test]
+    fn graphemes_count_user_perceived_characters() {
+        assert_eq!(graphemes("e\u{301}👨‍👩‍👧", 5), (2, None));
+        assert_eq!(graphemes("abc", 2), (3, Some(2)));
+    }
+}

@@ -268,3 +268,116 @@ pub(crate) fn host_allowed(host: &str, allow: &[String]) -> bool {
                 .is_some_and(|p| p.ends_with('.'))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cards_need_luhn_and_a_network_prefix() {
+        for good in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "5500-0000-0000-0004",
+            "378282246310005",
+            "6011111111111117",
+        ] {
+            assert!(is_card(good), "{good}");
+        }
+        for bad in [
+            "4111111111111112",
+            "0000000000000000",
+            "1234567812345670",
+            "411111111111",
+        ] {
+            assert!(!is_card(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ibans_need_mod_97_and_the_country_format() {
+        for good in [
+            "GB82WEST12345698765432",
+            "GB82 WEST 1234 5698 7654 32",
+            "NL91ABNA0417164300",
+            "de89370400440532013000",
+        ] {
+            assert!(is_iban(good), "{good}");
+        }
+        for bad in [
+            "GB82WEST12345698765433",
+            "NL91ABNA041716430",
+            "ZZ12345678901234",
+        ] {
+            assert!(!is_iban(bad), "{bad}");
+        }
+        let text = "IBAN: NL91 ABNA 0417 1643 00 and more";
+        let found = find_ibans(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(&text[found[0].clone()], "NL91 ABNA 0417 1643 00");
+    }
+
+    #[test]
+    fn emails_phones_ssns() {
+        let t = "a.b+c@mail.example.org, not@this, x@y.z";
+        let spans: Vec<_> = find_pii(Detector::Email, t, None)
+            .into_iter()
+            .map(|r| &t[r])
+            .collect();
+        assert_eq!(spans, vec!["a.b+c@mail.example.org"]);
+        let t = "call +44 20 7946 0958 or (650) 253-0000, not order 123456789012 or 2026-11-24";
+        let spans: Vec<_> = find_pii(Detector::Phone, t, None)
+            .into_iter()
+            .map(|r| &t[r])
+            .collect();
+        assert_eq!(spans, vec!["+44 20 7946 0958", "(650) 253-0000"]);
+        let t = "123-45-6789 666-45-6789 123-00-6789 123 45 6789 123-45 6789";
+        let spans: Vec<_> = find_pii(Detector::UsSsn, t, None)
+            .into_iter()
+            .map(|r| &t[r])
+            .collect();
+        assert_eq!(spans, vec!["123-45-6789", "123 45 6789"]);
+    }
+
+    #[test]
+    fn masks_keep_separators_and_the_last_characters() {
+        assert_eq!(mask("4111 1111 1111 1111", 4), "**** **** **** 1111");
+        assert_eq!(mask("123-45-6789", 0), "***-**-****");
+        assert_eq!(
+            redacted(Detector::Email, "jane@example.com"),
+            "j***@example.com"
+        );
+        assert_eq!(
+            redacted(Detector::CreditCard, "4111111111111111"),
+            "************1111"
+        );
+    }
+
+    #[test]
+    fn amounts_and_percentages() {
+        let a =
+            find_amounts("Refund $1,250.50, €30,5, 40 EUR, 15% and 20 percent, not 42 or 2026.");
+        let got: Vec<_> = a.iter().map(|a| (a.value.to_string(), a.percent)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("1250.50".into(), false),
+                ("30.5".into(), false),
+                ("40".into(), false),
+                ("15".into(), true),
+                ("20".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn links_and_hosts() {
+        let links =
+            find_links("See https://Help.Acme.com:443/x?y, www.example.org. and mailto-free text.");
+        let hosts: Vec<_> = links.iter().map(|l| l.host.as_str()).collect();
+        assert_eq!(hosts, vec!["help.acme.com", "www.example.org"]);
+        let allow = vec!["acme.com".to_string()];
+        assert!(host_allowed("acme.com", &allow) && host_allowed("help.acme.com", &allow));
+        assert!(!host_allowed("notacme.com", &allow) && !host_allowed("acme.com.evil.io", &allow));
+    }
+}

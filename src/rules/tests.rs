@@ -842,3 +842,77 @@ fn rulebook_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Rulebook>();
 }
+
+// --- properties ------------------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    static BOOK: LazyLock<Rulebook> = LazyLock::new(default_book);
+
+    /// Arbitrary Unicode mixed with fragments that make every rule kind work for its living.
+    fn draft_text() -> impl Strategy<Value = String> {
+        let fragment = prop_oneof![
+            any::<String>(),
+            "\\PC{0,12}",
+            Just("refund $300 ".to_string()),
+            Just("50% off ".to_string()),
+            Just("4111 1111 1111 1111".to_string()),
+            Just("DE89 3704 0044 0532 0130 00".to_string()),
+            Just("jane@example.com".to_string()),
+            Just("+1 650 253 0000".to_string()),
+            Just("https://evil.example/ü".to_string()),
+            Just("guaranteed returns".to_string()),
+            Just("e-mail!!".to_string()),
+            Just("👨‍👩‍👧é\u{301}投资".to_string()),
+        ];
+        prop::collection::vec(fragment, 0..8).prop_map(|v| v.concat())
+    }
+
+    fn context() -> impl Strategy<Value = CheckContext> {
+        (
+            prop::option::of(prop::sample::select(Channel::ALL.to_vec())),
+            prop::option::of(prop::sample::select(vec![
+                "standard", "silver", "gold", "platinum", "x",
+            ])),
+            prop::option::of(prop::sample::select(vec![
+                "support", "billing", "finance", "shipping", "social",
+            ])),
+            prop::option::of(prop::sample::select(SentimentLabel::ALL.to_vec())),
+        )
+            .prop_map(|(channel, tier, department, sentiment)| CheckContext {
+                channel,
+                tier: tier.map(String::from),
+                department: department.map(String::from),
+                sentiment,
+                ..CheckContext::default()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn check_never_panics_and_spans_are_valid(text in draft_text(), ctx in context(), direct in any::<bool>()) {
+            let vis = if direct { Visibility::Direct } else { Visibility::Public };
+            let draft = vec![DraftPart::new(vis, text.clone())];
+            let result = BOOK.check(&draft, &ctx);
+            let mut last = (0, 0);
+            for v in &result.violations {
+                prop_assert!(v.start <= v.end && v.end <= text.len(), "{:?}", v);
+                prop_assert!(text.is_char_boundary(v.start) && text.is_char_boundary(v.end), "{:?}", v);
+                prop_assert!((v.start, v.end) >= last, "sorted");
+                last = (v.start, v.end);
+                prop_assert_eq!(v.part, vis);
+            }
+            prop_assert_eq!(result.deliverable, !result.violations.iter().any(|v| v.level == Level::Error));
+        }
+
+        #[test]
+        fn loading_arbitrary_text_never_panics(source in "\\PC{0,200}") {
+            let _ = Rulebook::from_toml_str(&source, "fuzz.toml");
+        }
+    }
+}
