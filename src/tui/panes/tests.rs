@@ -241,3 +241,55 @@ fn composer_parts_show_recipients_and_meters() {
     let c = m.composer.as_ref().unwrap();
     assert_eq!(c.text(Visibility::Public).len(), 49);
 }
+
+/// Bytes the crossterm backend writes for one frame after `change` (ratatui diffs frames, so
+/// this is what goes over SSH).
+fn bytes_for(m: &mut Model, change: impl FnOnce(&mut Model)) -> usize {
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::layout::Rect;
+    use ratatui::{TerminalOptions, Viewport};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct Counter(Arc<AtomicUsize>);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.fetch_add(buf.len(), Ordering::Relaxed);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let n = Arc::new(AtomicUsize::new(0));
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    let backend = CrosstermBackend::new(Counter(n.clone()));
+    let mut t = Terminal::with_options(
+        backend,
+        TerminalOptions {
+            viewport: Viewport::Fixed(area),
+        },
+    )
+    .unwrap();
+    t.draw(|f| super::render(f, m)).unwrap();
+    n.store(0, Ordering::Relaxed);
+    change(m);
+    t.draw(|f| super::render(f, m)).unwrap();
+    n.load(Ordering::Relaxed)
+}
+
+#[test]
+fn bytes_per_keystroke_stay_small() {
+    let mut m = scene("default", 120, 40);
+    let typed = bytes_for(&mut m, |m| type_text(m, "x"));
+    let mut m = scene("default", 120, 40);
+    keys(&mut m, "esc");
+    let step = bytes_for(&mut m, |m| {
+        keys(m, "j");
+    });
+    let mut m = scene("default", 120, 40);
+    let idle = bytes_for(&mut m, |_| {});
+    eprintln!("bytes: composer keystroke {typed}, stream step {step}, idle frame {idle}");
+    assert!(typed < 200, "{typed} bytes for one composer keystroke");
+    assert!(step < 8000, "{step} bytes for one step down the stream");
+    assert!(idle < 40, "{idle} bytes for a frame with no change");
+}

@@ -563,7 +563,7 @@ fn paste_goes_to_the_composer_sanitised() {
     keys(&mut m, "r");
     update(&mut m, Msg::Paste("line one\r\nline \u{1b}[31mtwo".into()));
     let c = m.composer.as_ref().unwrap();
-    assert_eq!(c.text(c.active), "line one\nline [31mtwo");
+    assert_eq!(c.text(c.active), "line one\nline two");
 }
 
 #[test]
@@ -790,18 +790,55 @@ fn help_opens_and_closes() {
 }
 
 #[test]
-fn rules_loaded_later_relint_the_draft() {
+fn rules_mark_the_draft_as_it_is_typed() {
     let (mut m, _) = loaded(3);
-    let rules = CompiledRules::compile(&crate::client::RulebookSource {
-        id: "r".into(),
-        version: "1".into(),
-        source: String::new(),
-    })
-    .unwrap();
+    let src = crate::client::RulebookSource {
+        id: "default".into(),
+        version: "7".into(),
+        source: crate::rules::DEFAULT_RULEBOOK.into(),
+    };
+    let rules = CompiledRules::compile(&src).unwrap();
     update(&mut m, Msg::Rules(Ok(Arc::new(rules))));
     assert!(m.rules.is_some());
-    let fx = keys(&mut m, "r");
-    assert!(fx.is_empty());
+    keys(&mut m, "G r");
+    assert_eq!(m.selected().unwrap().channel, Channel::X);
+    type_text(&mut m, "Hi!");
+    assert!(m
+        .composer
+        .as_ref()
+        .unwrap()
+        .violations
+        .iter()
+        .all(|v| v.rule != "X-LENGTH"));
+    type_text(&mut m, &" long".repeat(60));
+    let c = m.composer.as_ref().unwrap();
+    let v = c
+        .violations
+        .iter()
+        .find(|v| v.rule == "X-LENGTH")
+        .expect("X-LENGTH flagged");
+    assert_eq!(v.part, Visibility::Public);
+    // The send is refused locally until fixed or overridden, and carries the rulebook version.
+    let fx = keys(&mut m, "C-s");
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SendReply { .. })));
+    keys(&mut m, "A-n");
+    let c = m.composer.as_ref().unwrap();
+    assert_eq!(c.active, Visibility::Public);
+    keys(&mut m, "C-k");
+    assert!(m
+        .composer
+        .as_ref()
+        .unwrap()
+        .violations
+        .iter()
+        .all(|v| v.rule != "X-LENGTH"));
+    type_text(&mut m, "Thanks!");
+    let fx = keys(&mut m, "C-s");
+    let reply = fx.iter().find_map(|f| match f {
+        Effect::SendReply { reply, .. } => Some(reply.clone()),
+        _ => None,
+    });
+    assert_eq!(reply.expect("sent").rulebook_version.as_deref(), Some("7"));
 }
 
 #[test]
