@@ -4,7 +4,9 @@
 //! The trait is the seam for other CRMs (Chatwoot, Zendesk...): the console never names the
 //! HTTP client, only this trait.
 
+pub mod config;
 pub mod events;
+pub mod fsutil;
 pub mod http;
 
 pub use events::EventStreamOptions;

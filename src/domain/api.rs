@@ -1,0 +1,179 @@
+//! Request and response bodies of the HTTP API (DESIGN.md §3), shared by the reference server
+//! and the HTTP client so that both sides are checked by the compiler against one definition.
+//!
+//! Request bodies refuse unknown fields: a typo in a client must be an error, not a silent no-op.
+
+use super::*;
+
+/// `GET /v1/...` lists: `{"items": [...], "next_cursor": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub agent: Agent,
+    pub scopes: Vec<Scope>,
+}
+
+/// `GET /v1/feedback/{id}`: one item with its thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackDetail {
+    pub feedback: Feedback,
+    pub thread: Vec<Message>,
+}
+
+/// `POST /v1/feedback`: offline feedback logged by an agent, or a listening tool's webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFeedback {
+    pub channel: Channel,
+    pub text: String,
+    /// The author on the channel: a handle for social networks, a name or number offline.
+    pub author_handle: String,
+    #[serde(default)]
+    pub author_name: Option<String>,
+    /// Set when the agent logs feedback for a known customer.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Reply-in-thread: the thread this post belongs to.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Defaults to now; a listening tool passes the post's own time.
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
+    /// The listening tool's id for the post, so that a webhook retry does not duplicate it.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// `PATCH /v1/feedback/{id}` with `If-Match: <version>`. Absent fields are left alone;
+/// `"assignee": null` unassigns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackPatch {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<FeedbackStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+}
+
+/// `POST /v1/feedback/{id}/replies`, with an `Idempotency-Key` header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReply {
+    pub parts: Vec<ReplyPart>,
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+    /// The rulebook version the console checked against, when it checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rulebook_version: Option<String>,
+}
+
+/// `POST /v1/feedback/{id}/presence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceUpdate {
+    pub state: PresenceState,
+}
+
+/// The data of a `presence.changed` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Presence {
+    pub feedback_id: String,
+    pub agent_id: String,
+    pub agent_name: String,
+    pub state: PresenceState,
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /v1/identities/{id}/link`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkIdentity {
+    pub customer_id: String,
+}
+
+/// The data of a `stream.reset` event: the resume point is gone, refetch then continue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StreamReset {
+    pub oldest_seq: i64,
+    pub latest_seq: i64,
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+    /// Rule violations, on a 422 from reply delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub violations: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProblemField {
+    pub pointer: String,
+    pub detail: String,
+}
+
+/// `Option<Option<T>>` that tells "absent" from "null".
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let p: FeedbackPatch = serde_json::from_str(r#"{"assignee":null}"#).unwrap();
+        assert_eq!(p.assignee, Some(None));
+        let p: FeedbackPatch = serde_json::from_str(r#"{"status":"pending"}"#).unwrap();
+        assert_eq!(p.assignee, None);
+        assert_eq!(p.status, Some(FeedbackStatus::Pending));
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields() {
+        assert!(serde_json::from_str::<FeedbackPatch>(r#"{"statsu":"pending"}"#).is_err());
+        assert!(serde_json::from_str::<NewReply>(r#"{"parts":[],"extra":1}"#).is_err());
+    }
+}

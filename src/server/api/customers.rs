@@ -1,0 +1,117 @@
+//! Customer profiles, their history and transactions, search, and identity linking.
+
+use super::{decode_cursor, encode_cursor, page_limit};
+use crate::domain::api::{LinkIdentity, Page};
+use crate::domain::*;
+use crate::server::auth::{ApiJson, ApiQuery, Auth};
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    q: String,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> ApiResult<Json<Page<Customer>>> {
+    auth.require(Scope::Read)?;
+    let q = p.q.trim();
+    if q.chars().count() < 2 {
+        return Err(ApiError::bad_request("search needs at least 2 characters"));
+    }
+    let items = state
+        .store
+        .search_customers(q, page_limit(p.limit)?)
+        .await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+pub async fn profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Customer>> {
+    auth.require(Scope::Read)?;
+    Ok(Json(state.store.customer(&id).await?))
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<HistoryEntry>>> {
+    auth.require(Scope::Read)?;
+    let limit = page_limit(p.limit)?;
+    let before = p
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(|(at, _)| at);
+    let mut items = state.store.history(&id, before, limit + 1).await?;
+    let next_cursor = trim_page(&mut items, limit, |h| encode_cursor(h.at, "h"));
+    Ok(Json(Page { items, next_cursor }))
+}
+
+pub async fn transactions(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<Transaction>>> {
+    auth.require(Scope::Read)?;
+    let limit = page_limit(p.limit)?;
+    let before = p
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .map(|(at, _)| at);
+    let mut items = state.store.transactions(&id, before, limit + 1).await?;
+    let next_cursor = trim_page(&mut items, limit, |t| encode_cursor(t.occurred_at, &t.id));
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Cuts a page fetched with one extra row back to `limit` and makes the cursor for the next.
+fn trim_page<T>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(cursor)
+    } else {
+        None
+    }
+}
+
+pub async fn link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<LinkIdentity>,
+) -> ApiResult<Json<Identity>> {
+    let agent = auth.require(Scope::Reply)?;
+    Ok(Json(
+        state
+            .store
+            .link_identity(&agent.agent.id, &id, &body.customer_id)
+            .await?,
+    ))
+}

@@ -1,0 +1,359 @@
+//! The queue: intake, listing, one item with its thread, changes, replies and presence.
+
+use super::{decode_cursor, encode_cursor, page_limit};
+use crate::domain::api::{
+    FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
+};
+use crate::domain::*;
+use crate::server::auth::{ApiJson, ApiQuery, Auth};
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::routing::{self, Facts};
+use crate::server::store::{AuthenticatedAgent, FeedbackFilter, Intake, ReplyRecipient};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+/// Longest feedback text accepted (a long forum post fits; a dump does not).
+pub const MAX_TEXT_BYTES: usize = 128 * 1024;
+/// Longest reply part accepted.
+pub const MAX_REPLY_BYTES: usize = 32 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    status: Option<FeedbackStatus>,
+    /// `me`, `unassigned`, `any` (default) or an agent id.
+    assignee: Option<String>,
+    department: Option<String>,
+    channel: Option<Channel>,
+    q: Option<String>,
+    customer: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Json<Page<Feedback>>> {
+    let agent = auth.require(Scope::Read)?;
+    let limit = page_limit(p.limit)?;
+    let departments = match (&p.department, agent.department_scope()) {
+        (Some(d), Some(mine)) if !mine.contains(d) => {
+            return Err(ApiError::not_found(format!("department {d} not found")))
+        }
+        (Some(d), _) => Some(vec![d.clone()]),
+        (None, scope) => scope.map(<[String]>::to_vec),
+    };
+    let assignee = match p.assignee.as_deref() {
+        None | Some("any") => None,
+        Some("me") => Some(Some(agent.agent.id.clone())),
+        Some("unassigned") => Some(None),
+        Some(id) => Some(Some(id.to_string())),
+    };
+    let filter = FeedbackFilter {
+        departments,
+        status: p.status,
+        assignee,
+        channel: p.channel,
+        q: p.q,
+        customer_id: p.customer,
+        before: p.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut items = state.store.list_feedback(&filter).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|f| encode_cursor(f.received_at, &f.id))
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// Loads an item the agent may see; another department's item is "not found", not "forbidden",
+/// so that its existence does not leak.
+pub(crate) async fn visible_feedback(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    id: &str,
+) -> ApiResult<Feedback> {
+    let feedback = state.store.feedback(id).await?;
+    if !agent.sees_department(&feedback.department) {
+        return Err(ApiError::not_found(format!("feedback {id} not found")));
+    }
+    Ok(feedback)
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let agent = auth.require(Scope::Read)?;
+    let feedback = visible_feedback(&state, agent, &id).await?;
+    let thread = state.store.thread(&feedback.thread_id).await?;
+    let version = feedback.version;
+    let mut response = Json(FeedbackDetail { feedback, thread }).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(new): ApiJson<NewFeedback>,
+) -> ApiResult<Response> {
+    let agent = auth.require(Scope::Reply)?;
+    let text = new.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid("/text", "text is empty"));
+    }
+    if new.text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::invalid(
+            "/text",
+            format!("text is over {MAX_TEXT_BYTES} bytes"),
+        ));
+    }
+    if new.author_handle.trim().is_empty() || new.author_handle.len() > 256 {
+        return Err(ApiError::invalid(
+            "/author_handle",
+            "author_handle must be 1 to 256 bytes",
+        ));
+    }
+    let tier = match &new.customer_id {
+        Some(c) => Some(
+            state
+                .store
+                .customer(c)
+                .await
+                .map_err(|_| ApiError::invalid("/customer_id", format!("no customer '{c}'")))?
+                .tier,
+        ),
+        None => None,
+    };
+    let score = routing::sentiment(&new.text);
+    let decision = state.routing.decide(&Facts {
+        text: &new.text,
+        channel: new.channel,
+        tier: tier.as_deref(),
+        sentiment: SentimentLabel::from_score(score),
+    });
+    let received_at = new
+        .received_at
+        .map(|t| t.timestamp_micros())
+        .unwrap_or_else(|| state.store.now());
+    let intake = Intake {
+        id: None,
+        channel: new.channel,
+        text: new.text.clone(),
+        author_name: new
+            .author_name
+            .clone()
+            .unwrap_or_else(|| new.author_handle.clone()),
+        author_handle: new.author_handle.clone(),
+        customer_id: new.customer_id.clone(),
+        thread_id: new.thread_id.clone(),
+        url: new.url.clone(),
+        received_at,
+        external_id: new.external_id.clone(),
+        sentiment: score,
+        department: decision.department,
+        priority: decision.priority,
+        sla_due_at: received_at + decision.sla_hours * 3_600_000_000,
+        auto_assign: true,
+        status: FeedbackStatus::New,
+        logged_by: Some(agent.agent.id.clone()),
+    };
+    let (feedback, created) = state.store.create_feedback(intake).await?;
+    let location = HeaderValue::from_str(&format!("/v1/feedback/{}", feedback.id));
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(feedback)).into_response();
+    if let (true, Ok(location)) = (created, location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `If-Match` is required: a change made against a stale copy must not win silently.
+fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
+    let value = headers.get(header::IF_MATCH).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "If-Match required",
+            "send If-Match with the item's version (its ETag)",
+        )
+    })?;
+    let text = value
+        .to_str()
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"');
+    text.parse()
+        .map_err(|_| ApiError::bad_request("If-Match must be the item's version, as in its ETag"))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(patch): ApiJson<FeedbackPatch>,
+) -> ApiResult<Response> {
+    let agent = auth.require(Scope::Reply)?;
+    let version = if_match(&headers)?;
+    visible_feedback(&state, agent, &id).await?;
+    if let Some(dept) = &patch.department {
+        if !agent.sees_department(dept) && agent.agent.role == AgentRole::Agent {
+            return Err(ApiError::forbidden(
+                "only supervisors and admins move items to another department",
+            ));
+        }
+    }
+    let updated = state
+        .store
+        .patch_feedback(&agent.agent.id, &id, version, &patch)
+        .await?;
+    let mut response = Json(updated.clone()).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(updated.version));
+    Ok(response)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::bad_request("send an Idempotency-Key header with every reply"))?;
+    if key.len() > 255 {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key is over 255 characters",
+        ));
+    }
+    Ok(key)
+}
+
+/// Shape checks of a reply: micro (one direct part), macro (one public part) or both.
+fn check_parts(reply: &NewReply) -> ApiResult<()> {
+    if reply.parts.is_empty() || reply.parts.len() > 2 {
+        return Err(ApiError::invalid(
+            "/parts",
+            "a reply has one part (micro or macro) or two (both)",
+        ));
+    }
+    if reply.parts.len() == 2 && reply.parts[0].visibility == reply.parts[1].visibility {
+        return Err(ApiError::invalid(
+            "/parts",
+            "the two parts of a reply must be one public and one direct",
+        ));
+    }
+    for (i, part) in reply.parts.iter().enumerate() {
+        if part.body.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("/parts/{i}/body"),
+                "the part is empty",
+            ));
+        }
+        if part.body.len() > MAX_REPLY_BYTES {
+            return Err(ApiError::invalid(
+                &format!("/parts/{i}/body"),
+                format!("the part is over {MAX_REPLY_BYTES} bytes"),
+            ));
+        }
+    }
+    for (i, o) in reply.overrides.iter().enumerate() {
+        if o.reason.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("/overrides/{i}/reason"),
+                "an override needs a reason",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(reply): ApiJson<NewReply>,
+) -> ApiResult<Response> {
+    let agent = auth.require(Scope::Reply)?;
+    let key = idempotency_key(&headers)?;
+    let feedback = visible_feedback(&state, agent, &id).await?;
+    if let Some(outcome) = state
+        .store
+        .replay(&agent.agent.id, &feedback.id, &key, &reply)
+        .await?
+    {
+        return Ok((StatusCode::OK, Json(outcome.reply)).into_response());
+    }
+    check_parts(&reply)?;
+    let customer = match &feedback.customer_id {
+        Some(c) => Some(state.store.customer(c).await?),
+        None => None,
+    };
+    let recipients = reply
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            crate::server::store::recipient(&feedback, customer.as_ref(), p.visibility)
+                .map_err(|e| ApiError::invalid(&format!("/parts/{i}/visibility"), e))
+        })
+        .collect::<ApiResult<Vec<ReplyRecipient>>>()?;
+    let outcome = state
+        .store
+        .create_reply(&agent.agent, &feedback.id, &key, &reply, &recipients)
+        .await?;
+    if outcome.repeated {
+        return Ok((StatusCode::OK, Json(outcome.reply)).into_response());
+    }
+    state.delivery.enqueue(&outcome.reply.messages);
+    Ok((StatusCode::CREATED, Json(outcome.reply)).into_response())
+}
+
+pub async fn presence(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<PresenceUpdate>,
+) -> ApiResult<StatusCode> {
+    let agent = auth.require(Scope::Read)?;
+    let feedback = visible_feedback(&state, agent, &id).await?;
+    let presence = Presence {
+        feedback_id: feedback.id.clone(),
+        agent_id: agent.agent.id.clone(),
+        agent_name: agent.agent.name.clone(),
+        state: update.state,
+        at: chrono::Utc::now(),
+    };
+    state
+        .store
+        .publish(
+            EventName::PresenceChanged,
+            Some(&feedback.department),
+            &presence,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,44 @@
+//! Liveness, the OpenAPI document, the calling agent, agents and departments.
+
+use crate::domain::api::{Me, Page};
+use crate::domain::*;
+use crate::server::auth::Auth;
+use crate::server::error::ApiResult;
+use crate::server::AppState;
+use axum::extract::State;
+use axum::Json;
+
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::openapi::document())
+}
+
+pub async fn me(auth: Auth) -> ApiResult<Json<Me>> {
+    let agent = auth.require(Scope::Read)?;
+    Ok(Json(Me {
+        agent: agent.agent.clone(),
+        scopes: agent.scopes.clone(),
+    }))
+}
+
+pub async fn agents(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Page<Agent>>> {
+    auth.require(Scope::Read)?;
+    Ok(Json(Page {
+        items: state.store.agents().await?,
+        next_cursor: None,
+    }))
+}
+
+pub async fn departments(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Page<Department>>> {
+    auth.require(Scope::Read)?;
+    Ok(Json(Page {
+        items: state.store.departments().await?,
+        next_cursor: None,
+    }))
+}

@@ -1,0 +1,126 @@
+//! Bearer-token authentication and the JSON body extractor that answers problem+json.
+
+use super::error::ApiError;
+use super::store::AuthenticatedAgent;
+use super::AppState;
+use crate::domain::Scope;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// The calling agent. Extracting it fails with 401 for a missing, unknown, expired or revoked
+/// token.
+pub struct Auth(pub AuthenticatedAgent);
+
+impl Auth {
+    /// 403 unless the token carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<&AuthenticatedAgent, ApiError> {
+        if self.0.has(scope) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this token lacks the '{scope}' scope"
+            )))
+        }
+    }
+}
+
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        match state.store.authenticate(token).await? {
+            Some(agent) => Ok(Auth(agent)),
+            None => Err(ApiError::unauthorized(
+                "the token is unknown, expired or revoked",
+            )),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections are problem+json: not JSON at all 400, valid JSON of the wrong
+/// shape (wrong types, unknown fields, missing fields) 422 with a JSON pointer to the field, over
+/// the limit 413, wrong content type 415. Parsing in two steps keeps 400 for malformed JSON only
+/// (serde_json reports some type errors, e.g. a number where an enum is expected, as syntax).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|m| {
+                    m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json")
+                })
+            });
+        if !json_type {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Expected JSON",
+                "send the body with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        r.status(),
+                        "body-too-large",
+                        "Body too large",
+                        "the request body is over the limit",
+                    )
+                } else {
+                    ApiError::bad_request("the request body could not be read")
+                }
+            })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+        serde_path_to_error::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| {
+                let pointer =
+                    format!("/{}", e.path().to_string().replace('.', "/")).replace("/?", "");
+                let pointer = if pointer == "/" {
+                    String::new()
+                } else {
+                    pointer
+                };
+                ApiError::invalid(&pointer, e.inner().to_string())
+            })
+    }
+}
+
+/// `Query<T>` whose rejections are problem+json (400 with the reason).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}

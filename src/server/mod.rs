@@ -1,0 +1,187 @@
+//! The reference CRM server (`earshot serve`): axum over the store. Intake, routing, profiles,
+//! replies, and the append-only event log streamed over SSE (DESIGN.md §1, §3).
+
+pub mod api;
+pub mod auth;
+pub mod delivery;
+pub mod demo;
+pub mod error;
+pub mod routing;
+pub mod sse;
+pub mod store;
+
+use routing::RoutingRules;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::Store;
+use tokio::sync::watch;
+
+/// Largest request body accepted; larger ones get 413 problem+json.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// How the server is started, from `earshot serve` flags or by the demo.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// A SQLite path (or `sqlite:` URL) or a `postgres://` URL.
+    pub db: String,
+    pub listen: SocketAddr,
+    /// Seed the demo organisation (if the database is empty) and run the simulator.
+    pub demo: bool,
+    /// Routing rules file; the embedded default when `None`.
+    pub routing: Option<PathBuf>,
+    /// Simulated new feedback per minute in demo mode (0 turns the simulator off).
+    pub sim_per_minute: f64,
+    /// Minutes between simulated outage bursts (0: none).
+    pub sim_burst_every_min: f64,
+    /// How many events the log keeps for resuming subscribers.
+    pub event_retention: i64,
+}
+
+impl ServerConfig {
+    pub fn new(db: impl Into<String>, listen: SocketAddr) -> Self {
+        ServerConfig {
+            db: db.into(),
+            listen,
+            demo: false,
+            routing: None,
+            sim_per_minute: 6.0,
+            sim_burst_every_min: 10.0,
+            event_retention: 1_000_000,
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub routing: Arc<RoutingRules>,
+    pub delivery: delivery::DeliveryQueue,
+    /// Flips to true on shutdown so that open event streams end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A server running in this process; dropping it does not stop it, `shutdown` does.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, ends open streams, waits for the server task, closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an error).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("routing rules: {0}")]
+    Routing(String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("demo seed failed: {0}")]
+    Seed(String),
+}
+
+/// Opens the store, seeds the demo if asked, binds and serves in a background task.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let store = Store::open(&config.db).await?;
+    let routing = match &config.routing {
+        Some(path) => RoutingRules::load(path).map_err(StartError::Routing)?,
+        None => RoutingRules::parse(routing::DEFAULT_ROUTING).map_err(StartError::Routing)?,
+    };
+    let routing = Arc::new(routing);
+    if config.demo {
+        demo::seed_if_empty(&store)
+            .await
+            .map_err(|e| StartError::Seed(e.to_string()))?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let delivery = delivery::DeliveryQueue::start(store.clone(), config.demo, shutdown_rx.clone());
+    let state = AppState {
+        store: store.clone(),
+        routing: routing.clone(),
+        delivery,
+        shutdown: shutdown_rx.clone(),
+    };
+    spawn_background(&config, &state);
+    let app = api::router(state);
+    let mut stop = shutdown_rx.clone();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    tracing::info!(%addr, db = %config.db, demo = config.demo, "earshot server listening");
+    Ok(RunningServer {
+        addr,
+        store,
+        shutdown: shutdown_tx,
+        task,
+    })
+}
+
+/// Tasks that live as long as the server: the simulator, event pruning, and on PostgreSQL the
+/// LISTEN loop that wakes subscribers when another instance wrote events.
+fn spawn_background(config: &ServerConfig, state: &AppState) {
+    if config.demo && config.sim_per_minute > 0.0 {
+        demo::simulator::spawn(
+            state.clone(),
+            config.sim_per_minute,
+            config.sim_burst_every_min,
+        );
+    }
+    let store = state.store.clone();
+    let keep = config.event_retention;
+    let mut stop = state.shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+                _ = crate::server::stopped(&mut stop) => return,
+            }
+            if let Err(e) = store.prune_events(keep).await {
+                tracing::warn!(error = %e, "event pruning failed");
+            }
+        }
+    });
+    if state.store.dialect() == store::Dialect::Postgres {
+        sse::spawn_pg_listener(state.store.clone(), state.shutdown.clone());
+    }
+}
+
+/// Resolves when the server is shutting down (or its shutdown sender is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}

@@ -1,0 +1,235 @@
+//! Routing of new feedback: sentiment scoring (VADER, built for social-media text), the
+//! department from the routing rules file, priority and SLA due time.
+
+use crate::domain::{Channel, Priority, SentimentLabel};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The default routing rules, embedded so that the server runs with no files around it.
+pub const DEFAULT_ROUTING: &str = include_str!("../../rules/routing.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRules {
+    pub default_department: String,
+    #[serde(default)]
+    pub sla_hours: HashMap<Priority, i64>,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<Route>,
+    #[serde(default, rename = "priority")]
+    pub priorities: Vec<PriorityRule>,
+}
+
+/// Conditions shared by routes and priority rules: every key given must match.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    #[serde(default)]
+    pub tiers: Vec<String>,
+    #[serde(default)]
+    pub sentiment: Vec<SentimentLabel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub department: String,
+    #[serde(flatten)]
+    pub when: Conditions,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRule {
+    pub level: Priority,
+    #[serde(flatten)]
+    pub when: Conditions,
+}
+
+/// What routing decides for one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub department: String,
+    pub priority: Priority,
+    pub sla_hours: i64,
+}
+
+/// The facts routing looks at.
+pub struct Facts<'a> {
+    pub text: &'a str,
+    pub channel: Channel,
+    pub tier: Option<&'a str>,
+    pub sentiment: SentimentLabel,
+}
+
+impl Conditions {
+    fn matches(&self, facts: &Facts, lowered_text: &str) -> bool {
+        (self.keywords.is_empty()
+            || self
+                .keywords
+                .iter()
+                .any(|k| contains_word(lowered_text, &k.to_lowercase())))
+            && (self.channels.is_empty() || self.channels.contains(&facts.channel))
+            && (self.tiers.is_empty()
+                || facts
+                    .tier
+                    .is_some_and(|t| self.tiers.iter().any(|x| x == t)))
+            && (self.sentiment.is_empty() || self.sentiment.contains(&facts.sentiment))
+    }
+}
+
+/// `needle` in `haystack` at word boundaries (so "late" does not match "translate").
+fn contains_word(haystack: &str, needle: &str) -> bool {
+    haystack.match_indices(needle).any(|(i, m)| {
+        let before = haystack[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = haystack[i + m.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        before && after
+    })
+}
+
+impl RoutingRules {
+    pub fn parse(source: &str) -> Result<RoutingRules, String> {
+        let rules: RoutingRules = toml::from_str(source).map_err(|e| e.to_string())?;
+        Ok(rules)
+    }
+
+    pub fn load(path: &Path) -> Result<RoutingRules, String> {
+        let source =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::parse(&source).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Every department the rules name, so the server can check they exist.
+    pub fn departments(&self) -> Vec<&str> {
+        let mut d: Vec<&str> = std::iter::once(self.default_department.as_str())
+            .chain(self.routes.iter().map(|r| r.department.as_str()))
+            .collect();
+        d.sort();
+        d.dedup();
+        d
+    }
+
+    pub fn decide(&self, facts: &Facts) -> Decision {
+        let lowered = facts.text.to_lowercase();
+        let department = self
+            .routes
+            .iter()
+            .find(|r| r.when.matches(facts, &lowered))
+            .map(|r| r.department.clone())
+            .unwrap_or_else(|| self.default_department.clone());
+        let priority = self
+            .priorities
+            .iter()
+            .find(|p| p.when.matches(facts, &lowered))
+            .map(|p| p.level)
+            .unwrap_or(Priority::Normal);
+        let sla_hours = self.sla_hours.get(&priority).copied().unwrap_or(24);
+        Decision {
+            department,
+            priority,
+            sla_hours,
+        }
+    }
+}
+
+/// VADER's compound score in -1.0..=1.0. The analyser is built once; a panic inside it on odd
+/// input is caught and scored neutral rather than taking the request down.
+pub fn sentiment(text: &str) -> f64 {
+    use std::sync::OnceLock;
+    static ANALYZER: OnceLock<vader_sentiment::SentimentIntensityAnalyzer<'static>> =
+        OnceLock::new();
+    let analyzer = ANALYZER.get_or_init(vader_sentiment::SentimentIntensityAnalyzer::new);
+    // Long texts are scored on their start: sentiment is about tone, and VADER is quadratic-ish.
+    let sample: String = text.chars().take(2000).collect();
+    std::panic::catch_unwind(|| {
+        analyzer
+            .polarity_scores(&sample)
+            .get("compound")
+            .copied()
+            .unwrap_or(0.0)
+    })
+    .unwrap_or(0.0)
+    .clamp(-1.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(text: &str, channel: Channel, tier: Option<&str>) -> Decision {
+        let rules = RoutingRules::parse(DEFAULT_ROUTING).unwrap();
+        let label = SentimentLabel::from_score(sentiment(text));
+        rules.decide(&Facts {
+            text,
+            channel,
+            tier,
+            sentiment: label,
+        })
+    }
+
+    #[test]
+    fn default_rules_route_by_keyword_channel_and_sentiment() {
+        assert_eq!(
+            decide("I want a refund for order 1234", Channel::Email, None).department,
+            "billing"
+        );
+        assert_eq!(
+            decide("My parcel never arrived", Channel::X, None).department,
+            "shipping"
+        );
+        assert_eq!(
+            decide("Love the new app, great job!", Channel::Instagram, None).department,
+            "social"
+        );
+        assert_eq!(
+            decide("How do I reset my password?", Channel::Webchat, None).department,
+            "support"
+        );
+    }
+
+    #[test]
+    fn keywords_match_whole_words_only() {
+        assert!(contains_word("it came late", "late"));
+        assert!(!contains_word("please translate", "late"));
+    }
+
+    #[test]
+    fn priority_and_sla_follow_tier_and_tone() {
+        let d = decide("The app is down again, terrible", Channel::X, None);
+        assert_eq!(d.priority, Priority::Urgent);
+        assert_eq!(d.sla_hours, 1);
+        let d = decide(
+            "This is awful, really disappointed",
+            Channel::Email,
+            Some("platinum"),
+        );
+        assert_eq!(d.priority, Priority::High);
+    }
+
+    #[test]
+    fn sentiment_scores_social_text() {
+        assert!(sentiment("I love it! 😍") > 0.3);
+        assert!(sentiment("Worst service ever, I hate this") < -0.3);
+        assert_eq!(sentiment(""), 0.0);
+    }
+
+    #[test]
+    fn broken_routing_file_is_an_error_not_a_panic() {
+        assert!(RoutingRules::parse("default_department = 3").is_err());
+        assert!(RoutingRules::parse(
+            "default_department = \"x\"\n[[route]]\ndepartment = \"a\"\nkeywordz = []"
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Agents, departments and their bearer tokens. Tokens are random and only their SHA-256 hash
+//! is stored, so a copy of the database does not let anyone sign in.
+
+use super::rows::{get, parse};
+use super::{audit_in, new_id, now_micros, Store, StoreError, StoreResult};
+use crate::domain::{Agent, AgentRole, Department, Scope};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub struct NewAgent<'a> {
+    pub name: &'a str,
+    pub role: AgentRole,
+    pub departments: &'a [String],
+}
+
+/// The agent behind a valid token, with what the token allows.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedAgent {
+    pub agent: Agent,
+    pub scopes: Vec<Scope>,
+}
+
+impl AuthenticatedAgent {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// Admins see every department; everyone else only their own.
+    pub fn sees_department(&self, department: &str) -> bool {
+        self.agent.role == AgentRole::Admin
+            || self.agent.departments.iter().any(|d| d == department)
+    }
+
+    /// The departments this agent is limited to, or `None` for all.
+    pub fn department_scope(&self) -> Option<&[String]> {
+        (self.agent.role != AgentRole::Admin).then_some(self.agent.departments.as_slice())
+    }
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!(
+        "es_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+impl Store {
+    pub async fn upsert_department(&self, id: &str, name: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO departments (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = $2")
+            .bind(id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx, None).await
+    }
+
+    pub async fn departments(&self) -> StoreResult<Vec<Department>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, name FROM departments ORDER BY id")
+                .fetch_all(self.reader())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| Department { id, name })
+            .collect())
+    }
+
+    /// Creates an agent and returns it with a new token, the only time the token is visible.
+    /// Unknown departments are refused rather than silently created.
+    pub async fn add_agent(&self, new: NewAgent<'_>) -> StoreResult<(Agent, String)> {
+        let id = new_id("ag");
+        let token = random_token();
+        self.insert_agent(&id, new, &token, None)
+            .await
+            .map(|a| (a, token))
+    }
+
+    /// Creates an agent with a token chosen by the caller (the demo's well-known tokens).
+    pub async fn add_agent_with_token(
+        &self,
+        id: &str,
+        new: NewAgent<'_>,
+        token: &str,
+    ) -> StoreResult<Agent> {
+        self.insert_agent(id, new, token, None).await
+    }
+
+    async fn insert_agent(
+        &self,
+        id: &str,
+        new: NewAgent<'_>,
+        token: &str,
+        expires_at: Option<i64>,
+    ) -> StoreResult<Agent> {
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("agent name is empty".into()));
+        }
+        let mut tx = self.begin_write().await?;
+        for dept in new.departments {
+            let known: Option<String> =
+                sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
+                    .bind(dept)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if known.is_none() {
+                return Err(StoreError::Invalid(format!("unknown department '{dept}'")));
+            }
+        }
+        let now = now_micros();
+        sqlx::query("INSERT INTO agents (id, name, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(new.name)
+            .bind(new.role.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        for dept in new.departments {
+            sqlx::query("INSERT INTO agent_departments (agent_id, department_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(dept)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let scopes: Vec<&str> = new.role.scopes().iter().map(|s| s.as_str()).collect();
+        sqlx::query("INSERT INTO tokens (hash, agent_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(hash_token(token))
+            .bind(id)
+            .bind(scopes.join(","))
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        audit_in(&mut tx, None, "agent.add", id, "ok", new.name).await?;
+        self.commit(tx, None).await?;
+        Ok(Agent {
+            id: id.to_string(),
+            name: new.name.to_string(),
+            role: new.role,
+            departments: new.departments.to_vec(),
+        })
+    }
+
+    /// Revokes every token of an agent.
+    pub async fn revoke_agent_tokens(&self, agent_id: &str) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE agent_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(agent_id)
+        .execute(&mut *tx)
+        .await?;
+        audit_in(&mut tx, None, "agent.revoke", agent_id, "ok", "").await?;
+        self.commit(tx, None).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The agent a bearer token belongs to, if the token is known, not expired and not revoked.
+    pub async fn authenticate(&self, token: &str) -> StoreResult<Option<AuthenticatedAgent>> {
+        let row = sqlx::query(
+            "SELECT t.agent_id, t.scopes, t.expires_at, t.revoked_at FROM tokens t WHERE t.hash = $1",
+        )
+        .bind(hash_token(token))
+        .fetch_optional(self.reader())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at: Option<i64> = get(&row, "expires_at")?;
+        let revoked_at: Option<i64> = get(&row, "revoked_at")?;
+        if revoked_at.is_some() || expires_at.is_some_and(|t| t <= now_micros()) {
+            return Ok(None);
+        }
+        let scopes: String = get(&row, "scopes")?;
+        let scopes = scopes
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let agent_id: String = get(&row, "agent_id")?;
+        let agent = self.agent(&agent_id).await?;
+        Ok(Some(AuthenticatedAgent { agent, scopes }))
+    }
+
+    pub async fn agent(&self, id: &str) -> StoreResult<Agent> {
+        let row = sqlx::query("SELECT id, name, role FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("agent {id}")))?;
+        let departments: Vec<String> =
+            sqlx::query_scalar("SELECT department_id FROM agent_departments WHERE agent_id = $1 ORDER BY department_id")
+                .bind(id)
+                .fetch_all(self.reader())
+                .await?;
+        Ok(Agent {
+            id: get(&row, "id")?,
+            name: get(&row, "name")?,
+            role: parse::<AgentRole>(&row, "role")?,
+            departments,
+        })
+    }
+
+    pub async fn agents(&self) -> StoreResult<Vec<Agent>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM agents ORDER BY name, id")
+            .fetch_all(self.reader())
+            .await?;
+        let mut agents = Vec::with_capacity(ids.len());
+        for id in ids {
+            agents.push(self.agent(&id).await?);
+        }
+        Ok(agents)
+    }
+
+    /// Token expiry, for tokens that should not live forever.
+    pub async fn set_token_expiry(
+        &self,
+        token: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE tokens SET expires_at = $1 WHERE hash = $2")
+            .bind(expires_at.timestamp_micros())
+            .bind(hash_token(token))
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx, None).await
+    }
+}

@@ -1,0 +1,474 @@
+//! Customers (the CRM record), their social identities, transactions and history.
+
+use super::events::append;
+use super::rows::{self, get};
+use super::{audit_in, new_id, Store, StoreError, StoreResult};
+use crate::domain::*;
+use sqlx::{Any, Transaction as SqlTx};
+
+/// A customer to create (the demo seed, an import).
+pub struct NewCustomer {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub tier: String,
+    pub lifetime_value: Money,
+    pub preferences: Preferences,
+    pub tags: Vec<String>,
+    pub created_at: i64,
+}
+
+/// How many of a customer's latest feedback items make the sentiment trend.
+const TREND_LEN: i64 = 20;
+
+pub(crate) async fn insert_customer(
+    tx: &mut SqlTx<'static, Any>,
+    c: &NewCustomer,
+) -> StoreResult<()> {
+    let search = format!(
+        "{} {} {} {}",
+        c.first_name,
+        c.last_name,
+        c.emails.join(" "),
+        c.phones.join(" ")
+    )
+    .to_lowercase();
+    sqlx::query(
+        "INSERT INTO customers (id, first_name, last_name, emails, phones, tier, ltv_amount, ltv_currency, \
+         language, preferred_channel, consent_email, consent_sms, consent_whatsapp, consent_social_dm, tags, roles, \
+         search, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+    )
+    .bind(&c.id)
+    .bind(&c.first_name)
+    .bind(&c.last_name)
+    .bind(serde_json::to_string(&c.emails).unwrap_or_default())
+    .bind(serde_json::to_string(&c.phones).unwrap_or_default())
+    .bind(&c.tier)
+    .bind(c.lifetime_value.amount.to_string())
+    .bind(&c.lifetime_value.currency)
+    .bind(&c.preferences.language)
+    .bind(c.preferences.preferred_channel.as_str())
+    .bind(c.preferences.consents.email as i64)
+    .bind(c.preferences.consents.sms as i64)
+    .bind(c.preferences.consents.whatsapp as i64)
+    .bind(c.preferences.consents.social_dm as i64)
+    .bind(serde_json::to_string(&c.tags).unwrap_or_default())
+    .bind("[]")
+    .bind(search)
+    .bind(c.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_transaction(
+    tx: &mut SqlTx<'static, Any>,
+    t: &Transaction,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO transactions (id, customer_id, kind, reference, description, amount, currency, occurred_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+    )
+    .bind(&t.id)
+    .bind(&t.customer_id)
+    .bind(t.kind.as_str())
+    .bind(&t.reference)
+    .bind(&t.description)
+    .bind(t.amount.amount.to_string())
+    .bind(&t.amount.currency)
+    .bind(t.occurred_at.timestamp_micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The identity with this handle on this network, created (unlinked, unverified) if new.
+pub(crate) async fn find_or_create_identity(
+    tx: &mut SqlTx<'static, Any>,
+    network: Channel,
+    handle: &str,
+    display_name: &str,
+    customer_id: Option<&str>,
+) -> StoreResult<Identity> {
+    let existing = sqlx::query("SELECT * FROM identities WHERE network = $1 AND handle = $2")
+        .bind(network.as_str())
+        .bind(handle)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = existing {
+        return rows::identity(&row, "");
+    }
+    let identity = Identity {
+        id: new_id("id"),
+        network,
+        handle: handle.to_string(),
+        display_name: display_name.to_string(),
+        verified: false,
+        customer_id: customer_id.map(str::to_string),
+    };
+    insert_identity(tx, &identity).await?;
+    Ok(identity)
+}
+
+pub(crate) async fn insert_identity(tx: &mut SqlTx<'static, Any>, i: &Identity) -> StoreResult<()> {
+    sqlx::query("INSERT INTO identities (id, network, handle, display_name, verified, customer_id) VALUES ($1,$2,$3,$4,$5,$6)")
+        .bind(&i.id)
+        .bind(i.network.as_str())
+        .bind(&i.handle)
+        .bind(&i.display_name)
+        .bind(i.verified as i64)
+        .bind(&i.customer_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn add_history(
+    tx: &mut SqlTx<'static, Any>,
+    customer_id: &str,
+    kind: HistoryKind,
+    channel: Channel,
+    summary: &str,
+    feedback_id: Option<&str>,
+    sentiment: Option<f64>,
+    at: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+    )
+    .bind(customer_id)
+    .bind(at)
+    .bind(kind.as_str())
+    .bind(channel.as_str())
+    .bind(summary)
+    .bind(feedback_id)
+    .bind(sentiment)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Re-derives a customer's roles from their history and stores them; returns whether they
+/// changed. Thresholds are deliberately simple and documented here:
+/// - power user: at least 8 orders or a lifetime value of at least 2,000;
+/// - detractor: at least 3 negative public posts;
+/// - helper: at least 2 forum posts in threads started by someone else;
+/// - advocate: at least 2 positive public posts.
+pub(crate) async fn refresh_roles(
+    tx: &mut SqlTx<'static, Any>,
+    customer_id: &str,
+) -> StoreResult<bool> {
+    let (orders, ltv): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM transactions WHERE customer_id = $1 AND kind = 'order'), \
+         (SELECT ltv_amount FROM customers WHERE id = $1)",
+    )
+    .bind(customer_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let public = "('x','facebook','instagram','linkedin','forum','review')";
+    let negative: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM feedback WHERE customer_id = $1 AND sentiment <= -0.05 AND channel IN {public}"
+    ))
+    .bind(customer_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let positive: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM feedback WHERE customer_id = $1 AND sentiment >= 0.05 AND channel IN {public}"
+    ))
+    .bind(customer_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let helping: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM feedback f WHERE f.customer_id = $1 AND f.channel = 'forum' AND f.thread_id <> f.id \
+         AND EXISTS (SELECT 1 FROM feedback o WHERE o.id = f.thread_id AND (o.customer_id IS NULL OR o.customer_id <> $1))",
+    )
+    .bind(customer_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let ltv: rust_decimal::Decimal = ltv.parse().unwrap_or_default();
+    let mut roles = Vec::new();
+    if orders >= 8 || ltv >= rust_decimal::Decimal::from(2000) {
+        roles.push(CustomerRole::PowerUser);
+    }
+    if negative >= 3 {
+        roles.push(CustomerRole::Detractor);
+    }
+    if helping >= 2 {
+        roles.push(CustomerRole::Helper);
+    }
+    if positive >= 2 {
+        roles.push(CustomerRole::Advocate);
+    }
+    let roles = serde_json::to_string(&roles).unwrap_or_default();
+    let before: String = sqlx::query_scalar("SELECT roles FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if before == roles {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE customers SET roles = $1 WHERE id = $2")
+        .bind(roles)
+        .bind(customer_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+impl Store {
+    /// The full profile: record, identities and sentiment trend.
+    pub async fn customer(&self, id: &str) -> StoreResult<Customer> {
+        let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))?;
+        let mut customer = rows::customer(&row)?;
+        let ids =
+            sqlx::query("SELECT * FROM identities WHERE customer_id = $1 ORDER BY network, handle")
+                .bind(id)
+                .fetch_all(self.reader())
+                .await?;
+        customer.identities = ids
+            .iter()
+            .map(|r| rows::identity(r, ""))
+            .collect::<StoreResult<_>>()?;
+        let mut trend: Vec<f64> = sqlx::query_scalar(
+            "SELECT sentiment FROM feedback WHERE customer_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(TREND_LEN)
+        .fetch_all(self.reader())
+        .await?;
+        trend.reverse();
+        customer.sentiment_trend = trend;
+        Ok(customer)
+    }
+
+    /// Customers whose name, email or phone contains `q` (case-insensitive), at most `limit`.
+    pub async fn search_customers(&self, q: &str, limit: i64) -> StoreResult<Vec<Customer>> {
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM customers WHERE search LIKE $1 ORDER BY last_name, first_name, id LIMIT $2")
+            .bind(pattern)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.customer(&id).await?);
+        }
+        Ok(out)
+    }
+
+    /// A customer's timeline, newest first; `before` is a cursor (microseconds).
+    pub async fn history(
+        &self,
+        customer_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<HistoryEntry>> {
+        self.customer_exists(customer_id).await?;
+        let rows = sqlx::query(
+            "SELECT at, kind, channel, summary, feedback_id, sentiment FROM history WHERE customer_id = $1 AND at < $2 \
+             ORDER BY at DESC, id DESC LIMIT $3",
+        )
+        .bind(customer_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: rows::time(r, "at")?,
+                    kind: rows::parse(r, "kind")?,
+                    channel: rows::parse(r, "channel")?,
+                    summary: get(r, "summary")?,
+                    feedback_id: get(r, "feedback_id")?,
+                    sentiment: get(r, "sentiment")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn transactions(
+        &self,
+        customer_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<Transaction>> {
+        self.customer_exists(customer_id).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM transactions WHERE customer_id = $1 AND occurred_at < $2 ORDER BY occurred_at DESC, id DESC LIMIT $3",
+        )
+        .bind(customer_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(rows::transaction).collect()
+    }
+
+    async fn customer_exists(&self, id: &str) -> StoreResult<()> {
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        found
+            .map(|_| ())
+            .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+    }
+
+    pub async fn identity(&self, id: &str) -> StoreResult<Identity> {
+        let row = sqlx::query("SELECT * FROM identities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("identity {id}")))?;
+        rows::identity(&row, "")
+    }
+
+    /// Links a social identity to a CRM customer; the identity's past feedback joins the
+    /// customer's history, so social and traditional data become one record.
+    pub async fn link_identity(
+        &self,
+        agent_id: &str,
+        identity_id: &str,
+        customer_id: &str,
+    ) -> StoreResult<Identity> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT * FROM identities WHERE id = $1")
+            .bind(identity_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("identity {identity_id}")))?;
+        let mut identity = rows::identity(&row, "")?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::Invalid(format!("no customer '{customer_id}'")));
+        }
+        if let Some(other) = identity
+            .customer_id
+            .as_deref()
+            .filter(|c| *c != customer_id)
+        {
+            return Err(StoreError::Conflict(format!(
+                "identity is already linked to customer {other}"
+            )));
+        }
+        sqlx::query("UPDATE identities SET customer_id = $1 WHERE id = $2")
+            .bind(customer_id)
+            .bind(identity_id)
+            .execute(&mut *tx)
+            .await?;
+        let items: Vec<(String, String, String, i64, f64)> = sqlx::query_as(
+            "SELECT id, channel, text, received_at, sentiment FROM feedback WHERE author_identity_id = $1 AND customer_id IS NULL",
+        )
+        .bind(identity_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE feedback SET customer_id = $1, version = version + 1 WHERE author_identity_id = $2 AND customer_id IS NULL")
+            .bind(customer_id)
+            .bind(identity_id)
+            .execute(&mut *tx)
+            .await?;
+        for (fid, channel, text, at, sentiment) in &items {
+            let channel: Channel = channel.parse().unwrap_or(identity.network);
+            add_history(
+                &mut tx,
+                customer_id,
+                HistoryKind::Feedback,
+                channel,
+                &summary(text),
+                Some(fid),
+                Some(*sentiment),
+                *at,
+            )
+            .await?;
+        }
+        refresh_roles(&mut tx, customer_id).await?;
+        audit_in(
+            &mut tx,
+            Some(agent_id),
+            "identity.link",
+            identity_id,
+            "ok",
+            customer_id,
+        )
+        .await?;
+        identity.customer_id = Some(customer_id.to_string());
+        let mut last = append(
+            &mut tx,
+            self.dialect(),
+            EventName::CustomerUpdated,
+            None,
+            &serde_json::json!({ "customer_id": customer_id }),
+        )
+        .await?;
+        for (fid, ..) in &items {
+            let f = super::feedback::load_feedback(&mut tx, fid).await?;
+            last = append(
+                &mut tx,
+                self.dialect(),
+                EventName::FeedbackUpdated,
+                Some(&f.department),
+                &f,
+            )
+            .await?;
+        }
+        self.commit(tx, Some(last)).await?;
+        Ok(identity)
+    }
+
+    /// Creates customers, identities and transactions in one transaction (demo seed, imports).
+    pub async fn import_customers(
+        &self,
+        customers: &[NewCustomer],
+        identities: &[Identity],
+        transactions: &[Transaction],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for c in customers {
+            insert_customer(&mut tx, c).await?;
+        }
+        for i in identities {
+            insert_identity(&mut tx, i).await?;
+        }
+        for t in transactions {
+            insert_transaction(&mut tx, t).await?;
+        }
+        for c in customers {
+            refresh_roles(&mut tx, &c.id).await?;
+        }
+        audit_in(
+            &mut tx,
+            None,
+            "customers.import",
+            "customers",
+            "ok",
+            &format!("{} customers", customers.len()),
+        )
+        .await?;
+        self.commit(tx, None).await
+    }
+
+    pub async fn customer_count(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+            .fetch_one(self.reader())
+            .await?)
+    }
+}
+
+/// A one-line summary of a text for the history timeline.
+pub(crate) fn summary(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line,
+    }
+}

@@ -1,0 +1,106 @@
+//! The append-only event log that SSE subscribers read. An event carries the department it
+//! belongs to (if any), so that the stream never shows an agent another department's items.
+
+use super::rows::{get, parse};
+use super::{micros_to_time, now_micros, Dialect, Store, StoreResult};
+use crate::domain::{Event, EventName};
+use sqlx::{Any, Transaction};
+
+/// An event as stored: the event plus the department that may see it (`None`: everyone).
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub event: Event,
+    pub department: Option<String>,
+}
+
+/// Appends an event inside a write transaction and returns its sequence number.
+pub(crate) async fn append(
+    tx: &mut Transaction<'static, Any>,
+    dialect: Dialect,
+    name: EventName,
+    department: Option<&str>,
+    data: &impl serde::Serialize,
+) -> StoreResult<i64> {
+    let data =
+        serde_json::to_string(data).map_err(|e| super::StoreError::Invalid(e.to_string()))?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO events (name, department, data, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
+    )
+    .bind(name.as_str())
+    .bind(department)
+    .bind(data)
+    .bind(now_micros())
+    .fetch_one(&mut **tx)
+    .await?;
+    if dialect == Dialect::Postgres {
+        // Wakes other server instances sharing this database; they then read the table, so
+        // nothing depends on the notification itself being delivered.
+        // NOTIFY takes no bind parameters; the payload is our own integer.
+        sqlx::query(&format!("NOTIFY earshot_events, '{seq}'"))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(seq)
+}
+
+impl Store {
+    /// Events after `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<EventRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, name, department, data, created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let data: String = get(row, "data")?;
+                Ok(EventRow {
+                    event: Event {
+                        seq: get(row, "seq")?,
+                        name: parse::<EventName>(row, "name")?,
+                        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                        created_at: micros_to_time(get(row, "created_at")?),
+                    },
+                    department: get(row, "department")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The oldest and newest sequence numbers still in the log (0, 0 when empty).
+    pub async fn event_bounds(&self) -> StoreResult<(i64, i64)> {
+        let (min, max): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT MIN(seq), MAX(seq) FROM events")
+                .fetch_one(self.reader())
+                .await?;
+        Ok((min.unwrap_or(0), max.unwrap_or(0)))
+    }
+
+    /// Drops events older than the newest `keep`; a subscriber resuming from before that
+    /// point gets `stream.reset`.
+    pub async fn prune_events(&self, keep: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - $1")
+                .bind(keep)
+                .execute(&mut *tx)
+                .await?;
+        self.commit(tx, None).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Appends one event in its own transaction (presence and other events with no other write).
+    pub async fn publish(
+        &self,
+        name: EventName,
+        department: Option<&str>,
+        data: &impl serde::Serialize,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin_write().await?;
+        let seq = append(&mut tx, self.dialect(), name, department, data).await?;
+        self.commit(tx, Some(seq)).await?;
+        Ok(seq)
+    }
+}

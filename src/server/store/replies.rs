@@ -1,0 +1,370 @@
+//! Replies: each part becomes an outbound message on the thread and in the customer's history
+//! (closing the loop in the CRM). An `Idempotency-Key` makes a retried request return the stored
+//! result instead of delivering twice.
+
+use super::customers::{add_history, summary};
+use super::events::append;
+use super::feedback::{insert_message, load_feedback};
+use super::rows;
+use super::{audit_in, micros_to_time, new_id, now_micros, Store, StoreError, StoreResult};
+use crate::domain::api::NewReply;
+use crate::domain::*;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Transaction as SqlTx};
+
+/// Where one part of a reply goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyRecipient {
+    pub channel: Channel,
+    pub address: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplyOutcome {
+    pub reply: Reply,
+    /// True when the key was seen before and this is the stored result.
+    pub repeated: bool,
+}
+
+fn request_hash(feedback_id: &str, reply: &NewReply) -> String {
+    let body =
+        serde_json::to_string(&(feedback_id, &reply.parts, &reply.overrides)).unwrap_or_default();
+    hex::encode(Sha256::digest(body.as_bytes()))
+}
+
+/// Picks where a part goes: public parts to the thread on the feedback's channel; direct parts
+/// to a direct message on the same network when the customer can be reached there, otherwise to
+/// their preferred direct channel that they consented to.
+pub fn recipient(
+    feedback: &Feedback,
+    customer: Option<&Customer>,
+    visibility: Visibility,
+) -> Result<ReplyRecipient, String> {
+    let on_thread = ReplyRecipient {
+        channel: feedback.channel,
+        address: feedback.author.handle.clone(),
+    };
+    match visibility {
+        Visibility::Public if feedback.channel.has_public_thread() => Ok(on_thread),
+        Visibility::Public => Err(format!(
+            "{} has no public thread; send a direct reply",
+            feedback.channel
+        )),
+        Visibility::Direct => {
+            let consents = customer.map(|c| &c.preferences.consents);
+            let same_network_ok = match feedback.channel {
+                Channel::Email | Channel::Sms | Channel::Whatsapp => true,
+                c if c.has_direct_messages() => consents.is_none_or(|c| c.social_dm),
+                _ => false,
+            };
+            if same_network_ok {
+                return Ok(on_thread);
+            }
+            let customer = customer.ok_or_else(|| {
+                format!(
+                    "{} has no direct messages and the author is not linked to a customer",
+                    feedback.channel
+                )
+            })?;
+            preferred_direct(customer)
+                .ok_or_else(|| "the customer has not consented to any direct channel".to_string())
+        }
+    }
+}
+
+fn preferred_direct(c: &Customer) -> Option<ReplyRecipient> {
+    let consents = &c.preferences.consents;
+    let by_channel = |ch: Channel| -> Option<ReplyRecipient> {
+        let address = match ch {
+            Channel::Email if consents.email => c.emails.first()?.clone(),
+            Channel::Sms if consents.sms => c.phones.first()?.clone(),
+            Channel::Whatsapp if consents.whatsapp => c.phones.first()?.clone(),
+            _ => return None,
+        };
+        Some(ReplyRecipient {
+            channel: ch,
+            address,
+        })
+    };
+    by_channel(c.preferences.preferred_channel)
+        .or_else(|| by_channel(Channel::Email))
+        .or_else(|| by_channel(Channel::Sms))
+        .or_else(|| by_channel(Channel::Whatsapp))
+}
+
+async fn stored_reply(
+    tx: &mut SqlTx<'static, Any>,
+    agent_id: &str,
+    key: &str,
+) -> StoreResult<Option<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT request_hash, response FROM replies WHERE agent_id = $1 AND idempotency_key = $2",
+    )
+    .bind(agent_id)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+impl Store {
+    /// Records a reply whose parts the caller has already checked against the rules, with its
+    /// recipients resolved. Everything (messages, status, history, events, audit, the stored
+    /// idempotent result) commits together or not at all.
+    pub async fn create_reply(
+        &self,
+        agent: &Agent,
+        feedback_id: &str,
+        idempotency_key: &str,
+        reply: &NewReply,
+        recipients: &[ReplyRecipient],
+    ) -> StoreResult<ReplyOutcome> {
+        let hash = request_hash(feedback_id, reply);
+        let mut tx = self.begin_write().await?;
+        if let Some(outcome) = self
+            .repeat_of(&mut tx, &agent.id, idempotency_key, &hash)
+            .await?
+        {
+            return Ok(outcome);
+        }
+        let feedback = load_feedback(&mut tx, feedback_id).await?;
+        let reply_id = new_id("rp");
+        let now = now_micros();
+        let mut messages = Vec::new();
+        for (part, to) in reply.parts.iter().zip(recipients) {
+            let message = Message {
+                id: new_id("msg"),
+                thread_id: feedback.thread_id.clone(),
+                feedback_id: Some(feedback.id.clone()),
+                direction: Direction::Outbound,
+                visibility: part.visibility,
+                channel: to.channel,
+                address: to.address.clone(),
+                author: agent.name.clone(),
+                body: part.body.clone(),
+                delivery_status: DeliveryStatus::Queued,
+                status_reason: None,
+                reply_id: Some(reply_id.clone()),
+                created_at: micros_to_time(now),
+            };
+            insert_message(&mut tx, &message).await?;
+            messages.push(message);
+        }
+        let record = Reply {
+            id: reply_id.clone(),
+            feedback_id: feedback.id.clone(),
+            agent_id: agent.id.clone(),
+            parts: reply.parts.clone(),
+            overrides: reply.overrides.clone(),
+            messages: messages.clone(),
+            created_at: micros_to_time(now),
+        };
+        sqlx::query(
+            "INSERT INTO replies (id, feedback_id, agent_id, idempotency_key, request_hash, response, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        )
+        .bind(&reply_id)
+        .bind(&feedback.id)
+        .bind(&agent.id)
+        .bind(idempotency_key)
+        .bind(&hash)
+        .bind(serde_json::to_string(&record).unwrap_or_default())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if matches!(
+            feedback.status,
+            FeedbackStatus::New | FeedbackStatus::Open | FeedbackStatus::Pending
+        ) {
+            sqlx::query(
+                "UPDATE feedback SET status = 'answered', version = version + 1 WHERE id = $1",
+            )
+            .bind(&feedback.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(customer) = &feedback.customer_id {
+            for m in &messages {
+                let text = format!(
+                    "{} reply by {}: {}",
+                    m.visibility,
+                    agent.name,
+                    summary(&m.body)
+                );
+                add_history(
+                    &mut tx,
+                    customer,
+                    HistoryKind::Reply,
+                    m.channel,
+                    &text,
+                    Some(&feedback.id),
+                    None,
+                    now,
+                )
+                .await?;
+            }
+            for o in &reply.overrides {
+                let text = format!("rule {} overridden by {}: {}", o.rule, agent.name, o.reason);
+                add_history(
+                    &mut tx,
+                    customer,
+                    HistoryKind::Override,
+                    feedback.channel,
+                    &text,
+                    Some(&feedback.id),
+                    None,
+                    now,
+                )
+                .await?;
+            }
+        }
+        let overrides = serde_json::to_string(&reply.overrides).unwrap_or_default();
+        audit_in(
+            &mut tx,
+            Some(&agent.id),
+            "reply.create",
+            &reply_id,
+            "ok",
+            &overrides,
+        )
+        .await?;
+        for o in &reply.overrides {
+            audit_in(
+                &mut tx,
+                Some(&agent.id),
+                "rule.override",
+                &reply_id,
+                "ok",
+                &format!("{}: {}", o.rule, o.reason),
+            )
+            .await?;
+        }
+        let mut last = 0;
+        for m in &messages {
+            last = append(
+                &mut tx,
+                self.dialect(),
+                EventName::MessageCreated,
+                Some(&feedback.department),
+                m,
+            )
+            .await?;
+        }
+        let updated = load_feedback(&mut tx, &feedback.id).await?;
+        last = append(
+            &mut tx,
+            self.dialect(),
+            EventName::FeedbackUpdated,
+            Some(&updated.department),
+            &updated,
+        )
+        .await?
+        .max(last);
+        self.commit(tx, Some(last)).await?;
+        Ok(ReplyOutcome {
+            reply: record,
+            repeated: false,
+        })
+    }
+
+    /// The stored result of an earlier request with this key, if any; the same key with another
+    /// body is refused.
+    async fn repeat_of(
+        &self,
+        tx: &mut SqlTx<'static, Any>,
+        agent_id: &str,
+        key: &str,
+        hash: &str,
+    ) -> StoreResult<Option<ReplyOutcome>> {
+        let Some((stored_hash, response)) = stored_reply(tx, agent_id, key).await? else {
+            return Ok(None);
+        };
+        if stored_hash != hash {
+            return Err(StoreError::Conflict(
+                "this Idempotency-Key was used with a different request body".into(),
+            ));
+        }
+        let mut reply: Reply =
+            serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Report the messages' current delivery status, not the one at the time of the first request.
+        for m in &mut reply.messages {
+            if let Some(row) = sqlx::query("SELECT * FROM messages WHERE id = $1")
+                .bind(&m.id)
+                .fetch_optional(&mut **tx)
+                .await?
+            {
+                *m = rows::message(&row)?;
+            }
+        }
+        Ok(Some(ReplyOutcome {
+            reply,
+            repeated: true,
+        }))
+    }
+
+    /// The stored result of an earlier reply with this agent and key, if there is one; the same
+    /// key with another body is refused. Checked before the rules, so that a retry is answered
+    /// with what was delivered even if the rulebook changed in between.
+    pub async fn replay(
+        &self,
+        agent_id: &str,
+        feedback_id: &str,
+        key: &str,
+        reply: &NewReply,
+    ) -> StoreResult<Option<ReplyOutcome>> {
+        let mut tx = self.reader().begin().await?;
+        let outcome = self
+            .repeat_of(&mut tx, agent_id, key, &request_hash(feedback_id, reply))
+            .await?;
+        tx.rollback().await?;
+        Ok(outcome)
+    }
+
+    /// Records a delivery attempt's result on a message and streams `reply.status_changed`.
+    pub async fn set_message_status(
+        &self,
+        message_id: &str,
+        status: DeliveryStatus,
+        reason: Option<&str>,
+    ) -> StoreResult<Message> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE messages SET delivery_status = $1, status_reason = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("SELECT * FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("message {message_id}")))?;
+        let message = rows::message(&row)?;
+        let department: Option<String> = match &message.feedback_id {
+            Some(f) => {
+                sqlx::query_scalar("SELECT department FROM feedback WHERE id = $1")
+                    .bind(f)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let seq = append(
+            &mut tx,
+            self.dialect(),
+            EventName::ReplyStatusChanged,
+            department.as_deref(),
+            &message,
+        )
+        .await?;
+        self.commit(tx, Some(seq)).await?;
+        Ok(message)
+    }
+
+    /// Outbound messages still waiting for delivery (picked up again after a restart).
+    pub async fn queued_messages(&self) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query("SELECT * FROM messages WHERE direction = 'outbound' AND delivery_status = 'queued' ORDER BY created_at, id")
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(rows::message).collect()
+    }
+}

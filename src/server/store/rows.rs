@@ -1,0 +1,146 @@
+//! Turning database rows into domain values. Stored enums are their API names, lists are JSON
+//! text, money is a decimal string: a value that does not parse is `StoreError::Corrupt`, never a
+//! panic.
+
+use super::{micros_to_time, StoreError, StoreResult};
+use crate::domain::*;
+use rust_decimal::Decimal;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::str::FromStr;
+
+pub(super) fn get<T>(row: &AnyRow, col: &str) -> StoreResult<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<T, _>(col)
+        .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+pub(super) fn parse<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("column {col}: bad value '{s}'")))
+}
+
+pub(super) fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let s: String = get(row, col)?;
+    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+}
+
+pub(super) fn time(row: &AnyRow, col: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
+    Ok(micros_to_time(get::<i64>(row, col)?))
+}
+
+pub(super) fn flag(row: &AnyRow, col: &str) -> StoreResult<bool> {
+    Ok(get::<i64>(row, col)? != 0)
+}
+
+pub(super) fn money(row: &AnyRow, amount_col: &str, currency_col: &str) -> StoreResult<Money> {
+    let amount: String = get(row, amount_col)?;
+    let amount = Decimal::from_str(&amount)
+        .map_err(|e| StoreError::Corrupt(format!("{amount_col}: {e}")))?;
+    Ok(Money {
+        amount,
+        currency: get(row, currency_col)?,
+    })
+}
+
+/// Columns: identities.* (prefixed with `i_` when joined).
+pub(super) fn identity(row: &AnyRow, prefix: &str) -> StoreResult<Identity> {
+    let c = |name: &str| format!("{prefix}{name}");
+    Ok(Identity {
+        id: get(row, &c("id"))?,
+        network: parse(row, &c("network"))?,
+        handle: get(row, &c("handle"))?,
+        display_name: get(row, &c("display_name"))?,
+        verified: flag(row, &c("verified"))?,
+        customer_id: get(row, &c("customer_id"))?,
+    })
+}
+
+pub(super) const FEEDBACK_COLUMNS: &str = "f.id, f.channel, f.origin, f.customer_id, f.text, f.thread_id, f.url, \
+     f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, f.sla_due_at, f.version, \
+     i.id AS i_id, i.network AS i_network, i.handle AS i_handle, i.display_name AS i_display_name, \
+     i.verified AS i_verified, i.customer_id AS i_customer_id";
+
+pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
+    let sentiment: f64 = get(row, "sentiment")?;
+    Ok(Feedback {
+        id: get(row, "id")?,
+        channel: parse(row, "channel")?,
+        origin: parse(row, "origin")?,
+        author: identity(row, "i_")?,
+        customer_id: get(row, "customer_id")?,
+        text: get(row, "text")?,
+        thread_id: get(row, "thread_id")?,
+        url: get(row, "url")?,
+        received_at: time(row, "received_at")?,
+        sentiment,
+        sentiment_label: SentimentLabel::from_score(sentiment),
+        department: get(row, "department")?,
+        assignee: get(row, "assignee")?,
+        status: parse(row, "status")?,
+        priority: parse(row, "priority")?,
+        sla_due_at: time(row, "sla_due_at")?,
+        version: get(row, "version")?,
+    })
+}
+
+pub(super) fn message(row: &AnyRow) -> StoreResult<Message> {
+    Ok(Message {
+        id: get(row, "id")?,
+        thread_id: get(row, "thread_id")?,
+        feedback_id: get(row, "feedback_id")?,
+        direction: parse(row, "direction")?,
+        visibility: parse(row, "visibility")?,
+        channel: parse(row, "channel")?,
+        address: get(row, "address")?,
+        author: get(row, "author")?,
+        body: get(row, "body")?,
+        delivery_status: parse(row, "delivery_status")?,
+        status_reason: get(row, "status_reason")?,
+        reply_id: get(row, "reply_id")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(super) fn transaction(row: &AnyRow) -> StoreResult<Transaction> {
+    Ok(Transaction {
+        id: get(row, "id")?,
+        customer_id: get(row, "customer_id")?,
+        kind: parse(row, "kind")?,
+        reference: get(row, "reference")?,
+        description: get(row, "description")?,
+        amount: money(row, "amount", "currency")?,
+        occurred_at: time(row, "occurred_at")?,
+    })
+}
+
+/// A customer without identities and trend; `customers::customer` fills those in.
+pub(super) fn customer(row: &AnyRow) -> StoreResult<Customer> {
+    Ok(Customer {
+        id: get(row, "id")?,
+        first_name: get(row, "first_name")?,
+        last_name: get(row, "last_name")?,
+        emails: json(row, "emails")?,
+        phones: json(row, "phones")?,
+        tier: get(row, "tier")?,
+        lifetime_value: money(row, "ltv_amount", "ltv_currency")?,
+        preferences: Preferences {
+            language: get(row, "language")?,
+            preferred_channel: parse(row, "preferred_channel")?,
+            consents: Consents {
+                email: flag(row, "consent_email")?,
+                sms: flag(row, "consent_sms")?,
+                whatsapp: flag(row, "consent_whatsapp")?,
+                social_dm: flag(row, "consent_social_dm")?,
+            },
+        },
+        tags: json(row, "tags")?,
+        roles: json(row, "roles")?,
+        identities: Vec::new(),
+        sentiment_trend: Vec::new(),
+        created_at: time(row, "created_at")?,
+    })
+}
