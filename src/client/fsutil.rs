@@ -90,6 +90,30 @@ pub fn remove_durably(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Moves a file that could not be read aside (`<name>.corrupt-<unix time>`), so that it is kept
+/// for inspection but never read again; returns where it went.
+pub fn quarantine(path: &Path) -> io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut target = path.with_file_name(format!("{name}.corrupt-{stamp}"));
+    let mut n = 1;
+    while target.exists() {
+        target = path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    fs::rename(path, &target)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(target)
+}
+
 /// The permission bits other users have on `path` (group and world), on unix; 0 elsewhere.
 pub fn others_mode(meta: &fs::Metadata) -> u32 {
     #[cfg(unix)]

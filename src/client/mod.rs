@@ -5,12 +5,17 @@
 //! HTTP client, only this trait.
 
 pub mod config;
+pub mod drafts;
 pub mod events;
 pub mod fsutil;
 pub mod http;
+pub mod outbox;
 
+pub use config::{ConfigError, ConfigFlags, ConnectionConfig};
+pub use drafts::{Draft, DraftStore};
 pub use events::EventStreamOptions;
 pub use http::{HttpBackend, HttpOptions};
+pub use outbox::{DrainReport, Outbox, OutboxEntry, OutboxState};
 
 use crate::domain::api::{FeedbackDetail, FeedbackPatch, Me, NewFeedback, NewReply, Page};
 use crate::domain::{
@@ -61,13 +66,7 @@ pub struct FeedbackQuery {
 }
 
 /// The rulebook in force on the server, as `GET /v1/rules` returns it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RulebookSource {
-    pub id: String,
-    pub version: String,
-    /// The TOML text of the rulebook (RULES.md), compiled by the client's own rule engine.
-    pub source: String,
-}
+pub use crate::domain::api::RulebookSource;
 
 /// What the event stream yields: an event, or a change of connection state to show the agent.
 #[derive(Debug, Clone, PartialEq)]
