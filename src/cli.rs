@@ -20,11 +20,56 @@ pub enum Command {
     /// Start the reference server in-process with the demo organisation and open the console
     /// (what a bare `earshot` does).
     Demo(DemoArgs),
+    /// Open the console against a CRM backend (flags, EARSHOT_URL/EARSHOT_TOKEN, or the config file).
+    Console(ConsoleArgs),
     /// Run the reference CRM server.
     Serve(ServeArgs),
+    /// Check a text against a rulebook (RULES.md); exit 0 deliverable, 1 not, 2 usage or rulebook error.
+    Lint(crate::lint::LintArgs),
+    /// Check the user's keymap, theme and canned replies; print every problem, exit 1 if any.
+    CheckConfig {
+        /// Configuration directory (default: $XDG_CONFIG_HOME/earshot).
+        #[arg(long)]
+        config_dir: Option<PathBuf>,
+    },
     /// Manage agents and their tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
+}
+
+/// How the console looks and which keys it takes.
+#[derive(Debug, Args, Default, Clone)]
+pub struct LookArgs {
+    /// Theme: default, light, base16, mono, or a file name under the config dir's themes/.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap preset under the user's keymap: default, vim, emacs.
+    #[arg(long)]
+    pub keymap: Option<String>,
+    /// Colour depth: truecolor, 256, 16, none (default: detected from NO_COLOR, COLORTERM, TERM).
+    #[arg(long)]
+    pub color: Option<crate::tui::ColorDepth>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ConsoleArgs {
+    /// Base URL of the CRM (e.g. https://crm.example.com).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Bearer token (prefer --token-file or EARSHOT_TOKEN: flags show in `ps`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// A file holding the token (must not be readable by group or others).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Another config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Allow plain http:// to a host that is not loopback.
+    #[arg(long)]
+    pub insecure: bool,
+    #[command(flatten)]
+    pub look: LookArgs,
 }
 
 #[derive(Debug, Args, Default)]
@@ -41,6 +86,8 @@ pub struct DemoArgs {
     /// Run the server only, on this address, and print how to connect (headless demos).
     #[arg(long)]
     pub headless: Option<SocketAddr>,
+    #[command(flatten)]
+    pub look: LookArgs,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +104,10 @@ pub struct ServeArgs {
     /// Routing rules file (default: the embedded rules/routing.toml).
     #[arg(long)]
     pub routing: Option<PathBuf>,
+    /// Business rulebook, a file or a directory (default: the embedded rules/default.toml);
+    /// reloaded when it changes or on SIGHUP.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
     /// Simulated new feedback per minute in demo mode.
     #[arg(long, default_value_t = 6.0)]
     pub sim_rate: f64,

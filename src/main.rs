@@ -2,11 +2,16 @@
 //! is the one place that wires them together, for the demo.
 
 use clap::Parser;
-use earshot::cli::{AgentCommand, Cli, Command, DemoArgs, ServeArgs};
+use earshot::cli::{AgentCommand, Cli, Command, ConsoleArgs, DemoArgs, LookArgs, ServeArgs};
+use earshot::client::config::{ConfigFlags, ConnectionConfig};
+use earshot::client::http::HttpBackend;
+use earshot::client::CrmBackend;
 use earshot::paths;
 use earshot::server::store::{NewAgent, Store};
 use earshot::server::{self, ServerConfig};
+use earshot::tui::{self, ConsoleOptions};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,15 +27,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            None => {
-                demo(DemoArgs {
-                    sim_rate: 6.0,
-                    burst_every: 10.0,
-                    ..Default::default()
-                })
-                .await
-            }
+            None => bare().await,
             Some(Command::Demo(args)) => demo(args).await,
+            Some(Command::Console(args)) => console(args).await,
+            Some(Command::Lint(args)) => {
+                Ok(ExitCode::from(earshot::lint::run(&args).clamp(0, 255) as u8))
+            }
+            Some(Command::CheckConfig { config_dir }) => Ok(check_config(config_dir)),
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Agent(cmd)) => agent(cmd).await,
         }
@@ -54,11 +57,91 @@ fn log_to_stderr() {
         .try_init();
 }
 
+/// The console draws on the terminal, so its logs (and the in-process demo server's) go to a
+/// file in the data directory, never to the screen.
+fn log_to_file() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = paths::data_dir();
+    std::fs::create_dir_all(&dir).ok()?;
+    let appender = tracing_appender::rolling::never(&dir, "earshot.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EARSHOT_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(writer)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+fn console_options(look: LookArgs, config: Option<&ConnectionConfig>) -> ConsoleOptions {
+    ConsoleOptions {
+        theme: look.theme.or_else(|| config.and_then(|c| c.theme.clone())),
+        keymap_preset: look
+            .keymap
+            .or_else(|| config.and_then(|c| c.keymap.clone())),
+        color: look.color,
+        config_dir: Some(paths::config_dir()),
+        data_dir: Some(paths::data_dir()),
+    }
+}
+
+/// A bare `earshot`: the configured backend if there is one, otherwise the demo.
+async fn bare() -> anyhow::Result<ExitCode> {
+    match ConnectionConfig::load(&ConfigFlags::default())? {
+        Some(_) => console(ConsoleArgs::default()).await,
+        None => {
+            demo(DemoArgs {
+                sim_rate: 6.0,
+                burst_every: 10.0,
+                ..Default::default()
+            })
+            .await
+        }
+    }
+}
+
+async fn console(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    let flags = ConfigFlags {
+        url: args.url,
+        token: args.token,
+        token_file: args.token_file,
+        config: args.config,
+        insecure: args.insecure,
+    };
+    let Some(config) = ConnectionConfig::load(&flags)? else {
+        anyhow::bail!("no backend configured: pass --url and --token, set EARSHOT_URL and EARSHOT_TOKEN, or run `earshot demo`");
+    };
+    for warning in &config.warnings {
+        eprintln!("earshot: {warning}");
+    }
+    let backend = config.connect()?;
+    let _guard = log_to_file();
+    let options = console_options(args.look, Some(&config));
+    tui::run_console(Arc::new(backend) as Arc<dyn CrmBackend>, options).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(config_dir: Option<std::path::PathBuf>) -> ExitCode {
+    let dir = config_dir.unwrap_or_else(paths::config_dir);
+    let problems = tui::check_config(&dir);
+    if problems.is_empty() {
+        println!("{}: no problems", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    ExitCode::from(1)
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     log_to_stderr();
     let mut config = ServerConfig::new(args.db.unwrap_or_else(paths::default_db), args.listen);
     config.demo = args.demo;
     config.routing = args.routing;
+    config.rules = args.rules;
     config.sim_per_minute = args.sim_rate;
     config.sim_burst_every_min = args.burst_every;
     let running = server::start(config).await?;
@@ -72,7 +155,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    log_to_stderr();
+    let headless = args.headless.is_some();
+    // Headless demos log to stderr like `serve`; with the console, logs go to a file.
+    let _guard = if headless {
+        log_to_stderr();
+        None
+    } else {
+        log_to_file()
+    };
     let db = args.db.unwrap_or_else(paths::demo_db);
     let listen = args
         .headless
@@ -81,13 +171,31 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     config.demo = true;
     config.sim_per_minute = args.sim_rate;
     config.sim_burst_every_min = args.burst_every;
-    println!("earshot: preparing the demo database at {db} (the first run seeds it)...");
+    if headless {
+        println!("earshot: preparing the demo database at {db} (the first run seeds it)...");
+    }
     let running = server::start(config).await?;
-    println!("earshot demo server listening on {}", running.url());
-    print_demo_tokens();
-    println!("Press Ctrl-C to stop.");
-    wait_for_signal().await;
+    if headless {
+        println!("earshot demo server listening on {}", running.url());
+        print_demo_tokens();
+        println!(
+            "Connect with: earshot console --url {} --token {}",
+            running.url(),
+            server::demo::DEMO_CONSOLE_TOKEN
+        );
+        println!("Press Ctrl-C to stop.");
+        wait_for_signal().await;
+        running.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let backend = HttpBackend::new(&running.url(), server::demo::DEMO_CONSOLE_TOKEN)?;
+    let result = tui::run_console(
+        Arc::new(backend) as Arc<dyn CrmBackend>,
+        console_options(args.look, None),
+    )
+    .await;
     running.shutdown().await;
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 

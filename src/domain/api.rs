@@ -115,6 +115,15 @@ pub struct StreamReset {
     pub latest_seq: i64,
 }
 
+/// `GET /v1/rules`: the rulebook in force on the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RulebookSource {
+    pub id: String,
+    pub version: String,
+    /// The TOML text of the rulebook (RULES.md), compiled by the client's own rule engine.
+    pub source: String,
+}
+
 /// RFC 9457 problem details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {

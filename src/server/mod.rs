@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod routing;
+pub mod rulebook;
 pub mod sse;
 pub mod store;
 
@@ -30,6 +31,8 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Routing rules file; the embedded default when `None`.
     pub routing: Option<PathBuf>,
+    /// Business rulebook (a file or a directory of files); the embedded default when `None`.
+    pub rules: Option<PathBuf>,
     /// Simulated new feedback per minute in demo mode (0 turns the simulator off).
     pub sim_per_minute: f64,
     /// Minutes between simulated outage bursts (0: none).
@@ -45,6 +48,7 @@ impl ServerConfig {
             listen,
             demo: false,
             routing: None,
+            rules: None,
             sim_per_minute: 6.0,
             sim_burst_every_min: 10.0,
             event_retention: 1_000_000,
@@ -57,6 +61,7 @@ impl ServerConfig {
 pub struct AppState {
     pub store: Store,
     pub routing: Arc<RoutingRules>,
+    pub rules: Arc<rulebook::RulesInForce>,
     pub delivery: delivery::DeliveryQueue,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
@@ -94,6 +99,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("routing rules: {0}")]
     Routing(String),
+    #[error("business rules: {0}")]
+    Rules(String),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
     #[error("demo seed failed: {0}")]
@@ -108,6 +115,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         None => RoutingRules::parse(routing::DEFAULT_ROUTING).map_err(StartError::Routing)?,
     };
     let routing = Arc::new(routing);
+    let rules =
+        Arc::new(rulebook::RulesInForce::load(config.rules.as_deref()).map_err(StartError::Rules)?);
     if config.demo {
         demo::seed_if_empty(&store)
             .await
@@ -123,7 +132,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let delivery = delivery::DeliveryQueue::start(store.clone(), config.demo, shutdown_rx.clone());
     let state = AppState {
         store: store.clone(),
-        routing: routing.clone(),
+        routing,
+        rules,
         delivery,
         shutdown: shutdown_rx.clone(),
     };
@@ -162,6 +172,11 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
             config.sim_burst_every_min,
         );
     }
+    rulebook::spawn_reloader(
+        state.rules.clone(),
+        state.store.clone(),
+        state.shutdown.clone(),
+    );
     let store = state.store.clone();
     let keep = config.event_retention;
     let mut stop = state.shutdown.clone();

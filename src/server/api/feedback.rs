@@ -5,6 +5,7 @@ use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
 };
 use crate::domain::*;
+use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
 use crate::server::auth::{ApiJson, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routing::{self, Facts};
@@ -321,6 +322,14 @@ pub async fn reply(
                 .map_err(|e| ApiError::invalid(&format!("/parts/{i}/visibility"), e))
         })
         .collect::<ApiResult<Vec<ReplyRecipient>>>()?;
+    enforce_rules(
+        &state,
+        agent,
+        &feedback,
+        customer.as_ref(),
+        &reply,
+        &recipients,
+    )?;
     let outcome = state
         .store
         .create_reply(&agent.agent, &feedback.id, &key, &reply, &recipients)
@@ -330,6 +339,80 @@ pub async fn reply(
     }
     state.delivery.enqueue(&outcome.reply.messages);
     Ok((StatusCode::CREATED, Json(outcome.reply)).into_response())
+}
+
+/// Re-checks every part with the rulebook in force, each with its own visibility and the channel
+/// it goes out on; refuses (422, with the violations) unless every error is overridden under its
+/// rule's policy. A console that checked against another rulebook version is told to check again.
+fn enforce_rules(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    feedback: &Feedback,
+    customer: Option<&Customer>,
+    reply: &NewReply,
+    recipients: &[ReplyRecipient],
+) -> ApiResult<()> {
+    let rulebook = state.rules.current();
+    if let Some(version) = reply
+        .rulebook_version
+        .as_deref()
+        .filter(|v| *v != rulebook.version())
+    {
+        let mut e = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rulebook-changed",
+            "The rulebook changed",
+            format!(
+                "the draft was checked against rulebook {version}; {} is in force, check again",
+                rulebook.version()
+            ),
+        );
+        e.violations = Some(serde_json::json!({ "rulebook_version": rulebook.version() }));
+        return Err(e);
+    }
+    let mut violations = Vec::new();
+    for (part, to) in reply.parts.iter().zip(recipients) {
+        let ctx = CheckContext {
+            channel: Some(to.channel),
+            tier: customer.map(|c| c.tier.clone()),
+            tags: customer.map(|c| c.tags.clone()).unwrap_or_default(),
+            department: Some(feedback.department.clone()),
+            language: customer.map(|c| c.preferences.language.clone()),
+            sentiment: Some(feedback.sentiment_label),
+        };
+        violations.extend(
+            rulebook
+                .check(&[DraftPart::new(part.visibility, part.body.clone())], &ctx)
+                .violations,
+        );
+    }
+    let deliverable = !violations.iter().any(|v| v.level == Level::Error);
+    let result = CheckResult {
+        rulebook_version: rulebook.version().to_string(),
+        deliverable,
+        violations,
+    };
+    let outcome = rulebook.check_overrides(&result, &reply.overrides, agent.agent.role);
+    if outcome.deliverable {
+        return Ok(());
+    }
+    let refused: Vec<String> = outcome
+        .refused
+        .iter()
+        .map(|r| format!("{}: {}", r.rule, r.reason))
+        .collect();
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "rule-violation",
+        "The reply breaks business rules",
+        format!("not delivered: {}", refused.join("; ")),
+    );
+    e.violations = Some(serde_json::json!({
+        "rulebook_version": result.rulebook_version,
+        "violations": result.violations,
+        "refused": outcome.refused,
+    }));
+    Err(e)
 }
 
 pub async fn presence(

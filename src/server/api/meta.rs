@@ -32,6 +32,20 @@ pub async fn agents(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
     }))
 }
 
+/// The rulebook in force, so that consoles lint with exactly what the server enforces.
+pub async fn rules(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<crate::domain::api::RulebookSource>> {
+    auth.require(Scope::Read)?;
+    let rulebook = state.rules.current();
+    Ok(Json(crate::domain::api::RulebookSource {
+        id: rulebook.id().to_string(),
+        version: rulebook.version().to_string(),
+        source: rulebook.source().to_string(),
+    }))
+}
+
 pub async fn departments(
     State(state): State<AppState>,
     auth: Auth,

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/customers/{id}/history", get(customers::history))
         .route("/customers/{id}/transactions", get(customers::transactions))
         .route("/identities/{id}/link", post(customers::link))
+        .route("/rules", get(meta::rules))
         .route("/events", get(super::sse::events));
     Router::new()
         .nest("/v1", v1)
