@@ -562,6 +562,68 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any bytes, cut anywhere, through the guard, the SSE parser and the resume logic:
+        /// no panic, never a repeated or older sequence number, and only sanitised text.
+        #[test]
+        fn any_byte_stream_is_parsed_safely(
+            frames in proptest::collection::vec(
+                (0i64..20, proptest::sample::select(vec!["feedback.created", "stream.reset", "x", ""]),
+                 proptest::prelude::any::<String>(), proptest::prelude::any::<bool>()),
+                0..12),
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            cuts in proptest::collection::vec(1usize..50, 1..8),
+        ) {
+            let mut body = Vec::new();
+            for (seq, name, text, full) in &frames {
+                let payload = serde_json::json!({"text": text});
+                let data = if *full {
+                    serde_json::json!({"seq": seq, "name": name, "data": payload}).to_string()
+                } else {
+                    payload.to_string()
+                };
+                body.extend_from_slice(format!("id: {seq}\nevent: {name}\ndata: {data}\n\n").as_bytes());
+            }
+            body.extend_from_slice(&noise);
+            let mut chunks = Vec::new();
+            let mut rest = body.as_slice();
+            for c in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let n = (*c).min(rest.len());
+                chunks.push(Ok::<_, std::io::Error>(rest[..n].to_vec()));
+                rest = &rest[n..];
+            }
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let events: Vec<Event> = rt.block_on(async {
+                let mut resume = Resume::default();
+                let mut frames = Box::pin(guard(futures::stream::iter(chunks), Duration::from_secs(5), 1 << 20).eventsource());
+                let mut out = Vec::new();
+                while let Some(Ok(raw)) = frames.next().await {
+                    if let Some(e) = resume.accept(&raw) {
+                        out.push(e);
+                    }
+                }
+                out
+            });
+            let mut last: Option<i64> = None;
+            for e in &events {
+                if e.name != EventName::StreamReset {
+                    proptest::prop_assert!(last.is_none_or(|l| e.seq > l));
+                    last = Some(e.seq);
+                } else {
+                    last = Some(e.data.get("latest_seq").and_then(|v| v.as_i64()).unwrap_or(e.seq));
+                }
+                if let Some(t) = e.data.get("text").and_then(|v| v.as_str()) {
+                    proptest::prop_assert!(!t.chars().any(crate::text::is_forbidden));
+                }
+            }
+        }
+    }
+
     fn sse(body: Body) -> Response {
         Response::builder()
             .header("content-type", "text/event-stream")

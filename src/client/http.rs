@@ -323,17 +323,23 @@ fn protocol(msg: String) -> ClientError {
 
 /// A transport failure, with its causes (reqwest's own message rarely says why).
 pub(crate) fn describe_error(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
+    // reqwest's own top-level message is generic and repeats the URL: the causes say why.
+    let generic = [
+        "error sending request",
+        "request or response body error",
+        "error decoding response body",
+    ];
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        let skip = err.source().is_some() && generic.iter().any(|g| text.starts_with(g));
+        if !skip && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        source = s.source();
+        next = err.source();
     }
-    clean_message(&msg)
+    clean_message(&parts.join(": "))
 }
 
 pub(crate) fn transport_error(e: reqwest::Error) -> ClientError {
@@ -983,7 +989,10 @@ pub(crate) mod tests {
         drop(listener);
         let b = HttpBackend::new(&format!("http://{addr}"), "t").unwrap();
         match b.me().await {
-            Err(ClientError::Unreachable(m)) => assert!(!m.is_empty()),
+            Err(ClientError::Unreachable(m)) => assert!(
+                m.contains("onnect") && !m.contains("error sending request"),
+                "{m}"
+            ),
             other => panic!("{other:?}"),
         }
     }
