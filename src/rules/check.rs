@@ -170,13 +170,13 @@ struct Vars {
     cap: String,
 }
 
+/// A detector and, for phones, the region assumed for national numbers.
+type PiiKey = (Detector, Option<phonenumber::country::Id>);
+
 /// Detector results computed at most once per part, whichever rules ask for them.
 struct PartScan<'t> {
     text: &'t str,
-    pii: Vec<(
-        (Detector, Option<phonenumber::country::Id>),
-        Vec<Range<usize>>,
-    )>,
+    pii: Vec<(PiiKey, Vec<Range<usize>>)>,
     amounts: Option<Vec<Amount>>,
     links: Option<Vec<Link>>,
 }
@@ -468,6 +468,9 @@ fn words_between(text: &str, a: &Range<usize>, b: Range<usize>) -> usize {
 }
 
 fn length(text: &str, counter: Counter, max: usize, warn_at: Option<usize>) -> Vec<Found> {
+    if counter == Counter::XWeighted && counters::surely_fits_x(text, warn_at.unwrap_or(max)) {
+        return Vec::new();
+    }
     let over = |used: usize, at: Option<usize>, limit: usize, level: Option<Level>| {
         at.map(|at| Found {
             span: at..text.len(),
@@ -537,9 +540,7 @@ fn require(
         return Vec::new();
     }
     let fix = append.as_ref().map(|a| {
-        let sep = if text.is_empty() {
-            ""
-        } else if text.ends_with(char::is_whitespace) {
+        let sep = if text.is_empty() || text.ends_with(char::is_whitespace) {
             ""
         } else {
             " "

@@ -41,6 +41,14 @@ pub(crate) fn x_weighted_with_max(text: &str, max: usize) -> XCount {
     }
 }
 
+/// A bound that spares the full parse on every keystroke of a short post: no character weighs
+/// more than its UTF-8 bytes (weight 2 starts at U+1100, three bytes), and only a URL (which needs
+/// a dot) can weigh more than it is long, at most 23.
+pub(crate) fn surely_fits_x(text: &str, max: usize) -> bool {
+    let dots = text.bytes().filter(|&b| b == b'.').count();
+    text.len() + 23 * dots <= max
+}
+
 fn utf16_to_byte(text: &str, units: usize) -> usize {
     let mut seen = 0;
     for (i, c) in text.char_indices() {
@@ -202,6 +210,28 @@ mod tests {
                 case.description
             );
             assert_eq!(got.valid, case.expected.valid, "{}", case.description);
+        }
+    }
+
+    #[test]
+    fn the_quick_bound_never_claims_a_fit_that_is_not_one() {
+        let yaml = std::fs::read_to_string(conformance_file()).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+        let mut texts = vec![
+            "a.co".to_string(),
+            "故人西辞".to_string(),
+            "👨‍👩‍👧‍👦 x.io".to_string(),
+        ];
+        for set in [
+            "WeightedTweetsCounterTest",
+            "WeightedTweetsWithDiscountedEmojiCounterTest",
+        ] {
+            let cases: Vec<Case> = serde_norway::from_value(doc["tests"][set].clone()).unwrap();
+            texts.extend(cases.into_iter().map(|c| c.text));
+        }
+        for text in &texts {
+            let weight = x_weighted_with_max(text, 100_000).weighted_length;
+            assert!(!surely_fits_x(text, weight.saturating_sub(1)), "{text}");
         }
     }
 

@@ -199,10 +199,12 @@ static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
 /// Amounts need a currency sign, a currency word or a percent sign: a bare number is too often
 /// an order number or a date to be capped.
 pub(crate) fn find_amounts(text: &str) -> Vec<Amount> {
+    // Capture groups need the slower engines: find with the DFA, then capture on the match only.
     AMOUNT
-        .captures_iter(text)
-        .filter_map(|c| {
-            let whole = c.get(0)?;
+        .find_iter(text)
+        .filter_map(|m| {
+            let c = AMOUNT.captures(m.as_str())?;
+            let whole = m;
             let int = c.name("n1").or(c.name("n2"))?.as_str().replace(',', "");
             let frac = c.name("d1").or(c.name("d2")).map_or("", |m| m.as_str());
             let number = if frac.is_empty() {

@@ -212,7 +212,7 @@ fn pii_cards_are_validated_and_never_repeated() {
             !v.message.contains("4111-1111-1111-1111")
                 && !v.message.contains("5500 0000 0000 0004")
         );
-        assert!(v.overridable == false);
+        assert!(!v.overridable);
     }
     assert_eq!(cards[0].fix.as_deref(), Some("****-****-****-1111"));
     // Luhn fails: not a card.
