@@ -301,7 +301,7 @@ impl RuleCx<'_> {
         if ignore_case {
             self.literals.add_case_insensitive(text, owner);
         } else {
-            self.literals.add(text, owner);
+            self.literals.add_exact(text, owner);
         }
     }
 
@@ -847,6 +847,21 @@ impl LiteralBuilder {
                 capitalise(&text.to_lowercase()),
             ]);
         }
+        self.add_variants(variants, owner);
+    }
+
+    /// Phones and word processors turn "can't" into "can’t": both spellings are the phrase.
+    fn add_exact(&mut self, text: &str, owner: LitOwner) {
+        self.add_variants(vec![text.to_string()], owner);
+    }
+
+    fn add_variants(&mut self, mut variants: Vec<String>, owner: LitOwner) {
+        let curly: Vec<String> = variants
+            .iter()
+            .filter(|v| v.contains('\''))
+            .map(|v| v.replace('\'', "’"))
+            .collect();
+        variants.extend(curly);
         let mut seen = HashSet::new();
         for v in variants {
             if seen.insert(v.clone()) {

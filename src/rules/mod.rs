@@ -49,6 +49,16 @@ pub struct Rulebook {
     cache: check::ContextCache,
 }
 
+impl fmt::Debug for Rulebook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rulebook")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("rules", &self.compiled.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// One part of a draft reply: public (macro) or direct (micro).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DraftPart {

@@ -128,6 +128,24 @@ fn phrase_matches_whole_words_ignoring_case() {
 }
 
 #[test]
+fn straight_and_curly_apostrophes_are_the_same_phrase() {
+    let b = default_book();
+    let fin = CheckContext {
+        department: Some("finance".into()),
+        ..ctx()
+    };
+    assert_eq!(
+        rules_fired(&b, "You can’t lose.", &fin),
+        vec!["FIN-PROMISSORY"]
+    );
+    assert_eq!(
+        rules_fired(&b, "You can't lose.", &fin),
+        vec!["FIN-PROMISSORY"]
+    );
+    assert!(format!("{b:?}").contains("acme-social-care"));
+}
+
+#[test]
 fn phrase_case_sensitive_when_asked() {
     let b = book("[[rule]]\nid = \"P\"\nkind = \"phrase\"\nphrases = [\"Gold\"]\nignore_case = false\nlevel = \"error\"\n");
     assert_eq!(
