@@ -331,11 +331,17 @@ impl StreamState {
             }
             false
         } else {
+            // Someone watching the newest item sees arrivals come in above it (the selection
+            // stays on its item); someone scrolled down is not disturbed.
+            let at_top = self.top.is_none() || self.top_pos() == 0;
             let idx = self.rows.len();
             self.index.insert(fb.id.clone(), idx);
             self.rows.push(Row::new(fb));
             if self.matches(&self.rows[idx]) {
                 self.view.push(idx);
+                if at_top {
+                    self.top = Some(idx);
+                }
             }
             true
         }
@@ -1056,6 +1062,18 @@ mod tests {
         assert_eq!(s.selected, sel);
         assert_eq!(s.row_at(s.top_pos()).unwrap().fb.id, top_item);
         assert_eq!(s.selected_pos(), Some(20));
+    }
+
+    #[test]
+    fn arrivals_show_above_when_watching_the_newest() {
+        let mut s = stream(50);
+        s.select_pos(0);
+        s.ensure_visible(5);
+        s.upsert(feedback(50));
+        s.ensure_visible(5);
+        assert_eq!(s.top_pos(), 0);
+        assert_eq!(s.selected.as_deref(), Some("fb_00049"));
+        assert_eq!(s.selected_pos(), Some(1));
     }
 
     #[test]
