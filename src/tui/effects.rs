@@ -226,7 +226,7 @@ impl Runner {
 pub fn save_drafts_now(
     dir: &std::path::Path,
     items: &[(String, Option<Draft>)],
-) -> std::io::Result<()> {
+) -> Result<(), String> {
     let mut first_err = None;
     for (id, d) in items {
         if let Err(e) = drafts::save(dir, id, d.as_ref()) {
