@@ -5,24 +5,33 @@
 //! imports only `crate::domain`: no network, storage or screen.
 //!
 //! - `parse`: strict TOML loading, every refusal located as `file:line:col`.
-//! - `compile`: a rulebook is compiled once: every literal (phrases, substitute keys, exceptions,
-//!   triggers, required texts, the accepted vocabulary) into one Aho-Corasick automaton, every
-//!   regex into one `RegexSet` (plus one `Regex` per pattern, run only when the set says it
-//!   matched, for spans). Regexes use ASCII word classes (`\b`, `\w`, `\d`, `\s`) unless the rule
-//!   says `unicode = true`: Unicode `\b` defeats the regex crate's fast engines.
-//! - `check`: the subset of rules applying to a context is resolved once and cached.
+//! - `compile`: a rulebook is compiled once (header, conditions, override policies, rules);
+//!   `kinds` compiles each kind's fields; `matchers` builds the two engines: every literal
+//!   (phrases, substitute keys, exceptions, triggers, required texts, the accepted vocabulary) in
+//!   one Aho-Corasick automaton, every regex in one `RegexSet` (plus one `Regex` per pattern, run
+//!   only when the set says it matched, for spans). Regexes use ASCII word classes (`\b`, `\w`,
+//!   `\d`, `\s`) unless the rule says `unicode = true`: Unicode `\b` defeats the regex crate's
+//!   fast engines.
+//! - `check`: the subset of rules applying to a context is resolved once and cached; each check
+//!   scans the text once per engine and hands each rule its own hits.
+//! - `overrides`: which errors an agent's overrides lift, under each rule's policy.
 //! - `detectors`: validated PII, money amounts, links. `counters`: X, SMS, graphemes.
 //!
 //! Extensions to RULES.md, all optional: `unicode = true` on a pattern rule; `region = "US"` on a
 //! phone detector (the region assumed for numbers written without `+`); `ignore_case` on a
 //! substitute rule (default false there, so that "Acme gold" -> "Acme Gold" does not flag the
 //! correct spelling); `fix = { action = "replace", text = "..." }` on phrase and pattern rules.
-//! For a length rule with `counter = "sms"`, `max` and `warn_at` count segments.
+//! For a length rule with `counter = "sms"`, `max` and `warn_at` count segments. Amount caps
+//! read amounts written with a currency sign or word, or a percent sign. Examples are checked
+//! without the rule's conditions (an amount cap under each tier it lists). In a directory,
+//! `[rulebook]` is in exactly one file, `[overrides]` and `[vocabulary]` in at most one.
 
 mod check;
 mod compile;
 mod counters;
 mod detectors;
+mod kinds;
+mod matchers;
 mod overrides;
 mod parse;
 
