@@ -167,11 +167,17 @@ pub(crate) fn compile(files: &[(String, String)]) -> Result<Compiled, RulebookEr
     let mut literals = LiteralBuilder::default();
     let mut regexes = RegexBuilderSet::default();
     let mut raw_rules = Vec::new();
+    let mut vocabulary_seen = false;
     for (index, (name, text)) in files.iter().enumerate() {
         let src = Source { name, text };
         let file = parse::parse_file(src)?;
         take_header(src, &file, &mut header, &mut default_policy)?;
         if let Some(vocab) = &file.vocabulary {
+            // Two [vocabulary] tables could not be served as one concatenated file.
+            if std::mem::replace(&mut vocabulary_seen, true) {
+                let message = "[vocabulary] is already defined in another file";
+                return Err(src.error(vocab.span(), message));
+            }
             for term in &vocab.get_ref().accept {
                 non_empty(src, term, "a vocabulary term")?;
                 literals.add(

@@ -809,6 +809,12 @@ fn directories_merge_and_refuse_duplicates() {
     assert_eq!(b.rule_ids().collect::<Vec<_>>(), vec!["one", "two"]);
     let again = Rulebook::from_toml_str(b.source(), "served").unwrap();
     assert_eq!(again.rule_ids().count(), 2);
+    std::fs::write(dir.join("c.toml"), "[vocabulary]\naccept = [\"y\"]\n").unwrap();
+    let e = Rulebook::load(&dir).err().unwrap();
+    assert!(
+        e.file.ends_with("c.toml") && e.message.contains("[vocabulary] is already defined"),
+        "{e}"
+    );
     std::fs::write(dir.join("c.toml"), rule("one")).unwrap();
     let e = Rulebook::load(&dir).err().unwrap();
     assert!(
