@@ -141,6 +141,8 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         depth: cfg.depth,
     };
 
+    let started = Instant::now();
+    let mut stats = Stats::default();
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     model.size = (size.width, size.height);
@@ -154,6 +156,8 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
 
     let mut pending = update::init(&mut model);
     let mut last_draw: Option<Instant> = None;
+    // Time spent in `update` on keys since the last frame.
+    let mut key_at: Option<Duration> = None;
     let result: anyhow::Result<()> = 'main: loop {
         // Effects first: some are the terminal's.
         for fx in std::mem::take(&mut pending) {
@@ -207,6 +211,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         if model.dirty {
             let due = last_draw.map(|t| t + FRAME).unwrap_or_else(Instant::now);
             if Instant::now() >= due {
+                let draw_started = Instant::now();
                 let drawn = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     guard
                         .terminal
@@ -221,6 +226,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
                     }
                 }
                 model.dirty = false;
+                stats.frame(started, draw_started.elapsed(), key_at.take());
                 last_draw = Some(Instant::now());
             }
         }
@@ -243,8 +249,15 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
             }
         }
         for msg in batch {
+            let is_key = matches!(msg, Msg::Key(_));
+            let t = Instant::now();
             match std::panic::catch_unwind(AssertUnwindSafe(|| update::update(&mut model, msg))) {
-                Ok(fx) => pending.extend(fx),
+                Ok(fx) => {
+                    if is_key {
+                        key_at = Some(key_at.unwrap_or_default() + t.elapsed());
+                    }
+                    pending.extend(fx)
+                }
                 Err(_) => {
                     break 'main Err(anyhow::anyhow!("the console crashed handling an event"))
                 }
@@ -264,7 +277,53 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         t.abort();
     }
     drop(guard);
+    if std::env::var_os("EARSHOT_BENCH").is_some() {
+        eprintln!("{}", stats.report());
+    }
     result
+}
+
+/// Timings for the benchmark (`EARSHOT_BENCH=1`, printed after the terminal is restored).
+#[derive(Default)]
+struct Stats {
+    first_frame: Option<Duration>,
+    frames: u64,
+    keys: u64,
+    key_total: Duration,
+    key_max: Duration,
+}
+
+impl Stats {
+    /// A frame drawn in `draw`, after `keys` spent handling keys (if any).
+    fn frame(&mut self, started: Instant, draw: Duration, keys: Option<Duration>) {
+        self.frames += 1;
+        if self.first_frame.is_none() {
+            self.first_frame = Some(started.elapsed());
+        }
+        if let Some(k) = keys {
+            let d = k + draw;
+            self.keys += 1;
+            self.key_total += d;
+            self.key_max = self.key_max.max(d);
+        }
+    }
+
+    fn report(&self) -> String {
+        let avg = if self.keys > 0 {
+            self.key_total / self.keys as u32
+        } else {
+            Duration::ZERO
+        };
+        format!(
+            "earshot bench: first frame {:?}; {} frames; {} keystrokes, handling+render avg {:?} max {:?}; {} bytes written",
+            self.first_frame.unwrap_or_default(),
+            self.frames,
+            self.keys,
+            avg,
+            self.key_max,
+            super::terminal::BYTES_WRITTEN.load(std::sync::atomic::Ordering::Relaxed)
+        )
+    }
 }
 
 /// 128 random bits, hex: the prefix of this session's idempotency keys.
