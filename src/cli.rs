@@ -129,6 +129,9 @@ pub enum AgentCommand {
         departments: Vec<String>,
         #[arg(long, default_value = "agent")]
         role: crate::domain::AgentRole,
+        /// Limit the token to these scopes (read, reply, admin), comma-separated; default: the role's.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<crate::domain::Scope>,
     },
     /// Revoke every token of an agent.
     Revoke {

@@ -236,6 +236,7 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
             name,
             departments,
             role,
+            scopes,
         } => {
             let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
             let (agent, token) = store
@@ -243,6 +244,7 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
                     name: &name,
                     role,
                     departments: &departments,
+                    scopes: (!scopes.is_empty()).then_some(scopes.as_slice()),
                 })
                 .await?;
             println!(

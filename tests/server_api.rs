@@ -774,6 +774,7 @@ async fn the_demo_organisation_is_complete() {
         earshot::server::ServerConfig::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
     config.demo = true;
     config.sim_per_minute = 0.0;
+    config.rate_limit.per_second = 0;
     let server = earshot::server::start(config).await.unwrap();
     let store = &server.store;
     assert!(store.customer_count().await.unwrap() >= 500);

@@ -1,7 +1,7 @@
 //! Bearer-token authentication and the JSON body extractor that answers problem+json.
 
 use super::error::ApiError;
-use super::store::AuthenticatedAgent;
+use super::store::{hash_token, AuthenticatedAgent};
 use super::AppState;
 use crate::domain::Scope;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -44,12 +44,23 @@ impl FromRequestParts<AppState> for Auth {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-        match state.store.authenticate(token).await? {
-            Some(agent) => Ok(Auth(agent)),
-            None => Err(ApiError::unauthorized(
-                "the token is unknown, expired or revoked",
-            )),
+        let agent =
+            state.store.authenticate(token).await?.ok_or_else(|| {
+                ApiError::unauthorized("the token is unknown, expired or revoked")
+            })?;
+        if let Some(limiter) = &state.limiter {
+            if let Err(wait) = limiter.check(&hash_token(token)) {
+                let mut e = ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    format!("this token is over its request rate; retry in {wait} s"),
+                );
+                e.retry_after = Some(wait);
+                return Err(e);
+            }
         }
+        Ok(Auth(agent))
     }
 }
 

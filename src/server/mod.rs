@@ -6,6 +6,7 @@ pub mod auth;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
 pub mod sse;
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     pub sim_burst_every_min: f64,
     /// How many events the log keeps for resuming subscribers.
     pub event_retention: i64,
+    /// Requests per token; `per_second: 0` turns limiting off.
+    pub rate_limit: ratelimit::RateLimit,
 }
 
 impl ServerConfig {
@@ -52,6 +55,7 @@ impl ServerConfig {
             sim_per_minute: 6.0,
             sim_burst_every_min: 10.0,
             event_retention: 1_000_000,
+            rate_limit: ratelimit::RateLimit::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ pub struct AppState {
     pub store: Store,
     pub routing: Arc<RoutingRules>,
     pub rules: Arc<rulebook::RulesInForce>,
+    pub limiter: Option<Arc<ratelimit::TokenLimiter>>,
     pub delivery: delivery::DeliveryQueue,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
@@ -134,6 +139,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         store: store.clone(),
         routing,
         rules,
+        limiter: ratelimit::TokenLimiter::new(config.rate_limit).map(Arc::new),
         delivery,
         shutdown: shutdown_rx.clone(),
     };
@@ -178,6 +184,7 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
         state.shutdown.clone(),
     );
     let store = state.store.clone();
+    let limiter = state.limiter.clone();
     let keep = config.event_retention;
     let mut stop = state.shutdown.clone();
     tokio::spawn(async move {
@@ -185,6 +192,9 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
                 _ = crate::server::stopped(&mut stop) => return,
+            }
+            if let Some(limiter) = &limiter {
+                limiter.shrink();
             }
             if let Err(e) = store.prune_events(keep).await {
                 tracing::warn!(error = %e, "event pruning failed");

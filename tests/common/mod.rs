@@ -74,7 +74,12 @@ impl TestServer {
 
 /// Starts a server over `db`, seeding the small test organisation on first start.
 pub async fn start_on(db: TestDb) -> TestServer {
-    let config = ServerConfig::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    let mut config = ServerConfig::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    // Tests hammer the server with one token; the limiter has its own test.
+    config.rate_limit = earshot::server::ratelimit::RateLimit {
+        per_second: 100_000,
+        burst: 100_000,
+    };
     let server = server::start(config).await.expect("server starts");
     if server.store.customer_count().await.unwrap() == 0 {
         seed(&server.store).await;
@@ -135,6 +140,7 @@ pub async fn seed(store: &Store) {
                     name,
                     role,
                     departments: &depts,
+                    scopes: None,
                 },
                 token,
             )

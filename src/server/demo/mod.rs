@@ -387,6 +387,7 @@ pub async fn seed_if_empty(store: &Store) -> StoreResult<bool> {
                     name,
                     role: *role,
                     departments: &departments,
+                    scopes: None,
                 },
                 token,
             )

@@ -12,6 +12,9 @@ pub struct NewAgent<'a> {
     pub name: &'a str,
     pub role: AgentRole,
     pub departments: &'a [String],
+    /// What the token may do; the role's scopes when `None` (a read-only token for a wallboard,
+    /// say, is `Some(&[Scope::Read])`).
+    pub scopes: Option<&'a [Scope]>,
 }
 
 /// The agent behind a valid token, with what the token allows.
@@ -129,7 +132,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let scopes: Vec<&str> = new.role.scopes().iter().map(|s| s.as_str()).collect();
+        let scopes = new
+            .scopes
+            .map(<[Scope]>::to_vec)
+            .unwrap_or_else(|| new.role.scopes());
+        let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         sqlx::query("INSERT INTO tokens (hash, agent_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(hash_token(token))
             .bind(id)
