@@ -14,6 +14,17 @@ pub fn sanitize_multiline(s: &str) -> String {
 
 pub use crate::text::{display_width, truncate_to_width};
 
+/// How a handle is shown: `@name` on social networks (whether or not the network's handle
+/// already has its `@`), as it is for addresses and numbers.
+pub fn handle_label(network: crate::domain::Channel, handle: &str) -> String {
+    use crate::domain::Channel::*;
+    match network {
+        Email | Sms | Phone | Whatsapp | InPerson | WebForm | Webchat => handle.to_string(),
+        _ if handle.starts_with('@') => handle.to_string(),
+        _ => format!("@{handle}"),
+    }
+}
+
 /// `s` truncated or padded with spaces to exactly `width` columns.
 pub fn fit(s: &str, width: usize) -> String {
     let mut t = truncate_to_width(s, width);
@@ -61,6 +72,17 @@ mod tests {
         assert_eq!(sanitize("x\u{9b}31my"), "xy");
         assert_eq!(sanitize_multiline("a\nb\u{1b}"), "a\nb");
         assert_eq!(sanitize("a\nb"), "a b");
+    }
+
+    #[test]
+    fn handles_get_one_at_sign_on_social_networks() {
+        use crate::domain::Channel;
+        assert_eq!(handle_label(Channel::X, "@ada"), "@ada");
+        assert_eq!(handle_label(Channel::X, "ada"), "@ada");
+        assert_eq!(
+            handle_label(Channel::Email, "ada@example.com"),
+            "ada@example.com"
+        );
     }
 
     #[test]

@@ -812,7 +812,7 @@ pub fn cycle_kind(k: ReplyKind) -> ReplyKind {
 
 /// Where a part goes: `Ok(label)` or `Err(why it cannot go)`.
 pub fn recipient(m: &Model, fb: &Feedback, part: Visibility) -> Result<String, String> {
-    let handle = &fb.author.handle;
+    let handle = fb.author.handle.trim_start_matches('@');
     match part {
         Visibility::Public => {
             if fb.channel.has_public_thread() {
@@ -892,7 +892,7 @@ fn placeholders(m: &Model) -> Placeholders {
         last_name: c.map(|c| c.last_name.clone()),
         last_order,
         agent: m.me.as_ref().map(|a| a.name.clone()),
-        handle: fb.map(|f| format!("@{}", f.author.handle)),
+        handle: fb.map(|f| super::textutil::handle_label(f.channel, &f.author.handle)),
         channel: fb.map(|f| f.channel.to_string()),
     }
 }

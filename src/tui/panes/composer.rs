@@ -6,7 +6,7 @@ use crate::domain::{PresenceState, Visibility};
 use crate::tui::action::{Action, Context};
 use crate::tui::meter::meter;
 use crate::tui::model::{Composer, Focus, Model};
-use crate::tui::textutil::{one_line, truncate_to_width};
+use crate::tui::textutil::{handle_label, one_line, truncate_to_width};
 use crate::tui::update::recipient;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -66,7 +66,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             t.get("rule.error"),
         )));
     }
-    let quote = format!("@{}: {}", fb.author.handle, one_line(&fb.text));
+    let quote = format!(
+        "{}: {}",
+        handle_label(fb.channel, &fb.author.handle),
+        one_line(&fb.text)
+    );
     top.push(Line::from(Span::styled(
         truncate_to_width(&quote, w),
         t.get("ui.text.dim"),

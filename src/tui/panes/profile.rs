@@ -6,7 +6,7 @@ use crate::domain::{Customer, CustomerRole, HistoryEntry, Transaction};
 use crate::tui::action::Action;
 use crate::tui::action::Context;
 use crate::tui::model::{CustomerView, Focus, Load, Model};
-use crate::tui::textutil::{one_line, truncate_to_width};
+use crate::tui::textutil::{handle_label, one_line, truncate_to_width};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Wrap};
@@ -52,7 +52,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             .unwrap_or_else(|| ":link".into());
         let a = &fb.author;
         let lines = vec![
-            Line::from(Span::styled(format!("{} (@{} on {})", a.display_name, a.handle, a.network), t.get("profile.name"))),
+            Line::from(Span::styled(format!("{} ({} on {})", a.display_name, handle_label(a.network, &a.handle), a.network), t.get("profile.name"))),
             Line::from(Span::styled("Not linked to a customer.", t.get("profile.unlinked"))),
             Line::from(""),
             Line::from(vec![
@@ -196,8 +196,8 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
             Span::raw("  "),
             lbl(&format!("{:<9} ", i.network.as_str())),
             val(format!(
-                "@{}{}",
-                i.handle,
+                "{}{}",
+                handle_label(i.network, &i.handle),
                 if i.verified { " ✓" } else { "" }
             )),
         ]));

@@ -4,7 +4,7 @@
 use super::{pane_block, short_duration};
 use crate::domain::{Channel, FeedbackStatus, SentimentLabel};
 use crate::tui::model::{Focus, Model, Row};
-use crate::tui::textutil::{fit, fit_right, one_line};
+use crate::tui::textutil::{fit, fit_right, handle_label, one_line};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -126,7 +126,7 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
         Span::styled(smark, st(sscope)),
         Span::styled(" ", base.patch(sel)),
         Span::styled(
-            fit(&format!("@{}", fb.author.handle), author_w),
+            fit(&handle_label(fb.channel, &fb.author.handle), author_w),
             st("stream.author"),
         ),
         Span::styled(" ", base.patch(sel)),
