@@ -65,7 +65,10 @@ async fn reads(base: &str, http: &reqwest::Client, ids: &[String], rate: f64, se
         };
         let http = http.clone();
         handles.push(tokio::spawn(async move {
-            let ok = matches!(http.get(url).bearer_auth(TOKEN).send().await, Ok(r) if r.status().is_success() && r.bytes().await.is_ok());
+            let ok = match http.get(url).bearer_auth(TOKEN).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            };
             (scheduled.elapsed().as_secs_f64() * 1000.0, ok)
         }));
     }
