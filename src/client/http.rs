@@ -908,6 +908,7 @@ pub(crate) mod tests {
             }],
             overrides: vec![],
             rulebook_version: None,
+            base_message_id: None,
         };
         let r = b.send_reply("fb_1", "key-123", &reply).await.unwrap();
         assert_eq!(r.id, "rp_1");

@@ -538,6 +538,7 @@ mod tests {
             }],
             overrides: vec![],
             rulebook_version: None,
+            base_message_id: None,
         }
     }
 

@@ -82,6 +82,57 @@ pub struct NewReply {
     /// The rulebook version the console checked against, when it checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rulebook_version: Option<String>,
+    /// The newest thread message the agent saw when composing. If the thread has newer messages
+    /// (another agent replied, the customer wrote again) the server answers 409 `stale-thread`
+    /// with them and delivers nothing; sending again without it confirms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_message_id: Option<String>,
+}
+
+/// `POST /v1/replies`, with an `Idempotency-Key` header: one reply (typically a macro) to many
+/// items, checked against the rules for each item's channel and customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBulkReply {
+    pub feedback_ids: Vec<String>,
+    pub parts: Vec<ReplyPart>,
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rulebook_version: Option<String>,
+}
+
+/// The answer to `POST /v1/replies`: one result per requested item, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BulkReplyResults {
+    pub results: Vec<BulkItemResult>,
+}
+
+/// One item of a bulk reply: the reply (status 201, or 200 when it is the stored result of an
+/// earlier request with the same key) or the problem that stopped it for this item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BulkItemResult {
+    pub feedback_id: String,
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Reply>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// One attempt to hand an outbound message to its channel (`GET /v1/messages/{id}/attempts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub message_id: String,
+    /// 1 for the first attempt, counted across server restarts.
+    pub attempt: i64,
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+    /// Why the attempt failed (transport error, refusal), or that it was interrupted.
+    pub error: Option<String>,
+    /// `None` while the attempt is in flight (or when it was interrupted).
+    pub duration_ms: Option<f64>,
 }
 
 /// `POST /v1/feedback/{id}/presence`.

@@ -1316,6 +1316,7 @@ fn send(m: &mut Model) -> Vec<Effect> {
         parts,
         overrides: c.overrides.clone(),
         rulebook_version: m.rules.as_ref().map(|r| r.version.clone()),
+        base_message_id: None,
     };
     // The key is part of the draft: if we die now, a retry after restart reuses it.
     m.drafts_dirty.insert(fb.id.clone());
