@@ -26,7 +26,12 @@ pub fn x_weighted(text: &str) -> XCount {
 pub(crate) fn x_weighted_with_max(text: &str, max: usize) -> XCount {
     let mut config = twitter_text_config::config_v3().clone();
     config.max_weighted_tweet_length = i32::try_from(max).unwrap_or(i32::MAX);
-    let parsed = twitter_text::parse(text, &config, true);
+    // NFC first, as X counts normalised text (and see `parser_safe` for why we do it ourselves).
+    let normalized: String = unicode_normalization::UnicodeNormalization::nfc(text).collect();
+    let safe = parser_safe(&normalized);
+    let Some(parsed) = contained(|| twitter_text::parse(&safe, &config, true)) else {
+        return x_weighted_fallback(text, max);
+    };
     let weighted_length = usize::try_from(parsed.weighted_length).unwrap_or(0);
     let overflow_at = (weighted_length > max).then(|| {
         // The valid range is inclusive and in UTF-16 units of the NFC text; for text that is
@@ -41,12 +46,127 @@ pub(crate) fn x_weighted_with_max(text: &str, max: usize) -> XCount {
     }
 }
 
+thread_local! {
+    static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread runs a third-party call whose panics are caught and handled: a panic
+/// hook (the console's, which restores the terminal) should stay quiet then.
+pub fn panic_is_contained() -> bool {
+    CONTAINED.with(|c| c.get())
+}
+
+/// Runs `f`, turning a panic into `None` (a check must never take the composer or a server
+/// request down because a dependency choked on odd text).
+fn contained<T>(f: impl FnOnce() -> T) -> Option<T> {
+    CONTAINED.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CONTAINED.with(|c| c.set(false));
+    result.ok()
+}
+
+/// X's weights without twitter-text, for the rare text it cannot parse: code points in X's
+/// light ranges weigh 1, others 2, an emoji sequence 2; URLs are not recognised.
+fn x_weighted_fallback(text: &str, max: usize) -> XCount {
+    let mut weighted = 0;
+    let mut overflow_at = None;
+    for (i, g) in text.grapheme_indices(true) {
+        let emoji = g.chars().count() > 1 && g.chars().any(|c| u32::from(c) >= 0x1F000);
+        weighted += if emoji {
+            2
+        } else {
+            g.chars().map(|c| if is_light(c) { 1 } else { 2 }).sum()
+        };
+        if weighted > max && overflow_at.is_none() {
+            overflow_at = Some(i);
+        }
+    }
+    XCount {
+        weighted_length: weighted,
+        valid: weighted > 0 && weighted <= max,
+        overflow_at,
+    }
+}
+
+/// X's v3 ranges of weight 1 (everything else weighs 2).
+fn is_light(c: char) -> bool {
+    matches!(u32::from(c), 0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037)
+}
+
+/// twitter-text 0.3 has byte-slicing bugs that panic on some text (found by fuzzing the server):
+/// it normalises (NFC) and lowercases, then slices its input with offsets from the transformed
+/// text ('ୟ' U+0B5F decomposes; 'Ⱥ' U+023A lowercases from two bytes to three), and it looks
+/// two bytes back from an '@' for a legacy "RT" prefix, landing inside a preceding multi-byte
+/// character. So the caller passes NFC text, and here (1) characters whose lowercase has another
+/// length and (2) an '@' with a non-ASCII byte just before it are swapped for characters of the
+/// same X weight and UTF-16 length that neither compose nor change case ('q', '一', '𝔸'). The
+/// count is unchanged; only a mention after non-Latin text is no longer seen as one, which does
+/// not change its weight. `contained` catches whatever remains.
+fn parser_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unstable = |c: char| c.to_lowercase().map(char::len_utf8).sum::<usize>() != c.len_utf8();
+    let risky_at = |i: usize, c: char| {
+        matches!(c, '@' | '\u{ff20}')
+            && text.as_bytes()[i.saturating_sub(3)..i]
+                .iter()
+                .any(|b| !b.is_ascii())
+    };
+    if !text
+        .char_indices()
+        .any(|(i, c)| unstable(c) || risky_at(i, c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.char_indices()
+        .map(
+            |(i, c)| match (unstable(c) || risky_at(i, c), c.len_utf16(), is_light(c)) {
+                (false, ..) => c,
+                (true, 1, true) => 'q',
+                (true, 1, false) => '\u{4e00}',
+                (true, _, _) => '\u{1d538}',
+            },
+        )
+        .collect::<String>()
+        .into()
+}
+
 /// A bound that spares the full parse on every keystroke of a short post: no character weighs
 /// more than its UTF-8 bytes (weight 2 starts at U+1100, three bytes), and only a URL (which needs
 /// a dot) can weigh more than it is long, at most 23.
 pub(crate) fn surely_fits_x(text: &str, max: usize) -> bool {
     let dots = text.bytes().filter(|&b| b == b'.').count();
     text.len() + 23 * dots <= max
+}
+
+#[cfg(test)]
+mod case_tests {
+    use super::*;
+
+    #[test]
+    fn letters_whose_lowercase_is_longer_do_not_panic_and_count_the_same() {
+        // Found by the request-body fuzzer: this used to panic inside twitter-text.
+        let text = "ȺC𑐈 ਲ਼<¥5%¥Ꜵ*A&6'y Ⅼk ".repeat(12);
+        let count = x_weighted(&text);
+        assert!(count.weighted_length > 280);
+        assert!(text.is_char_boundary(count.overflow_at.unwrap()));
+        assert_eq!(
+            x_weighted("ȺȺ").weighted_length,
+            x_weighted("aa").weighted_length
+        );
+        assert_eq!(x_weighted("İ").weighted_length, 1);
+        let decomposing = "'𞲝Ά*aಇ¬𑿎Hh=𞥞*𛲗𰦣Mk\\𐖨ⁱ�ⴧୟ𝕂�𐳩ඏ#z𑂾&N6𞹤Dhg𑲭/ೊ𑊈Ѩ𐁓jOm/𝓂?!`𐺰ⷐ8".repeat(6);
+        let count = x_weighted(&decomposing);
+        assert!(decomposing.is_char_boundary(count.overflow_at.unwrap_or(0)));
+        assert_eq!(
+            x_weighted("Ⱥ\u{301}").weighted_length,
+            x_weighted("q\u{301}").weighted_length
+        );
+        // A multi-byte character right before '@' (twitter-text's "RT@" check sliced into it).
+        for text in ["直@acme", "𖿣@acme hello", "ì:@acme", "直RT:@acme"] {
+            let count = x_weighted(text);
+            assert!(count.weighted_length > 0 && count.valid, "{text}");
+        }
+        assert_eq!(x_weighted("直@acme").weighted_length, 7);
+    }
 }
 
 fn utf16_to_byte(text: &str, units: usize) -> usize {

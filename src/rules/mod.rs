@@ -38,7 +38,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use counters::{sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
+pub use counters::{panic_is_contained, sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
 pub use overrides::{AcceptedOverride, OverrideOutcome, Refusal, RefusalReason};
 
 use crate::domain::{AgentRole, Channel, Override, SentimentLabel, Visibility};

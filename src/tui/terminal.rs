@@ -70,6 +70,11 @@ impl TerminalGuard {
         HOOK.call_once(|| {
             let prev = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
+                // A dependency's panic that the rules engine catches and handles is no reason
+                // to leave the screen.
+                if crate::rules::panic_is_contained() {
+                    return;
+                }
                 let _ = restore();
                 prev(info);
             }));
