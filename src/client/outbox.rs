@@ -391,6 +391,42 @@ impl Outbox {
         report
     }
 
+    /// Sends one queued entry now (the console's send right after [`enqueue_with_key`](
+    /// Self::enqueue_with_key)) and records the outcome as [`drain`](Self::drain) does: sent,
+    /// failed for good (refused, not found, conflict), or still queued with the error (the
+    /// backend is unreachable...: a later drain delivers it under the same key).
+    pub async fn deliver(&self, backend: &dyn CrmBackend, key: &str) -> Result<Reply, ClientError> {
+        let entry = self
+            .update(key, |e| e.attempts += 1)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if entry.state != OutboxState::Queued {
+            tracing::debug!("outbox entry {key} is {:?}; sending again", entry.state);
+        }
+        let outcome = backend
+            .send_reply(&entry.feedback_id, key, &entry.reply)
+            .await;
+        let recorded = match &outcome {
+            Ok(reply) => {
+                let id = reply.id.clone();
+                self.update(key, |e| {
+                    e.state = OutboxState::Sent;
+                    e.last_error = None;
+                    e.reply_id = Some(id);
+                })
+            }
+            Err(
+                err @ (ClientError::Refused { .. }
+                | ClientError::NotFound(_)
+                | ClientError::Conflict(_)),
+            ) => self.mark_failed(key, &err.to_string()),
+            Err(err) => self.update(key, |e| e.last_error = Some(err.to_string())),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!("{e}");
+        }
+        outcome
+    }
+
     /// [`drain`](Self::drain) again, with backoff, while the backend is unreachable or rate
     /// limiting, at most `rounds` times; returns the last report.
     pub async fn drain_with_retry(
