@@ -89,8 +89,15 @@ actions! {
     Filter = "filter", Stream, "Filter the stream";
     ClearFilter = "clear_filter", Stream, "Clear the filter";
     Reply = "reply", Stream, "Reply to the selected item";
-    AssignToMe = "assign_to_me", Stream, "Assign the selected item to me";
+    AssignToMe = "assign_to_me", Stream, "Claim the selected item (assign it to me)";
+    Reassign = "reassign", Stream, "Reassign the item to an agent or a department (picker)";
+    Escalate = "escalate", Stream, "Escalate: priority urgent, assigned to a supervisor";
+    SetPending = "set_pending", Stream, "Mark the selected item pending";
     Resolve = "resolve", Stream, "Mark the selected item resolved";
+    LogFeedback = "log_feedback", Stream, "Log offline feedback (phone, in person, form) for this customer";
+    ToggleMark = "toggle_mark", Stream, "Mark or unmark the item for a macro reply to many";
+    ClearMarks = "clear_marks", Stream, "Unmark every item";
+    SendMacroToMarked = "send_macro_to_marked", Global, "Send the public part of this reply to every marked item";
     ProfileDown = "profile_down", Profile, "Scroll the profile down";
     ProfileUp = "profile_up", Profile, "Scroll the profile up";
     LinkIdentity = "link_identity", Profile, "Link the author to a customer (search)";

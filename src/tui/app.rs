@@ -124,6 +124,32 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         model.drafts = drafts;
         model.warnings.extend(w);
     }
+    // The outbox: what was queued before (a dead backend, a crash) is shown and delivered.
+    let outbox =
+        cfg.data_dir
+            .as_ref()
+            .and_then(|d| match crate::client::Outbox::open(d.join("outbox")) {
+                Ok(o) => Some(Arc::new(o)),
+                Err(e) => {
+                    model
+                        .warnings
+                        .push(format!("{e}; replies are sent without an outbox"));
+                    None
+                }
+            });
+    if let Some(o) = &outbox {
+        model.outbox_enabled = true;
+        let _ = o.prune_sent(Duration::from_secs(24 * 3600));
+        match o.entries() {
+            Ok((entries, problems)) => {
+                update::load_outbox(&mut model, entries);
+                model
+                    .warnings
+                    .extend(problems.into_iter().map(|e| e.to_string()));
+            }
+            Err(e) => model.warnings.push(e.to_string()),
+        }
+    }
     if !model.warnings.is_empty() {
         let n = model.warnings.len();
         model.set_status(
@@ -139,6 +165,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         drafts_dir: drafts_dir.clone(),
         config_dir: cfg.config_dir.clone(),
         depth: cfg.depth,
+        outbox,
     };
 
     let started = Instant::now();

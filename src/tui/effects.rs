@@ -7,8 +7,8 @@ use super::lint::CompiledRules;
 use super::model::{Draft, Level, MAX_INITIAL_ITEMS};
 use super::theme::{ColorDepth, Theme};
 use super::update::Msg;
-use crate::client::{CrmBackend, FeedbackQuery};
-use crate::domain::api::{FeedbackPatch, NewReply};
+use crate::client::{ClientError, CrmBackend, FeedbackQuery, Outbox};
+use crate::domain::api::{FeedbackPatch, NewFeedback, NewReply};
 use crate::domain::{PresenceState, Visibility};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +18,20 @@ use tokio::sync::mpsc::UnboundedSender;
 pub enum Effect {
     LoadMe,
     LoadAgents,
+    LoadDepartments,
+    /// `GET /v1/feedback/{id}`: the item and its thread.
+    LoadThread(String),
+    /// Log offline feedback (`POST /v1/feedback`).
+    CreateFeedback(NewFeedback),
+    /// Send what the outbox still has queued (at start, on reconnect).
+    DrainOutbox,
+    /// Forget an outbox entry (its text went back to the composer).
+    DropOutbox(String),
+    /// Answer with `Msg::Wake(wake)` after `after_ms`.
+    Wake {
+        after_ms: u64,
+        wake: Wake,
+    },
     LoadFeedback {
         generation: u64,
         cursor: Option<String>,
@@ -25,6 +39,7 @@ pub enum Effect {
     LoadCustomer(String),
     LoadHistory(String),
     LoadTransactions(String),
+    /// Write the reply to the outbox (fsync), then send it under `key`.
     SendReply {
         feedback_id: String,
         key: String,
@@ -61,6 +76,13 @@ pub enum Effect {
     Quit,
 }
 
+/// Timers `update` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wake {
+    /// The selection has rested on an item: announce `viewing`, load its thread.
+    Settled { feedback_id: String, seq: u64 },
+}
+
 /// What effect tasks need.
 #[derive(Clone)]
 pub struct Runner {
@@ -69,6 +91,8 @@ pub struct Runner {
     pub drafts_dir: Option<PathBuf>,
     pub config_dir: Option<PathBuf>,
     pub depth: ColorDepth,
+    /// The durable outbox (`<data dir>/outbox`); without one, replies are sent directly.
+    pub outbox: Option<Arc<Outbox>>,
 }
 
 /// Page size of the initial fetch.
@@ -88,6 +112,43 @@ impl Runner {
             }
             Effect::LoadAgents => {
                 tokio::spawn(async move { send(Msg::Agents(b.agents().await)) });
+            }
+            Effect::LoadDepartments => {
+                tokio::spawn(async move { send(Msg::Departments(b.departments().await)) });
+            }
+            Effect::LoadThread(id) => {
+                tokio::spawn(async move {
+                    let result = b.feedback(&id).await;
+                    send(Msg::Thread { id, result })
+                });
+            }
+            Effect::CreateFeedback(new) => {
+                tokio::spawn(async move { send(Msg::Created(b.create_feedback(&new).await)) });
+            }
+            Effect::DrainOutbox => {
+                let Some(outbox) = self.outbox.clone() else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let report = outbox.drain(b.as_ref()).await;
+                    send(Msg::Drained(report))
+                });
+            }
+            Effect::DropOutbox(key) => {
+                let Some(outbox) = self.outbox.clone() else {
+                    return;
+                };
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = outbox.remove(&key) {
+                        tracing::warn!("{e}");
+                    }
+                });
+            }
+            Effect::Wake { after_ms, wake } => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(after_ms)).await;
+                    send(Msg::Wake(wake))
+                });
             }
             Effect::LoadFeedback { generation, cursor } => {
                 tokio::spawn(async move {
@@ -126,8 +187,28 @@ impl Runner {
                 key,
                 reply,
             } => {
+                let outbox = self.outbox.clone();
                 tokio::spawn(async move {
-                    let result = b.send_reply(&feedback_id, &key, &reply).await;
+                    let result = match outbox {
+                        // Durable first: on disk (fsync) before the request goes out, so a
+                        // dead backend, a crash or a restart loses nothing; the key makes every
+                        // later attempt (a drain) harmless.
+                        Some(outbox) => {
+                            let (o, fid, k) = (outbox.clone(), feedback_id.clone(), key.clone());
+                            let queued = tokio::task::spawn_blocking(move || {
+                                o.enqueue_with_key(&k, &fid, reply)
+                            })
+                            .await;
+                            match queued {
+                                Ok(Ok(_)) => outbox.deliver(b.as_ref(), &key).await,
+                                Ok(Err(e)) => Err(ClientError::Protocol(format!(
+                                    "not written to the outbox: {e}"
+                                ))),
+                                Err(e) => Err(ClientError::Protocol(e.to_string())),
+                            }
+                        }
+                        None => b.send_reply(&feedback_id, &key, &reply).await,
+                    };
                     send(Msg::ReplySent {
                         feedback_id,
                         key,

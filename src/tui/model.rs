@@ -8,8 +8,8 @@ use super::textutil::{one_line, sanitize, sanitize_multiline};
 use super::theme::Theme;
 use crate::domain::api::Presence;
 use crate::domain::{
-    Agent, Customer, Feedback, HistoryEntry, Identity, Override, PresenceState, Transaction,
-    Visibility,
+    Agent, Channel, Customer, DeliveryStatus, Department, Feedback, HistoryEntry, Identity,
+    Message, Override, PresenceState, ReplyPart, Transaction, Visibility,
 };
 use chrono::{DateTime, Utc};
 use ratatui_textarea::TextArea;
@@ -542,6 +542,10 @@ pub struct Composer {
     /// The agent was warned (item already answered, or another agent replying) and a second
     /// send confirms.
     pub confirm_stale: bool,
+    /// The server stopped a send because the thread changed since it was loaded (409
+    /// stale-thread): the messages that are new (filled when the thread is refetched). While
+    /// set, sending again confirms and goes without `base_message_id`.
+    pub stale: Option<Vec<Message>>,
 }
 
 impl Composer {
@@ -558,6 +562,7 @@ impl Composer {
             overrides: Vec::new(),
             error: None,
             confirm_stale: false,
+            stale: None,
         };
         for ta in [&mut c.public, &mut c.direct] {
             ta.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
@@ -703,6 +708,8 @@ pub enum Overlay {
     Filter(LineInput),
     Canned(Picker),
     Link(LinkSearch),
+    Assign(AssignPicker),
+    Log(LogForm),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -737,6 +744,121 @@ impl CustomerView {
     }
 }
 
+/// A reply in the console's outbox (the durable copy is `client::Outbox`'s file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    /// The idempotency key of every attempt.
+    pub key: String,
+    pub feedback_id: String,
+    pub parts: Vec<ReplyPart>,
+    pub state: SendState,
+    /// Why the last attempt did not deliver it, or why it failed.
+    pub reason: Option<String>,
+    pub reply_id: Option<String>,
+    /// The outbound messages of the delivered reply, with their delivery status as
+    /// `reply.status_changed` events report it.
+    pub messages: Vec<Message>,
+}
+
+impl OutboxItem {
+    /// One word for the row and the composer: queued, sending, sent, delivered, failed.
+    pub fn label(&self) -> &'static str {
+        match self.state {
+            SendState::Queued if self.reason.is_some() => "queued",
+            SendState::Queued => "sending",
+            SendState::Failed => "failed",
+            SendState::Sent => {
+                let st: Vec<DeliveryStatus> =
+                    self.messages.iter().map(|m| m.delivery_status).collect();
+                if st.contains(&DeliveryStatus::Failed) {
+                    "failed"
+                } else if !st.is_empty() && st.iter().all(|s| *s == DeliveryStatus::Delivered) {
+                    "delivered"
+                } else if st.contains(&DeliveryStatus::Queued) {
+                    "queued"
+                } else {
+                    "sent"
+                }
+            }
+        }
+    }
+
+    /// The delivery problem to show, if any.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(r) = &self.reason {
+            return Some(r.clone());
+        }
+        self.messages
+            .iter()
+            .find(|m| m.delivery_status == DeliveryStatus::Failed)
+            .map(|m| {
+                m.status_reason
+                    .clone()
+                    .unwrap_or_else(|| "delivery failed".into())
+            })
+    }
+}
+
+/// Where a reply in the outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendState {
+    /// On disk, not yet accepted by the backend (being sent, or waiting for it to come back).
+    Queued,
+    /// The backend accepted it; delivery status follows in `messages`.
+    Sent,
+    /// Refused for good.
+    Failed,
+}
+
+/// The thread of an item as this console loaded it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThreadState {
+    pub messages: Vec<Message>,
+    /// The newest message when the thread was loaded (or when we last acknowledged it): what
+    /// a reply is based on (`NewReply::base_message_id`).
+    pub base: Option<String>,
+}
+
+/// The picker of `reassign`: agents then departments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignPicker {
+    pub feedback_id: String,
+    pub query: LineInput,
+    pub choices: Vec<AssignChoice>,
+    /// Indices into `choices` that match the query.
+    pub matches: Vec<usize>,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssignChoice {
+    Agent { id: String, name: String },
+    Department { id: String, name: String },
+    Unassign,
+}
+
+impl AssignChoice {
+    pub fn label(&self) -> String {
+        match self {
+            AssignChoice::Agent { name, .. } => format!("agent · {name}"),
+            AssignChoice::Department { name, .. } => format!("department · {name}"),
+            AssignChoice::Unassign => "unassign".into(),
+        }
+    }
+}
+
+/// The form of `log_feedback`: offline feedback for the selected customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogForm {
+    pub customer_id: Option<String>,
+    /// Shown and sent as the author (the customer's name, or what the agent types).
+    pub author: String,
+    pub channel: Channel,
+    pub text: LineInput,
+}
+
+pub const OFFLINE_CHANNELS: [Channel; 3] = [Channel::Phone, Channel::InPerson, Channel::WebForm];
+
 #[derive(Clone)]
 pub struct Model {
     pub now: DateTime<Utc>,
@@ -767,6 +889,23 @@ pub struct Model {
     pub presence: HashMap<String, Vec<Presence>>,
     /// What this console announced last: (feedback id, state).
     pub my_presence: Option<(String, PresenceState)>,
+    /// When it was announced (re-sent before others expire it).
+    pub my_presence_at: Option<DateTime<Utc>>,
+    /// Counts selection changes: a settle timer only fires for the selection it was set for.
+    pub selection_seq: u64,
+    /// Every agent (for reassign and escalate) and department.
+    pub agent_list: Vec<Agent>,
+    pub departments: Vec<Department>,
+    /// Replies written to the outbox, oldest first.
+    pub outbox: Vec<OutboxItem>,
+    /// Sends go through a durable outbox (false when there is no data directory).
+    pub outbox_enabled: bool,
+    /// When the outbox was last drained (retried while replies wait).
+    pub outbox_drained_at: Option<DateTime<Utc>>,
+    /// Threads as loaded (feedback id -> messages and the base of a reply).
+    pub threads: HashMap<String, ThreadState>,
+    /// Items marked for a macro reply to many.
+    pub marked: BTreeSet<String>,
     pub canned: Vec<CannedReply>,
     pub rules: Option<Arc<CompiledRules>>,
     /// Random per session; idempotency keys are `seed-counter`.
@@ -817,6 +956,15 @@ impl Model {
             warnings: Vec::new(),
             presence: HashMap::new(),
             my_presence: None,
+            my_presence_at: None,
+            selection_seq: 0,
+            agent_list: Vec::new(),
+            departments: Vec::new(),
+            outbox: Vec::new(),
+            outbox_enabled: false,
+            outbox_drained_at: None,
+            threads: HashMap::new(),
+            marked: BTreeSet::new(),
             canned: Vec::new(),
             rules: None,
             key_seed,
@@ -848,6 +996,13 @@ impl Model {
             return "me";
         }
         self.agents.get(id).map(|s| s.as_str()).unwrap_or(id)
+    }
+
+    /// The outbox replies of an item, oldest first.
+    pub fn outbox_for<'a>(&'a self, feedback_id: &'a str) -> impl Iterator<Item = &'a OutboxItem> {
+        self.outbox
+            .iter()
+            .filter(move |o| o.feedback_id == feedback_id)
     }
 
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {

@@ -4,18 +4,21 @@
 
 use super::action::{Action, Context};
 use super::canned::{self, Placeholders};
-use super::effects::Effect;
+use super::effects::{Effect, Wake};
 use super::keymap::{KeyPress, Lookup};
 use super::lint::{CompiledRules, LintContext, MarkLevel, ViolationMark};
 use super::model::*;
 use super::panes;
 use super::textutil::sanitize_multiline;
 use super::theme::Theme;
-use crate::client::{ClientError, StreamItem};
-use crate::domain::api::{FeedbackPatch, Me, NewReply, Page, Presence};
+use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState, StreamItem};
+use crate::domain::api::{
+    FeedbackDetail, FeedbackPatch, Me, NewFeedback, NewReply, Page, Presence,
+};
 use crate::domain::{
-    Agent, Channel, Customer, EventName, Feedback, FeedbackStatus, HistoryEntry, Identity,
-    Override, PresenceState, Reply, ReplyPart, Transaction, TransactionKind, Visibility,
+    Agent, AgentRole, Channel, Customer, Department, EventName, Feedback, FeedbackStatus,
+    HistoryEntry, Identity, Message, Override, PresenceState, Priority, Reply, ReplyPart,
+    Transaction, TransactionKind, Visibility,
 };
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -33,6 +36,18 @@ pub enum Msg {
     Stream(StreamItem),
     Me(Result<Me, ClientError>),
     Agents(Result<Vec<Agent>, ClientError>),
+    Departments(Result<Vec<Department>, ClientError>),
+    /// An item and its thread (`Effect::LoadThread`).
+    Thread {
+        id: String,
+        result: Result<FeedbackDetail, ClientError>,
+    },
+    /// Offline feedback was logged (`Effect::CreateFeedback`).
+    Created(Result<Feedback, ClientError>),
+    /// What a drain of the outbox did.
+    Drained(DrainReport),
+    /// A timer `update` asked for.
+    Wake(Wake),
     FeedbackPage {
         generation: u64,
         result: Result<Page<Feedback>, ClientError>,
@@ -117,13 +132,55 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::Agents(Ok(list)) => {
-            for a in list {
-                m.agents.insert(a.id, a.name);
+            for a in &list {
+                m.agents
+                    .insert(a.id.clone(), super::textutil::sanitize(&a.name));
             }
+            m.agent_list = list
+                .into_iter()
+                .map(|mut a| {
+                    a.name = super::textutil::sanitize(&a.name);
+                    a
+                })
+                .collect();
             m.dirty = true;
             vec![]
         }
         Msg::Agents(Err(_)) => vec![],
+        Msg::Departments(Ok(list)) => {
+            m.departments = list
+                .into_iter()
+                .map(|mut d| {
+                    d.name = super::textutil::sanitize(&d.name);
+                    d
+                })
+                .collect();
+            vec![]
+        }
+        Msg::Departments(Err(_)) => vec![],
+        Msg::Thread { id, result } => on_thread(m, id, result),
+        Msg::Created(Ok(fb)) => {
+            let id = fb.id.clone();
+            m.set_status(Level::Info, format!("offline feedback logged as {id}"));
+            on_feedback(m, fb)
+        }
+        Msg::Created(Err(e)) => {
+            m.set_status(Level::Error, format!("feedback not logged: {e}"));
+            vec![]
+        }
+        Msg::Drained(report) => on_drained(m, report),
+        Msg::Wake(Wake::Settled { feedback_id, seq }) => {
+            if seq != m.selection_seq || m.stream.selected.as_deref() != Some(&feedback_id) {
+                return vec![];
+            }
+            let mut fx = Vec::new();
+            let here = matches!(&m.my_presence, Some((id, st)) if *id == feedback_id && *st != PresenceState::Left);
+            if !here {
+                fx.push(announce(m, &feedback_id, PresenceState::Viewing));
+            }
+            fx.push(Effect::LoadThread(feedback_id));
+            fx
+        }
         Msg::FeedbackPage { generation, result } => on_page(m, generation, result),
         Msg::Customer { id, result } => {
             let v = m.customers.entry(id).or_insert_with(CustomerView::loading);
@@ -406,6 +463,15 @@ fn on_paste(m: &mut Model, text: &str) -> Vec<Effect> {
             ls.query.insert_str(text);
             vec![]
         }
+        Some(Overlay::Assign(p)) => {
+            p.query.insert_str(text);
+            refresh_assign(p);
+            vec![]
+        }
+        Some(Overlay::Log(form)) => {
+            form.text.insert_str(text);
+            vec![]
+        }
         Some(Overlay::Help { .. }) => vec![],
         None => {
             if m.focus != Focus::Composer {
@@ -435,9 +501,186 @@ fn on_tick(m: &mut Model, now: DateTime<Utc>) -> Vec<Effect> {
             m.dirty = true;
         }
     }
-    match m.drafts_changed_at {
+    let mut fx = match m.drafts_changed_at {
         Some(at) if (now - at).num_seconds() >= DRAFT_DEBOUNCE_SECS => save_dirty_drafts(m),
         _ => vec![],
+    };
+    // Others' presence fades when it is not refreshed; ours is refreshed before it would.
+    let before: usize = m.presence.values().map(Vec::len).sum();
+    for list in m.presence.values_mut() {
+        list.retain(|p| (now - p.at).num_seconds() < PRESENCE_TTL_SECS);
+    }
+    m.presence.retain(|_, l| !l.is_empty());
+    if m.presence.values().map(Vec::len).sum::<usize>() != before {
+        m.dirty = true;
+    }
+    if let (Some((id, st)), Some(at)) = (m.my_presence.clone(), m.my_presence_at) {
+        if st != PresenceState::Left && (now - at).num_seconds() >= PRESENCE_REFRESH_SECS {
+            fx.push(announce(m, &id, st));
+        }
+    }
+    // Replies waiting in the outbox are retried while the stream is up.
+    let waiting = m
+        .outbox
+        .iter()
+        .any(|o| o.state == SendState::Queued && o.reason.is_some());
+    let due = m
+        .outbox_drained_at
+        .is_none_or(|at| (now - at).num_seconds() >= OUTBOX_RETRY_SECS);
+    if waiting && due && m.connection == Connection::Connected {
+        fx.extend(drain_outbox(m));
+    }
+    fx
+}
+
+/// Presence not refreshed for this long is dropped.
+const PRESENCE_TTL_SECS: i64 = 120;
+/// Our presence is announced again this often while it holds.
+const PRESENCE_REFRESH_SECS: i64 = 60;
+/// How often waiting outbox replies are retried while connected.
+const OUTBOX_RETRY_SECS: i64 = 30;
+/// How long the selection rests on an item before `viewing` is announced.
+const SETTLE_MS: u64 = 600;
+
+/// Announce our presence on an item.
+fn announce(m: &mut Model, id: &str, state: PresenceState) -> Effect {
+    m.my_presence = Some((id.to_string(), state));
+    m.my_presence_at = Some(m.now);
+    Effect::SetPresence {
+        feedback_id: id.to_string(),
+        state,
+    }
+}
+
+fn drain_outbox(m: &mut Model) -> Vec<Effect> {
+    if !m.outbox_enabled {
+        return vec![];
+    }
+    m.outbox_drained_at = Some(m.now);
+    vec![Effect::DrainOutbox]
+}
+
+/// The outbox entries found at start: queued ones are shown and will be delivered.
+pub fn load_outbox(m: &mut Model, entries: Vec<OutboxEntry>) {
+    for e in entries {
+        let state = match e.state {
+            OutboxState::Queued => SendState::Queued,
+            OutboxState::Failed => SendState::Failed,
+            OutboxState::Sent => continue,
+        };
+        if m.outbox.iter().any(|o| o.key == e.key) {
+            continue;
+        }
+        m.outbox.push(OutboxItem {
+            key: e.key,
+            feedback_id: e.feedback_id,
+            parts: e.reply.parts,
+            state,
+            reason: Some(
+                e.last_error
+                    .map(|r| super::textutil::sanitize(&r))
+                    .unwrap_or_else(|| "waiting since the last session".into()),
+            ),
+            reply_id: e.reply_id,
+            messages: Vec::new(),
+        });
+    }
+    m.dirty = true;
+}
+
+fn clean_message(mut msg: Message) -> Message {
+    msg.body = sanitize_multiline(&msg.body);
+    msg.author = super::textutil::sanitize(&msg.author);
+    msg.address = super::textutil::sanitize(&msg.address);
+    msg.status_reason = msg.status_reason.map(|r| super::textutil::sanitize(&r));
+    msg
+}
+
+/// Our own reply's messages: on the thread, and the base moves past them (we saw them).
+fn note_own_messages(m: &mut Model, feedback_id: &str, msgs: &[Message]) {
+    let Some(t) = m.threads.get_mut(feedback_id) else {
+        return;
+    };
+    let at_newest = t.base == t.messages.last().map(|x| x.id.clone());
+    for msg in msgs {
+        if !t.messages.iter().any(|x| x.id == msg.id) {
+            t.messages.push(clean_message(msg.clone()));
+        }
+    }
+    if at_newest {
+        t.base = t.messages.last().map(|x| x.id.clone());
+    }
+}
+
+/// A message created or changed (`message.created`, `reply.status_changed`).
+fn on_message(m: &mut Model, msg: Message) {
+    let msg = clean_message(msg);
+    if let Some(fid) = &msg.feedback_id {
+        if let Some(t) = m.threads.get_mut(fid) {
+            match t.messages.iter_mut().find(|x| x.id == msg.id) {
+                Some(x) => *x = msg.clone(),
+                None => t.messages.push(msg.clone()),
+            }
+            m.dirty = true;
+        }
+    }
+    if let Some(rid) = &msg.reply_id {
+        if let Some(o) = m
+            .outbox
+            .iter_mut()
+            .find(|o| o.reply_id.as_deref() == Some(rid.as_str()))
+        {
+            match o.messages.iter_mut().find(|x| x.id == msg.id) {
+                Some(x) => *x = msg,
+                None => o.messages.push(msg),
+            }
+            m.dirty = true;
+        }
+    }
+}
+
+fn on_thread(
+    m: &mut Model,
+    id: String,
+    result: Result<FeedbackDetail, ClientError>,
+) -> Vec<Effect> {
+    m.dirty = true;
+    match result {
+        Ok(detail) => {
+            m.stream.upsert(detail.feedback);
+            let msgs: Vec<Message> = detail.thread.into_iter().map(clean_message).collect();
+            let t = m.threads.entry(id.clone()).or_default();
+            let old_base = t.base.clone();
+            if let Some(c) = m
+                .composer
+                .as_mut()
+                .filter(|c| c.feedback_id == id && c.stale.is_some())
+            {
+                // What changed since the thread the agent saw: everything after the old base.
+                let from = old_base
+                    .as_ref()
+                    .and_then(|b| msgs.iter().position(|x| &x.id == b))
+                    .map(|i| i + 1)
+                    .unwrap_or(0);
+                c.stale = Some(msgs[from..].to_vec());
+            }
+            t.messages = msgs;
+            t.base = t.messages.last().map(|x| x.id.clone());
+            relint(m);
+            vec![]
+        }
+        Err(e) => {
+            if let Some(c) = m
+                .composer
+                .as_mut()
+                .filter(|c| c.feedback_id == id && c.stale.is_some())
+            {
+                c.error = Some(format!(
+                    "the thread changed, and could not be loaded ({e}); send again to confirm"
+                ));
+            }
+            vec![]
+        }
     }
 }
 
@@ -499,7 +742,12 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
                     "reconnected: the stream resumed where it left off",
                 );
             }
-            vec![]
+            // The backend is there: deliver what waits in the outbox.
+            if m.outbox.iter().any(|o| o.state == SendState::Queued) {
+                drain_outbox(m)
+            } else {
+                vec![]
+            }
         }
         StreamItem::Disconnected {
             reason,
@@ -529,8 +777,11 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
                     if p.state != PresenceState::Left {
                         let mut p = p;
                         p.agent_name = super::textutil::sanitize(&p.agent_name);
+                        // Expiry runs on our clock, not the server's.
+                        p.at = m.now;
                         list.push(p);
                     }
+                    m.presence.retain(|_, l| !l.is_empty());
                     m.dirty = true;
                 }
                 vec![]
@@ -546,7 +797,12 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
             }
             EventName::RulesUpdated => vec![Effect::LoadRules],
             EventName::StreamReset => refetch(m),
-            EventName::MessageCreated | EventName::ReplyStatusChanged => vec![],
+            EventName::MessageCreated | EventName::ReplyStatusChanged => {
+                if let Ok(msg) = serde_json::from_value::<Message>(ev.data) {
+                    on_message(m, msg);
+                }
+                vec![]
+            }
         },
     }
 }
@@ -564,7 +820,15 @@ fn refetch(m: &mut Model) -> Vec<Effect> {
 
 /// The first requests of a session.
 pub fn init(m: &mut Model) -> Vec<Effect> {
-    let mut fx = vec![Effect::LoadMe, Effect::LoadAgents, Effect::LoadRules];
+    let mut fx = vec![
+        Effect::LoadMe,
+        Effect::LoadAgents,
+        Effect::LoadDepartments,
+        Effect::LoadRules,
+    ];
+    if m.outbox.iter().any(|o| o.state == SendState::Queued) {
+        fx.extend(drain_outbox(m));
+    }
     fx.extend(refetch(m));
     fx
 }
@@ -679,15 +943,25 @@ fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effect> {
     m.composer = None;
     m.profile_scroll = 0;
     if let Some((id, state)) = &m.my_presence {
-        if Some(id) != new.as_ref() && *state == PresenceState::Composing {
+        if Some(id) != new.as_ref() && *state != PresenceState::Left {
             fx.push(Effect::SetPresence {
                 feedback_id: id.clone(),
                 state: PresenceState::Left,
             });
             m.my_presence = None;
+            m.my_presence_at = None;
         }
     }
     if let Some(id) = new {
+        // `viewing` (and the thread) once the selection rests here, not on every j/k.
+        m.selection_seq += 1;
+        fx.push(Effect::Wake {
+            after_ms: SETTLE_MS,
+            wake: Wake::Settled {
+                feedback_id: id.clone(),
+                seq: m.selection_seq,
+            },
+        });
         let channel = match m.stream.get_mut(&id) {
             Some(r) => {
                 r.seen = true;
@@ -739,20 +1013,24 @@ fn draft_edited(m: &mut Model) -> Vec<Effect> {
     let mut fx = Vec::new();
     let composing = matches!(&m.my_presence, Some((pid, PresenceState::Composing)) if *pid == id);
     if !composing {
-        m.my_presence = Some((id.clone(), PresenceState::Composing));
-        fx.push(Effect::SetPresence {
-            feedback_id: id,
-            state: PresenceState::Composing,
-        });
+        fx.push(announce(m, &id, PresenceState::Composing));
     }
     fx
 }
 
 /// What the rule engine needs to know about the selected item.
 fn lint_context(m: &Model) -> LintContext {
-    let fb = m.selected();
-    let cust = m
-        .selected_customer_id()
+    lint_context_for(m, m.selected())
+}
+
+/// What the rule engine needs to know about an item (its customer when loaded).
+fn lint_context_for(m: &Model, fb: Option<&Feedback>) -> LintContext {
+    let cust = fb
+        .and_then(|f| {
+            f.customer_id
+                .clone()
+                .or_else(|| f.author.customer_id.clone())
+        })
         .and_then(|id| m.customer(&id).cloned());
     LintContext {
         channel: fb.map(|f| f.channel),
@@ -1037,17 +1315,43 @@ pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
             }],
             _ => vec![],
         },
-        Action::Resolve => match m.selected() {
-            Some(fb) => vec![Effect::Patch {
-                feedback_id: fb.id.clone(),
-                version: fb.version,
-                patch: FeedbackPatch {
-                    status: Some(FeedbackStatus::Resolved),
-                    ..Default::default()
-                },
-            }],
-            None => vec![],
-        },
+        Action::Resolve => patch_selected(
+            m,
+            FeedbackPatch {
+                status: Some(FeedbackStatus::Resolved),
+                ..Default::default()
+            },
+        ),
+        Action::SetPending => patch_selected(
+            m,
+            FeedbackPatch {
+                status: Some(FeedbackStatus::Pending),
+                ..Default::default()
+            },
+        ),
+        Action::Escalate => escalate(m),
+        Action::Reassign => open_assign(m, ""),
+        Action::LogFeedback => open_log(m, None, ""),
+        Action::ToggleMark => {
+            let Some(id) = m.stream.selected.clone() else {
+                return vec![];
+            };
+            if !m.marked.remove(&id) {
+                m.marked.insert(id);
+            }
+            m.set_status(
+                Level::Info,
+                format!("{} item(s) marked for a macro reply", m.marked.len()),
+            );
+            // Mark and move on, as in a file manager.
+            move_selection(m, |s| s.move_by(1))
+        }
+        Action::ClearMarks => {
+            m.marked.clear();
+            m.set_status(Level::Info, "marks cleared");
+            vec![]
+        }
+        Action::SendMacroToMarked => send_macro(m),
         Action::ProfileDown => {
             m.profile_scroll = m.profile_scroll.saturating_add(1);
             vec![]
@@ -1231,6 +1535,272 @@ fn apply_fix(m: &mut Model) -> Vec<Effect> {
     draft_edited(m)
 }
 
+/// A PATCH of the selected item at the version we have (a stale version is refused and
+/// reported; the event stream brings the current one).
+fn patch_selected(m: &mut Model, patch: FeedbackPatch) -> Vec<Effect> {
+    match m.selected() {
+        Some(fb) => vec![Effect::Patch {
+            feedback_id: fb.id.clone(),
+            version: fb.version,
+            patch,
+        }],
+        None => {
+            m.set_status(Level::Info, "select an item first");
+            vec![]
+        }
+    }
+}
+
+/// Escalate: priority urgent, and assigned to a supervisor (of the item's department when
+/// there is one) unless one has it already.
+fn escalate(m: &mut Model) -> Vec<Effect> {
+    let Some(fb) = m.selected().cloned() else {
+        return vec![];
+    };
+    let me = m.me.as_ref().map(|a| a.id.clone());
+    let supervisors: Vec<&Agent> = m
+        .agent_list
+        .iter()
+        .filter(|a| a.role == AgentRole::Supervisor && Some(&a.id) != me.as_ref())
+        .collect();
+    let has_one = fb
+        .assignee
+        .as_ref()
+        .is_some_and(|a| supervisors.iter().any(|s| &s.id == a));
+    let sup = supervisors
+        .iter()
+        .find(|a| a.departments.contains(&fb.department))
+        .or_else(|| supervisors.first())
+        .map(|a| (a.id.clone(), a.name.clone()));
+    let mut patch = FeedbackPatch {
+        priority: Some(Priority::Urgent),
+        ..Default::default()
+    };
+    let to = match sup {
+        Some((id, name)) if !has_one => {
+            patch.assignee = Some(Some(id));
+            format!(", to {name}")
+        }
+        _ => String::new(),
+    };
+    m.set_status(Level::Info, format!("escalating {}: urgent{to}", fb.id));
+    patch_selected(m, patch)
+}
+
+fn refresh_assign(p: &mut AssignPicker) {
+    let q = p.query.text.to_lowercase();
+    p.matches = p
+        .choices
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| q.is_empty() || c.label().to_lowercase().contains(&q))
+        .map(|(i, _)| i)
+        .collect();
+    p.selected = p.selected.min(p.matches.len().saturating_sub(1));
+}
+
+/// The reassign picker: agents, departments, unassign; `query` prefilters it.
+fn open_assign(m: &mut Model, query: &str) -> Vec<Effect> {
+    let Some(fb) = m.selected().cloned() else {
+        m.set_status(Level::Info, "select an item first");
+        return vec![];
+    };
+    let mut choices: Vec<AssignChoice> = m
+        .agent_list
+        .iter()
+        .map(|a| AssignChoice::Agent {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        })
+        .collect();
+    choices.extend(m.departments.iter().map(|d| AssignChoice::Department {
+        id: d.id.clone(),
+        name: d.name.clone(),
+    }));
+    choices.push(AssignChoice::Unassign);
+    let mut p = AssignPicker {
+        feedback_id: fb.id,
+        query: LineInput::with(query),
+        choices,
+        matches: Vec::new(),
+        selected: 0,
+    };
+    refresh_assign(&mut p);
+    // One exact answer on the command line (`:assign Bo`) needs no picker.
+    if !query.is_empty() && p.matches.len() == 1 {
+        let c = p.choices[p.matches[0]].clone();
+        let fid = p.feedback_id.clone();
+        return assign_to(m, &fid, c);
+    }
+    m.overlay = Some(Overlay::Assign(p));
+    let mut fx = Vec::new();
+    if m.agent_list.is_empty() {
+        fx.push(Effect::LoadAgents);
+    }
+    if m.departments.is_empty() {
+        fx.push(Effect::LoadDepartments);
+    }
+    fx
+}
+
+fn assign_to(m: &mut Model, feedback_id: &str, choice: AssignChoice) -> Vec<Effect> {
+    let Some(fb) = m.stream.get(feedback_id).map(|r| r.fb.clone()) else {
+        return vec![];
+    };
+    let patch = match &choice {
+        AssignChoice::Agent { id, .. } => FeedbackPatch {
+            assignee: Some(Some(id.clone())),
+            ..Default::default()
+        },
+        AssignChoice::Department { id, .. } => FeedbackPatch {
+            department: Some(id.clone()),
+            ..Default::default()
+        },
+        AssignChoice::Unassign => FeedbackPatch {
+            assignee: Some(None),
+            ..Default::default()
+        },
+    };
+    m.set_status(Level::Info, format!("{}: {}", fb.id, choice.label()));
+    vec![Effect::Patch {
+        feedback_id: fb.id,
+        version: fb.version,
+        patch,
+    }]
+}
+
+/// The offline feedback form for the selected item's customer.
+fn open_log(m: &mut Model, channel: Option<Channel>, text: &str) -> Vec<Effect> {
+    let fb = m.selected().cloned();
+    let customer_id = m.selected_customer_id();
+    let author = customer_id
+        .as_deref()
+        .and_then(|id| m.customer(id))
+        .map(|c| c.full_name())
+        .or_else(|| fb.as_ref().map(|f| f.author.display_name.clone()))
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "walk-in customer".into());
+    m.overlay = Some(Overlay::Log(LogForm {
+        customer_id,
+        author,
+        channel: channel.unwrap_or(Channel::Phone),
+        text: LineInput::with(text),
+    }));
+    vec![]
+}
+
+fn submit_log(m: &mut Model, form: LogForm) -> Vec<Effect> {
+    let text = form.text.text.trim().to_string();
+    if text.is_empty() {
+        m.set_status(Level::Error, "write what the customer said first");
+        return vec![];
+    }
+    m.overlay = None;
+    m.set_status(Level::Info, format!("logging {} feedback…", form.channel));
+    vec![Effect::CreateFeedback(NewFeedback {
+        channel: form.channel,
+        text,
+        author_handle: form.author.clone(),
+        author_name: Some(form.author),
+        customer_id: form.customer_id,
+        thread_id: None,
+        url: None,
+        received_at: None,
+        external_id: None,
+    })]
+}
+
+/// A macro (public) reply to every marked item: the public part of the open reply, checked
+/// against the rules for each item's channel, sent to each through the outbox under its own
+/// key (one base key plus the item id).
+fn send_macro(m: &mut Model) -> Vec<Effect> {
+    let Some(c) = m.composer.as_ref() else {
+        m.set_status(Level::Info, "write the macro in a reply first");
+        return vec![];
+    };
+    let body = c.text(Visibility::Public);
+    if body.trim().is_empty() {
+        m.set_status(
+            Level::Error,
+            "the public part is empty: write the macro there (C-t switches the reply type)",
+        );
+        return vec![];
+    }
+    if m.marked.is_empty() {
+        m.set_status(Level::Error, "no item is marked (space marks items)");
+        return vec![];
+    }
+    let overrides = c.overrides.clone();
+    let base_key = format!("{}-{:06}", m.key_seed, m.key_counter);
+    m.key_counter += 1;
+    let mut fx = Vec::new();
+    let mut sent = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let ids: Vec<String> = m.marked.iter().cloned().collect();
+    for id in ids {
+        let Some(fb) = m.stream.get(&id).map(|r| r.fb.clone()) else {
+            skipped.push(format!("{id} (not loaded)"));
+            continue;
+        };
+        if !fb.channel.has_public_thread() {
+            skipped.push(format!("{id} ({} has no public thread)", fb.channel));
+            continue;
+        }
+        if let Some(rules) = &m.rules {
+            let ctx = lint_context_for(m, Some(&fb));
+            let marks = rules.check(&[(Visibility::Public, body.clone())], &ctx);
+            if let Some(v) = marks.iter().find(|v| {
+                v.level == MarkLevel::Error && !overrides.iter().any(|o| o.rule == v.rule)
+            }) {
+                skipped.push(format!("{id} (rule {} on {})", v.rule, fb.channel));
+                continue;
+            }
+        }
+        let safe: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "._:-".contains(*c))
+            .collect();
+        let key = format!("{base_key}-{safe}");
+        let parts = vec![ReplyPart {
+            visibility: Visibility::Public,
+            body: body.clone(),
+        }];
+        let reply = NewReply {
+            parts: parts.clone(),
+            overrides: overrides.clone(),
+            rulebook_version: m.rules.as_ref().map(|r| r.version.clone()),
+            base_message_id: m.threads.get(&id).and_then(|t| t.base.clone()),
+        };
+        queue_item(m, &id, &key, parts);
+        fx.push(Effect::SendReply {
+            feedback_id: id.clone(),
+            key,
+            reply,
+        });
+        sent.push(id);
+    }
+    for id in &sent {
+        m.marked.remove(id);
+    }
+    let mut text = format!("macro queued to {} item(s)", sent.len());
+    if !skipped.is_empty() {
+        text.push_str(&format!(
+            "; {} skipped, still marked: {}",
+            skipped.len(),
+            skipped.join(", ")
+        ));
+    }
+    m.set_status(
+        if skipped.is_empty() {
+            Level::Info
+        } else {
+            Level::Warning
+        },
+        text,
+    );
+    fx
+}
+
 fn send(m: &mut Model) -> Vec<Effect> {
     let Some(fb) = m.selected().cloned() else {
         return vec![];
@@ -1312,12 +1882,22 @@ fn send(m: &mut Model) -> Vec<Effect> {
     let c = m.composer.as_mut().expect("checked");
     c.sending = true;
     c.error = None;
+    // Stale-send guard: the reply is based on the newest message of the thread as loaded; the
+    // server refuses it (409) if the thread moved on. After the agent saw what changed, a
+    // second send confirms and goes without a base.
+    let confirmed = c.stale.is_some() && c.confirm_stale;
+    let base_message_id = if confirmed {
+        None
+    } else {
+        m.threads.get(&fb.id).and_then(|t| t.base.clone())
+    };
     let reply = NewReply {
-        parts,
+        parts: parts.clone(),
         overrides: c.overrides.clone(),
         rulebook_version: m.rules.as_ref().map(|r| r.version.clone()),
-        base_message_id: None,
+        base_message_id,
     };
+    queue_item(m, &fb.id, &key, parts);
     // The key is part of the draft: if we die now, a retry after restart reuses it.
     m.drafts_dirty.insert(fb.id.clone());
     let mut fx = save_dirty_drafts(m);
@@ -1330,6 +1910,106 @@ fn send(m: &mut Model) -> Vec<Effect> {
     fx
 }
 
+/// A reply goes into the console's view of the outbox (the runner writes the file first).
+fn queue_item(m: &mut Model, feedback_id: &str, key: &str, parts: Vec<ReplyPart>) {
+    m.outbox.retain(|o| o.key != key);
+    m.outbox.push(OutboxItem {
+        key: key.to_string(),
+        feedback_id: feedback_id.to_string(),
+        parts,
+        state: SendState::Queued,
+        reason: None,
+        reply_id: None,
+        messages: Vec::new(),
+    });
+    m.dirty = true;
+}
+
+/// Clear the composer and the draft of an item if they hold the reply sent under `key`.
+fn clear_sent(m: &mut Model, feedback_id: &str, key: &str) -> Vec<Effect> {
+    let mut cleared = false;
+    if let Some(c) = m
+        .composer
+        .as_mut()
+        .filter(|c| c.feedback_id == feedback_id && c.pending_key.as_deref() == Some(key))
+    {
+        set_text(&mut c.public, "");
+        set_text(&mut c.direct, "");
+        c.pending_key = None;
+        c.sending = false;
+        c.confirm_stale = false;
+        c.stale = None;
+        c.error = None;
+        c.overrides.clear();
+        c.violations.clear();
+        cleared = true;
+    }
+    if cleared
+        || m.drafts
+            .get(feedback_id)
+            .is_some_and(|d| d.idempotency_key.as_deref() == Some(key))
+    {
+        m.drafts.remove(feedback_id);
+        m.drafts_dirty.remove(feedback_id);
+        return vec![Effect::SaveDrafts(vec![(feedback_id.to_string(), None)])];
+    }
+    vec![]
+}
+
+/// A reply that failed for good goes back to its item's draft (when that is empty), so that
+/// nothing the agent wrote is lost.
+fn return_to_draft(m: &mut Model, item: &OutboxItem) -> Vec<Effect> {
+    let fid = &item.feedback_id;
+    let text = |v: Visibility| {
+        item.parts
+            .iter()
+            .find(|p| p.visibility == v)
+            .map(|p| p.body.clone())
+            .unwrap_or_default()
+    };
+    let kind = match (
+        item.parts
+            .iter()
+            .any(|p| p.visibility == Visibility::Public),
+        item.parts
+            .iter()
+            .any(|p| p.visibility == Visibility::Direct),
+    ) {
+        (true, true) => ReplyKind::Both,
+        (true, false) => ReplyKind::Macro,
+        _ => ReplyKind::Micro,
+    };
+    if let Some(c) = m.composer.as_mut().filter(|c| &c.feedback_id == fid) {
+        if !c.is_empty() {
+            return vec![];
+        }
+        c.kind = kind;
+        c.active = kind.parts()[0];
+        set_text(&mut c.public, &text(Visibility::Public));
+        set_text(&mut c.direct, &text(Visibility::Direct));
+        c.sending = false;
+        c.pending_key = None;
+    } else if m.drafts.get(fid).is_some_and(|d| !d.is_empty()) {
+        return vec![];
+    } else {
+        m.drafts.insert(
+            fid.clone(),
+            Draft {
+                feedback_id: fid.clone(),
+                kind,
+                public: text(Visibility::Public),
+                direct: text(Visibility::Direct),
+                updated_at: m.now,
+                idempotency_key: None,
+            },
+        );
+    }
+    m.drafts_dirty.insert(fid.clone());
+    m.drafts_changed_at.get_or_insert(m.now);
+    relint(m);
+    vec![]
+}
+
 fn on_reply_sent(
     m: &mut Model,
     feedback_id: String,
@@ -1337,27 +2017,18 @@ fn on_reply_sent(
     result: Result<Reply, ClientError>,
 ) -> Vec<Effect> {
     m.dirty = true;
-    let current = m.composer.as_mut().filter(|c| c.feedback_id == feedback_id);
     match result {
         Ok(reply) => {
-            let mut fx = Vec::new();
-            if let Some(c) = current {
-                set_text(&mut c.public, "");
-                set_text(&mut c.direct, "");
-                c.pending_key = None;
-                c.sending = false;
-                c.confirm_stale = false;
-                c.overrides.clear();
-                c.violations.clear();
+            let msgs: Vec<Message> = reply.messages.iter().cloned().map(clean_message).collect();
+            if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
+                o.state = SendState::Sent;
+                o.reason = None;
+                o.reply_id = Some(reply.id.clone());
+                o.messages = msgs.clone();
             }
-            m.drafts.remove(&feedback_id);
-            m.drafts_dirty.remove(&feedback_id);
-            fx.push(Effect::SaveDrafts(vec![(feedback_id.clone(), None)]));
-            let to: Vec<String> = reply
-                .messages
-                .iter()
-                .map(|msg| super::textutil::sanitize(&msg.address))
-                .collect();
+            note_own_messages(m, &feedback_id, &reply.messages);
+            let fx = clear_sent(m, &feedback_id, &key);
+            let to: Vec<String> = msgs.iter().map(|msg| msg.address.clone()).collect();
             let what = if to.is_empty() {
                 String::new()
             } else {
@@ -1368,7 +2039,36 @@ fn on_reply_sent(
             fx
         }
         Err(e) => {
-            let retryable = matches!(e, ClientError::Unreachable(_) | ClientError::RateLimited(_));
+            let retryable = matches!(
+                e,
+                ClientError::Unreachable(_)
+                    | ClientError::RateLimited(_)
+                    | ClientError::Unauthorized(_)
+            );
+            let queued = retryable && m.outbox_enabled;
+            let stale = matches!(e, ClientError::Conflict(_));
+            let mut fx = Vec::new();
+            if queued {
+                // On disk and retried under the same key: the composer is free again.
+                if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
+                    o.reason = Some(e.to_string());
+                }
+                fx.extend(clear_sent(m, &feedback_id, &key));
+                m.set_status(
+                    Level::Warning,
+                    format!("reply queued ({e}): it is delivered when the backend is back"),
+                );
+                return fx;
+            }
+            // Not queued: the text stays in (or returns to) the composer, the outbox entry
+            // goes (a resend makes a new one).
+            if let Some(i) = m.outbox.iter().position(|o| o.key == key) {
+                let item = m.outbox.remove(i);
+                fx.extend(return_to_draft(m, &item));
+            }
+            if m.outbox_enabled {
+                fx.push(Effect::DropOutbox(key.clone()));
+            }
             let msg = match &e {
                 ClientError::Refused { detail, problem } => {
                     let marks = server_violations(problem);
@@ -1383,6 +2083,11 @@ fn on_reply_sent(
                         super::textutil::sanitize(detail)
                     )
                 }
+                ClientError::Conflict(detail) => format!(
+                    "not sent: the thread changed since you opened it ({}); review the new \
+                     messages, edit, or send again to confirm",
+                    super::textutil::sanitize(detail)
+                ),
                 other if retryable => {
                     format!("not sent ({other}); the draft is kept, send again to retry")
                 }
@@ -1390,18 +2095,77 @@ fn on_reply_sent(
             };
             if let Some(c) = m.composer.as_mut().filter(|c| c.feedback_id == feedback_id) {
                 c.sending = false;
-                if !retryable {
+                if !retryable && !matches!(e, ClientError::Protocol(_)) {
                     // The server answered: this key is spent with this body.
                     if c.pending_key.as_deref() == Some(key.as_str()) {
                         c.pending_key = None;
                     }
                 }
+                if stale {
+                    c.stale = Some(Vec::new());
+                    c.confirm_stale = true;
+                }
                 c.error = Some(msg.clone());
             }
-            m.set_status(Level::Error, msg);
-            vec![]
+            if stale {
+                fx.push(Effect::LoadThread(feedback_id.clone()));
+                m.set_status(Level::Warning, msg);
+            } else {
+                m.set_status(Level::Error, msg);
+            }
+            fx
         }
     }
+}
+
+fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
+    m.dirty = true;
+    let mut fx = Vec::new();
+    let delivered = report.sent.len();
+    for (key, reply) in report.sent {
+        let fid = reply.feedback_id.clone();
+        if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
+            o.state = SendState::Sent;
+            o.reason = None;
+            o.reply_id = Some(reply.id.clone());
+            o.messages = reply.messages.iter().cloned().map(clean_message).collect();
+        }
+        note_own_messages(m, &fid, &reply.messages);
+        fx.extend(clear_sent(m, &fid, &key));
+    }
+    let failed = report.failed.len();
+    for (key, reason) in report.failed {
+        if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
+            o.state = SendState::Failed;
+            o.reason = Some(super::textutil::sanitize(&reason));
+            let item = o.clone();
+            fx.extend(return_to_draft(m, &item));
+        }
+        fx.push(Effect::DropOutbox(key));
+    }
+    if let Some(why) = &report.stopped {
+        let why = super::textutil::sanitize(&why.to_string());
+        for o in m.outbox.iter_mut().filter(|o| o.state == SendState::Queued) {
+            o.reason = Some(why.clone());
+        }
+    }
+    if delivered > 0 || failed > 0 {
+        let mut text = format!("outbox: {delivered} queued repl(ies) delivered");
+        if failed > 0 {
+            text.push_str(&format!(
+                ", {failed} refused (the text is back in the draft)"
+            ));
+        }
+        m.set_status(
+            if failed > 0 {
+                Level::Warning
+            } else {
+                Level::Info
+            },
+            text,
+        );
+    }
+    fx
 }
 
 /// Violations in a 422 problem body, read loosely (the rule engine's JSON shape).
@@ -1609,6 +2373,61 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
             }
             vec![]
         }
+        Overlay::Assign(p) => {
+            if esc {
+                m.overlay = None;
+                return vec![];
+            }
+            if is_down(kp) {
+                p.selected = (p.selected + 1).min(p.matches.len().saturating_sub(1));
+                return vec![];
+            }
+            if is_up(kp) {
+                p.selected = p.selected.saturating_sub(1);
+                return vec![];
+            }
+            if enter {
+                let chosen = p.matches.get(p.selected).map(|i| p.choices[*i].clone());
+                let fid = p.feedback_id.clone();
+                m.overlay = None;
+                return match chosen {
+                    Some(c) => assign_to(m, &fid, c),
+                    None => vec![],
+                };
+            }
+            if edit_line(&mut p.query, kp) {
+                p.selected = 0;
+                refresh_assign(p);
+            }
+            vec![]
+        }
+        Overlay::Log(form) => {
+            if esc {
+                m.overlay = None;
+                return vec![];
+            }
+            let cycle = kp.code == KeyCode::Tab
+                || (kp.code == KeyCode::Char('t') && kp.mods == KeyModifiers::CONTROL);
+            if cycle {
+                let i = OFFLINE_CHANNELS
+                    .iter()
+                    .position(|c| *c == form.channel)
+                    .unwrap_or(0);
+                let step = if kp.mods.contains(KeyModifiers::SHIFT) {
+                    2
+                } else {
+                    1
+                };
+                form.channel = OFFLINE_CHANNELS[(i + step) % OFFLINE_CHANNELS.len()];
+                return vec![];
+            }
+            if enter {
+                let form = form.clone();
+                return submit_log(m, form);
+            }
+            edit_line(&mut form.text, kp);
+            vec![]
+        }
         Overlay::Link(ls) => {
             if esc {
                 m.overlay = None;
@@ -1738,8 +2557,57 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             Some("customer") | Some("id") => run_action(m, Action::CopyCustomerId),
             _ => run_action(m, Action::CopyLink),
         },
-        "assign" => run_action(m, Action::AssignToMe),
+        "assign" | "claim" | "reassign" if rest.is_empty() => {
+            if cmd == "reassign" {
+                run_action(m, Action::Reassign)
+            } else {
+                run_action(m, Action::AssignToMe)
+            }
+        }
+        "assign" | "reassign" | "route" => open_assign(m, &rest.join(" ")),
+        "escalate" => run_action(m, Action::Escalate),
         "resolve" => run_action(m, Action::Resolve),
+        "pending" => run_action(m, Action::SetPending),
+        "status" => match rest.first().copied() {
+            Some("pending") => run_action(m, Action::SetPending),
+            Some("resolved") | Some("resolve") => run_action(m, Action::Resolve),
+            Some("open") => patch_selected(
+                m,
+                FeedbackPatch {
+                    status: Some(FeedbackStatus::Open),
+                    ..Default::default()
+                },
+            ),
+            _ => {
+                m.set_status(Level::Error, "usage: :status pending|resolved|open");
+                vec![]
+            }
+        },
+        "log" => {
+            let channel = rest.first().and_then(|c| match *c {
+                "phone" | "call" | "tel" => Some(Channel::Phone),
+                "in_person" | "inperson" | "person" | "visit" => Some(Channel::InPerson),
+                "web_form" | "form" | "webform" => Some(Channel::WebForm),
+                _ => None,
+            });
+            let text = if channel.is_some() {
+                rest[1..].join(" ")
+            } else {
+                rest.join(" ")
+            };
+            let fx = open_log(m, channel, &text);
+            // `:log phone text...` logs at once; without text the form waits for it.
+            match (&m.overlay, channel.is_some() && !text.trim().is_empty()) {
+                (Some(Overlay::Log(form)), true) => {
+                    let form = form.clone();
+                    submit_log(m, form)
+                }
+                _ => fx,
+            }
+        }
+        "mark" => run_action(m, Action::ToggleMark),
+        "unmark" | "clearmarks" => run_action(m, Action::ClearMarks),
+        "macro" => run_action(m, Action::SendMacroToMarked),
         "link" => run_action(m, Action::LinkIdentity),
         other => match other.parse::<Action>() {
             Ok(a) => run_action(m, a),

@@ -2,7 +2,9 @@
 //! the customer search for linking an identity.
 
 use super::centered;
-use crate::tui::model::{LineInput, LinkSearch, Load, Model, Picker};
+use crate::tui::model::{
+    AssignPicker, LineInput, LinkSearch, Load, LogForm, Model, Picker, OFFLINE_CHANNELS,
+};
 use crate::tui::textutil::{display_width, one_line, truncate_to_width};
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
@@ -155,4 +157,95 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
             f.render_widget(Paragraph::new(lines), list);
         }
     }
+}
+
+/// The reassign picker: agents, departments, unassign.
+pub fn render_assign(f: &mut Frame, area: Rect, m: &Model, p: &AssignPicker) {
+    let t = &m.theme;
+    let pop = centered(
+        area,
+        area.width.saturating_sub(8).min(70),
+        area.height.saturating_sub(4).min(16),
+    );
+    f.render_widget(Clear, pop);
+    let block = Block::bordered()
+        .title(format!(
+            " Reassign {} (↑↓ choose, ret apply, esc cancel) ",
+            p.feedback_id
+        ))
+        .border_style(t.get("ui.border.focus"))
+        .style(t.get("ui.popup"));
+    let inner = block.inner(pop);
+    f.render_widget(block, pop);
+    let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    f.render_widget(Paragraph::new(input_line(m, "> ", &p.query)), q);
+    let w = list.width as usize;
+    let h = list.height as usize;
+    let start = p.selected.saturating_sub(h.saturating_sub(1));
+    let lines: Vec<Line> = p
+        .matches
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(h)
+        .map(|(i, idx)| {
+            let text = truncate_to_width(&p.choices[*idx].label(), w);
+            let style = if i == p.selected {
+                t.get("ui.menu.selected")
+            } else {
+                t.get("ui.menu")
+            };
+            Line::from(Span::styled(format!("{text:<w$}"), style))
+        })
+        .collect();
+    if lines.is_empty() {
+        f.render_widget(
+            Paragraph::new("no agent or department matches (loading?)").style(t.get("ui.text.dim")),
+            list,
+        );
+    } else {
+        f.render_widget(Paragraph::new(lines), list);
+    }
+}
+
+/// The offline feedback form.
+pub fn render_log(f: &mut Frame, area: Rect, m: &Model, form: &LogForm) {
+    let t = &m.theme;
+    let pop = centered(
+        area,
+        area.width.saturating_sub(8).min(80),
+        7.min(area.height),
+    );
+    f.render_widget(Clear, pop);
+    let block = Block::bordered()
+        .title(" Log offline feedback (tab channel, ret log, esc cancel) ")
+        .border_style(t.get("ui.border.focus"))
+        .style(t.get("ui.popup"));
+    let inner = block.inner(pop);
+    f.render_widget(block, pop);
+    let w = inner.width as usize;
+    let channels: Vec<Span> = OFFLINE_CHANNELS
+        .iter()
+        .flat_map(|c| {
+            let style = if *c == form.channel {
+                t.get("ui.menu.selected")
+            } else {
+                t.get("ui.menu")
+            };
+            [Span::styled(format!(" {c} "), style), Span::raw(" ")]
+        })
+        .collect();
+    let who = match &form.customer_id {
+        Some(id) => format!("customer: {} ({id})", form.author),
+        None => format!("author: {} (not linked to a customer)", form.author),
+    };
+    let lines = vec![
+        Line::from(Span::styled(
+            truncate_to_width(&who, w),
+            t.get("ui.text.dim"),
+        )),
+        Line::from(channels),
+        input_line(m, "said: ", &form.text),
+    ];
+    f.render_widget(Paragraph::new(lines), inner);
 }

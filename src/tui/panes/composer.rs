@@ -58,6 +58,69 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             t.get("composer.presence"),
         )));
     }
+    // The stale-send guard: what changed on the thread since it was loaded.
+    if let Some(new) = &c.stale {
+        top.push(Line::from(Span::styled(
+            truncate_to_width(
+                &format!(
+                    "⚠ the thread changed since you opened it ({} new): edit, or {} again to confirm",
+                    new.len(),
+                    key(Action::SendReply)
+                ),
+                w,
+            ),
+            t.get("composer.presence"),
+        )));
+        for msg in new.iter().rev().take(3).rev() {
+            let who = if msg.direction == crate::domain::Direction::Outbound {
+                format!("{} (agent)", msg.author)
+            } else {
+                msg.author.clone()
+            };
+            top.push(Line::from(Span::styled(
+                truncate_to_width(&format!("  {who}: {}", one_line(&msg.body)), w),
+                t.get("ui.text"),
+            )));
+        }
+    } else if let Some(th) = m.threads.get(&fb.id) {
+        let after = th
+            .base
+            .as_ref()
+            .and_then(|b| th.messages.iter().position(|x| &x.id == b))
+            .map(|i| th.messages.len() - i - 1)
+            .unwrap_or(0);
+        if after > 0 {
+            top.push(Line::from(Span::styled(
+                format!("↻ {after} new message(s) on the thread since you opened it"),
+                t.get("composer.presence"),
+            )));
+        }
+    }
+    // Our replies to this item on their way (the outbox), newest last.
+    for o in m
+        .outbox_for(&fb.id)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+    {
+        let first = o
+            .parts
+            .first()
+            .map(|p| one_line(&p.body))
+            .unwrap_or_default();
+        let mut text = format!("{} · {first}", o.label());
+        if let Some(p) = o.problem() {
+            text.push_str(&format!(" ({p})"));
+        }
+        let style = match o.label() {
+            "failed" => t.get("rule.error"),
+            "delivered" | "sent" => t.get("stream.state.answered"),
+            _ => t.get("ui.text.dim"),
+        };
+        top.push(Line::from(Span::styled(truncate_to_width(&text, w), style)));
+    }
     if c.sending {
         top.push(Line::from(Span::styled("sending…", t.get("ui.text.dim"))));
     } else if let Some(e) = &c.error {

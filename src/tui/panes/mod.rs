@@ -89,6 +89,8 @@ pub fn render(f: &mut Frame, m: &Model) {
         Some(Overlay::Help { scroll }) => help::render(f, area, m, *scroll),
         Some(Overlay::Canned(p)) => cmdline::render_canned(f, area, m, p),
         Some(Overlay::Link(ls)) => cmdline::render_link(f, area, m, ls),
+        Some(Overlay::Assign(p)) => cmdline::render_assign(f, area, m, p),
+        Some(Overlay::Log(form)) => cmdline::render_log(f, area, m, form),
         _ => {}
     }
 }

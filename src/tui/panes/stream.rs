@@ -2,7 +2,7 @@
 //! than 20.
 
 use super::{pane_block, short_duration};
-use crate::domain::{Channel, FeedbackStatus, SentimentLabel};
+use crate::domain::{Channel, FeedbackStatus, PresenceState, SentimentLabel};
 use crate::tui::model::{Focus, Model, Row};
 use crate::tui::textutil::{fit, fit_right, handle_label, one_line};
 use ratatui::layout::Rect;
@@ -117,8 +117,50 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
     let (smark, sscope) = sentiment_mark(fb.sentiment_label);
     let (sla_text, sla_scope) = sla(m, r);
     let age = short_duration((m.now - fb.received_at).num_seconds());
+    let marked = m.marked.contains(&fb.id);
+    let gutter = match (selected, marked) {
+        (true, true) => "▐",
+        (true, false) => "▌",
+        (false, true) => "+",
+        (false, false) => " ",
+    };
+    // Who else is here, and our replies on their way: before the preview.
+    let mut notes = String::new();
+    if let Some(list) = m.presence.get(&fb.id) {
+        for p in list {
+            let mark = if p.state == PresenceState::Composing {
+                "✎"
+            } else {
+                "◔"
+            };
+            let first = p.agent_name.split_whitespace().next().unwrap_or("?");
+            notes.push_str(&format!("{mark}{first} "));
+        }
+    }
+    if let Some(o) = m.outbox_for(&fb.id).last() {
+        let mark = match o.label() {
+            "delivered" => "✓✓",
+            "sent" => "✓",
+            "failed" => "✗",
+            _ => "⇡",
+        };
+        notes.push_str(&format!("{mark}{} ", o.label()));
+    }
+    let notes_w = if notes.is_empty() {
+        0
+    } else {
+        notes.chars().count().min(preview_w / 2)
+    };
+    let preview_w = preview_w - notes_w;
     let mut spans = vec![
-        Span::styled(if selected { "▌" } else { " " }, base.patch(sel)),
+        Span::styled(
+            gutter,
+            if marked {
+                st("stream.state.mine")
+            } else {
+                base.patch(sel)
+            },
+        ),
         Span::styled(fit(state, 4), st(state_scope)),
         Span::styled(" ", base.patch(sel)),
         Span::styled(fit(channel_abbrev(fb.channel), 3), st("stream.channel")),
@@ -130,6 +172,7 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
             st("stream.author"),
         ),
         Span::styled(" ", base.patch(sel)),
+        Span::styled(fit(&notes, notes_w), st("composer.presence")),
         Span::styled(fit(&one_line(&fb.text), preview_w), base.patch(sel)),
         Span::styled(fit_right(&age, 4), st("stream.age")),
         Span::styled(" ", base.patch(sel)),
@@ -166,6 +209,9 @@ pub fn title(m: &Model) -> String {
     }
     if m.follow {
         t.push_str(" · follow");
+    }
+    if !m.marked.is_empty() {
+        t.push_str(&format!(" · {} marked", m.marked.len()));
     }
     if s.loading {
         t.push_str(" · loading…");

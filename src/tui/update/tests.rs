@@ -915,3 +915,660 @@ fn a_hundred_thousand_items_stay_fast() {
     );
     assert_eq!(m.stream.total(), 100_200);
 }
+
+// ---- issue 5: outbox, stale-send guard, presence, actions, macro to many, drafts ----
+
+fn draw_text(m: &Model) -> String {
+    use ratatui::{backend::TestBackend, Terminal};
+    let mut t = Terminal::new(TestBackend::new(m.size.0, m.size.1)).unwrap();
+    t.draw(|f| crate::tui::panes::render(f, m)).unwrap();
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn message(id: &str, fb: &str, dir: crate::domain::Direction, body: &str) -> Message {
+    Message {
+        id: id.into(),
+        thread_id: "th_0".into(),
+        feedback_id: Some(fb.into()),
+        direction: dir,
+        visibility: Visibility::Public,
+        channel: Channel::X,
+        address: "@user0".into(),
+        author: if dir == crate::domain::Direction::Inbound {
+            "user0".into()
+        } else {
+            "Bo".into()
+        },
+        body: body.into(),
+        delivery_status: crate::domain::DeliveryStatus::Received,
+        status_reason: None,
+        reply_id: None,
+        created_at: t0(),
+    }
+}
+
+fn thread(m: &mut Model, id: &str, msgs: Vec<Message>) -> Vec<Effect> {
+    let fb = m.stream.get(id).unwrap().fb.clone();
+    update(
+        m,
+        Msg::Thread {
+            id: id.into(),
+            result: Ok(FeedbackDetail {
+                feedback: fb,
+                thread: msgs,
+            }),
+        },
+    )
+}
+
+fn sent_reply(fb: &str, key: &str) -> (String, Vec<Effect>) {
+    let _ = key;
+    (fb.into(), vec![])
+}
+
+fn reply_of(fb: &str, id: &str, msgs: Vec<Message>) -> Reply {
+    Reply {
+        id: id.into(),
+        feedback_id: fb.into(),
+        agent_id: "agt_me".into(),
+        parts: vec![],
+        overrides: vec![],
+        messages: msgs,
+        created_at: t0(),
+    }
+}
+
+fn send_key(fx: &[Effect]) -> (String, NewReply) {
+    fx.iter()
+        .find_map(|f| match f {
+            Effect::SendReply { key, reply, .. } => Some((key.clone(), reply.clone())),
+            _ => None,
+        })
+        .expect("a send")
+}
+
+#[test]
+fn a_send_is_queued_and_stays_visible_while_the_backend_is_down() {
+    let (mut m, _) = loaded(5);
+    m.outbox_enabled = true;
+    keys(&mut m, "G r");
+    type_text(&mut m, "On it!");
+    let fx = keys(&mut m, "C-s");
+    let (key, _) = send_key(&fx);
+    assert_eq!(m.outbox.len(), 1);
+    assert_eq!(m.outbox[0].label(), "sending");
+    // The backend is down: the reply is on disk, queued; the composer is free again.
+    let fx = update(
+        &mut m,
+        Msg::ReplySent {
+            feedback_id: "fb_00000".into(),
+            key: key.clone(),
+            result: Err(ClientError::Unreachable("connection refused".into())),
+        },
+    );
+    assert!(fx.contains(&Effect::SaveDrafts(vec![("fb_00000".into(), None)])));
+    assert!(m.composer.as_ref().unwrap().is_empty());
+    assert_eq!(m.outbox[0].label(), "queued");
+    assert!(m.status.as_ref().unwrap().text.starts_with("reply queued"));
+    // The stream comes back: the outbox is drained.
+    update(
+        &mut m,
+        Msg::Stream(StreamItem::Disconnected {
+            reason: "down".into(),
+            retry_in_ms: 500,
+        }),
+    );
+    let fx = update(&mut m, Msg::Stream(StreamItem::Connected));
+    assert!(fx.contains(&Effect::DrainOutbox));
+    let mut out = message(
+        "msg_9",
+        "fb_00000",
+        crate::domain::Direction::Outbound,
+        "On it!",
+    );
+    out.reply_id = Some("rep_9".into());
+    out.delivery_status = crate::domain::DeliveryStatus::Queued;
+    let report = DrainReport {
+        sent: vec![(
+            key.clone(),
+            reply_of("fb_00000", "rep_9", vec![out.clone()]),
+        )],
+        ..Default::default()
+    };
+    update(&mut m, Msg::Drained(report));
+    assert_eq!(m.outbox[0].state, SendState::Sent);
+    assert_eq!(m.outbox[0].label(), "queued");
+    // Delivery status streams in.
+    out.delivery_status = crate::domain::DeliveryStatus::Delivered;
+    update(
+        &mut m,
+        event(
+            EventName::ReplyStatusChanged,
+            serde_json::to_value(&out).unwrap(),
+        ),
+    );
+    assert_eq!(m.outbox[0].label(), "delivered");
+    out.delivery_status = crate::domain::DeliveryStatus::Failed;
+    out.status_reason = Some("webhook answered 500".into());
+    update(
+        &mut m,
+        event(
+            EventName::ReplyStatusChanged,
+            serde_json::to_value(&out).unwrap(),
+        ),
+    );
+    assert_eq!(m.outbox[0].label(), "failed");
+    assert_eq!(
+        m.outbox[0].problem().as_deref(),
+        Some("webhook answered 500")
+    );
+    let _ = sent_reply("x", "y");
+}
+
+#[test]
+fn queued_replies_from_the_last_session_are_shown_and_drained_at_start() {
+    let mut m = new_model();
+    m.outbox_enabled = true;
+    let now = t0();
+    let entry = |key: &str, state: OutboxState| OutboxEntry {
+        key: key.into(),
+        feedback_id: "fb_00001".into(),
+        reply: NewReply {
+            parts: vec![ReplyPart {
+                visibility: Visibility::Public,
+                body: "sorry".into(),
+            }],
+            overrides: vec![],
+            rulebook_version: None,
+            base_message_id: None,
+        },
+        state,
+        attempts: 1,
+        created_at: now,
+        updated_at: now,
+        last_error: Some("backend unreachable".into()),
+        reply_id: None,
+    };
+    load_outbox(
+        &mut m,
+        vec![
+            entry("k1", OutboxState::Queued),
+            entry("k2", OutboxState::Sent),
+            entry("k3", OutboxState::Failed),
+        ],
+    );
+    assert_eq!(m.outbox.len(), 2);
+    let fx = init(&mut m);
+    assert!(fx.contains(&Effect::DrainOutbox));
+    // A refusal during the drain puts the text back into the item's draft.
+    let fx = update(
+        &mut m,
+        Msg::Drained(DrainReport {
+            failed: vec![("k1".into(), "refused: rule".into())],
+            ..Default::default()
+        }),
+    );
+    assert!(fx.contains(&Effect::DropOutbox("k1".into())));
+    assert_eq!(m.drafts["fb_00001"].public, "sorry");
+    assert_eq!(m.drafts["fb_00001"].kind, ReplyKind::Macro);
+}
+
+#[test]
+fn stale_send_guard_shows_what_changed_then_confirms_without_a_base() {
+    let (mut m, _) = loaded(5);
+    m.outbox_enabled = true;
+    keys(&mut m, "G");
+    let m1 = message(
+        "msg_1",
+        "fb_00000",
+        crate::domain::Direction::Inbound,
+        "where is it",
+    );
+    thread(&mut m, "fb_00000", vec![m1.clone()]);
+    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_1"));
+    keys(&mut m, "r");
+    type_text(&mut m, "On it!");
+    let (key, reply) = send_key(&keys(&mut m, "C-s"));
+    assert_eq!(reply.base_message_id.as_deref(), Some("msg_1"));
+    // Someone replied meanwhile: the event shows on the thread, the base stays.
+    let m2 = message(
+        "msg_2",
+        "fb_00000",
+        crate::domain::Direction::Outbound,
+        "Bo's answer",
+    );
+    update(
+        &mut m,
+        event(
+            EventName::MessageCreated,
+            serde_json::to_value(&m2).unwrap(),
+        ),
+    );
+    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_1"));
+    // The server stops the send.
+    let fx = update(
+        &mut m,
+        Msg::ReplySent {
+            feedback_id: "fb_00000".into(),
+            key: key.clone(),
+            result: Err(ClientError::Conflict(
+                "the thread has 1 newer message".into(),
+            )),
+        },
+    );
+    assert!(fx.contains(&Effect::LoadThread("fb_00000".into())));
+    assert!(fx.contains(&Effect::DropOutbox(key.clone())));
+    assert!(m.outbox.is_empty());
+    let c = m.composer.as_ref().unwrap();
+    assert_eq!(c.text(Visibility::Public), "On it!");
+    assert!(c.stale.is_some() && c.confirm_stale && c.pending_key.is_none());
+    // The thread is fetched: what is new since the base is shown.
+    thread(&mut m, "fb_00000", vec![m1, m2]);
+    let c = m.composer.as_ref().unwrap();
+    assert_eq!(c.stale.as_ref().unwrap().len(), 1);
+    assert_eq!(c.stale.as_ref().unwrap()[0].body, "Bo's answer");
+    let screen = draw_text(&m);
+    assert!(screen.contains("the thread changed"), "{screen}");
+    assert!(screen.contains("Bo's answer"), "{screen}");
+    // Sending again confirms: no base, a new key.
+    let (key2, reply2) = send_key(&keys(&mut m, "C-s"));
+    assert_ne!(key2, key);
+    assert_eq!(reply2.base_message_id, None);
+    // Delivered: the guard is over, the base moves past our own message.
+    let mut mine = message(
+        "msg_3",
+        "fb_00000",
+        crate::domain::Direction::Outbound,
+        "On it!",
+    );
+    mine.reply_id = Some("rep_3".into());
+    update(
+        &mut m,
+        Msg::ReplySent {
+            feedback_id: "fb_00000".into(),
+            key: key2,
+            result: Ok(reply_of("fb_00000", "rep_3", vec![mine])),
+        },
+    );
+    let c = m.composer.as_ref().unwrap();
+    assert!(c.stale.is_none() && c.is_empty());
+    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_3"));
+}
+
+#[test]
+fn an_edit_after_the_guard_sends_with_the_new_base() {
+    let (mut m, _) = loaded(5);
+    keys(&mut m, "G");
+    let m1 = message("msg_1", "fb_00000", crate::domain::Direction::Inbound, "hi");
+    thread(&mut m, "fb_00000", vec![m1.clone()]);
+    keys(&mut m, "r");
+    type_text(&mut m, "x");
+    let (key, _) = send_key(&keys(&mut m, "C-s"));
+    update(
+        &mut m,
+        Msg::ReplySent {
+            feedback_id: "fb_00000".into(),
+            key,
+            result: Err(ClientError::Conflict("stale".into())),
+        },
+    );
+    let m2 = message(
+        "msg_2",
+        "fb_00000",
+        crate::domain::Direction::Inbound,
+        "again",
+    );
+    thread(&mut m, "fb_00000", vec![m1, m2]);
+    type_text(&mut m, "y");
+    let (_, reply) = send_key(&keys(&mut m, "C-s"));
+    assert_eq!(reply.base_message_id.as_deref(), Some("msg_2"));
+}
+
+#[test]
+fn presence_is_announced_when_the_selection_rests_and_left_when_moving_away() {
+    let (mut m, _) = loaded(5);
+    let fx = keys(&mut m, "j");
+    let settle = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::Wake { wake, .. } => Some(wake.clone()),
+            _ => None,
+        })
+        .expect("a settle timer");
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SetPresence { .. })));
+    // Moving on before it fires: the old timer does nothing.
+    keys(&mut m, "j");
+    assert!(update(&mut m, Msg::Wake(settle)).is_empty());
+    let id = selected_id(&m);
+    let seq = m.selection_seq;
+    let fx = update(
+        &mut m,
+        Msg::Wake(Wake::Settled {
+            feedback_id: id.clone(),
+            seq,
+        }),
+    );
+    assert!(fx.contains(&Effect::SetPresence {
+        feedback_id: id.clone(),
+        state: PresenceState::Viewing
+    }));
+    assert!(fx.contains(&Effect::LoadThread(id.clone())));
+    // Typing: composing.
+    keys(&mut m, "r");
+    let fx = type_text(&mut m, "a");
+    assert!(fx.contains(&Effect::SetPresence {
+        feedback_id: id.clone(),
+        state: PresenceState::Composing
+    }));
+    // Refreshed before others would expire it.
+    let fx = update(&mut m, Msg::Tick(t0() + chrono::Duration::seconds(61)));
+    assert!(fx.contains(&Effect::SetPresence {
+        feedback_id: id.clone(),
+        state: PresenceState::Composing
+    }));
+    // Moving away: left.
+    keys(&mut m, "esc");
+    let fx = keys(&mut m, "k");
+    assert!(fx.contains(&Effect::SetPresence {
+        feedback_id: id,
+        state: PresenceState::Left
+    }));
+}
+
+#[test]
+fn others_presence_shows_on_the_row_and_expires() {
+    let (mut m, _) = loaded(3);
+    let p = Presence {
+        feedback_id: "fb_00001".into(),
+        agent_id: "agt_bo".into(),
+        agent_name: "Bo Brown".into(),
+        state: PresenceState::Viewing,
+        at: t0() - chrono::Duration::hours(3),
+    };
+    update(
+        &mut m,
+        event(
+            EventName::PresenceChanged,
+            serde_json::to_value(&p).unwrap(),
+        ),
+    );
+    let screen = draw_text(&m);
+    assert!(screen.contains("◔Bo"), "{screen}");
+    // Still there after a minute (our clock, not the event's time)...
+    update(&mut m, Msg::Tick(t0() + chrono::Duration::seconds(60)));
+    assert_eq!(m.presence["fb_00001"].len(), 1);
+    // ...gone after two without a refresh.
+    update(&mut m, Msg::Tick(t0() + chrono::Duration::seconds(121)));
+    assert!(m.presence.is_empty());
+    // `left` removes at once.
+    update(
+        &mut m,
+        event(
+            EventName::PresenceChanged,
+            serde_json::to_value(&p).unwrap(),
+        ),
+    );
+    let left = Presence {
+        state: PresenceState::Left,
+        ..p
+    };
+    update(
+        &mut m,
+        event(
+            EventName::PresenceChanged,
+            serde_json::to_value(&left).unwrap(),
+        ),
+    );
+    assert!(m.presence.is_empty());
+}
+
+fn agents() -> Vec<Agent> {
+    use crate::domain::AgentRole;
+    vec![
+        me(),
+        Agent {
+            id: "agt_bo".into(),
+            name: "Bo Brown".into(),
+            role: AgentRole::Agent,
+            departments: vec!["billing".into()],
+        },
+        Agent {
+            id: "agt_sue".into(),
+            name: "Sue Pervisor".into(),
+            role: AgentRole::Supervisor,
+            departments: vec!["support".into()],
+        },
+    ]
+}
+
+fn patches(fx: &[Effect]) -> Vec<FeedbackPatch> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Patch { patch, .. } => Some(patch.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn claim_reassign_escalate_and_status_from_keys_and_commands() {
+    let (mut m, fx) = loaded(5);
+    assert!(fx.contains(&Effect::LoadDepartments));
+    update(&mut m, Msg::Agents(Ok(agents())));
+    update(
+        &mut m,
+        Msg::Departments(Ok(vec![Department {
+            id: "billing".into(),
+            name: "Billing".into(),
+        }])),
+    );
+    keys(&mut m, "G"); // fb_00000, support
+    let p = patches(&keys(&mut m, "a"));
+    assert_eq!(p[0].assignee, Some(Some("agt_me".into())));
+    // Reassign: a picker of agents and departments, filtered by typing.
+    let fx = keys(&mut m, "t");
+    assert!(fx.is_empty());
+    assert!(matches!(m.overlay, Some(Overlay::Assign(_))));
+    type_text(&mut m, "bill");
+    let p = patches(&keys(&mut m, "down ret"));
+    assert_eq!(p[0].department.as_deref(), Some("billing"));
+    assert!(m.overlay.is_none());
+    let p = patches(&run_command(&mut m, "assign bo"));
+    assert_eq!(p[0].assignee, Some(Some("agt_bo".into())));
+    // Escalate: urgent, to the department's supervisor.
+    let p = patches(&keys(&mut m, "E"));
+    assert_eq!(p[0].priority, Some(crate::domain::Priority::Urgent));
+    assert_eq!(p[0].assignee, Some(Some("agt_sue".into())));
+    let p = patches(&keys(&mut m, "p"));
+    assert_eq!(p[0].status, Some(FeedbackStatus::Pending));
+    let p = patches(&run_command(&mut m, "status resolved"));
+    assert_eq!(p[0].status, Some(FeedbackStatus::Resolved));
+    // Changes from other consoles arrive as events and show at once.
+    let mut f = feedback(0);
+    f.version = 9;
+    f.assignee = Some("agt_bo".into());
+    update(
+        &mut m,
+        event(
+            EventName::FeedbackUpdated,
+            serde_json::to_value(&f).unwrap(),
+        ),
+    );
+    assert_eq!(m.selected().unwrap().assignee.as_deref(), Some("agt_bo"));
+}
+
+#[test]
+fn offline_feedback_is_logged_for_the_customer() {
+    let (mut m, _) = loaded(5);
+    keys(&mut m, "G");
+    with_customer(&mut m, 0);
+    keys(&mut m, "O");
+    let Some(Overlay::Log(form)) = &m.overlay else {
+        panic!("the form")
+    };
+    assert_eq!(form.customer_id.as_deref(), Some("cus_0"));
+    assert_eq!(form.channel, Channel::Phone);
+    keys(&mut m, "tab");
+    type_text(&mut m, "Came to the shop, blender broken");
+    let screen = draw_text(&m);
+    assert!(screen.contains("Log offline feedback"), "{screen}");
+    let fx = keys(&mut m, "ret");
+    let Some(Effect::CreateFeedback(new)) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(new.channel, Channel::InPerson);
+    assert_eq!(new.customer_id.as_deref(), Some("cus_0"));
+    assert_eq!(new.text, "Came to the shop, blender broken");
+    assert_eq!(new.author_handle, "Ada Lovelace0");
+    // From the command line in one go.
+    let fx = run_command(&mut m, "log web_form wants a callback");
+    assert!(
+        matches!(&fx[..], [Effect::CreateFeedback(n)] if n.channel == Channel::WebForm && n.text == "wants a callback")
+    );
+    let mut created = feedback(40);
+    created.channel = Channel::WebForm;
+    update(&mut m, Msg::Created(Ok(created)));
+    assert!(m.stream.get("fb_00040").is_some());
+}
+
+#[test]
+fn a_macro_goes_to_every_marked_item_each_with_its_own_key() {
+    let (mut m, _) = loaded(6);
+    m.outbox_enabled = true;
+    // fb_00005 (IG), fb_00004 (review), fb_00003 (sms: no public thread).
+    keys(&mut m, "space space space");
+    assert_eq!(m.marked.len(), 3);
+    let screen = draw_text(&m);
+    assert!(screen.contains("3 marked"), "{screen}");
+    keys(&mut m, "g g r");
+    type_text(&mut m, "We are aware of the outage and on it.");
+    let fx = keys(&mut m, "A-m");
+    let sends: Vec<(String, String, NewReply)> = fx
+        .iter()
+        .filter_map(|f| match f {
+            Effect::SendReply {
+                feedback_id,
+                key,
+                reply,
+            } => Some((feedback_id.clone(), key.clone(), reply.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 2, "{fx:?}");
+    assert_eq!(sends[0].0, "fb_00004");
+    assert_eq!(sends[0].1, "seed-000000-fb_00004");
+    assert_eq!(sends[1].1, "seed-000000-fb_00005");
+    assert!(sends
+        .iter()
+        .all(|s| s.2.parts[0].visibility == Visibility::Public));
+    // The SMS item cannot take a public reply: it stays marked, and the agent is told.
+    assert_eq!(m.marked.iter().collect::<Vec<_>>(), vec!["fb_00003"]);
+    assert!(m
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("fb_00003 (sms has no public thread)"));
+    assert_eq!(m.outbox.len(), 2);
+}
+
+#[test]
+fn a_macro_is_checked_against_the_rules_of_each_items_channel() {
+    let (mut m, _) = loaded(6);
+    let src = crate::domain::api::RulebookSource {
+        id: "t".into(),
+        version: "1".into(),
+        source: r#"
+[rulebook]
+id = "t"
+version = "1"
+
+[[rule]]
+id = "NO-REFUND-ON-X"
+kind = "phrase"
+level = "error"
+message = "no refunds in public on X"
+phrases = ["refund"]
+when = { channel = ["x"] }
+"#
+        .into(),
+    };
+    match CompiledRules::compile(&src) {
+        Ok(r) => {
+            update(&mut m, Msg::Rules(Ok(Arc::new(r))));
+        }
+        Err(e) => panic!("{e}"),
+    }
+    // fb_00000 (X) and fb_00004 (review).
+    keys(&mut m, "G space");
+    keys(&mut m, "g g j space");
+    assert_eq!(m.marked.len(), 2);
+    keys(&mut m, "g g r");
+    type_text(&mut m, "Your refund is on its way");
+    let fx = keys(&mut m, "A-m");
+    let ids: Vec<&str> = fx
+        .iter()
+        .filter_map(|f| match f {
+            Effect::SendReply { feedback_id, .. } => Some(feedback_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec!["fb_00004"]);
+    assert!(m.marked.contains("fb_00000"));
+}
+
+#[test]
+fn drafts_are_restored_per_item_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut m, _) = loaded(5);
+    keys(&mut m, "G r");
+    type_text(&mut m, "first item");
+    keys(&mut m, "esc k r");
+    keys(&mut m, "C-t");
+    type_text(&mut m, "second item");
+    // The debounce saves them.
+    let fx = update(&mut m, Msg::Tick(t0() + chrono::Duration::seconds(3)));
+    let items = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::SaveDrafts(items) => Some(items.clone()),
+            _ => None,
+        })
+        .expect("a save");
+    crate::tui::effects::save_drafts_now(dir.path(), &items).unwrap();
+    // A new console: the drafts come back, each to its own item.
+    let (drafts, problems) = crate::tui::drafts::load_all(dir.path());
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut m2 = new_model();
+    m2.drafts = drafts;
+    let mut m2 = {
+        init(&mut m2);
+        update(
+            &mut m2,
+            Msg::FeedbackPage {
+                generation: 1,
+                result: Ok(Page {
+                    items: (0..5).map(feedback).collect(),
+                    next_cursor: None,
+                }),
+            },
+        );
+        m2
+    };
+    keys(&mut m2, "G");
+    let c = m2.composer.as_ref().unwrap();
+    assert_eq!(c.text(c.active), "first item");
+    keys(&mut m2, "k");
+    let c = m2.composer.as_ref().unwrap();
+    assert_eq!(c.feedback_id, "fb_00001");
+    assert_eq!(c.kind, m.drafts["fb_00001"].kind);
+    assert_eq!(c.text(c.active), "second item");
+}
