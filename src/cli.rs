@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// reloaded when it changes or on SIGHUP.
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// Outbound channels (TOML): per-channel webhook URL and `whsec_` secret, retry policy.
+    /// Without it, replies stay queued (or, with --demo, go to the loopback sink).
+    #[arg(long, env = "EARSHOT_OUTBOUND")]
+    pub outbound: Option<PathBuf>,
     /// Simulated new feedback per minute in demo mode.
     #[arg(long, default_value_t = 6.0)]
     pub sim_rate: f64,

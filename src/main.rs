@@ -142,6 +142,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.demo = args.demo;
     config.routing = args.routing;
     config.rules = args.rules;
+    if let Some(path) = &args.outbound {
+        config.outbound =
+            Some(server::delivery::OutboundConfig::load(path).map_err(|e| anyhow::anyhow!(e))?);
+    }
     config.sim_per_minute = args.sim_rate;
     config.sim_burst_every_min = args.burst_every;
     let running = server::start(config).await?;

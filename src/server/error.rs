@@ -102,6 +102,19 @@ impl From<StoreError> for ApiError {
                 "Conflict",
                 detail,
             ),
+            StoreError::Stale(changes) => {
+                let mut e = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "stale-thread",
+                    "The thread changed",
+                    format!(
+                        "{} new message(s) since the one the reply was based on; review them, then edit or send again without base_message_id to confirm",
+                        changes.len()
+                    ),
+                );
+                e.violations = Some(serde_json::json!({ "changes": changes }));
+                e
+            }
             StoreError::Invalid(detail) => ApiError::invalid("", detail),
             StoreError::Db(e) => {
                 tracing::error!(error = %e, "database error");
@@ -120,16 +133,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let problem = Problem {
+impl ApiError {
+    /// The problem details of this error (the body of its response, or one item's result in a
+    /// bulk request).
+    pub fn to_problem(&self) -> Problem {
+        Problem {
             kind: format!("https://earshot.dev/problems/{}", self.kind),
             title: self.title.to_string(),
             status: self.status.as_u16(),
-            detail: self.detail,
-            errors: self.errors,
-            violations: self.violations,
-        };
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+            violations: self.violations.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.to_problem();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();
         response.headers_mut().insert(

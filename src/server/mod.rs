@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub event_retention: i64,
     /// Requests per token; `per_second: 0` turns limiting off.
     pub rate_limit: ratelimit::RateLimit,
+    /// Where outbound messages are posted (`--outbound`). Without it, the demo delivers to its
+    /// loopback sink and other servers keep messages queued.
+    pub outbound: Option<delivery::OutboundConfig>,
 }
 
 impl ServerConfig {
@@ -56,6 +59,7 @@ impl ServerConfig {
             sim_burst_every_min: 10.0,
             event_retention: 1_000_000,
             rate_limit: ratelimit::RateLimit::default(),
+            outbound: None,
         }
     }
 }
@@ -110,6 +114,8 @@ pub enum StartError {
     Listen(SocketAddr, std::io::Error),
     #[error("demo seed failed: {0}")]
     Seed(String),
+    #[error("outbound channels: {0}")]
+    Outbound(String),
 }
 
 /// Opens the store, seeds the demo if asked, binds and serves in a background task.
@@ -134,7 +140,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let delivery = delivery::DeliveryQueue::start(store.clone(), config.demo, shutdown_rx.clone());
+    let (outbound, sink) = match (&config.outbound, config.demo) {
+        (Some(c), _) => (Some(c.clone()), None),
+        (None, true) => {
+            let sink = delivery::sink::DemoSink::new();
+            (Some(sink.outbound_config(addr)), Some(sink))
+        }
+        (None, false) => (None, None),
+    };
+    let delivery = match outbound {
+        Some(c) => delivery::DeliveryQueue::start(
+            store.clone(),
+            delivery::Adapters::from_config(&c).map_err(StartError::Outbound)?,
+            c.retry,
+            shutdown_rx.clone(),
+        ),
+        None => delivery::DeliveryQueue::disabled(),
+    };
     let state = AppState {
         store: store.clone(),
         routing,
@@ -144,7 +166,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         shutdown: shutdown_rx.clone(),
     };
     spawn_background(&config, &state);
-    let app = api::router(state);
+    let mut app = api::router(state);
+    if let Some(sink) = sink {
+        app = app.merge(delivery::sink::router(sink));
+    }
     let mut stop = shutdown_rx.clone();
     let task = tokio::spawn(async move {
         let served = axum::serve(

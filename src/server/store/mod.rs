@@ -10,6 +10,7 @@
 
 mod agents;
 mod customers;
+mod deliveries;
 mod events;
 mod feedback;
 mod replies;
@@ -17,6 +18,7 @@ mod rows;
 
 pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
 pub use customers::NewCustomer;
+pub use deliveries::INTERRUPTED;
 pub use events::EventRow;
 pub use feedback::{FeedbackFilter, Intake};
 pub use replies::{recipient, ReplyOutcome, ReplyRecipient};
@@ -45,6 +47,9 @@ pub enum StoreError {
     VersionMismatch { current: i64 },
     #[error("{0}")]
     Conflict(String),
+    /// The thread has messages newer than the one the agent based a reply on.
+    #[error("the thread changed: {} newer message(s)", .0.len())]
+    Stale(Vec<crate::domain::Message>),
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]

@@ -106,6 +106,44 @@ async fn stored_reply(
     .await?)
 }
 
+/// Messages of the thread after `base` (in thread order) that the agent did not write: the
+/// customer's, and other agents' replies. Checked inside the reply's write transaction, so two
+/// agents sending on one item cannot both pass the guard. A base that is not in the thread is
+/// refused as invalid.
+async fn newer_messages(
+    tx: &mut SqlTx<'static, Any>,
+    thread_id: &str,
+    base: &str,
+    agent_id: &str,
+) -> StoreResult<Vec<Message>> {
+    let rows = sqlx::query(
+        "SELECT m.*, r.agent_id AS reply_agent FROM messages m LEFT JOIN replies r ON r.id = m.reply_id \
+         WHERE m.thread_id = $1 ORDER BY m.created_at, m.id",
+    )
+    .bind(thread_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut thread = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let author: Option<String> = rows::get(row, "reply_agent")?;
+        thread.push((rows::message(row)?, author));
+    }
+    let at = thread
+        .iter()
+        .position(|(m, _)| m.id == base)
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "base_message_id {base} is not a message of this thread"
+            ))
+        })?;
+    Ok(thread
+        .into_iter()
+        .skip(at + 1)
+        .filter(|(_, author)| author.as_deref() != Some(agent_id))
+        .map(|(m, _)| m)
+        .collect())
+}
+
 impl Store {
     /// Records a reply whose parts the caller has already checked against the rules, with its
     /// recipients resolved. Everything (messages, status, history, events, audit, the stored
@@ -127,6 +165,12 @@ impl Store {
             return Ok(outcome);
         }
         let feedback = load_feedback(&mut tx, feedback_id).await?;
+        if let Some(base) = &reply.base_message_id {
+            let changes = newer_messages(&mut tx, &feedback.thread_id, base, &agent.id).await?;
+            if !changes.is_empty() {
+                return Err(StoreError::Stale(changes));
+            }
+        }
         let reply_id = new_id("rp");
         let now = now_micros();
         let mut messages = Vec::new();
@@ -360,9 +404,10 @@ impl Store {
         Ok(message)
     }
 
-    /// Outbound messages still waiting for delivery (picked up again after a restart).
+    /// Outbound messages still waiting for delivery, or handed to their channel without a
+    /// confirmation (picked up again after a restart; receivers de-duplicate by webhook id).
     pub async fn queued_messages(&self) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query("SELECT * FROM messages WHERE direction = 'outbound' AND delivery_status = 'queued' ORDER BY created_at, id")
+        let rows = sqlx::query("SELECT * FROM messages WHERE direction = 'outbound' AND delivery_status IN ('queued', 'sent') ORDER BY created_at, id")
             .fetch_all(self.reader())
             .await?;
         rows.iter().map(rows::message).collect()
