@@ -9,7 +9,9 @@ use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
 use crate::server::auth::{ApiJson, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routing::{self, Facts};
-use crate::server::store::{AuthenticatedAgent, FeedbackFilter, Intake, ReplyRecipient};
+use crate::server::store::{
+    AuthenticatedAgent, FeedbackFilter, Intake, ReplyRecipient, StoreError,
+};
 use crate::server::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -237,7 +239,7 @@ pub async fn patch(
     Ok(response)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -300,15 +302,29 @@ pub async fn reply(
 ) -> ApiResult<Response> {
     let agent = auth.require(Scope::Reply)?;
     let key = idempotency_key(&headers)?;
-    let feedback = visible_feedback(&state, agent, &id).await?;
+    let (status, reply) = deliver_reply(&state, agent, &id, &key, &reply).await?;
+    Ok((status, Json(reply)).into_response())
+}
+
+/// One reply to one item: the stored result for a repeated key (200), else the shape check, the
+/// recipients, the rulebook, the stale-thread guard (in the store's transaction), then the
+/// reply is recorded and its messages queued for delivery (201).
+pub(crate) async fn deliver_reply(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    feedback_id: &str,
+    key: &str,
+    reply: &NewReply,
+) -> ApiResult<(StatusCode, Reply)> {
+    let feedback = visible_feedback(state, agent, feedback_id).await?;
     if let Some(outcome) = state
         .store
-        .replay(&agent.agent.id, &feedback.id, &key, &reply)
+        .replay(&agent.agent.id, &feedback.id, key, reply)
         .await?
     {
-        return Ok((StatusCode::OK, Json(outcome.reply)).into_response());
+        return Ok((StatusCode::OK, outcome.reply));
     }
-    check_parts(&reply)?;
+    check_parts(reply)?;
     let customer = match &feedback.customer_id {
         Some(c) => Some(state.store.customer(c).await?),
         None => None,
@@ -323,22 +339,28 @@ pub async fn reply(
         })
         .collect::<ApiResult<Vec<ReplyRecipient>>>()?;
     enforce_rules(
-        &state,
+        state,
         agent,
         &feedback,
         customer.as_ref(),
-        &reply,
+        reply,
         &recipients,
     )?;
     let outcome = state
         .store
-        .create_reply(&agent.agent, &feedback.id, &key, &reply, &recipients)
-        .await?;
+        .create_reply(&agent.agent, &feedback.id, key, reply, &recipients)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(detail) if reply.base_message_id.is_some() => {
+                ApiError::invalid("/base_message_id", detail)
+            }
+            e => e.into(),
+        })?;
     if outcome.repeated {
-        return Ok((StatusCode::OK, Json(outcome.reply)).into_response());
+        return Ok((StatusCode::OK, outcome.reply));
     }
     state.delivery.enqueue(&outcome.reply.messages);
-    Ok((StatusCode::CREATED, Json(outcome.reply)).into_response())
+    Ok((StatusCode::CREATED, outcome.reply))
 }
 
 /// Re-checks every part with the rulebook in force, each with its own visibility and the channel

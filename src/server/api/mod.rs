@@ -4,6 +4,7 @@ mod customers;
 mod feedback;
 mod meta;
 pub mod openapi;
+mod replies;
 
 use super::auth::bearer_token;
 use super::error::ApiError;
@@ -29,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/feedback/{id}/replies", post(feedback::reply))
         .route("/feedback/{id}/presence", post(feedback::presence))
+        .route("/replies", post(replies::bulk))
+        .route("/messages/{id}/attempts", get(replies::attempts))
         .route("/customers", get(customers::search))
         .route("/customers/{id}", get(customers::profile))
         .route("/customers/{id}/history", get(customers::history))

@@ -19,6 +19,10 @@ use utoipa::OpenApi as _;
         NewFeedback,
         FeedbackPatch,
         NewReply,
+        NewBulkReply,
+        BulkReplyResults,
+        BulkItemResult,
+        DeliveryAttempt,
         Reply,
         ReplyPart,
         Override,
@@ -83,8 +87,20 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
     (
         HttpMethod::Post,
         "/v1/feedback/{id}/replies",
-        "Deliver a reply (body NewReply, Idempotency-Key required)",
+        "Deliver a reply (body NewReply, Idempotency-Key required); 409 stale-thread when base_message_id is not the newest message",
         "Reply",
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/replies",
+        "One reply to many items (body NewBulkReply, Idempotency-Key required); one result per item",
+        "BulkReplyResults",
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/messages/{id}/attempts",
+        "Delivery attempts of an outbound message (webhook status or error, duration)",
+        "",
     ),
     (
         HttpMethod::Post,

@@ -1,0 +1,125 @@
+//! Replies beyond one item: a macro to many items at once (`POST /v1/replies`), and the delivery
+//! attempts of an outbound message (`GET /v1/messages/{id}/attempts`).
+
+use super::feedback::{deliver_reply, idempotency_key, visible_feedback};
+use crate::domain::api::{
+    BulkItemResult, BulkReplyResults, DeliveryAttempt, NewBulkReply, NewReply, Page,
+};
+use crate::domain::*;
+use crate::server::auth::{ApiJson, Auth};
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+/// Most items one bulk reply answers (an outage acknowledgement to a few hundred complaints).
+pub const MAX_BULK_ITEMS: usize = 500;
+
+/// The idempotency key of one item of a bulk request: a retried bulk request finds each item's
+/// stored reply, and a later single reply to the item cannot collide with it.
+fn item_key(key: &str, feedback_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(key.as_bytes());
+    h.update([0]);
+    h.update(feedback_id.as_bytes());
+    format!("bulk:{}", hex::encode(&h.finalize()[..20]))
+}
+
+/// One text to many items: checked against the rules for each item's channel and customer,
+/// delivered to each thread, each item marked answered. Answers 200 with one result per item in
+/// request order: its reply (201, or 200 for the stored result of a retried request) or the
+/// problem that stopped it (another department's item is "not found", as everywhere).
+pub async fn bulk(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiJson(bulk): ApiJson<NewBulkReply>,
+) -> ApiResult<Json<BulkReplyResults>> {
+    let agent = auth.require(Scope::Reply)?;
+    let key = idempotency_key(&headers)?;
+    if bulk.feedback_ids.is_empty() || bulk.feedback_ids.len() > MAX_BULK_ITEMS {
+        return Err(ApiError::invalid(
+            "/feedback_ids",
+            format!("name 1 to {MAX_BULK_ITEMS} items"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, id) in bulk.feedback_ids.iter().enumerate() {
+        if id.is_empty() || id.len() > 128 {
+            return Err(ApiError::invalid(
+                &format!("/feedback_ids/{i}"),
+                "not an item id",
+            ));
+        }
+        if !seen.insert(id.as_str()) {
+            return Err(ApiError::invalid(
+                &format!("/feedback_ids/{i}"),
+                "this item is named twice",
+            ));
+        }
+    }
+    let reply = NewReply {
+        parts: bulk.parts,
+        overrides: bulk.overrides,
+        rulebook_version: bulk.rulebook_version,
+        base_message_id: None,
+    };
+    let mut results = Vec::with_capacity(bulk.feedback_ids.len());
+    for id in bulk.feedback_ids {
+        let result = match deliver_reply(&state, agent, &id, &item_key(&key, &id), &reply).await {
+            Ok((status, reply)) => BulkItemResult {
+                feedback_id: id,
+                status: status.as_u16(),
+                reply: Some(reply),
+                problem: None,
+            },
+            Err(e) => {
+                if let Err(err) = state
+                    .store
+                    .audit(
+                        Some(&agent.agent.id),
+                        "POST /v1/replies",
+                        &id,
+                        "refused",
+                        e.status.as_str(),
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %err, "cannot audit a refused bulk item");
+                }
+                BulkItemResult {
+                    feedback_id: id,
+                    status: e.status.as_u16(),
+                    reply: None,
+                    problem: Some(e.to_problem()),
+                }
+            }
+        };
+        results.push(result);
+    }
+    Ok(Json(BulkReplyResults { results }))
+}
+
+/// Every attempt to deliver one outbound message, oldest first.
+pub async fn attempts(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Page<DeliveryAttempt>>> {
+    let agent = auth.require(Scope::Read)?;
+    let message = state.store.message(&id).await?;
+    let Some(feedback_id) = &message.feedback_id else {
+        return Err(ApiError::not_found(format!("message {id} not found")));
+    };
+    visible_feedback(&state, agent, feedback_id)
+        .await
+        .map_err(|_| ApiError::not_found(format!("message {id} not found")))?;
+    let items = state.store.delivery_attempts(&id).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
