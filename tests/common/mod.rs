@@ -74,12 +74,18 @@ impl TestServer {
 
 /// Starts a server over `db`, seeding the small test organisation on first start.
 pub async fn start_on(db: TestDb) -> TestServer {
+    start_with(db, |_| {}).await
+}
+
+/// Like `start_on`, with a chance to change the configuration first (outbound channels...).
+pub async fn start_with(db: TestDb, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
     let mut config = ServerConfig::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
     // Tests hammer the server with one token; the limiter has its own test.
     config.rate_limit = earshot::server::ratelimit::RateLimit {
         per_second: 100_000,
         burst: 100_000,
     };
+    configure(&mut config);
     let server = server::start(config).await.expect("server starts");
     if server.store.customer_count().await.unwrap() == 0 {
         seed(&server.store).await;
@@ -308,4 +314,51 @@ pub async fn next_event(
         .await
         .ok()
         .flatten()
+}
+
+/// The real `earshot serve` binary as a child process on a free port (killed with SIGKILL, no
+/// graceful shutdown, to test what survives a crash).
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    #[allow(clippy::zombie_processes)] // reaped in Drop
+    pub async fn spawn(db: &str, extra_args: &[&str]) -> ServerProcess {
+        use std::process::{Command, Stdio};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_earshot"))
+            .args(["serve", "--db", db, "--listen", &listen])
+            .args(extra_args)
+            .env("EARSHOT_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("earshot serve starts");
+        let base = format!("http://{listen}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{base}/v1/health")).await.is_ok() {
+                return ServerProcess { child, base };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("server did not come up on {base}");
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(self) {}
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
