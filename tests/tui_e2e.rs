@@ -1,7 +1,11 @@
-//! End to end: the real binary (`earshot demo`: the reference server in process plus the
-//! console) in a pseudo-terminal, driven by keys, its screen read back with a terminal emulator.
-//! It moves through the stream, writes and sends a reply, sees the server's answer, quits, and
-//! checks that the terminal was given back (alternate screen left).
+//! End to end: the real binaries in a pseudo-terminal, driven by keys, the screen read back with
+//! a terminal emulator, and the server asked over HTTP what it got.
+//!
+//! - `earshot serve --demo` as its own process and `earshot console --url .. --token ..`: the
+//!   console moves through the stream, writes and sends a reply, and the reply is on the item's
+//!   thread on the server, once; the terminal is given back on quit.
+//! - A console restarted with a reply queued in its outbox while the backend is down delivers
+//!   it exactly once when the backend comes up.
 
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 use std::io::{Read, Write};
@@ -41,11 +45,17 @@ impl Screen {
     }
 }
 
-#[test]
-fn demo_console_sends_a_reply_to_the_server() {
-    let home = tempfile::tempdir().unwrap();
-    let pty = native_pty_system();
-    let pair = pty
+const MARKER: &str = "Thanks for your patience, we are on it";
+
+fn spawn_console(
+    home: &std::path::Path,
+    args: &[&str],
+) -> (
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Screen,
+    Box<dyn Write + Send>,
+) {
+    let pair = native_pty_system()
         .openpty(PtySize {
             rows: 30,
             cols: 100,
@@ -54,20 +64,21 @@ fn demo_console_sends_a_reply_to_the_server() {
         })
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.args(["demo", "--sim-rate", "0.2"]);
-    cmd.env("HOME", home.path());
-    cmd.env("XDG_DATA_HOME", home.path().join("data"));
-    cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
-    cmd.env("XDG_STATE_HOME", home.path().join("state"));
+    cmd.args(args);
+    cmd.env("HOME", home);
+    cmd.env("XDG_DATA_HOME", home.join("data"));
+    cmd.env("XDG_CONFIG_HOME", home.join("config"));
+    cmd.env("XDG_STATE_HOME", home.join("state"));
     cmd.env("TERM", "xterm-256color");
     cmd.env("EDITOR", "true");
-    cmd.cwd(home.path());
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    cmd.cwd(home);
+    let child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().unwrap();
-    let mut writer = pair.master.take_writer().unwrap();
+    let writer = pair.master.take_writer().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let _keep = pair.master;
         let mut buf = [0u8; 8192];
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
@@ -75,67 +86,28 @@ fn demo_console_sends_a_reply_to_the_server() {
             }
         }
     });
-    let mut screen = Screen {
+    let screen = Screen {
         parser: vt100::Parser::new(30, 100, 0),
         rx,
     };
-    let mut send = |bytes: &[u8]| {
-        writer.write_all(bytes).unwrap();
-        writer.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(150));
-    };
+    (child, screen, writer)
+}
 
-    let result = (|| -> Result<(), String> {
-        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
-        screen.wait_for(&["● live"], Duration::from_secs(30))?;
-        // Move through the stream, then try items until one can be answered from here.
-        send(b"j");
-        send(b"k");
-        for attempt in 0..8 {
-            send(b"j");
-            send(b"r");
-            send(b"Thanks for your patience, we are on it.");
-            send(b"\x13"); // C-s
-            match screen.wait_for(
-                &[
-                    "reply sent",
-                    "cannot send",
-                    "refused",
-                    "not sent",
-                    "send again to confirm",
-                ],
-                Duration::from_secs(20),
-            )? {
-                0 => return Ok(()),
-                4 => {
-                    send(b"\x13");
-                    if screen
-                        .wait_for(&["reply sent"], Duration::from_secs(20))
-                        .is_ok()
-                    {
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            // Not answerable (no route, or a rule): clear the draft and try the next item.
-            send(b"\x0b"); // C-k clears the draft
-            send(b"\x1b");
-            std::thread::sleep(Duration::from_millis(100));
-            if attempt == 7 {
-                return Err(format!(
-                    "no item could be answered; screen:\n{}",
-                    screen.text()
-                ));
-            }
-        }
-        Ok(())
-    })();
-    let shown = screen.text();
-    // Leave: back to the stream, then quit.
-    send(b"\x1b");
+fn keys(writer: &mut Box<dyn Write + Send>, bytes: &[u8]) {
+    writer.write_all(bytes).unwrap();
+    writer.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+}
+
+/// Quit with `q` and wait for the process; the terminal must be given back.
+fn quit(
+    mut child: Box<dyn portable_pty::Child + Send + Sync>,
+    screen: &mut Screen,
+    writer: &mut Box<dyn Write + Send>,
+) {
+    keys(writer, b"\x1b");
     std::thread::sleep(Duration::from_millis(200));
-    send(b"q");
+    keys(writer, b"q");
     let end = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -147,13 +119,353 @@ fn demo_console_sends_a_reply_to_the_server() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    std::thread::sleep(Duration::from_millis(100));
     screen.pump();
-    result.unwrap();
-    assert!(shown.contains("reply sent"), "{shown}");
     let status = status.expect("the console quits on q");
     assert!(status.success(), "exit status {status:?}");
     assert!(
         !screen.parser.screen().alternate_screen(),
         "the terminal was not restored"
     );
+}
+
+async fn get_json(base: &str, token: &str, path: &str) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "GET {path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Outbound messages on the thread of `id` whose body contains `text`.
+async fn outbound_with(base: &str, token: &str, id: &str, text: &str) -> usize {
+    let detail = get_json(base, token, &format!("/v1/feedback/{id}")).await;
+    detail["thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound" && m["body"].as_str().unwrap_or("").contains(text))
+        .count()
+}
+
+/// The items that got an outbound message containing `text`, from the server's event log
+/// (read from the start over SSE until `text` shows up, then a little longer).
+async fn items_answered_with(base: &str, token: &str, text: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(token)
+        .header("Last-Event-ID", "0")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let mut body = resp.bytes_stream();
+    let mut buf = String::new();
+    let mut found: Vec<String> = Vec::new();
+    let mut until = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let chunk = match tokio::time::timeout_at(until, body.next()).await {
+            Ok(Some(Ok(c))) => c,
+            _ => break,
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(i) = buf.find("\n\n") {
+            let frame: String = buf.drain(..i + 2).collect();
+            if !frame.contains("event: message.created") {
+                continue;
+            }
+            let data: String = frame
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect::<Vec<_>>()
+                .join("\n");
+            // `data` is the event: {seq, name, data: <the message>, created_at}.
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&data) else {
+                continue;
+            };
+            let msg = &event["data"];
+            if msg["direction"] == "outbound" && msg["body"].as_str().unwrap_or("").contains(text) {
+                found.push(msg["feedback_id"].as_str().unwrap_or("").to_string());
+                // A doubled delivery would follow closely: listen a little longer.
+                until = tokio::time::Instant::now() + Duration::from_secs(2);
+            }
+        }
+    }
+    found
+}
+
+/// A server process (`earshot serve`), killed when dropped.
+struct ServeProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_demo(db: &std::path::Path, home: &std::path::Path) -> ServeProcess {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--sim-rate",
+            "0.2",
+        ])
+        .arg("--db")
+        .arg(db)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server prints where it listens")
+            .unwrap();
+        if let Some(u) = line.strip_prefix("earshot server listening on ") {
+            break u.trim().to_string();
+        }
+    };
+    // Keep reading what it prints so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ServeProcess { child, url }
+}
+
+#[test]
+fn console_sends_a_reply_that_reaches_the_servers_thread() {
+    let home = tempfile::tempdir().unwrap();
+    let server = serve_demo(&home.path().join("demo.db"), home.path());
+    let token = "es_demo_farah";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (child, mut screen, mut writer) = spawn_console(
+        home.path(),
+        &["console", "--url", &server.url, "--token", token],
+    );
+
+    let result = (|| -> Result<(), String> {
+        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
+        screen.wait_for(&["● live"], Duration::from_secs(30))?;
+        // Move through the stream, then try items until one can be answered from here.
+        keys(&mut writer, b"j");
+        keys(&mut writer, b"k");
+        for attempt in 0..8 {
+            keys(&mut writer, b"j");
+            keys(&mut writer, b"r");
+            keys(&mut writer, format!("{MARKER} ({attempt}).").as_bytes());
+            keys(&mut writer, b"\x13"); // C-s
+            match screen.wait_for(
+                &[
+                    "reply sent",
+                    "cannot send",
+                    "refused",
+                    "not sent",
+                    "send again to confirm",
+                    "again to confirm",
+                ],
+                Duration::from_secs(20),
+            )? {
+                0 => return Ok(()),
+                4 | 5 => {
+                    keys(&mut writer, b"\x13");
+                    if screen
+                        .wait_for(&["reply sent"], Duration::from_secs(20))
+                        .is_ok()
+                    {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            // Not answerable (no route, or a rule): clear the draft and try the next item.
+            keys(&mut writer, b"\x0b"); // C-k clears the draft
+            keys(&mut writer, b"\x1b");
+            std::thread::sleep(Duration::from_millis(100));
+            if attempt == 7 {
+                return Err(format!(
+                    "no item could be answered; screen:\n{}",
+                    screen.text()
+                ));
+            }
+        }
+        Ok(())
+    })();
+    let shown = screen.text();
+    quit(child, &mut screen, &mut writer);
+    result.unwrap();
+    assert!(shown.contains("reply sent"), "{shown}");
+
+    // The server has it: one outbound message with our text, and it is on the item's thread
+    // (GET /v1/feedback/{id}), once.
+    let items = rt.block_on(items_answered_with(&server.url, token, MARKER));
+    assert_eq!(items.len(), 1, "outbound messages with our text: {items:?}");
+    let on_thread = rt.block_on(outbound_with(&server.url, token, &items[0], MARKER));
+    assert_eq!(
+        on_thread, 1,
+        "the reply is on the thread of {} once",
+        items[0]
+    );
+}
+
+#[test]
+fn a_restarted_console_delivers_its_queued_reply_once_when_the_backend_is_up() {
+    use earshot::client::{CrmBackend, HttpBackend, Outbox, OutboxState};
+    use earshot::domain::api::NewReply;
+    use earshot::domain::{ReplyPart, Visibility};
+    use earshot::server::{self, ServerConfig};
+
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("demo.db").to_string_lossy().into_owned();
+    let token = "es_demo_farah";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = |addr: std::net::SocketAddr| {
+        let mut c = ServerConfig::new(db.clone(), addr);
+        c.demo = true;
+        c.sim_per_minute = 0.0;
+        c.sim_burst_every_min = 0.0;
+        c
+    };
+
+    // A first server run gives us the demo organisation and an item that takes a public reply.
+    let (addr, item) = rt.block_on(async {
+        let s = server::start(config("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+        let base = s.url();
+        let page = get_json(&base, token, "/v1/feedback?assignee=any&limit=500").await;
+        let item = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| ["forum", "review"].contains(&f["channel"].as_str().unwrap()))
+            .expect("a forum or review item")["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let addr = s.addr;
+        s.shutdown().await;
+        (addr, item)
+    });
+    let base = format!("http://{addr}");
+
+    // The last session queued a reply while the backend was down: it is in the outbox.
+    let text = format!("{MARKER}: queued while the backend was down");
+    let outbox_dir = home.path().join("data/earshot/outbox");
+    let key = "es-e2e-restart-0001";
+    let outbox = Outbox::open(&outbox_dir).unwrap();
+    outbox
+        .enqueue_with_key(
+            key,
+            &item,
+            NewReply {
+                parts: vec![ReplyPart {
+                    visibility: Visibility::Public,
+                    body: text.clone(),
+                }],
+                overrides: vec![],
+                rulebook_version: None,
+                base_message_id: None,
+            },
+        )
+        .unwrap();
+
+    // The console starts with the backend still down: the reply is shown, queued.
+    let (child, mut screen, mut writer) =
+        spawn_console(home.path(), &["console", "--url", &base, "--token", token]);
+    let result = (|| -> Result<(), String> {
+        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
+        std::thread::sleep(Duration::from_secs(2));
+        let e = Outbox::open(&outbox_dir)
+            .unwrap()
+            .get(key)
+            .unwrap()
+            .unwrap();
+        if e.state != OutboxState::Queued {
+            return Err(format!("delivered with the backend down? {e:?}"));
+        }
+        Ok(())
+    })();
+    // The backend comes up on the same address: the console delivers on reconnect.
+    let running = result.as_ref().ok().map(|_| {
+        rt.block_on(async {
+            server::start(config(addr))
+                .await
+                .expect("restart on the same port")
+        })
+    });
+    let delivered = result.and_then(|_| {
+        screen.wait_for(&["● live"], Duration::from_secs(60))?;
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n = rt.block_on(outbound_with(&base, token, &item, &text));
+            if n > 0 {
+                break Ok(n);
+            }
+            if Instant::now() > end {
+                break Err(format!(
+                    "the queued reply never arrived; screen:\n{}",
+                    screen.text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    // Give a doubled send every chance to show up, then quit.
+    std::thread::sleep(Duration::from_secs(2));
+    let shown = screen.text();
+    quit(child, &mut screen, &mut writer);
+    assert_eq!(delivered.unwrap(), 1, "{shown}");
+    let e = Outbox::open(&outbox_dir)
+        .unwrap()
+        .get(key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.state, OutboxState::Sent, "{e:?}");
+    assert!(e.reply_id.is_some());
+
+    // A second start finds nothing to send; the same key again is answered with the stored
+    // reply, never delivered twice.
+    let (child, mut screen, mut writer) =
+        spawn_console(home.path(), &["console", "--url", &base, "--token", token]);
+    screen
+        .wait_for(&["● live"], Duration::from_secs(60))
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    quit(child, &mut screen, &mut writer);
+    rt.block_on(async {
+        let http = HttpBackend::new(&base, token).unwrap();
+        let again = http
+            .send_reply(&item, key, &e_reply(&outbox_dir, key))
+            .await
+            .unwrap();
+        assert_eq!(Some(again.id), e.reply_id);
+        assert_eq!(outbound_with(&base, token, &item, &text).await, 1);
+    });
+    if let Some(s) = running {
+        rt.block_on(s.shutdown());
+    }
+}
+
+fn e_reply(dir: &std::path::Path, key: &str) -> earshot::domain::api::NewReply {
+    earshot::client::Outbox::open(dir)
+        .unwrap()
+        .get(key)
+        .unwrap()
+        .unwrap()
+        .reply
 }
