@@ -969,11 +969,6 @@ fn thread(m: &mut Model, id: &str, msgs: Vec<Message>) -> Vec<Effect> {
     )
 }
 
-fn sent_reply(fb: &str, key: &str) -> (String, Vec<Effect>) {
-    let _ = key;
-    (fb.into(), vec![])
-}
-
 fn reply_of(fb: &str, id: &str, msgs: Vec<Message>) -> Reply {
     Reply {
         id: id.into(),
@@ -1070,7 +1065,6 @@ fn a_send_is_queued_and_stays_visible_while_the_backend_is_down() {
         m.outbox[0].problem().as_deref(),
         Some("webhook answered 500")
     );
-    let _ = sent_reply("x", "y");
 }
 
 #[test]
