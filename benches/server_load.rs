@@ -11,6 +11,10 @@
 //! 3. Commit-to-subscriber delay: 1,000 SSE subscribers; new items are posted and each event's
 //!    arrival is compared with the time the server appended it (same machine, same clock).
 //!
+//! The database holds the demo organisation (500 customers, 3,000 items); outbound delivery is
+//! off, so the write figure is the CRM's own work per reply (rules re-check, messages, history,
+//! events, audit, idempotency record), not the webhooks'.
+//!
 //! Targets (issue 2): read p99 < 25 ms at 500 requests/s; >= 1,000 reply writes/s;
 //! commit-to-subscriber p99 < 250 ms at 1,000 subscribers.
 
@@ -227,8 +231,16 @@ fn main() {
         .build()
         .unwrap();
     let running = server_rt.block_on(async {
+        // The demo organisation as data, but no demo delivery: outbound webhooks are another
+        // workload (tests/delivery.rs); here replies are stored, checked and streamed.
+        let store = earshot::server::store::Store::open(&db)
+            .await
+            .expect("store opens");
+        earshot::server::demo::seed_if_empty(&store)
+            .await
+            .expect("demo seed");
+        store.close().await;
         let mut config = ServerConfig::new(db.clone(), "127.0.0.1:0".parse().unwrap());
-        config.demo = true;
         config.sim_per_minute = 0.0;
         // One token stands in for many agents here: measure capacity, not the per-token limit.
         config.rate_limit.per_second = 0;

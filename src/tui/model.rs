@@ -542,6 +542,9 @@ pub struct Composer {
     /// The agent was warned (item already answered, or another agent replying) and a second
     /// send confirms.
     pub confirm_stale: bool,
+    /// The draft has warning-level violations and the agent was asked once; a second send
+    /// confirms (reset by any edit).
+    pub confirm_warnings: bool,
     /// The server stopped a send because the thread changed since it was loaded (409
     /// stale-thread): the messages that are new (filled when the thread is refetched). While
     /// set, sending again confirms and goes without `base_message_id`.
@@ -562,6 +565,7 @@ impl Composer {
             overrides: Vec::new(),
             error: None,
             confirm_stale: false,
+            confirm_warnings: false,
             stale: None,
         };
         for ta in [&mut c.public, &mut c.direct] {

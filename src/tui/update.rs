@@ -1004,6 +1004,7 @@ fn draft_edited(m: &mut Model) -> Vec<Effect> {
     };
     c.pending_key = None;
     c.confirm_stale = false;
+    c.confirm_warnings = false;
     c.error = None;
     let id = c.feedback_id.clone();
     m.drafts_dirty.insert(id.clone());
@@ -1839,6 +1840,25 @@ fn send(m: &mut Model) -> Vec<Effect> {
         m.set_status(
             Level::Error,
             format!("{n} rule error(s), e.g. {first}: fix them or `:override {first} <reason>`"),
+        );
+        return vec![];
+    }
+    // Warnings do not block, but the agent confirms them once (a second send).
+    let warnings: Vec<String> = c
+        .violations
+        .iter()
+        .filter(|v| v.level == MarkLevel::Warning)
+        .map(|v| v.rule.clone())
+        .collect();
+    if !warnings.is_empty() && !c.confirm_warnings {
+        let n = warnings.len();
+        let first = warnings[0].clone();
+        if let Some(c) = m.composer.as_mut() {
+            c.confirm_warnings = true;
+        }
+        m.set_status(
+            Level::Warning,
+            format!("{n} rule warning(s), e.g. {first}: send again to confirm"),
         );
         return vec![];
     }

@@ -1566,3 +1566,33 @@ fn drafts_are_restored_per_item_after_a_restart() {
     assert_eq!(c.kind, m.drafts["fb_00001"].kind);
     assert_eq!(c.text(c.active), "second item");
 }
+
+#[test]
+fn warnings_ask_for_one_confirmation_and_an_edit_asks_again() {
+    use crate::tui::lint::{MarkLevel, ViolationMark};
+    let (mut m, _) = loaded(5);
+    keys(&mut m, "G r");
+    type_text(&mut m, "SORRY about that");
+    let warn = ViolationMark {
+        rule: "TONE-SHOUTING".into(),
+        level: MarkLevel::Warning,
+        message: "shouting".into(),
+        part: Visibility::Public,
+        start: 0,
+        end: 5,
+        fix: None,
+    };
+    m.composer.as_mut().unwrap().violations = vec![warn.clone()];
+    let sends = |fx: &[Effect]| {
+        fx.iter()
+            .filter(|f| matches!(f, Effect::SendReply { .. }))
+            .count()
+    };
+    assert_eq!(sends(&keys(&mut m, "C-s")), 0, "the first send only warns");
+    assert!(m.status.as_ref().unwrap().text.contains("TONE-SHOUTING"));
+    // An edit resets the confirmation: the agent is asked again.
+    type_text(&mut m, "!");
+    m.composer.as_mut().unwrap().violations = vec![warn];
+    assert_eq!(sends(&keys(&mut m, "C-s")), 0);
+    assert_eq!(sends(&keys(&mut m, "C-s")), 1, "the second send confirms");
+}
