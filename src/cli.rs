@@ -136,6 +136,9 @@ pub enum AgentCommand {
         /// Limit the token to these scopes (read, reply, admin), comma-separated; default: the role's.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<crate::domain::Scope>,
+        /// The token stops working after this many days (default: until revoked).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
     },
     /// Revoke every token of an agent.
     Revoke {

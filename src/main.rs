@@ -241,6 +241,7 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
             departments,
             role,
             scopes,
+            expires_in_days,
         } => {
             let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
             let (agent, token) = store
@@ -257,6 +258,11 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
                 agent.name,
                 departments.join(",")
             );
+            if let Some(days) = expires_in_days {
+                let at = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+                store.set_token_expiry(&token, at).await?;
+                println!("the token expires at {}", at.to_rfc3339());
+            }
             println!("token (shown once, keep it safe): {token}");
             store.close().await;
         }

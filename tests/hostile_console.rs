@@ -6,12 +6,10 @@
 
 mod common;
 
+use common::pty::Console;
 use common::*;
-use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 use serde_json::json;
-use std::io::{Read, Write};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ROWS: u16 = 24;
 const COLS: u16 = 80;
@@ -37,37 +35,6 @@ fn corpus() -> Vec<(String, String)> {
     ]
 }
 
-struct Terminal {
-    parser: vt100::Parser,
-    raw: Vec<u8>,
-    rx: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Terminal {
-    fn pump(&mut self) {
-        while let Ok(bytes) = self.rx.try_recv() {
-            self.parser.process(&bytes);
-            self.raw.extend_from_slice(&bytes);
-        }
-    }
-
-    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
-        let end = Instant::now() + timeout;
-        loop {
-            self.pump();
-            let text = self.parser.screen().contents();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(
-                Instant::now() < end,
-                "timed out waiting for {needle:?}; screen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -90,67 +57,25 @@ fn hostile_posts_reach_the_screen_as_text_only() {
         s
     });
     let home = tempfile::tempdir().unwrap();
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.args(["console", "--url", &server.base, "--token", SAM]);
-    for (k, dir) in [
-        ("HOME", ""),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_STATE_HOME", "state"),
-    ] {
-        cmd.env(k, home.path().join(dir));
-    }
-    cmd.env("TERM", "xterm-256color");
-    cmd.cwd(home.path());
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let mut writer = pair.master.take_writer().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut term = Terminal {
-        parser: vt100::Parser::new(ROWS, COLS, 0),
-        raw: Vec::new(),
-        rx,
-    };
-    let mut key = |bytes: &[u8]| {
-        writer.write_all(bytes).unwrap();
-        writer.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(120));
-    };
+    let mut term = Console::spawn(
+        &["console", "--url", &server.base, "--token", SAM],
+        home.path(),
+        ROWS,
+        COLS,
+    );
     term.wait_for("Stream", Duration::from_secs(60));
     // Walk over every hostile item so each is rendered in the stream, the profile and the composer.
     for _ in 0..corpus().len() + 1 {
-        key(b"j");
+        term.keys(b"j");
     }
     for _ in 0..corpus().len() + 1 {
-        key(b"k");
+        term.keys(b"k");
     }
     std::thread::sleep(Duration::from_millis(500));
     term.pump();
     let screen = term.parser.screen().clone();
-    key(b"q");
-    let end = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    term.pump();
+    term.keys(b"q");
+    term.wait_exit(Duration::from_secs(20));
     rt.block_on(server.stop());
 
     let raw = &term.raw;

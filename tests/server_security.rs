@@ -180,6 +180,26 @@ async fn agent_add_prints_a_token_once_and_revoke_ends_it() {
         .unwrap()
         .trim()
         .to_string();
+    let (code, out, _) = earshot(&[
+        "agent",
+        "add",
+        "--db",
+        &db.url,
+        "--name",
+        "Temp",
+        "--department",
+        "support",
+        "--expires-in-days",
+        "0",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("expires at"), "{out}");
+    let expired = out
+        .lines()
+        .find_map(|l| l.split("keep it safe): ").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
 
     let s = start_on(db).await;
     let me = s.get("/v1/me", &token).await;
@@ -194,6 +214,11 @@ async fn agent_add_prints_a_token_once_and_revoke_ends_it() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.get("/v1/me", &expired).await.status,
+        StatusCode::UNAUTHORIZED,
+        "an expired token is refused"
+    );
     // The database holds only a hash of the token.
     let db = s.stop().await;
     for file in [db.url.clone(), format!("{}-wal", db.url)] {

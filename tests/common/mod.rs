@@ -3,6 +3,8 @@
 //! organisation, and helpers to call it over real HTTP.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use earshot::domain::*;
 use earshot::server::store::{NewAgent, NewCustomer, Store};
 use earshot::server::{self, RunningServer, ServerConfig};
