@@ -112,7 +112,49 @@ impl<T> Load<T> {
 pub struct Row {
     pub fb: Feedback,
     pub(crate) hay: String,
+    /// Which ASCII letters and digits occur in `hay` (see `char_set`): a row lacking one of
+    /// the filter's characters is skipped without searching its text.
+    chars: u64,
     pub seen: bool,
+}
+
+/// A 64-bit set of the ASCII letters and digits in `s` (bit 0-25 a-z, 26-35 0-9). With 100,000
+/// rows, filtering is mostly skipping rows that cannot match: one AND each instead of a search.
+fn char_set(s: &str) -> u64 {
+    s.bytes().fold(0, |set, b| match b {
+        b'a'..=b'z' => set | 1 << (b - b'a'),
+        b'0'..=b'9' => set | 1 << (26 + b - b'0'),
+        _ => set,
+    })
+}
+
+/// The lower-cased filter, compiled once per keystroke rather than once per row.
+struct Filter {
+    needle: String,
+    chars: u64,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Filter {
+    fn new(needle: &str) -> Filter {
+        Filter {
+            needle: needle.to_string(),
+            chars: char_set(needle),
+            finder: memchr::memmem::Finder::new(needle.as_bytes()).into_owned(),
+        }
+    }
+
+    fn matches(&self, row: &Row) -> bool {
+        if self.needle.is_empty() {
+            return true;
+        }
+        if row.chars & self.chars != self.chars {
+            return false;
+        }
+        // A single ASCII letter or digit is decided by the set alone.
+        let single = self.needle.len() == 1 && self.chars != 0;
+        single || self.finder.find(row.hay.as_bytes()).is_some()
+    }
 }
 
 /// Untrusted text is cleaned once, when it enters the model.
@@ -148,6 +190,7 @@ impl Row {
         let hay = haystack(&fb);
         Row {
             fb,
+            chars: char_set(&hay),
             hay,
             seen: false,
         }
@@ -183,6 +226,12 @@ pub struct StreamState {
     view_kind: Option<ViewKind>,
     filter: String,
     filter_lc: String,
+    /// The views of the shorter filters typed before this one (each with its filter), so that
+    /// a backspace restores a view instead of searching every row again. Kept exact on every
+    /// upsert; cleared when the view kind changes or everything is replaced.
+    narrower_from: Vec<(String, Vec<usize>)>,
+    /// The row the last upsert touched (for keeping the saved views exact).
+    last_upserted: Option<usize>,
     me: Option<String>,
     departments: Vec<String>,
     /// The selected item's id.
@@ -276,9 +325,23 @@ impl StreamState {
         in_view && (self.filter_lc.is_empty() || row.hay.contains(&self.filter_lc))
     }
 
+    fn in_view(&self, row: &Row) -> bool {
+        let fb = &row.fb;
+        match self.view_kind() {
+            ViewKind::All => true,
+            ViewKind::Mine => self.me.is_some() && fb.assignee.as_deref() == self.me.as_deref(),
+            ViewKind::Dept => self.departments.iter().any(|d| *d == fb.department),
+        }
+    }
+
     fn rebuild(&mut self) {
+        self.narrower_from.clear();
+        let filter = Filter::new(&self.filter_lc);
         let view: Vec<usize> = (0..self.rows.len())
-            .filter(|i| self.matches(&self.rows[*i]))
+            .filter(|i| {
+                let row = &self.rows[*i];
+                self.in_view(row) && filter.matches(row)
+            })
             .collect();
         self.view = view;
     }
@@ -297,23 +360,83 @@ impl StreamState {
     /// Narrowing a filter (typing more) only re-checks the items already visible.
     pub fn set_filter(&mut self, f: &str) {
         let lc = f.to_lowercase();
+        if lc == self.filter_lc {
+            self.filter = f.to_string();
+            return;
+        }
         let narrowing = lc.starts_with(&self.filter_lc);
         self.filter = f.to_string();
-        self.filter_lc = lc;
+        let previous = std::mem::replace(&mut self.filter_lc, lc);
         if narrowing {
-            let view = std::mem::take(&mut self.view);
-            self.view = view
-                .into_iter()
-                .filter(|i| self.matches(&self.rows[*i]))
+            // Only rows of the current view can match a longer filter.
+            let filter = Filter::new(&self.filter_lc);
+            let narrowed: Vec<usize> = self
+                .view
+                .iter()
+                .copied()
+                .filter(|i| filter.matches(&self.rows[*i]))
                 .collect();
-        } else {
-            self.rebuild();
+            let wider = std::mem::replace(&mut self.view, narrowed);
+            self.narrower_from.push((previous, wider));
+            return;
         }
+        // Widening (a backspace): restore the view saved for this shorter filter, if any.
+        while let Some((saved_filter, saved_view)) = self.narrower_from.pop() {
+            if saved_filter == self.filter_lc {
+                self.view = saved_view;
+                return;
+            }
+            if !self.filter_lc.starts_with(&saved_filter) {
+                continue;
+            }
+            // A prefix of what we want: narrow from it.
+            let filter = Filter::new(&self.filter_lc);
+            let narrowed: Vec<usize> = saved_view
+                .iter()
+                .copied()
+                .filter(|i| filter.matches(&self.rows[*i]))
+                .collect();
+            self.narrower_from.push((saved_filter, saved_view));
+            self.view = narrowed;
+            return;
+        }
+        self.rebuild();
     }
 
     /// Insert or replace an item (an older version never replaces a newer one). Returns true
     /// when the item is new.
     pub fn upsert(&mut self, fb: Feedback) -> bool {
+        let changed = self.upsert_row(fb);
+        self.update_saved_views();
+        changed
+    }
+
+    /// Keeps the views saved for backspace exact after a row changed or arrived: each is
+    /// updated for the rows that differ from it in membership, which after one upsert is at
+    /// most that row (so this is a binary search per saved filter, not a rescan).
+    fn update_saved_views(&mut self) {
+        if self.narrower_from.is_empty() {
+            return;
+        }
+        let Some(idx) = self.last_upserted else {
+            return;
+        };
+        let row = &self.rows[idx];
+        let in_view = self.in_view(row);
+        for (filter, view) in &mut self.narrower_from {
+            let member = in_view && row.hay.contains(filter.as_str());
+            match (view.binary_search(&idx), member) {
+                (Ok(i), false) => {
+                    view.remove(i);
+                }
+                (Err(i), true) => view.insert(i, idx),
+                _ => {}
+            }
+        }
+    }
+
+    fn upsert_row(&mut self, fb: Feedback) -> bool {
+        self.last_upserted = None;
         if let Some(&idx) = self.index.get(&fb.id) {
             if fb.version < self.rows[idx].fb.version {
                 return false;
@@ -321,6 +444,7 @@ impl StreamState {
             let seen = self.rows[idx].seen;
             self.rows[idx] = Row::new(fb);
             self.rows[idx].seen = seen;
+            self.last_upserted = Some(idx);
             let now = self.matches(&self.rows[idx]);
             match (self.view.binary_search(&idx), now) {
                 (Ok(i), false) => {
@@ -337,6 +461,7 @@ impl StreamState {
             let idx = self.rows.len();
             self.index.insert(fb.id.clone(), idx);
             self.rows.push(Row::new(fb));
+            self.last_upserted = Some(idx);
             if self.matches(&self.rows[idx]) {
                 self.view.push(idx);
                 if at_top {
@@ -1305,5 +1430,56 @@ mod tests {
         s.ensure_visible(10);
         assert_eq!(s.selected_pos(), Some(99));
         assert_eq!(s.top_pos(), 90);
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::fixtures::feedback;
+    use super::*;
+
+    /// What the view must be: every row in the view kind whose text contains the filter.
+    fn naive(s: &StreamState) -> Vec<usize> {
+        (0..s.rows.len())
+            .filter(|i| s.in_view(&s.rows[*i]) && s.rows[*i].hay.contains(&s.filter_lc))
+            .collect()
+    }
+
+    #[test]
+    fn typing_backspacing_and_arrivals_keep_the_view_exact() {
+        let mut s = StreamState::new(ViewKind::All);
+        for n in 0..300 {
+            let mut fb = feedback(n);
+            if n % 7 == 0 {
+                fb.text = format!("Remboursement refusé n°{n}, très déçu");
+            }
+            s.upsert(fb);
+        }
+        let steps = [
+            "r", "re", "ref", "refu", "ref", "re", "r", "", "d", "dé", "déç", "dé", "x", "", "9",
+            "99", "9", "",
+        ];
+        for (i, f) in steps.iter().enumerate() {
+            s.set_filter(f);
+            assert_eq!(s.view, naive(&s), "after filter {f:?}");
+            if i == 5 {
+                // An arrival while filtering: backspace must not restore a stale saved view.
+                let mut fb = feedback(1000);
+                fb.text = "refund for order 99".into();
+                s.upsert(fb);
+                assert_eq!(s.view, naive(&s));
+            }
+        }
+        assert_eq!(s.visible(), s.total());
+    }
+
+    #[test]
+    fn the_character_set_prefilter_never_drops_a_match() {
+        let hay = "@ann x support new my kettle is broken 42 café";
+        let row_chars = char_set(hay);
+        for needle in ["kettle", "42", "café", "é", " ", "@ann", "broken 4"] {
+            let f = Filter::new(needle);
+            assert_eq!(row_chars & f.chars, f.chars, "{needle}");
+        }
     }
 }

@@ -215,6 +215,9 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        // The item as it will be after this transaction (it was read inside it, so this is
+        // exact without reading it again).
+        let mut updated = feedback.clone();
         if matches!(
             feedback.status,
             FeedbackStatus::New | FeedbackStatus::Open | FeedbackStatus::Pending
@@ -225,6 +228,8 @@ impl Store {
             .bind(&feedback.id)
             .execute(&mut *tx)
             .await?;
+            updated.status = FeedbackStatus::Answered;
+            updated.version += 1;
         }
         if let Some(customer) = &feedback.customer_id {
             for m in &messages {
@@ -293,7 +298,6 @@ impl Store {
             )
             .await?;
         }
-        let updated = load_feedback(&mut tx, &feedback.id).await?;
         last = append(
             &mut tx,
             self.dialect(),
