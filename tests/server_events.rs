@@ -6,8 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 #[tokio::test]
 async fn subscribers_see_their_departments_events_only() {
@@ -118,52 +116,6 @@ async fn a_pruned_resume_point_gets_stream_reset() {
     s.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct ServerProcess {
-    child: Child,
-    base: String,
-}
-
-impl ServerProcess {
-    async fn spawn(db: &str) -> ServerProcess {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-            .args([
-                "serve",
-                "--db",
-                db,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("EARSHOT_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("earshot serve starts");
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if reqwest::get(format!("{base}/v1/health")).await.is_ok() {
-                return ServerProcess { child, base };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("server did not come up on {base}");
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn post(base: &str, i: usize) {
     let body =
         json!({"channel": "webchat", "author_handle": format!("v{i}"), "text": "kettle question"});
@@ -183,7 +135,7 @@ async fn resume_survives_a_killed_server_process() {
     let db = test_db().await;
     let seeded = start_on(db).await;
     let db = seeded.stop().await;
-    let server = ServerProcess::spawn(&db.url).await;
+    let server = ServerProcess::spawn(&db.url, &[]).await;
     let mut stream = subscribe(&server.base, SAM, None).await;
     for i in 0..3 {
         post(&server.base, i).await;
@@ -203,7 +155,7 @@ async fn resume_survives_a_killed_server_process() {
         next_event(&mut stream, 2).await.is_none(),
         "the stream ends with the process"
     );
-    let server = ServerProcess::spawn(&db.url).await;
+    let server = ServerProcess::spawn(&db.url, &[]).await;
     for i in 3..6 {
         post(&server.base, i).await;
     }
