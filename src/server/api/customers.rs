@@ -1,6 +1,6 @@
 //! Customer profiles, their history and transactions, search, and identity linking.
 
-use super::{decode_cursor, encode_cursor, page_limit};
+use super::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{LinkIdentity, Page};
 use crate::domain::*;
 use crate::server::auth::{ApiJson, ApiQuery, Auth};
@@ -22,6 +22,20 @@ pub struct SearchParams {
 pub struct PageParams {
     limit: Option<i64>,
     cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page size and the time (microseconds) the page starts before.
+    fn resolve(&self) -> ApiResult<(i64, Option<i64>)> {
+        let limit = page_limit(self.limit)?;
+        let before = self
+            .cursor
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?
+            .map(|(at, _)| at);
+        Ok((limit, before))
+    }
 }
 
 pub async fn search(
@@ -60,13 +74,7 @@ pub async fn history(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
     auth.require(Scope::Read)?;
-    let limit = page_limit(p.limit)?;
-    let before = p
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .map(|(at, _)| at);
+    let (limit, before) = p.resolve()?;
     let mut items = state.store.history(&id, before, limit + 1).await?;
     let next_cursor = trim_page(&mut items, limit, |h| encode_cursor(h.at, "h"));
     Ok(Json(Page { items, next_cursor }))
@@ -79,26 +87,10 @@ pub async fn transactions(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<Transaction>>> {
     auth.require(Scope::Read)?;
-    let limit = page_limit(p.limit)?;
-    let before = p
-        .cursor
-        .as_deref()
-        .map(decode_cursor)
-        .transpose()?
-        .map(|(at, _)| at);
+    let (limit, before) = p.resolve()?;
     let mut items = state.store.transactions(&id, before, limit + 1).await?;
     let next_cursor = trim_page(&mut items, limit, |t| encode_cursor(t.occurred_at, &t.id));
     Ok(Json(Page { items, next_cursor }))
-}
-
-/// Cuts a page fetched with one extra row back to `limit` and makes the cursor for the next.
-fn trim_page<T>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Option<String> {
-    if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(cursor)
-    } else {
-        None
-    }
 }
 
 pub async fn link(

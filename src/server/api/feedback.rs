@@ -1,6 +1,6 @@
 //! The queue: intake, listing, one item with its thread, changes, replies and presence.
 
-use super::{decode_cursor, encode_cursor, page_limit};
+use super::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
 };
@@ -69,12 +69,7 @@ pub async fn list(
         limit: limit + 1,
     };
     let mut items = state.store.list_feedback(&filter).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|f| encode_cursor(f.received_at, &f.id))
-    } else {
-        None
-    };
+    let next_cursor = trim_page(&mut items, limit, |f| encode_cursor(f.received_at, &f.id));
     Ok(Json(Page { items, next_cursor }))
 }
 

@@ -113,6 +113,20 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
     Ok((at, id.to_string()))
 }
 
+/// Cuts a page fetched with one extra row back to `limit` and makes the cursor for the next.
+pub(crate) fn trim_page<T>(
+    items: &mut Vec<T>,
+    limit: i64,
+    cursor: impl Fn(&T) -> String,
+) -> Option<String> {
+    if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(cursor)
+    } else {
+        None
+    }
+}
+
 /// Page size: default 50, at most 500.
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {

@@ -2,7 +2,7 @@
 //! is stored, so a copy of the database does not let anyone sign in.
 
 use super::rows::{get, parse};
-use super::{audit_in, new_id, now_micros, Store, StoreError, StoreResult};
+use super::{audit_in, new_id, now_micros, require_department, Store, StoreError, StoreResult};
 use crate::domain::{Agent, AgentRole, Department, Scope};
 use base64::Engine;
 use rand::RngCore;
@@ -108,14 +108,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         for dept in new.departments {
-            let known: Option<String> =
-                sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
-                    .bind(dept)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if known.is_none() {
-                return Err(StoreError::Invalid(format!("unknown department '{dept}'")));
-            }
+            require_department(&mut tx, dept).await?;
         }
         let now = now_micros();
         sqlx::query("INSERT INTO agents (id, name, role, created_at) VALUES ($1, $2, $3, $4)")

@@ -2,7 +2,7 @@
 
 use super::events::append;
 use super::rows::{self, get};
-use super::{audit_in, new_id, Store, StoreError, StoreResult};
+use super::{audit_in, new_id, require_customer, Store, StoreError, StoreResult};
 use crate::domain::*;
 use sqlx::{Any, Transaction as SqlTx};
 
@@ -345,13 +345,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("identity {identity_id}")))?;
         let mut identity = rows::identity(&row, "")?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
-            .bind(customer_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::Invalid(format!("no customer '{customer_id}'")));
-        }
+        require_customer(&mut tx, customer_id).await?;
         if let Some(other) = identity
             .customer_id
             .as_deref()

@@ -3,7 +3,10 @@
 use super::customers::{add_history, find_or_create_identity, refresh_roles, summary};
 use super::events::append;
 use super::rows::{self, FEEDBACK_COLUMNS};
-use super::{audit_in, micros_to_time, new_id, now_micros, Store, StoreError, StoreResult};
+use super::{
+    audit_in, micros_to_time, new_id, now_micros, require_customer, require_department, Store,
+    StoreError, StoreResult,
+};
 use crate::domain::api::FeedbackPatch;
 use crate::domain::*;
 use sqlx::{Any, Transaction as SqlTx};
@@ -144,26 +147,9 @@ impl Store {
         intake: &Intake,
         live: bool,
     ) -> StoreResult<(Feedback, Option<i64>)> {
-        let known_dept: Option<String> =
-            sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
-                .bind(&intake.department)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if known_dept.is_none() {
-            return Err(StoreError::Invalid(format!(
-                "unknown department '{}'",
-                intake.department
-            )));
-        }
+        require_department(tx, &intake.department).await?;
         if let Some(c) = &intake.customer_id {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
-                    .bind(c)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            if found.is_none() {
-                return Err(StoreError::Invalid(format!("no customer '{c}'")));
-            }
+            require_customer(tx, c).await?;
         }
         let author = find_or_create_identity(
             tx,
@@ -394,16 +380,7 @@ impl Store {
             .clone()
             .unwrap_or_else(|| current.department.clone());
         if patch.department.is_some() {
-            let known: Option<String> =
-                sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
-                    .bind(&department)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if known.is_none() {
-                return Err(StoreError::Invalid(format!(
-                    "unknown department '{department}'"
-                )));
-            }
+            require_department(&mut tx, &department).await?;
         }
         let assignee = match &patch.assignee {
             Some(a) => a.clone(),

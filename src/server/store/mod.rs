@@ -226,6 +226,31 @@ pub(crate) async fn audit_in(
     Ok(())
 }
 
+/// `Invalid` unless the department exists (checked inside the caller's transaction).
+pub(crate) async fn require_department(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> StoreResult<()> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::Invalid(format!("unknown department '{id}'")))
+}
+
+/// `Invalid` unless the customer exists (checked inside the caller's transaction).
+pub(crate) async fn require_customer(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<()> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::Invalid(format!("no customer '{id}'")))
+}
+
 fn database_url(db: &str) -> StoreResult<(String, Dialect)> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
         return Ok((db.to_string(), Dialect::Postgres));
