@@ -47,10 +47,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// `EARSHOT_LOG` (tracing's filter syntax), or info with sqlx's per-query lines turned down.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_env("EARSHOT_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into())
+}
+
 /// Logs for server commands go to stderr; the console's go to a file (see `log_to_file`).
 fn log_to_stderr() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("EARSHOT_LOG")
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let filter = log_filter();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,8 +69,7 @@ fn log_to_file() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     std::fs::create_dir_all(&dir).ok()?;
     let appender = tracing_appender::rolling::never(&dir, "earshot.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("EARSHOT_LOG")
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let filter = log_filter();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
