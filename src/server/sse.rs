@@ -50,8 +50,57 @@ pub async fn events(
     let agent = auth.require(Scope::Read)?.clone();
     let resume = resume_point(&headers, &params)?;
     let scope: Option<Vec<String>> = agent.department_scope().map(<[String]>::to_vec);
-    let stream = event_stream(state.store.clone(), resume, scope, state.shutdown.clone());
+    // The start point is fixed here, before the response headers go out: a client that has its
+    // headers must get every event committed after that moment. Reading it lazily, when the body
+    // is first polled, loses the events that commit in between.
+    let latest = state.store.subscribe_seq();
+    let start = start_point(&state.store, resume).await?;
+    let stream = event_stream(
+        state.store.clone(),
+        start,
+        latest,
+        scope,
+        state.shutdown.clone(),
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping")))
+}
+
+/// Where a subscriber starts reading: after `cursor`, preceded by `reset` when the resume point
+/// has been pruned (or is from a future the log never reached, such as another database).
+pub struct StartPoint {
+    cursor: i64,
+    reset: Option<Event>,
+}
+
+/// Without a resume point a stream starts at the newest event (live only: history comes from
+/// the list endpoints).
+async fn start_point(store: &Store, resume: Option<i64>) -> ApiResult<StartPoint> {
+    let (oldest, newest) = store.event_bounds().await?;
+    let start = match resume {
+        None => StartPoint {
+            cursor: newest,
+            reset: None,
+        },
+        // Events after `r` are gone when the oldest kept event is later than r + 1.
+        Some(r) if oldest > 0 && r + 1 < oldest || r > newest => StartPoint {
+            cursor: newest,
+            reset: Some(Event {
+                seq: newest,
+                name: EventName::StreamReset,
+                data: serde_json::to_value(StreamReset {
+                    oldest_seq: oldest,
+                    latest_seq: newest,
+                })
+                .unwrap_or_default(),
+                created_at: chrono::Utc::now(),
+            }),
+        },
+        Some(r) => StartPoint {
+            cursor: r,
+            reset: None,
+        },
+    };
+    Ok(start)
 }
 
 fn visible(row: &EventRow, scope: &Option<Vec<String>>) -> bool {
@@ -69,35 +118,20 @@ fn to_sse(event: &Event) -> SseEvent {
         .data(data)
 }
 
-/// The stream of one subscriber. Without a resume point it starts at the newest event (live
-/// only: history comes from the list endpoints).
+/// The stream of one subscriber, from its start point on. `latest` was taken before the start
+/// point was read, so no commit in between goes unnoticed.
 pub fn event_stream(
     store: Store,
-    resume: Option<i64>,
+    start: StartPoint,
+    mut latest: watch::Receiver<i64>,
     scope: Option<Vec<String>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     async_stream::stream! {
-        let mut latest = store.subscribe_seq();
-        let (oldest, newest) = match store.event_bounds().await {
-            Ok(b) => b,
-            Err(e) => { tracing::warn!(error = %e, "event stream: cannot read the log"); return; }
-        };
-        let mut cursor = match resume {
-            None => newest,
-            // Events after `r` are gone when the oldest kept event is later than r + 1.
-            Some(r) if oldest > 0 && r + 1 < oldest || r > newest => {
-                let reset = Event {
-                    seq: newest,
-                    name: EventName::StreamReset,
-                    data: serde_json::to_value(StreamReset { oldest_seq: oldest, latest_seq: newest }).unwrap_or_default(),
-                    created_at: chrono::Utc::now(),
-                };
-                yield Ok(to_sse(&reset));
-                newest
-            }
-            Some(r) => r,
-        };
+        if let Some(reset) = &start.reset {
+            yield Ok(to_sse(reset));
+        }
+        let mut cursor = start.cursor;
         loop {
             // Mark the current value seen before reading, so a commit after the read still wakes us.
             latest.borrow_and_update();

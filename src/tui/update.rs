@@ -734,6 +734,7 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
     match item {
         StreamItem::Connected => {
             let was_down = matches!(m.connection, Connection::Disconnected { .. });
+            let first = matches!(m.connection, Connection::Connecting);
             m.connection = Connection::Connected;
             m.dirty = true;
             if was_down {
@@ -742,12 +743,15 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
                     "reconnected: the stream resumed where it left off",
                 );
             }
+            // The first connection streams from "now": the queue fetched before it may miss
+            // what arrived in between, so fetch again (arrivals are merged, nothing flickers).
+            // Later connections resume with Last-Event-ID and need no refetch.
+            let mut fx = if first { refetch(m) } else { vec![] };
             // The backend is there: deliver what waits in the outbox.
             if m.outbox.iter().any(|o| o.state == SendState::Queued) {
-                drain_outbox(m)
-            } else {
-                vec![]
+                fx.extend(drain_outbox(m));
             }
+            fx
         }
         StreamItem::Disconnected {
             reason,

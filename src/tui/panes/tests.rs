@@ -67,10 +67,11 @@ fn scene(theme: &str, w: u16, h: u16) -> Model {
         }])),
     );
     update(&mut m, Msg::Stream(StreamItem::Connected));
+    let generation = m.stream.generation;
     update(
         &mut m,
         Msg::FeedbackPage {
-            generation: 1,
+            generation,
             result: Ok(Page {
                 items: (0..12).map(feedback).collect(),
                 next_cursor: None,
@@ -195,10 +196,11 @@ fn loading_profile_and_filter_line_base16_80x24() {
     );
     m.size = (80, 24);
     init(&mut m);
+    let generation = m.stream.generation;
     update(
         &mut m,
         Msg::FeedbackPage {
-            generation: 1,
+            generation,
             result: Ok(Page {
                 items: (0..40).map(feedback).collect(),
                 next_cursor: None,

@@ -664,8 +664,17 @@ fn linking_an_unlinked_author() {
 #[test]
 fn connection_state_and_stream_reset() {
     let (mut m, _) = loaded(3);
-    update(&mut m, Msg::Stream(StreamItem::Connected));
+    // The first connection streams from "now": the queue is fetched again so nothing that
+    // arrived between the first fetch and the connection is missing.
+    let fx = update(&mut m, Msg::Stream(StreamItem::Connected));
     assert_eq!(m.connection, Connection::Connected);
+    assert_eq!(
+        fx,
+        vec![Effect::LoadFeedback {
+            generation: 2,
+            cursor: None
+        }]
+    );
     update(
         &mut m,
         Msg::Stream(StreamItem::Disconnected {
@@ -687,7 +696,7 @@ fn connection_state_and_stream_reset() {
     assert_eq!(
         fx,
         vec![Effect::LoadFeedback {
-            generation: 2,
+            generation: 3,
             cursor: None
         }]
     );
