@@ -604,6 +604,24 @@ async fn direct_parts_go_to_a_consented_channel() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["messages"][0]["channel"], "email");
     assert_eq!(r.body["messages"][0]["address"], "ben@example.com");
+    // A web chat is already a private conversation: the direct reply goes back on it, also to
+    // a visitor no CRM record is linked to.
+    let chat = s
+        .feedback(SAM, "webchat", "visitor-77", "is the kettle in stock?")
+        .await;
+    let chat_id = chat["id"].as_str().unwrap();
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/v1/feedback/{chat_id}/replies"),
+            Some(SAM),
+            Some(json!({"parts": [{"visibility": "direct", "body": "Yes, it is"}]})),
+            &[("Idempotency-Key", "k-chat")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["messages"][0]["channel"], "webchat");
+    assert_eq!(r.body["messages"][0]["address"], "visitor-77");
     // A phone call has no public thread.
     let call = s.post("/v1/feedback", SAM, json!({"channel": "phone", "author_handle": "+1 555 0100", "text": "my kettle is noisy"})).await;
     let cid = call.body["id"].as_str().unwrap();

@@ -1093,63 +1093,23 @@ pub fn cycle_kind(k: ReplyKind) -> ReplyKind {
     }
 }
 
-/// Where a part goes: `Ok(label)` or `Err(why it cannot go)`.
+/// Where a part goes: `Ok(label)` or `Err(why it cannot go)`, by the rule the server delivers
+/// with (`domain::recipient`), so the composer never promises a route the server refuses.
 pub fn recipient(m: &Model, fb: &Feedback, part: Visibility) -> Result<String, String> {
-    let handle = fb.author.handle.trim_start_matches('@');
-    match part {
-        Visibility::Public => {
-            if fb.channel.has_public_thread() {
-                Ok(format!("@{handle}@{} (public thread)", fb.channel))
-            } else {
-                Err(format!("{} has no public thread", fb.channel))
-            }
-        }
-        Visibility::Direct => {
-            if fb.channel.has_direct_messages() {
-                return Ok(format!("@{handle}@{} (direct message)", fb.channel));
-            }
-            match fb.channel {
-                Channel::Email => return Ok(format!("{handle} (email)")),
-                Channel::Sms => return Ok(format!("{handle} (sms)")),
-                Channel::Webchat => return Ok(format!("{handle} (webchat)")),
-                _ => {}
-            }
-            let Some(cid) = fb
-                .customer_id
-                .clone()
-                .or_else(|| fb.author.customer_id.clone())
-            else {
-                return Err("no direct route: the author is not linked to a customer".into());
-            };
-            let c = match m.customers.get(&cid).map(|v| &v.customer) {
-                Some(Load::Loaded(c)) => c,
+    let linked = fb.customer_id.as_ref().or(fb.author.customer_id.as_ref());
+    let customer = match linked {
+        Some(cid) if crate::domain::recipient::needs_customer(fb, part) => {
+            match m.customers.get(cid).map(|v| &v.customer) {
+                Some(Load::Loaded(c)) => Some(c),
                 Some(Load::Failed(e)) => return Err(format!("profile unavailable: {e}")),
                 _ => return Err("loading the customer's contact details…".into()),
-            };
-            let consents = &c.preferences.consents;
-            let route = |ch: Channel| -> Option<String> {
-                match ch {
-                    Channel::Email if consents.email => {
-                        c.emails.first().map(|e| format!("{e} (email)"))
-                    }
-                    Channel::Sms if consents.sms => c.phones.first().map(|p| format!("{p} (sms)")),
-                    Channel::Whatsapp if consents.whatsapp => {
-                        c.phones.first().map(|p| format!("{p} (whatsapp)"))
-                    }
-                    _ => None,
-                }
-            };
-            route(c.preferences.preferred_channel)
-                .or_else(|| {
-                    [Channel::Email, Channel::Sms, Channel::Whatsapp]
-                        .into_iter()
-                        .find_map(route)
-                })
-                .ok_or_else(|| {
-                    "no direct route: the customer consented to no direct channel".into()
-                })
+            }
         }
-    }
+        _ => None,
+    };
+    crate::domain::recipient::recipient(fb, customer, part)
+        .map(|to| to.label(fb, part))
+        .map_err(|why| format!("no route: {why}"))
 }
 
 fn placeholders(m: &Model) -> Placeholders {

@@ -16,12 +16,13 @@ mod feedback;
 mod replies;
 mod rows;
 
+pub use crate::domain::recipient::{recipient, ReplyRecipient};
 pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
 pub use customers::NewCustomer;
 pub use deliveries::INTERRUPTED;
 pub use events::EventRow;
 pub use feedback::{FeedbackFilter, Intake};
-pub use replies::{recipient, ReplyOutcome, ReplyRecipient};
+pub use replies::ReplyOutcome;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;

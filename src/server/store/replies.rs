@@ -8,16 +8,10 @@ use super::feedback::{insert_message, load_feedback};
 use super::rows;
 use super::{audit_in, micros_to_time, new_id, now_micros, Store, StoreError, StoreResult};
 use crate::domain::api::NewReply;
+use crate::domain::recipient::ReplyRecipient;
 use crate::domain::*;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Transaction as SqlTx};
-
-/// Where one part of a reply goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplyRecipient {
-    pub channel: Channel,
-    pub address: String,
-}
 
 #[derive(Debug, Clone)]
 pub struct ReplyOutcome {
@@ -30,66 +24,6 @@ fn request_hash(feedback_id: &str, reply: &NewReply) -> String {
     let body =
         serde_json::to_string(&(feedback_id, &reply.parts, &reply.overrides)).unwrap_or_default();
     hex::encode(Sha256::digest(body.as_bytes()))
-}
-
-/// Picks where a part goes: public parts to the thread on the feedback's channel; direct parts
-/// to a direct message on the same network when the customer can be reached there, otherwise to
-/// their preferred direct channel that they consented to.
-pub fn recipient(
-    feedback: &Feedback,
-    customer: Option<&Customer>,
-    visibility: Visibility,
-) -> Result<ReplyRecipient, String> {
-    let on_thread = ReplyRecipient {
-        channel: feedback.channel,
-        address: feedback.author.handle.clone(),
-    };
-    match visibility {
-        Visibility::Public if feedback.channel.has_public_thread() => Ok(on_thread),
-        Visibility::Public => Err(format!(
-            "{} has no public thread; send a direct reply",
-            feedback.channel
-        )),
-        Visibility::Direct => {
-            let consents = customer.map(|c| &c.preferences.consents);
-            let same_network_ok = match feedback.channel {
-                Channel::Email | Channel::Sms | Channel::Whatsapp => true,
-                c if c.has_direct_messages() => consents.is_none_or(|c| c.social_dm),
-                _ => false,
-            };
-            if same_network_ok {
-                return Ok(on_thread);
-            }
-            let customer = customer.ok_or_else(|| {
-                format!(
-                    "{} has no direct messages and the author is not linked to a customer",
-                    feedback.channel
-                )
-            })?;
-            preferred_direct(customer)
-                .ok_or_else(|| "the customer has not consented to any direct channel".to_string())
-        }
-    }
-}
-
-fn preferred_direct(c: &Customer) -> Option<ReplyRecipient> {
-    let consents = &c.preferences.consents;
-    let by_channel = |ch: Channel| -> Option<ReplyRecipient> {
-        let address = match ch {
-            Channel::Email if consents.email => c.emails.first()?.clone(),
-            Channel::Sms if consents.sms => c.phones.first()?.clone(),
-            Channel::Whatsapp if consents.whatsapp => c.phones.first()?.clone(),
-            _ => return None,
-        };
-        Some(ReplyRecipient {
-            channel: ch,
-            address,
-        })
-    };
-    by_channel(c.preferences.preferred_channel)
-        .or_else(|| by_channel(Channel::Email))
-        .or_else(|| by_channel(Channel::Sms))
-        .or_else(|| by_channel(Channel::Whatsapp))
 }
 
 async fn stored_reply(

@@ -514,9 +514,23 @@ fn recipients_are_exact() {
         recipient(&m, &x, Visibility::Public).unwrap(),
         "@user0@x (public thread)"
     );
+    // A DM on X needs the linked customer's consent: known once the profile is in.
+    assert!(recipient(&m, &x, Visibility::Direct)
+        .unwrap_err()
+        .contains("loading"));
+    with_customer(&mut m, 0);
     assert_eq!(
         recipient(&m, &x, Visibility::Direct).unwrap(),
         "@user0@x (direct message)"
+    );
+    // Without that consent, the direct part goes to their preferred consented channel, as the
+    // server would deliver it.
+    if let Some(Load::Loaded(c)) = m.customers.get_mut("cus_0").map(|v| &mut v.customer) {
+        c.preferences.consents.social_dm = false;
+    }
+    assert_eq!(
+        recipient(&m, &x, Visibility::Direct).unwrap(),
+        "ada0@example.com (email)"
     );
     let review = m.stream.get("fb_00004").unwrap().fb.clone();
     assert!(recipient(&m, &review, Visibility::Direct)
