@@ -318,6 +318,16 @@ pub async fn next_event(
         .flatten()
 }
 
+/// A loopback address with a port that was free a moment ago.
+pub fn free_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// The real `earshot serve` binary as a child process on a free port (killed with SIGKILL, no
 /// graceful shutdown, to test what survives a crash).
 pub struct ServerProcess {
@@ -326,17 +336,16 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    #[allow(clippy::zombie_processes)] // reaped in Drop
     pub async fn spawn(db: &str, extra_args: &[&str]) -> ServerProcess {
+        Self::spawn_at(db, &free_address(), extra_args).await
+    }
+
+    /// On a given address: a restart on the address a client already uses.
+    #[allow(clippy::zombie_processes)] // reaped in Drop
+    pub async fn spawn_at(db: &str, listen: &str, extra_args: &[&str]) -> ServerProcess {
         use std::process::{Command, Stdio};
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-            .args(["serve", "--db", db, "--listen", &listen])
+            .args(["serve", "--db", db, "--listen", listen])
             .args(extra_args)
             .env("EARSHOT_LOG", "warn")
             .stdin(Stdio::null())

@@ -1,0 +1,335 @@
+//! The console's own model (the state the panes draw from), driven headless by the real effect
+//! runner against the real server over HTTP: the loop of `tui::app::run` without a terminal.
+//!
+//! - a server process killed mid-stream and started again on the same database and address:
+//!   every item is in the model once, and no event reaches the model twice;
+//! - two agents on one item: each console shows the other's presence, and the second send is
+//!   stopped by the stale-send guard with what changed, then goes out once confirmed.
+
+mod common;
+
+use common::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use earshot::client::{CrmBackend, HttpBackend, StreamItem};
+use earshot::tui::effects::{Effect, Runner};
+use earshot::tui::keymap::{KeyPress, Keymap};
+use earshot::tui::model::{Connection, Model};
+use earshot::tui::theme::Theme;
+use earshot::tui::update::{init, update, Msg};
+use earshot::tui::ColorDepth;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+/// One console without a terminal: its model, the runner that turns effects into backend
+/// calls, and the channel their answers (and the event stream) come back on.
+struct HeadlessConsole {
+    model: Model,
+    runner: Runner,
+    rx: UnboundedReceiver<Msg>,
+    /// The sequence number of every event that reached `update`, in order.
+    seqs: Vec<i64>,
+    stream_task: tokio::task::JoinHandle<()>,
+}
+
+impl HeadlessConsole {
+    fn start(base: &str, token: &str) -> HeadlessConsole {
+        let backend: Arc<dyn CrmBackend> = Arc::new(HttpBackend::new(base, token).unwrap());
+        let (tx, rx) = unbounded_channel();
+        let runner = Runner {
+            backend: backend.clone(),
+            tx: tx.clone(),
+            drafts_dir: None,
+            config_dir: None,
+            depth: ColorDepth::TrueColor,
+            outbox: None,
+        };
+        let stream_task = tokio::spawn(async move {
+            let mut events = backend.events(None);
+            while let Some(item) = events.next().await {
+                if tx.send(Msg::Stream(item)).is_err() {
+                    break;
+                }
+            }
+        });
+        let (keymap, _) = Keymap::load(None, None);
+        let mut model = Model::new(
+            chrono::Utc::now(),
+            keymap,
+            Theme::builtin("mono", ColorDepth::TrueColor),
+            format!("test-{token}"),
+        );
+        model.size = (120, 40);
+        let fx = init(&mut model);
+        let console = HeadlessConsole {
+            model,
+            runner,
+            rx,
+            seqs: Vec::new(),
+            stream_task,
+        };
+        console.run(fx);
+        console
+    }
+
+    fn run(&self, effects: Vec<Effect>) {
+        for fx in effects {
+            match fx {
+                // The terminal's own effects have no terminal here.
+                Effect::Quit | Effect::OpenEditor { .. } | Effect::Copy(_) => {}
+                other => self.runner.spawn(other),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        if let Msg::Stream(StreamItem::Event(e)) = &msg {
+            self.seqs.push(e.seq);
+        }
+        let fx = update(&mut self.model, msg);
+        self.run(fx);
+    }
+
+    /// Feeds messages to the model until `done` holds (patiently: CI machines are slow).
+    async fn until(&mut self, what: &str, done: impl Fn(&Model) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !done(&self.model) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(msg)) => self.handle(msg),
+                Ok(None) => panic!("the console's channel closed while waiting for {what}"),
+                Err(_) => panic!(
+                    "timed out waiting for {what}; model: {:?}, status: {:?}",
+                    self.model,
+                    self.model.status.as_ref().map(|s| &s.text)
+                ),
+            }
+        }
+    }
+
+    /// Feeds what arrives within `ms` milliseconds.
+    async fn settle(&mut self, ms: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            self.handle(msg);
+        }
+    }
+
+    /// Presses keys given as keymap notation, separated by spaces ("/ j C-s").
+    fn keys(&mut self, seq: &str) {
+        for k in seq.split(' ') {
+            let k = KeyPress::parse(k).unwrap();
+            self.handle(Msg::Key(KeyEvent::new(k.code, k.mods)));
+        }
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.handle(Msg::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            )));
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.model.connection == Connection::Connected
+    }
+
+    fn has_item(&self, id: &str) -> bool {
+        self.model.stream.get(id).is_some()
+    }
+
+    /// Selects the item whose text contains `word` (a filter, then back to the full list).
+    async fn select_by_text(&mut self, word: &str, id: &str) {
+        self.keys("/");
+        self.type_text(word);
+        self.keys("enter");
+        let want = id.to_string();
+        self.until("the selection", move |m| {
+            m.stream.selected.as_deref() == Some(&want)
+        })
+        .await;
+    }
+}
+
+impl Drop for HeadlessConsole {
+    fn drop(&mut self) {
+        self.stream_task.abort();
+    }
+}
+
+async fn post(base: &str, author: &str, text: &str) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/feedback"))
+        .bearer_auth(SAM)
+        .json(&serde_json::json!({"channel": "webchat", "author_handle": author, "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_stream_leaves_every_item_once_in_the_consoles_model() {
+    let db = test_db().await;
+    let db = start_on(db).await.stop().await;
+    let listen = free_address();
+    let server = ServerProcess::spawn_at(&db.url, &listen, &[]).await;
+    let base = server.base.clone();
+    let mut console = HeadlessConsole::start(&base, SAM);
+    console
+        .until("connected and loaded", |m| {
+            m.connection == Connection::Connected && !m.stream.loading
+        })
+        .await;
+
+    let mut posted = Vec::new();
+    for i in 0..3 {
+        posted.push(post(&base, &format!("v{i}"), "kettle question before").await);
+    }
+    let ids = posted.clone();
+    console
+        .until("the first three items", move |m| {
+            ids.iter().all(|id| m.stream.get(id).is_some())
+        })
+        .await;
+
+    // SIGKILL mid-stream: the console keeps what it has and says the backend is gone.
+    server.kill();
+    console
+        .until("the disconnection", |m| {
+            matches!(m.connection, Connection::Disconnected { .. })
+        })
+        .await;
+    assert!(posted.iter().all(|id| console.has_item(id)));
+
+    // Started again on the same database and address; new items arrive while it resumes.
+    let server = ServerProcess::spawn_at(&db.url, &listen, &[]).await;
+    for i in 3..6 {
+        posted.push(post(&base, &format!("v{i}"), "kettle question after").await);
+    }
+    let ids = posted.clone();
+    console
+        .until("every item after the restart", move |m| {
+            m.connection == Connection::Connected && ids.iter().all(|id| m.stream.get(id).is_some())
+        })
+        .await;
+    // Give a repeated event every chance to arrive.
+    console.settle(1500).await;
+    assert!(console.connected());
+
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for row in console.model.stream.rows() {
+        *counts.entry(row.fb.id.as_str()).or_default() += 1;
+    }
+    for id in &posted {
+        assert_eq!(
+            counts.get(id.as_str()),
+            Some(&1),
+            "{id} is in the model once"
+        );
+    }
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "no item is in the model twice"
+    );
+    assert!(
+        console.seqs.windows(2).all(|w| w[0] < w[1]),
+        "no event reached the model twice or out of order: {:?}",
+        console.seqs
+    );
+    // Every event of the six items reached it (feedback.created + message.created each).
+    assert!(console.seqs.len() >= 12, "{:?}", console.seqs);
+    drop(console);
+    server.kill();
+}
+
+/// The server answered the console's send with the stored reply.
+fn sent(m: &Model) -> bool {
+    m.status
+        .as_ref()
+        .is_some_and(|s| s.text.starts_with("reply sent"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_on_one_item_see_each_other_and_the_second_send_is_guarded() {
+    let s = start().await;
+    let item = post(&s.base, "@zed", "my zebrakettle leaks").await;
+    let mut alice = HeadlessConsole::start(&s.base, ALICE);
+    let mut jonas = HeadlessConsole::start(&s.base, JONAS);
+    for c in [&mut alice, &mut jonas] {
+        let want = item.clone();
+        c.until("the item in the queue", move |m| {
+            m.connection == Connection::Connected
+                && !m.stream.loading
+                && m.stream.get(&want).is_some()
+                && m.rules.is_some()
+        })
+        .await;
+        c.select_by_text("zebrakettle", &item).await;
+        let want = item.clone();
+        // The selection settles: the thread is loaded (the base of a reply).
+        c.until("the thread", move |m| {
+            m.threads.get(&want).is_some_and(|t| t.base.is_some())
+        })
+        .await;
+    }
+
+    // Both open the composer: each sees the other composing.
+    alice.keys("r");
+    jonas.keys("r");
+    for (console, other) in [(&mut alice, "Jonas"), (&mut jonas, "Alice")] {
+        let want = item.clone();
+        console
+            .until(&format!("{other}'s presence"), move |m| {
+                m.presence
+                    .get(&want)
+                    .is_some_and(|l| l.iter().any(|p| p.agent_name == other))
+            })
+            .await;
+    }
+
+    // Alice sends first; it goes out.
+    alice.type_text("Thanks for telling us, we are sending a replacement seal today.");
+    alice.keys("C-s");
+    alice.until("Alice's reply delivered", sent).await;
+
+    // Jonas wrote against the thread as he loaded it: the guard stops his send and shows
+    // Alice's reply.
+    jonas.type_text("Sorry about that, could you send us a photo of the leak?");
+    jonas.keys("C-s");
+    jonas
+        .until("the stale-send guard", |m| {
+            m.composer
+                .as_ref()
+                .and_then(|c| c.stale.as_ref())
+                .is_some_and(|changes| changes.iter().any(|m| m.body.contains("replacement seal")))
+        })
+        .await;
+    let thread = s.get(&format!("/v1/feedback/{item}"), SAM).await;
+    let outbound = |t: &Reply| {
+        t.body["thread"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["direction"] == "outbound")
+            .count()
+    };
+    assert_eq!(outbound(&thread), 1, "only Alice's reply went out");
+
+    // Jonas confirms: his reply goes out once, after Alice's.
+    jonas.keys("C-s");
+    jonas
+        .until("Jonas's reply delivered", |m| {
+            sent(m) && m.composer.as_ref().is_none_or(|c| c.stale.is_none())
+        })
+        .await;
+    let thread = s.get(&format!("/v1/feedback/{item}"), SAM).await;
+    assert_eq!(outbound(&thread), 2, "{:?}", thread.body);
+    drop((alice, jonas));
+    s.stop().await;
+}
