@@ -258,7 +258,10 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
             }
         }
 
-        let msg = if model.dirty {
+        let msg = if model.stream.filtering() && rx.is_empty() {
+            // A filter still being applied takes a slice per turn; keys go first.
+            Some(Msg::ContinueFilter)
+        } else if model.dirty {
             let due = last_draw.map(|t| t + FRAME).unwrap_or_else(Instant::now);
             tokio::select! {
                 m = rx.recv() => m,

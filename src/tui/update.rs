@@ -99,6 +99,8 @@ pub enum Msg {
     },
     /// SIGTERM, SIGHUP...: save and quit.
     Signal(String),
+    /// The loop is idle while a filter is still being applied: run its next slice.
+    ContinueFilter,
 }
 
 /// How long a draft may stay unsaved after a change.
@@ -324,6 +326,14 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Notice { level, text } => {
             m.set_status(level, text);
             vec![]
+        }
+        Msg::ContinueFilter => {
+            if m.stream.continue_filter() {
+                m.dirty = true;
+                after_view_change(m)
+            } else {
+                vec![]
+            }
         }
         Msg::Signal(name) => {
             let mut fx = quit(m);

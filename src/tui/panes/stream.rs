@@ -207,6 +207,10 @@ pub fn title(m: &Model) -> String {
     if !s.filter().is_empty() {
         t.push_str(&format!(" · /{}", s.filter()));
     }
+    if s.filtering() {
+        // The count is of the rows not yet ruled out; it settles within a few frames.
+        t.push_str(" · filtering…");
+    }
     if m.follow {
         t.push_str(" · follow");
     }

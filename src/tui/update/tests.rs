@@ -293,6 +293,35 @@ fn filter_applies_live_and_escape_clears_it() {
 }
 
 #[test]
+fn a_long_filter_finishes_between_keys_and_the_selection_follows() {
+    let (mut m, _) = loaded(30);
+    // Tiny slices stand for 100,000 items: each key only starts the work.
+    m.stream.filter_slice = 4;
+    keys(&mut m, "/");
+    type_text(&mut m, "blender");
+    assert_eq!(m.stream.filter(), "blender");
+    assert!(
+        m.stream.filtering(),
+        "the key returned before the filter was done"
+    );
+    assert!(m.stream.visible() >= 5, "meanwhile the candidates show");
+    assert!(crate::tui::panes::stream::title(&m).contains("filtering…"));
+    let mut slices = 0;
+    while m.stream.filtering() {
+        m.dirty = false;
+        update(&mut m, Msg::ContinueFilter);
+        slices += 1;
+    }
+    assert!(slices > 1);
+    assert!(m.dirty, "the final view is drawn");
+    assert_eq!(m.stream.visible(), 5);
+    assert!(m.selected().unwrap().text.contains("blender"));
+    assert!(!crate::tui::panes::stream::title(&m).contains("filtering"));
+    // Nothing left to do: the message is harmless.
+    assert!(update(&mut m, Msg::ContinueFilter).is_empty());
+}
+
+#[test]
 fn typing_in_the_composer_edits_the_draft_not_commands() {
     let (mut m, _) = loaded(5);
     keys(&mut m, "r");
