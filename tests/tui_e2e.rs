@@ -71,6 +71,8 @@ fn spawn_console(
     cmd.env("XDG_STATE_HOME", home.join("state"));
     cmd.env("TERM", "xterm-256color");
     cmd.env("EDITOR", "true");
+    // Filter in slices of 16 rows, as with 100,000 items: the loop must finish the job.
+    cmd.env("EARSHOT_FILTER_SLICE", "16");
     cmd.cwd(home);
     let child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
@@ -261,6 +263,23 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
     let result = (|| -> Result<(), String> {
         screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
         screen.wait_for(&["● live"], Duration::from_secs(30))?;
+        // Filter the stream: the loop applies the filter between keys, in slices, and the
+        // title settles on the final count. (First let the selected item's thread and profile
+        // load: their answers would finish the filter too, and this is about the loop.)
+        std::thread::sleep(Duration::from_millis(1500));
+        keys(&mut writer, b"/kettle\r");
+        screen.wait_for(&["/kettle"], Duration::from_secs(10))?;
+        let settled = Instant::now() + Duration::from_secs(10);
+        while screen.text().contains("filtering") && Instant::now() < settled {
+            std::thread::sleep(Duration::from_millis(50));
+            screen.pump();
+        }
+        let text = screen.text();
+        // The rows that are left are the kettle's ("Acme Kettle Pro"; the title has "/kettle").
+        if text.contains("filtering") || !text.contains("Kettle") {
+            return Err(format!("the filter did not settle; screen:\n{text}"));
+        }
+        keys(&mut writer, b"\x1b");
         // Move through the stream, then try items until one can be answered from here.
         keys(&mut writer, b"j");
         keys(&mut writer, b"k");
