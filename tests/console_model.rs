@@ -10,6 +10,7 @@ mod common;
 
 use common::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use earshot::client::Outbox;
 use earshot::client::{CrmBackend, HttpBackend, StreamItem};
 use earshot::tui::effects::{Effect, Runner};
 use earshot::tui::keymap::{KeyPress, Keymap};
@@ -19,6 +20,7 @@ use earshot::tui::update::{init, update, Msg};
 use earshot::tui::ColorDepth;
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -36,15 +38,20 @@ struct HeadlessConsole {
 
 impl HeadlessConsole {
     fn start(base: &str, token: &str) -> HeadlessConsole {
+        Self::start_with(base, token, None)
+    }
+
+    /// With a data directory: the durable outbox in `<dir>/outbox`, drafts in `<dir>/drafts`.
+    fn start_with(base: &str, token: &str, data_dir: Option<&Path>) -> HeadlessConsole {
         let backend: Arc<dyn CrmBackend> = Arc::new(HttpBackend::new(base, token).unwrap());
         let (tx, rx) = unbounded_channel();
         let runner = Runner {
             backend: backend.clone(),
             tx: tx.clone(),
-            drafts_dir: None,
+            drafts_dir: data_dir.map(|d| d.join("drafts")),
             config_dir: None,
             depth: ColorDepth::TrueColor,
-            outbox: None,
+            outbox: data_dir.map(|d| Arc::new(Outbox::open(d.join("outbox")).unwrap())),
         };
         let stream_task = tokio::spawn(async move {
             let mut events = backend.events(None);
@@ -62,6 +69,7 @@ impl HeadlessConsole {
             format!("test-{token}"),
         );
         model.size = (120, 40);
+        model.outbox_enabled = data_dir.is_some();
         let fx = init(&mut model);
         let console = HeadlessConsole {
             model,
@@ -139,6 +147,25 @@ impl HeadlessConsole {
 
     fn has_item(&self, id: &str) -> bool {
         self.model.stream.get(id).is_some()
+    }
+
+    /// Waits for the item in the queue and the rulebook, selects it, and waits until its
+    /// thread is loaded (the base of a reply).
+    async fn open_item(&mut self, word: &str, id: &str) {
+        let want = id.to_string();
+        self.until("the item in the queue", move |m| {
+            m.connection == Connection::Connected
+                && !m.stream.loading
+                && m.stream.get(&want).is_some()
+                && m.rules.is_some()
+        })
+        .await;
+        self.select_by_text(word, id).await;
+        let want = id.to_string();
+        self.until("the thread", move |m| {
+            m.threads.get(&want).is_some_and(|t| t.base.is_some())
+        })
+        .await;
     }
 
     /// Selects the item whose text contains `word` (a filter, then back to the full list).
@@ -248,6 +275,17 @@ async fn a_server_killed_mid_stream_leaves_every_item_once_in_the_consoles_model
     server.kill();
 }
 
+/// Outbound messages on the item's thread, as the server has them.
+async fn outbound(s: &TestServer, item: &str) -> usize {
+    let detail = s.get(&format!("/v1/feedback/{item}"), SAM).await;
+    detail.body["thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .count()
+}
+
 /// The server answered the console's send with the stored reply.
 fn sent(m: &Model) -> bool {
     m.status
@@ -262,21 +300,7 @@ async fn two_agents_on_one_item_see_each_other_and_the_second_send_is_guarded() 
     let mut alice = HeadlessConsole::start(&s.base, ALICE);
     let mut jonas = HeadlessConsole::start(&s.base, JONAS);
     for c in [&mut alice, &mut jonas] {
-        let want = item.clone();
-        c.until("the item in the queue", move |m| {
-            m.connection == Connection::Connected
-                && !m.stream.loading
-                && m.stream.get(&want).is_some()
-                && m.rules.is_some()
-        })
-        .await;
-        c.select_by_text("zebrakettle", &item).await;
-        let want = item.clone();
-        // The selection settles: the thread is loaded (the base of a reply).
-        c.until("the thread", move |m| {
-            m.threads.get(&want).is_some_and(|t| t.base.is_some())
-        })
-        .await;
+        c.open_item("zebrakettle", &item).await;
     }
 
     // Both open the composer: each sees the other composing.
@@ -310,16 +334,7 @@ async fn two_agents_on_one_item_see_each_other_and_the_second_send_is_guarded() 
                 .is_some_and(|changes| changes.iter().any(|m| m.body.contains("replacement seal")))
         })
         .await;
-    let thread = s.get(&format!("/v1/feedback/{item}"), SAM).await;
-    let outbound = |t: &Reply| {
-        t.body["thread"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["direction"] == "outbound")
-            .count()
-    };
-    assert_eq!(outbound(&thread), 1, "only Alice's reply went out");
+    assert_eq!(outbound(&s, &item).await, 1, "only Alice's reply went out");
 
     // Jonas confirms: his reply goes out once, after Alice's.
     jonas.keys("C-s");
@@ -328,8 +343,88 @@ async fn two_agents_on_one_item_see_each_other_and_the_second_send_is_guarded() 
             sent(m) && m.composer.as_ref().is_none_or(|c| c.stale.is_none())
         })
         .await;
-    let thread = s.get(&format!("/v1/feedback/{item}"), SAM).await;
-    assert_eq!(outbound(&thread), 2, "{:?}", thread.body);
+    assert_eq!(outbound(&s, &item).await, 2);
     drop((alice, jonas));
+    s.stop().await;
+}
+
+/// A directory that refuses writes, as a full disk does (root ignores permissions, so the
+/// directory is replaced by a plain file: every write inside fails).
+fn break_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::write(dir, b"").unwrap();
+}
+
+fn repair_dir(dir: &Path) {
+    std::fs::remove_file(dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_refuses_writes_loses_neither_the_reply_nor_the_draft() {
+    let s = start().await;
+    let item = post(&s.base, "@zed", "my zebrakettle leaks").await;
+    let data = tempfile::tempdir().unwrap();
+    let mut c = HeadlessConsole::start_with(&s.base, ALICE, Some(data.path()));
+    c.open_item("zebrakettle", &item).await;
+
+    let (outbox_dir, drafts_dir) = (data.path().join("outbox"), data.path().join("drafts"));
+    break_dir(&outbox_dir);
+    break_dir(&drafts_dir);
+    let text = "We are sending a replacement seal today.";
+    c.keys("r");
+    c.type_text(text);
+
+    // The outbox cannot be written: nothing goes out, the text stays in the composer.
+    c.keys("C-s");
+    c.until("the refused send", |m| {
+        m.composer.as_ref().is_some_and(|c| c.error.is_some())
+    })
+    .await;
+    let composer = c.model.composer.as_ref().unwrap();
+    assert!(
+        composer.error.as_ref().unwrap().contains("outbox"),
+        "{:?}",
+        composer.error
+    );
+    assert_eq!(composer.text(composer.active), text);
+    assert_eq!(
+        outbound(&s, &item).await,
+        0,
+        "nothing was sent without the outbox"
+    );
+
+    // The draft cannot be saved: it is kept and marked for the next save.
+    c.handle(Msg::Tick(chrono::Utc::now() + chrono::Duration::seconds(5)));
+    c.until("the failed draft save", |m| {
+        m.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("not saved"))
+    })
+    .await;
+    assert!(c.model.drafts_dirty.contains(&item), "retried later");
+
+    // The disk comes back: the next save writes the draft, the next send goes out once.
+    repair_dir(&outbox_dir);
+    repair_dir(&drafts_dir);
+    c.handle(Msg::Tick(
+        chrono::Utc::now() + chrono::Duration::seconds(10),
+    ));
+    let want = drafts_dir.join(format!("{item}.json"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !want.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the draft is saved once the disk is back"
+        );
+        c.settle(50).await;
+    }
+    assert!(std::fs::read_to_string(&want)
+        .unwrap()
+        .contains("replacement seal"));
+    c.keys("C-s");
+    c.until("the reply sent", sent).await;
+    assert_eq!(outbound(&s, &item).await, 1);
+    drop(c);
     s.stop().await;
 }

@@ -3,7 +3,7 @@
 //! effects, and draws only when the model changed, at most `FRAME` apart. An idle console
 //! writes nothing to the terminal.
 
-use super::effects::{save_drafts_now, Effect, Runner};
+use super::effects::{save_drafts_now, Effect, Runner, UnsavedDrafts};
 use super::model::{Level, Model};
 use super::terminal::TerminalGuard;
 use super::update::{self, Msg};
@@ -201,8 +201,9 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
                 Effect::SaveDrafts(items) => {
                     // Small files, written at once so nothing is lost if we stop right after.
                     if let Some(dir) = &drafts_dir {
-                        if let Err(e) = save_drafts_now(dir, &items) {
-                            model.set_status(Level::Error, format!("draft not saved: {e}"));
+                        if let Err(unsaved) = save_drafts_now(dir, &items) {
+                            pending
+                                .extend(update::update(&mut model, Msg::DraftsNotSaved(unsaved)));
                         }
                     }
                 }
@@ -304,10 +305,10 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
     };
 
     // Whatever happened, keep the drafts: the composer's too.
-    let fx = update::save_dirty_drafts(&mut model);
-    for f in fx {
+    let mut unsaved = None;
+    for f in update::save_dirty_drafts(&mut model) {
         if let (Effect::SaveDrafts(items), Some(dir)) = (f, &drafts_dir) {
-            let _ = save_drafts_now(dir, &items);
+            unsaved = save_drafts_now(dir, &items).err();
         }
     }
     input.abort();
@@ -315,10 +316,34 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         t.abort();
     }
     drop(guard);
+    // The terminal is ours again: what could not be written goes to the screen, not away.
+    if let Some(unsaved) = unsaved {
+        eprint!("{}", unsaved_drafts_report(&unsaved));
+    }
     if std::env::var_os("EARSHOT_BENCH").is_some() {
         eprintln!("{}", stats.report());
     }
     result
+}
+
+/// The text of drafts that could not be saved on exit, for the agent to copy.
+fn unsaved_drafts_report(unsaved: &UnsavedDrafts) -> String {
+    let mut out = format!(
+        "earshot: {} draft(s) could not be saved ({}); their text follows.\n",
+        unsaved.items.len(),
+        super::textutil::sanitize(&unsaved.error)
+    );
+    for (id, draft) in &unsaved.items {
+        let Some(d) = draft else { continue };
+        for (part, text) in [("public", &d.public), ("direct", &d.direct)] {
+            if !text.trim().is_empty() {
+                // Printed to the terminal: no control sequence in it gets through.
+                let text = super::textutil::sanitize_multiline(text);
+                out.push_str(&format!("--- {id} ({part})\n{text}\n"));
+            }
+        }
+    }
+    out
 }
 
 /// Timings for the benchmark (`EARSHOT_BENCH=1`, printed after the terminal is restored).
@@ -370,4 +395,30 @@ fn random_seed() -> String {
     let mut b = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::model::{Draft, ReplyKind};
+
+    #[test]
+    fn unsaved_drafts_are_printed_whole_and_harmless() {
+        let draft = Draft {
+            feedback_id: "fb_1".into(),
+            kind: ReplyKind::Both,
+            public: "We are on it.".into(),
+            direct: "Your refund of 20 EUR\nis on its way.\x1b]0;pwned\x07".into(),
+            updated_at: Utc::now(),
+            idempotency_key: None,
+        };
+        let report = unsaved_drafts_report(&UnsavedDrafts {
+            items: vec![("fb_1".into(), Some(draft)), ("fb_2".into(), None)],
+            error: "No space left on device (os error 28)".into(),
+        });
+        assert!(report.starts_with("earshot: 2 draft(s) could not be saved (No space left"));
+        assert!(report.contains("--- fb_1 (public)\nWe are on it.\n"));
+        assert!(report.contains("Your refund of 20 EUR\nis on its way."));
+        assert!(!report.contains('\x1b') && !report.contains('\x07'));
+    }
 }

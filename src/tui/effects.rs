@@ -4,7 +4,7 @@
 
 use super::drafts;
 use super::lint::CompiledRules;
-use super::model::{Draft, Level, MAX_INITIAL_ITEMS};
+use super::model::{Draft, MAX_INITIAL_ITEMS};
 use super::theme::{ColorDepth, Theme};
 use super::update::Msg;
 use crate::client::{ClientError, CrmBackend, FeedbackQuery, Outbox};
@@ -287,11 +287,8 @@ impl Runner {
                     return;
                 };
                 tokio::task::spawn_blocking(move || {
-                    if let Err(e) = save_drafts_now(&dir, &items) {
-                        send(Msg::Notice {
-                            level: Level::Error,
-                            text: format!("draft not saved: {e}"),
-                        });
+                    if let Err(unsaved) = save_drafts_now(&dir, &items) {
+                        send(Msg::DraftsNotSaved(unsaved));
                     }
                 });
             }
@@ -303,19 +300,34 @@ impl Runner {
     }
 }
 
+/// Drafts that could not be written, and why (a full disk, a directory gone read-only). They
+/// stay in memory and are retried; on exit their text is printed rather than lost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsavedDrafts {
+    pub items: Vec<(String, Option<Draft>)>,
+    pub error: String,
+}
+
 /// Write drafts synchronously (on quit and signals, before the terminal is restored).
 pub fn save_drafts_now(
     dir: &std::path::Path,
     items: &[(String, Option<Draft>)],
-) -> Result<(), String> {
-    let mut first_err = None;
+) -> Result<(), UnsavedDrafts> {
+    let mut unsaved = UnsavedDrafts {
+        items: Vec::new(),
+        error: String::new(),
+    };
     for (id, d) in items {
         if let Err(e) = drafts::save(dir, id, d.as_ref()) {
-            first_err.get_or_insert(e);
+            if unsaved.items.is_empty() {
+                unsaved.error = e;
+            }
+            unsaved.items.push((id.clone(), d.clone()));
         }
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(()),
+    if unsaved.items.is_empty() {
+        Ok(())
+    } else {
+        Err(unsaved)
     }
 }

@@ -4,7 +4,7 @@
 
 use super::action::{Action, Context};
 use super::canned::{self, Placeholders};
-use super::effects::{Effect, Wake};
+use super::effects::{Effect, UnsavedDrafts, Wake};
 use super::keymap::{KeyPress, Lookup};
 use super::lint::{CompiledRules, LintContext, MarkLevel, ViolationMark};
 use super::model::*;
@@ -101,6 +101,8 @@ pub enum Msg {
     Signal(String),
     /// The loop is idle while a filter is still being applied: run its next slice.
     ContinueFilter,
+    /// Drafts could not be written: kept in memory, and saved again at the next chance.
+    DraftsNotSaved(UnsavedDrafts),
 }
 
 /// How long a draft may stay unsaved after a change.
@@ -327,6 +329,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             m.set_status(level, text);
             vec![]
         }
+        Msg::DraftsNotSaved(unsaved) => on_drafts_not_saved(m, unsaved),
         Msg::ContinueFilter => {
             if m.stream.continue_filter() {
                 m.dirty = true;
@@ -706,6 +709,24 @@ fn sync_composer(m: &mut Model) {
             }
         }
     }
+}
+
+/// A save failed: the drafts are marked changed again, so the next debounce retries them (and
+/// the last save on exit includes them).
+fn on_drafts_not_saved(m: &mut Model, unsaved: UnsavedDrafts) -> Vec<Effect> {
+    let n = unsaved.items.len();
+    for (id, _) in unsaved.items {
+        m.drafts_dirty.insert(id);
+    }
+    m.drafts_changed_at.get_or_insert(m.now);
+    m.set_status(
+        Level::Error,
+        format!(
+            "{n} draft(s) not saved ({}); kept here and retried",
+            super::textutil::sanitize(&unsaved.error)
+        ),
+    );
+    vec![]
 }
 
 /// The drafts changed since the last save, as one save effect.
