@@ -11,6 +11,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 fn role_label(r: CustomerRole) -> &'static str {
     match r {
@@ -98,29 +99,30 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
     let t = &m.theme;
     let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
     let val = |s: String| Span::styled(s, t.get("profile.value"));
-    let mut head = vec![Line::from(vec![
+    // Name, tier and roles, then lifetime value and customer-since: what does not fit the
+    // pane's width (80 columns) moves to lines of its own below, rather than being cut off.
+    let width = area.width as usize;
+    let roles: Vec<String> = c.roles.iter().map(|r| role_label(*r).to_string()).collect();
+    let name_tier = format!("{}  {}", c.full_name(), c.tier);
+    let roles_fit = roles.is_empty()
+        || UnicodeWidthStr::width(format!("{name_tier}  {}", roles.join(", ")).as_str()) <= width;
+    let mut first = vec![
         Span::styled(c.full_name(), t.get("profile.name")),
         Span::raw("  "),
         Span::styled(c.tier.clone(), t.get("profile.tier")),
-        Span::raw("  "),
-        Span::styled(
-            c.roles
-                .iter()
-                .map(|r| role_label(*r))
-                .collect::<Vec<_>>()
-                .join(", "),
-            t.get("profile.role"),
-        ),
-    ])];
-    head.push(Line::from(vec![
-        lbl("LTV "),
-        val(format!(
-            "{} {}",
-            c.lifetime_value.amount, c.lifetime_value.currency
-        )),
-        lbl(" · since "),
-        val(c.created_at.format("%Y-%m-%d").to_string()),
-    ]));
+    ];
+    if roles_fit && !roles.is_empty() {
+        first.push(Span::raw("  "));
+        first.push(Span::styled(roles.join(", "), t.get("profile.role")));
+    }
+    let ltv = format!("{} {}", c.lifetime_value.amount, c.lifetime_value.currency);
+    let since = c.created_at.format("%Y-%m-%d").to_string();
+    let since_fits = UnicodeWidthStr::width(format!("LTV {ltv} · since {since}").as_str()) <= width;
+    let mut second = vec![lbl("LTV "), val(ltv)];
+    if since_fits {
+        second.extend([lbl(" · since "), val(since.clone())]);
+    }
+    let head = vec![Line::from(first), Line::from(second)];
     let spark_h = if area.height >= 16 { 2 } else { 1 };
     let [head_area, spark_area, rest_area] = Layout::vertical([
         Constraint::Length(2),
@@ -157,6 +159,17 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
 
     let w = rest_area.width as usize;
     let mut lines: Vec<Line> = Vec::new();
+    if !roles_fit {
+        for (label, text) in wrap_items("Roles ", &roles, ", ", w) {
+            lines.push(Line::from(vec![
+                lbl(&label),
+                Span::styled(text, t.get("profile.role")),
+            ]));
+        }
+    }
+    if !since_fits {
+        lines.push(Line::from(vec![lbl("Since "), val(since)]));
+    }
     let prefs = &c.preferences;
     lines.push(Line::from(vec![
         lbl("Prefers "),
@@ -164,19 +177,19 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
         lbl(" · lang "),
         val(prefs.language.clone()),
     ]));
-    lines.push(Line::from(vec![
-        lbl("Consents "),
-        val(format!(
-            "email {} sms {} whatsapp {} dm {}",
-            yes(prefs.consents.email),
-            yes(prefs.consents.sms),
-            yes(prefs.consents.whatsapp),
-            yes(prefs.consents.social_dm)
-        )),
-    ]));
+    let consents = [
+        ("email", prefs.consents.email),
+        ("sms", prefs.consents.sms),
+        ("whatsapp", prefs.consents.whatsapp),
+        ("dm", prefs.consents.social_dm),
+    ]
+    .map(|(what, given)| format!("{what} {}", yes(given)));
+    for (label, text) in wrap_items("Consents ", &consents, " ", w) {
+        lines.push(Line::from(vec![lbl(&label), val(text)]));
+    }
     let contact: Vec<String> = c.emails.iter().chain(c.phones.iter()).cloned().collect();
-    if !contact.is_empty() {
-        lines.push(Line::from(vec![lbl("Contact "), val(contact.join(" · "))]));
+    for (label, text) in wrap_items("Contact ", &contact, " · ", w) {
+        lines.push(Line::from(vec![lbl(&label), val(text)]));
     }
     if !c.tags.is_empty() {
         lines.push(Line::from(vec![lbl("Tags "), val(c.tags.join(", "))]));
@@ -275,4 +288,59 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
         Paragraph::new(lines).scroll((m.profile_scroll.min(max_scroll), 0)),
         rest_area,
     );
+}
+
+/// Lays `items` out after `label`, joined by `sep`, as many per line as fit in `width`; the
+/// lines after the first are indented under the label. A narrow pane (80 columns) gets more
+/// lines instead of a cut-off phone number. Gives (label or indent, text) per line.
+fn wrap_items(label: &str, items: &[String], sep: &str, width: usize) -> Vec<(String, String)> {
+    let indent = " ".repeat(UnicodeWidthStr::width(label));
+    let room = width.saturating_sub(indent.len()).max(1);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in items {
+        match out.last_mut() {
+            Some((_, line))
+                if UnicodeWidthStr::width(line.as_str())
+                    + UnicodeWidthStr::width(sep)
+                    + UnicodeWidthStr::width(item.as_str())
+                    <= room =>
+            {
+                line.push_str(sep);
+                line.push_str(item);
+            }
+            _ => {
+                let head = if out.is_empty() { label } else { &indent };
+                out.push((head.to_string(), item.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap_items;
+
+    #[test]
+    fn items_fill_lines_and_continue_under_the_label() {
+        let items: Vec<String> = ["ada@example.com", "+44 20 7946 0958", "+44 7700 900123"]
+            .map(String::from)
+            .to_vec();
+        let wide = wrap_items("Contact ", &items, " · ", 80);
+        assert_eq!(wide.len(), 1);
+        assert_eq!(
+            wide[0].1,
+            "ada@example.com · +44 20 7946 0958 · +44 7700 900123"
+        );
+        let narrow = wrap_items("Contact ", &items, " · ", 30);
+        assert_eq!(
+            narrow,
+            vec![
+                ("Contact ".to_string(), "ada@example.com".to_string()),
+                ("        ".to_string(), "+44 20 7946 0958".to_string()),
+                ("        ".to_string(), "+44 7700 900123".to_string()),
+            ]
+        );
+        assert!(wrap_items("Contact ", &[], " · ", 30).is_empty());
+    }
 }
