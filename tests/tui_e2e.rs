@@ -267,7 +267,8 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
         // title settles on the final count. (First let the selected item's thread and profile
         // load: their answers would finish the filter too, and this is about the loop.)
         std::thread::sleep(Duration::from_millis(1500));
-        keys(&mut writer, b"/kettle\r");
+        // (The prompt stays open: Enter would finish the filter at once.)
+        keys(&mut writer, b"/kettle");
         screen.wait_for(&["/kettle"], Duration::from_secs(10))?;
         let settled = Instant::now() + Duration::from_secs(10);
         while screen.text().contains("filtering") && Instant::now() < settled {
@@ -275,8 +276,16 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
             screen.pump();
         }
         let text = screen.text();
-        // The rows that are left are the kettle's ("Acme Kettle Pro"; the title has "/kettle").
-        if text.contains("filtering") || !text.contains("Kettle") {
+        // The title counts the rows left against all of them ("all 146/2691 · /kettle").
+        let narrowed = text
+            .lines()
+            .find(|l| l.contains("· /kettle"))
+            .and_then(|l| l.split(" · /kettle").next())
+            .and_then(|head| head.split_whitespace().last())
+            .and_then(|count| count.split_once('/'))
+            .and_then(|(shown, all)| Some((shown.parse::<u32>().ok()?, all.parse::<u32>().ok()?)))
+            .is_some_and(|(shown, all)| shown > 0 && shown < all);
+        if text.contains("filtering") || !narrowed {
             return Err(format!("the filter did not settle; screen:\n{text}"));
         }
         keys(&mut writer, b"\x1b");

@@ -317,7 +317,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
     }
     drop(guard);
     // The terminal is ours again: what could not be written goes to the screen, not away.
-    if let Some(unsaved) = unsaved {
+    if let Some(unsaved) = unsaved.filter(|u| u.items.iter().any(|(_, d)| d.is_some())) {
         eprint!("{}", unsaved_drafts_report(&unsaved));
     }
     if std::env::var_os("EARSHOT_BENCH").is_some() {
@@ -328,9 +328,10 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
 
 /// The text of drafts that could not be saved on exit, for the agent to copy.
 fn unsaved_drafts_report(unsaved: &UnsavedDrafts) -> String {
+    // Deletions of emptied drafts that failed are not worth a word: nothing is lost.
+    let with_text = unsaved.items.iter().filter(|(_, d)| d.is_some()).count();
     let mut out = format!(
-        "earshot: {} draft(s) could not be saved ({}); their text follows.\n",
-        unsaved.items.len(),
+        "earshot: {with_text} draft(s) could not be saved ({}); their text follows.\n",
         super::textutil::sanitize(&unsaved.error)
     );
     for (id, draft) in &unsaved.items {
@@ -416,7 +417,7 @@ mod tests {
             items: vec![("fb_1".into(), Some(draft)), ("fb_2".into(), None)],
             error: "No space left on device (os error 28)".into(),
         });
-        assert!(report.starts_with("earshot: 2 draft(s) could not be saved (No space left"));
+        assert!(report.starts_with("earshot: 1 draft(s) could not be saved (No space left"));
         assert!(report.contains("--- fb_1 (public)\nWe are on it.\n"));
         assert!(report.contains("Your refund of 20 EUR\nis on its way."));
         assert!(!report.contains('\x1b') && !report.contains('\x07'));

@@ -475,8 +475,9 @@ impl StreamState {
         true
     }
 
-    /// Finishes a running filter job at once (before anything that changes the view).
-    fn finish_filter(&mut self) {
+    /// Finishes a running filter job at once (before anything that changes the view or acts on
+    /// the selection: the final view may move it).
+    pub fn finish_filter(&mut self) {
         while self.job.is_some() {
             self.continue_filter();
         }
@@ -619,7 +620,9 @@ impl StreamState {
             .filter(|r| r.fb.author.id == identity_id)
         {
             r.fb.author.customer_id = Some(customer_id.to_string());
-            r.fb.customer_id = Some(customer_id.to_string());
+            // As the server does: an item already filed under a customer keeps it.
+            r.fb.customer_id
+                .get_or_insert_with(|| customer_id.to_string());
         }
     }
 
@@ -1079,6 +1082,9 @@ pub struct Model {
     /// Agent id -> name, for the assignee column.
     pub agents: HashMap<String, String>,
     pub connection: Connection,
+    /// Whether the event stream has given any event: until it has, the client has no resume
+    /// point, so each (re)connection starts at "now" and the queue is fetched again.
+    pub events_seen: bool,
     pub stream: StreamState,
     pub focus: Focus,
     pub zoom: bool,
@@ -1150,6 +1156,7 @@ impl Model {
             me: None,
             agents: HashMap::new(),
             connection: Connection::Connecting,
+            events_seen: false,
             stream: StreamState::new(ViewKind::All),
             focus: Focus::Stream,
             zoom: false,

@@ -719,13 +719,21 @@ fn on_drafts_not_saved(m: &mut Model, unsaved: UnsavedDrafts) -> Vec<Effect> {
         m.drafts_dirty.insert(id);
     }
     m.drafts_changed_at.get_or_insert(m.now);
-    m.set_status(
-        Level::Error,
-        format!(
-            "{n} draft(s) not saved ({}); kept here and retried",
-            super::textutil::sanitize(&unsaved.error)
-        ),
-    );
+    // Retried every few seconds: never hide another error (a failed send) behind this one.
+    let prefix = "draft(s) not saved";
+    let other_error = m
+        .status
+        .as_ref()
+        .is_some_and(|s| s.level == Level::Error && !s.text.contains(prefix));
+    if !other_error {
+        m.set_status(
+            Level::Error,
+            format!(
+                "{n} {prefix} ({}); kept here and retried",
+                super::textutil::sanitize(&unsaved.error)
+            ),
+        );
+    }
     vec![]
 }
 
@@ -765,19 +773,26 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
     match item {
         StreamItem::Connected => {
             let was_down = matches!(m.connection, Connection::Disconnected { .. });
-            let first = matches!(m.connection, Connection::Connecting);
             m.connection = Connection::Connected;
             m.dirty = true;
+            // Before any event the client has no resume point and the stream starts at "now":
+            // what arrived since the queue was fetched may be missing, so fetch it again
+            // (arrivals are merged, nothing flickers). After an event, a reconnection resumes
+            // with Last-Event-ID and needs no refetch.
+            let reload = !m.events_seen;
             if was_down {
                 m.set_status(
                     Level::Info,
-                    "reconnected: the stream resumed where it left off",
+                    if reload {
+                        "reconnected: the stream is reloaded"
+                    } else {
+                        "reconnected: the stream resumed where it left off"
+                    },
                 );
             }
-            // The first connection streams from "now": the queue fetched before it may miss
-            // what arrived in between, so fetch again (arrivals are merged, nothing flickers).
-            // Later connections resume with Last-Event-ID and need no refetch.
-            let mut fx = if first { refetch(m) } else { vec![] };
+            let mut fx = if reload { refetch(m) } else { vec![] };
+            // A profile that failed to load while the backend was away is asked for again.
+            fx.extend(ensure_customer(m));
             // The backend is there: deliver what waits in the outbox.
             if m.outbox.iter().any(|o| o.state == SendState::Queued) {
                 fx.extend(drain_outbox(m));
@@ -795,50 +810,55 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
             m.dirty = true;
             vec![]
         }
-        StreamItem::Event(ev) => match ev.name {
-            EventName::FeedbackCreated | EventName::FeedbackUpdated => {
-                match serde_json::from_value::<Feedback>(ev.data) {
-                    Ok(fb) => on_feedback(m, fb),
-                    Err(_) => vec![],
-                }
+        StreamItem::Event(ev) => on_event(m, ev),
+    }
+}
+
+fn on_event(m: &mut Model, ev: crate::domain::Event) -> Vec<Effect> {
+    m.events_seen = true;
+    match ev.name {
+        EventName::FeedbackCreated | EventName::FeedbackUpdated => {
+            match serde_json::from_value::<Feedback>(ev.data) {
+                Ok(fb) => on_feedback(m, fb),
+                Err(_) => vec![],
             }
-            EventName::PresenceChanged => {
-                if let Ok(p) = serde_json::from_value::<Presence>(ev.data) {
-                    if m.me.as_ref().is_some_and(|me| me.id == p.agent_id) {
-                        return vec![];
-                    }
-                    let list = m.presence.entry(p.feedback_id.clone()).or_default();
-                    list.retain(|x| x.agent_id != p.agent_id);
-                    if p.state != PresenceState::Left {
-                        let mut p = p;
-                        p.agent_name = super::textutil::sanitize(&p.agent_name);
-                        // Expiry runs on our clock, not the server's.
-                        p.at = m.now;
-                        list.push(p);
-                    }
-                    m.presence.retain(|_, l| !l.is_empty());
+        }
+        EventName::PresenceChanged => {
+            if let Ok(p) = serde_json::from_value::<Presence>(ev.data) {
+                if m.me.as_ref().is_some_and(|me| me.id == p.agent_id) {
+                    return vec![];
+                }
+                let list = m.presence.entry(p.feedback_id.clone()).or_default();
+                list.retain(|x| x.agent_id != p.agent_id);
+                if p.state != PresenceState::Left {
+                    let mut p = p;
+                    p.agent_name = super::textutil::sanitize(&p.agent_name);
+                    // Expiry runs on our clock, not the server's.
+                    p.at = m.now;
+                    list.push(p);
+                }
+                m.presence.retain(|_, l| !l.is_empty());
+                m.dirty = true;
+            }
+            vec![]
+        }
+        EventName::CustomerUpdated => {
+            if let Ok(c) = serde_json::from_value::<Customer>(ev.data) {
+                if let Some(v) = m.customers.get_mut(&c.id) {
+                    v.customer = Load::Loaded(clean_customer(c));
                     m.dirty = true;
                 }
-                vec![]
             }
-            EventName::CustomerUpdated => {
-                if let Ok(c) = serde_json::from_value::<Customer>(ev.data) {
-                    if let Some(v) = m.customers.get_mut(&c.id) {
-                        v.customer = Load::Loaded(clean_customer(c));
-                        m.dirty = true;
-                    }
-                }
-                vec![]
+            vec![]
+        }
+        EventName::RulesUpdated => vec![Effect::LoadRules],
+        EventName::StreamReset => refetch(m),
+        EventName::MessageCreated | EventName::ReplyStatusChanged => {
+            if let Ok(msg) = serde_json::from_value::<Message>(ev.data) {
+                on_message(m, msg);
             }
-            EventName::RulesUpdated => vec![Effect::LoadRules],
-            EventName::StreamReset => refetch(m),
-            EventName::MessageCreated | EventName::ReplyStatusChanged => {
-                if let Ok(msg) = serde_json::from_value::<Message>(ev.data) {
-                    on_message(m, msg);
-                }
-                vec![]
-            }
-        },
+            vec![]
+        }
     }
 }
 
@@ -1021,7 +1041,9 @@ fn ensure_customer(m: &mut Model) -> Vec<Effect> {
     let Some(cid) = m.selected_customer_id() else {
         return vec![];
     };
-    if m.customers.contains_key(&cid) {
+    // A profile that failed to load (the backend was down) is asked for again.
+    let failed = |v: &CustomerView| matches!(v.customer, Load::Failed(_));
+    if m.customers.get(&cid).is_some_and(|v| !failed(v)) {
         return vec![];
     }
     m.customers.insert(cid.clone(), CustomerView::loading());
@@ -1127,8 +1149,8 @@ pub fn cycle_kind(k: ReplyKind) -> ReplyKind {
 /// Where a part goes: `Ok(label)` or `Err(why it cannot go)`, by the rule the server delivers
 /// with (`domain::recipient`), so the composer never promises a route the server refuses.
 pub fn recipient(m: &Model, fb: &Feedback, part: Visibility) -> Result<String, String> {
-    let linked = fb.customer_id.as_ref().or(fb.author.customer_id.as_ref());
-    let customer = match linked {
+    // The server routes by the item's customer, not by its author's current link.
+    let customer = match fb.customer_id.as_ref() {
         Some(cid) if crate::domain::recipient::needs_customer(fb, part) => {
             match m.customers.get(cid).map(|v| &v.customer) {
                 Some(Load::Loaded(c)) => Some(c),
@@ -1193,7 +1215,42 @@ fn apply_filter(m: &mut Model, f: &str) -> Vec<Effect> {
     after_view_change(m)
 }
 
+/// Actions whose target is the selected item (as opposed to moving about or the view).
+fn acts_on_selection(a: Action) -> bool {
+    matches!(
+        a,
+        Action::Reply
+            | Action::AssignToMe
+            | Action::Reassign
+            | Action::Escalate
+            | Action::SetPending
+            | Action::Resolve
+            | Action::LogFeedback
+            | Action::ToggleMark
+            | Action::CopyLink
+            | Action::CopyCustomerId
+            | Action::LinkIdentity
+    )
+}
+
 pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
+    // A filter still being applied could move the selection after the action: finish it
+    // first. If that moves the selection, an action on the selected item stops there (the key
+    // was meant for the item the agent saw); moving about goes on from the final view.
+    let mut fx = Vec::new();
+    if m.stream.filtering() {
+        m.stream.finish_filter();
+        fx = after_view_change(m);
+        if !fx.is_empty() && acts_on_selection(a) {
+            m.dirty = true;
+            return fx;
+        }
+    }
+    fx.extend(run_action_on_final_view(m, a));
+    fx
+}
+
+fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
     m.dirty = true;
     let page = stream_rows(m).max(1) as isize;
     match a {
@@ -2342,7 +2399,9 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
             }
             if enter {
                 m.overlay = None;
-                return vec![];
+                // The filter is accepted: its final view (and selection) now, not later.
+                m.stream.finish_filter();
+                return after_view_change(m);
             }
             if is_down(kp) || is_up(kp) {
                 let d = if is_down(kp) { 1 } else { -1 };

@@ -322,6 +322,88 @@ fn a_long_filter_finishes_between_keys_and_the_selection_follows() {
 }
 
 #[test]
+fn accepting_a_filter_or_acting_during_one_uses_its_final_view() {
+    let (mut m, _) = loaded(30);
+    m.stream.filter_slice = 4;
+    keys(&mut m, "/");
+    type_text(&mut m, "blender");
+    assert!(m.stream.filtering());
+    // Enter accepts the filter: its final view and selection at once.
+    keys(&mut m, "ret");
+    assert!(!m.stream.filtering());
+    assert_eq!(m.stream.visible(), 5);
+    assert!(m.selected().unwrap().text.contains("blender"));
+    // G (select the last) during a job lands on the last match, not on a candidate.
+    keys(&mut m, "esc g g");
+    keys(&mut m, "/");
+    type_text(&mut m, "blender");
+    update(&mut m, Msg::Key(kev("esc")));
+    keys(&mut m, "/");
+    type_text(&mut m, "blender");
+    m.overlay = None;
+    assert!(m.stream.filtering());
+    keys(&mut m, "G");
+    assert!(!m.stream.filtering());
+    assert_eq!(m.stream.selected_pos(), Some(m.stream.visible() - 1));
+    assert!(m.selected().unwrap().text.contains("blender"));
+}
+
+#[test]
+fn a_draft_that_could_not_be_saved_is_kept_marked_and_said() {
+    let (mut m, _) = loaded(3);
+    let unsaved = crate::tui::effects::UnsavedDrafts {
+        items: vec![("fb_00001".into(), None)],
+        error: "No space left on device (os error 28)".into(),
+    };
+    update(&mut m, Msg::DraftsNotSaved(unsaved.clone()));
+    assert!(m.drafts_dirty.contains("fb_00001"));
+    assert!(
+        m.drafts_changed_at.is_some(),
+        "saved again at the next debounce"
+    );
+    let status = m.status.as_ref().unwrap();
+    assert_eq!(status.level, Level::Error);
+    assert!(
+        status.text.contains("not saved (No space left"),
+        "{}",
+        status.text
+    );
+    // Another error on the status line is not hidden by the retries.
+    m.set_status(Level::Error, "not sent: refused by the server");
+    update(&mut m, Msg::DraftsNotSaved(unsaved));
+    assert_eq!(
+        m.status.as_ref().unwrap().text,
+        "not sent: refused by the server"
+    );
+}
+
+#[test]
+fn a_profile_that_failed_to_load_is_asked_for_again() {
+    let (mut m, _) = loaded(5);
+    keys(&mut m, "G");
+    let cid = m.selected_customer_id().expect("a linked item");
+    update(
+        &mut m,
+        Msg::Customer {
+            id: cid.clone(),
+            result: Err(ClientError::Unreachable("connection refused".into())),
+        },
+    );
+    // The backend comes back: the profile is fetched again, and again when reselected.
+    let fx = update(&mut m, Msg::Stream(StreamItem::Connected));
+    assert!(fx.contains(&Effect::LoadCustomer(cid.clone())), "{fx:?}");
+    update(
+        &mut m,
+        Msg::Customer {
+            id: cid.clone(),
+            result: Err(ClientError::Unreachable("connection refused".into())),
+        },
+    );
+    let fx = keys(&mut m, "k j");
+    assert!(fx.contains(&Effect::LoadCustomer(cid)), "{fx:?}");
+}
+
+#[test]
 fn typing_in_the_composer_edits_the_draft_not_commands() {
     let (mut m, _) = loaded(5);
     keys(&mut m, "r");
@@ -727,8 +809,35 @@ fn connection_state_and_stream_reset() {
     );
     assert!(matches!(m.connection, Connection::Disconnected { .. }));
     assert_eq!(m.stream.total(), 3, "what we have is kept");
-    update(&mut m, Msg::Stream(StreamItem::Connected));
-    assert!(m.status.as_ref().unwrap().text.contains("reconnected"));
+    // No event yet, so no resume point: the reconnection starts at "now", the queue is
+    // fetched again.
+    let fx = update(&mut m, Msg::Stream(StreamItem::Connected));
+    assert!(m.status.as_ref().unwrap().text.contains("reloaded"));
+    assert_eq!(
+        fx,
+        vec![Effect::LoadFeedback {
+            generation: 3,
+            cursor: None
+        }]
+    );
+    // After an event the stream resumes with Last-Event-ID: nothing to fetch.
+    update(
+        &mut m,
+        event(
+            EventName::PresenceChanged,
+            serde_json::json!({"not": "a presence"}),
+        ),
+    );
+    update(
+        &mut m,
+        Msg::Stream(StreamItem::Disconnected {
+            reason: "reset".into(),
+            retry_in_ms: 2000,
+        }),
+    );
+    let fx = update(&mut m, Msg::Stream(StreamItem::Connected));
+    assert!(m.status.as_ref().unwrap().text.contains("resumed"));
+    assert!(fx.is_empty(), "{fx:?}");
     let fx = update(
         &mut m,
         event(
@@ -739,7 +848,7 @@ fn connection_state_and_stream_reset() {
     assert_eq!(
         fx,
         vec![Effect::LoadFeedback {
-            generation: 3,
+            generation: 4,
             cursor: None
         }]
     );
