@@ -49,6 +49,10 @@ pub struct LookArgs {
     /// Colour depth: truecolor, 256, 16, none (default: detected from NO_COLOR, COLORTERM, TERM).
     #[arg(long)]
     pub color: Option<crate::tui::ColorDepth>,
+    /// Take mouse clicks and the wheel (off by default: capturing the mouse stops the
+    /// terminal's own text selection).
+    #[arg(long)]
+    pub mouse: bool,
 }
 
 #[derive(Debug, Args, Default)]

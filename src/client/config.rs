@@ -3,7 +3,7 @@
 //! Precedence, per setting: `--url`/`--token`/`--token-file` flags, then the `EARSHOT_URL`,
 //! `EARSHOT_TOKEN` and `EARSHOT_TOKEN_FILE` environment variables, then the config file
 //! (`$XDG_CONFIG_HOME/earshot/config.toml`, keys `url`, `token` or `token_file`, `theme`,
-//! `keymap`, `insecure`). [`ConnectionConfig::resolve`] is the pure core of it (testable without
+//! `keymap`, `insecure`, `mouse`). [`ConnectionConfig::resolve`] is the pure core of it (testable without
 //! touching the process environment or the disk); [`ConnectionConfig::load`] feeds it the real
 //! ones.
 //!
@@ -154,6 +154,8 @@ pub struct ConfigFile {
     pub theme: Option<String>,
     pub keymap: Option<String>,
     pub insecure: bool,
+    /// Capture the mouse in the console.
+    pub mouse: bool,
     /// Unknown keys, ignored (a typo must not stop the console).
     pub warnings: Vec<String>,
 }
@@ -221,11 +223,16 @@ impl ConfigFile {
                 "token_file" => file.token_file = Some(expand_path(&string(&value)?, base)),
                 "theme" => file.theme = Some(string(&value)?),
                 "keymap" => file.keymap = Some(string(&value)?),
-                "insecure" => {
-                    file.insecure = value.as_bool().ok_or_else(|| ConfigError::Parse {
+                "insecure" | "mouse" => {
+                    let flag = value.as_bool().ok_or_else(|| ConfigError::Parse {
                         path: path.to_path_buf(),
-                        message: "`insecure` must be true or false".into(),
-                    })?
+                        message: format!("`{key}` must be true or false"),
+                    })?;
+                    if key == "insecure" {
+                        file.insecure = flag;
+                    } else {
+                        file.mouse = flag;
+                    }
                 }
                 other => file
                     .warnings
@@ -388,6 +395,8 @@ pub struct ConnectionConfig {
     pub insecure: bool,
     pub theme: Option<String>,
     pub keymap: Option<String>,
+    /// `mouse = true` in the config file.
+    pub mouse: bool,
     /// Warnings to show the user (unknown config keys...).
     pub warnings: Vec<String>,
 }
@@ -475,6 +484,7 @@ impl ConnectionConfig {
             insecure,
             theme: file.and_then(|f| f.theme.clone()),
             keymap: file.and_then(|f| f.keymap.clone()),
+            mouse: file.is_some_and(|f| f.mouse),
             warnings: file.map(|f| f.warnings.clone()).unwrap_or_default(),
         }))
     }
@@ -653,6 +663,12 @@ mod tests {
         assert!(f.warnings[0].contains("colour"));
         let err = ConfigFile::parse(Path::new("c.toml"), "url = 3").unwrap_err();
         assert!(err.to_string().contains("`url` must be a string"), "{err}");
+        assert!(file("mouse = true").mouse && !file("insecure = true").mouse);
+        let err = ConfigFile::parse(Path::new("c.toml"), "mouse = \"yes\"").unwrap_err();
+        assert!(
+            err.to_string().contains("`mouse` must be true or false"),
+            "{err}"
+        );
         let err = ConfigFile::parse(Path::new("c.toml"), "url = \"x\n").unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
         assert!(

@@ -32,6 +32,7 @@ fn spawn_input(tx: UnboundedSender<Msg>) -> JoinHandle<()> {
                 Ok(Event::Key(k)) => Msg::Key(k),
                 Ok(Event::Paste(s)) => Msg::Paste(s),
                 Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(Event::Mouse(m)) => Msg::Mouse(m),
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::warn!("terminal input: {e}");
@@ -178,7 +179,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
 
     let started = Instant::now();
     let mut stats = Stats::default();
-    let mut guard = TerminalGuard::enter()?;
+    let mut guard = TerminalGuard::enter_with(options.mouse)?;
     let size = guard.terminal.size()?;
     model.size = (size.width, size.height);
 

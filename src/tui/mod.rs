@@ -34,6 +34,8 @@ pub struct ConsoleOptions {
     pub keymap_preset: Option<String>,
     /// Colour depth override (`--color truecolor|256|16|none`).
     pub color: Option<ColorDepth>,
+    /// Capture the mouse (`--mouse`, or `mouse = true` in the config file).
+    pub mouse: bool,
     /// Where `keymap.toml`, `canned.toml` and `themes/` are (default `$XDG_CONFIG_HOME/earshot`).
     pub config_dir: Option<PathBuf>,
     /// Where drafts are kept (default `$XDG_DATA_HOME/earshot`).

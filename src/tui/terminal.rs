@@ -2,7 +2,9 @@
 //! undone on the way out, whether by quit, error, panic (a hook restores before the message is
 //! printed) or signal (the loop quits through the normal path).
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -16,6 +18,8 @@ use std::sync::Once;
 /// Bytes written to the terminal since start (for the benchmark and the idle check).
 pub static BYTES_WRITTEN: AtomicU64 = AtomicU64::new(0);
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Mouse capture was asked for (`--mouse`): on with the rest, off with the rest.
+static MOUSE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
 /// Stdout, buffered, counting what goes through.
@@ -51,7 +55,12 @@ pub fn restore() -> io::Result<()> {
         cursor::Show
     );
     let r2 = disable_raw_mode();
-    r1.and(r2)
+    let r3 = if MOUSE.load(Ordering::SeqCst) {
+        execute!(io::stdout(), DisableMouseCapture)
+    } else {
+        Ok(())
+    };
+    r1.and(r2).and(r3)
 }
 
 fn setup() -> io::Result<()> {
@@ -62,10 +71,20 @@ fn setup() -> io::Result<()> {
         EnterAlternateScreen,
         EnableBracketedPaste,
         cursor::Hide
-    )
+    )?;
+    if MOUSE.load(Ordering::SeqCst) {
+        execute!(io::stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
 }
 
 impl TerminalGuard {
+    /// Takes the terminal; with `mouse`, clicks and the wheel come in as events too.
+    pub fn enter_with(mouse: bool) -> io::Result<TerminalGuard> {
+        MOUSE.store(mouse, Ordering::SeqCst);
+        Self::enter()
+    }
+
     pub fn enter() -> io::Result<TerminalGuard> {
         HOOK.call_once(|| {
             let prev = std::panic::take_hook();

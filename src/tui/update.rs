@@ -21,7 +21,10 @@ use crate::domain::{
     Transaction, TransactionKind, Visibility,
 };
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
 use ratatui_textarea::{CursorMove, Input, Key};
 use std::sync::Arc;
 
@@ -29,6 +32,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Only with `--mouse`.
+    Mouse(MouseEvent),
     Paste(String),
     Resize(u16, u16),
     /// The slow clock (ages, SLA, debounced draft saves).
@@ -330,6 +335,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
             vec![]
         }
         Msg::DraftsNotSaved(unsaved) => on_drafts_not_saved(m, unsaved),
+        Msg::Mouse(ev) => on_mouse(m, ev),
         Msg::ContinueFilter => {
             if m.stream.continue_filter() {
                 m.dirty = true;
@@ -708,6 +714,65 @@ fn sync_composer(m: &mut Model) {
                 m.drafts.insert(c.feedback_id.clone(), d);
             }
         }
+    }
+}
+
+/// The mouse (only with `--mouse`): the wheel moves through the stream or scrolls the profile
+/// under the pointer, a click selects a stream row or focuses the pane under it. Everything
+/// stays reachable from the keyboard; overlays take keys only.
+fn on_mouse(m: &mut Model, ev: MouseEvent) -> Vec<Effect> {
+    if m.overlay.is_some() {
+        return vec![];
+    }
+    let areas = panes::layout(Rect::new(0, 0, m.size.0, m.size.1), m);
+    let at = Position::new(ev.column, ev.row);
+    match ev.kind {
+        MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+            let down = ev.kind == MouseEventKind::ScrollDown;
+            if areas.profile.contains(at) {
+                m.dirty = true;
+                m.profile_scroll = if down {
+                    m.profile_scroll.saturating_add(1)
+                } else {
+                    m.profile_scroll.saturating_sub(1)
+                };
+                vec![]
+            } else if areas.stream.contains(at) {
+                m.dirty = true;
+                move_selection(m, |s| s.move_by(if down { 1 } else { -1 }))
+            } else {
+                vec![]
+            }
+        }
+        MouseEventKind::Down(MouseButton::Left) => {
+            if areas.stream.contains(at) {
+                m.focus = Focus::Stream;
+                m.dirty = true;
+                // Rows start under the top border and end above the bottom one.
+                let first_row = areas.stream.y + 1;
+                if at.y < first_row || at.y + 1 >= areas.stream.bottom() {
+                    return vec![];
+                }
+                m.stream.finish_filter();
+                let pos = m.stream.top_pos() + usize::from(at.y - first_row);
+                if m.stream.row_at(pos).is_none() {
+                    return vec![];
+                }
+                move_selection(m, |s| s.select_pos(pos))
+            } else if areas.profile.contains(at) {
+                m.focus = Focus::Profile;
+                m.dirty = true;
+                vec![]
+            } else if areas.composer.contains(at) && m.composer.is_some() {
+                m.focus = Focus::Composer;
+                m.dirty = true;
+                vec![]
+            } else {
+                vec![]
+            }
+        }
+        // Moves, drags and other buttons: nothing to do, nothing to redraw.
+        _ => vec![],
     }
 }
 

@@ -377,6 +377,87 @@ fn a_draft_that_could_not_be_saved_is_kept_marked_and_said() {
     );
 }
 
+fn mouse(kind: crossterm::event::MouseEventKind, column: u16, row: u16) -> Msg {
+    Msg::Mouse(crossterm::event::MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+#[test]
+fn the_mouse_selects_rows_scrolls_and_focuses_panes() {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    let (mut m, _) = loaded(30);
+    m.size = (120, 40);
+    let areas = panes::layout(ratatui::layout::Rect::new(0, 0, 120, 40), &m);
+    let top = m.stream.top_pos();
+    // A click on the third row selects the item drawn there.
+    let want = m.stream.row_at(top + 2).unwrap().fb.id.clone();
+    let fx = update(
+        &mut m,
+        mouse(
+            MouseEventKind::Down(MouseButton::Left),
+            10,
+            areas.stream.y + 3,
+        ),
+    );
+    assert_eq!(m.stream.selected.as_deref(), Some(want.as_str()));
+    assert!(
+        fx.iter().any(|f| matches!(f, Effect::Wake { .. })),
+        "like a key, it settles"
+    );
+    // The wheel over the stream moves the selection; over the profile it scrolls it.
+    update(
+        &mut m,
+        mouse(MouseEventKind::ScrollDown, 10, areas.stream.y + 3),
+    );
+    assert_eq!(m.stream.selected_pos(), Some(top + 3));
+    update(
+        &mut m,
+        mouse(
+            MouseEventKind::ScrollDown,
+            areas.profile.x + 2,
+            areas.profile.y + 2,
+        ),
+    );
+    assert_eq!(m.profile_scroll, 1);
+    // A click on the profile focuses it; the borders and empty rows select nothing.
+    update(
+        &mut m,
+        mouse(
+            MouseEventKind::Down(MouseButton::Left),
+            areas.profile.x + 2,
+            areas.profile.y + 2,
+        ),
+    );
+    assert_eq!(m.focus, Focus::Profile);
+    let before = m.stream.selected.clone();
+    update(
+        &mut m,
+        mouse(MouseEventKind::Down(MouseButton::Left), 10, areas.stream.y),
+    );
+    assert_eq!(m.stream.selected, before);
+    assert_eq!(m.focus, Focus::Stream);
+    // Moving the pointer changes nothing and draws nothing.
+    m.dirty = false;
+    let fx = update(&mut m, mouse(MouseEventKind::Moved, 50, 5));
+    assert!(fx.is_empty() && !m.dirty);
+    // With an overlay open, the mouse is ignored.
+    keys(&mut m, "?");
+    let before = m.stream.selected.clone();
+    update(
+        &mut m,
+        mouse(
+            MouseEventKind::Down(MouseButton::Left),
+            10,
+            areas.stream.y + 5,
+        ),
+    );
+    assert_eq!(m.stream.selected, before);
+}
+
 #[test]
 fn a_profile_that_failed_to_load_is_asked_for_again() {
     let (mut m, _) = loaded(5);
