@@ -104,6 +104,48 @@ async fn resuming_with_last_event_id_gives_every_later_event_once() {
 }
 
 #[tokio::test]
+async fn a_reply_streams_its_messages_then_the_item_in_order() {
+    let s = start().await;
+    let item = s
+        .feedback(SAM, "x", "@ann", "my kettle is broken, please help")
+        .await;
+    let id = item["id"].as_str().unwrap();
+    let mut stream = subscribe(&s.base, SAM, None).await;
+    let body = json!({"parts": [
+        {"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."},
+        {"visibility": "direct", "body": "Hi, a replacement is on its way."}
+    ]});
+    let r = s
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/feedback/{id}/replies"),
+            Some(SAM),
+            Some(body),
+            &[("Idempotency-Key", "order-1")],
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let (seq, name, data) = next_event(&mut stream, 10).await.expect("an event");
+        got.push((seq, name, data));
+    }
+    let names: Vec<&str> = got.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["message.created", "message.created", "feedback.updated"]
+    );
+    assert!(
+        got.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "consecutive sequence numbers"
+    );
+    assert_eq!(got[0].2["data"]["visibility"], "public");
+    assert_eq!(got[1].2["data"]["visibility"], "direct");
+    assert_eq!(got[2].2["data"]["status"], "answered");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn a_pruned_resume_point_gets_stream_reset() {
     let s = start().await;
     for i in 0..10 {
