@@ -750,7 +750,7 @@ fn on_mouse(m: &mut Model, ev: MouseEvent) -> Vec<Effect> {
                 m.dirty = true;
                 // Rows start under the top border and end above the bottom one.
                 let first_row = areas.stream.y + 1;
-                if at.y < first_row || at.y + 1 >= areas.stream.bottom() {
+                if at.y < first_row || at.y.saturating_add(1) >= areas.stream.bottom() {
                     return vec![];
                 }
                 m.stream.finish_filter();

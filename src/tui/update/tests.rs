@@ -440,6 +440,14 @@ fn the_mouse_selects_rows_scrolls_and_focuses_panes() {
     );
     assert_eq!(m.stream.selected, before);
     assert_eq!(m.focus, Focus::Stream);
+    // A report from outside the screen (a resize race, a broken terminal) is ignored.
+    let before = m.stream.selected.clone();
+    update(
+        &mut m,
+        mouse(MouseEventKind::Down(MouseButton::Left), u16::MAX, u16::MAX),
+    );
+    update(&mut m, mouse(MouseEventKind::ScrollUp, u16::MAX, 3));
+    assert_eq!(m.stream.selected, before);
     // Moving the pointer changes nothing and draws nothing.
     m.dirty = false;
     let fx = update(&mut m, mouse(MouseEventKind::Moved, 50, 5));
