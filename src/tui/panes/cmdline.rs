@@ -35,50 +35,84 @@ fn input_line<'a>(m: &Model, label: &str, li: &LineInput) -> Line<'a> {
     ])
 }
 
-pub fn render_canned(f: &mut Frame, area: Rect, m: &Model, p: &Picker) {
+/// A pop-up over the console: cleared, framed and titled; gives the area inside the frame.
+fn popup(f: &mut Frame, m: &Model, pop: Rect, title: String) -> Rect {
     let t = &m.theme;
+    f.render_widget(Clear, pop);
+    let block = Block::bordered()
+        .title(title)
+        .border_style(t.get("ui.border.focus"))
+        .style(t.get("ui.popup"));
+    let inner = block.inner(pop);
+    f.render_widget(block, pop);
+    inner
+}
+
+/// One row of a picker's list: padded to the width, highlighted when selected.
+fn menu_line<'a>(m: &Model, text: &str, w: usize, selected: bool) -> Line<'a> {
+    let style = if selected {
+        m.theme.get("ui.menu.selected")
+    } else {
+        m.theme.get("ui.menu")
+    };
+    Line::from(Span::styled(
+        format!("{:<w$}", truncate_to_width(text, w)),
+        style,
+    ))
+}
+
+/// A picker: its query line, then the `count` matches (`label(i)` for the i-th), scrolled so
+/// that `selected` stays in view, or `empty` when nothing matches.
+fn render_picker(
+    f: &mut Frame,
+    inner: Rect,
+    m: &Model,
+    query: &LineInput,
+    (count, selected): (usize, usize),
+    label: impl Fn(usize) -> String,
+    empty: &str,
+) {
+    let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    f.render_widget(Paragraph::new(input_line(m, "> ", query)), q);
+    if count == 0 {
+        f.render_widget(
+            Paragraph::new(empty.to_string()).style(m.theme.get("ui.text.dim")),
+            list,
+        );
+        return;
+    }
+    let (w, h) = (list.width as usize, list.height as usize);
+    let start = selected.saturating_sub(h.saturating_sub(1));
+    let lines: Vec<Line> = (start..count.min(start + h))
+        .map(|i| menu_line(m, &label(i), w, i == selected))
+        .collect();
+    f.render_widget(Paragraph::new(lines), list);
+}
+
+pub fn render_canned(f: &mut Frame, area: Rect, m: &Model, p: &Picker) {
     let pop = centered(
         area,
         area.width.saturating_sub(8).min(90),
         area.height.saturating_sub(4).min(16),
     );
-    f.render_widget(Clear, pop);
-    let block = Block::bordered()
-        .title(" Canned replies (↑↓ choose, ret insert, esc cancel) ")
-        .border_style(t.get("ui.border.focus"))
-        .style(t.get("ui.popup"));
-    let inner = block.inner(pop);
-    f.render_widget(block, pop);
-    let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-    f.render_widget(Paragraph::new(input_line(m, "> ", &p.query)), q);
-    let w = list.width as usize;
-    let h = list.height as usize;
-    let start = p.selected.saturating_sub(h.saturating_sub(1));
-    let lines: Vec<Line> = p
-        .matches
-        .iter()
-        .enumerate()
-        .skip(start)
-        .take(h)
-        .map(|(i, idx)| {
-            let r = &m.canned[*idx];
-            let text = truncate_to_width(&format!("{} — {}", r.name, one_line(&r.body)), w);
-            let style = if i == p.selected {
-                t.get("ui.menu.selected")
-            } else {
-                t.get("ui.menu")
-            };
-            Line::from(Span::styled(format!("{text:<w$}"), style))
-        })
-        .collect();
-    if lines.is_empty() {
-        f.render_widget(
-            Paragraph::new("no canned reply matches").style(t.get("ui.text.dim")),
-            list,
-        );
-    } else {
-        f.render_widget(Paragraph::new(lines), list);
-    }
+    let inner = popup(
+        f,
+        m,
+        pop,
+        " Canned replies (↑↓ choose, ret insert, esc cancel) ".into(),
+    );
+    render_picker(
+        f,
+        inner,
+        m,
+        &p.query,
+        (p.matches.len(), p.selected),
+        |i| {
+            let r = &m.canned[p.matches[i]];
+            format!("{} — {}", r.name, one_line(&r.body))
+        },
+        "no canned reply matches",
+    );
 }
 
 pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
@@ -88,17 +122,11 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
         area.width.saturating_sub(8).min(90),
         area.height.saturating_sub(4).min(14),
     );
-    f.render_widget(Clear, pop);
     let title = format!(
         " Link @{} ({}) to a customer ",
         ls.identity.handle, ls.identity.network
     );
-    let block = Block::bordered()
-        .title(title)
-        .border_style(t.get("ui.border.focus"))
-        .style(t.get("ui.popup"));
-    let inner = block.inner(pop);
-    f.render_widget(block, pop);
+    let inner = popup(f, m, pop, title);
     let [q, hint, list] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -143,15 +171,7 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
                         c.phones.first().map(String::as_str).unwrap_or("-"),
                         c.tier
                     );
-                    let style = if i == ls.selected {
-                        t.get("ui.menu.selected")
-                    } else {
-                        t.get("ui.menu")
-                    };
-                    Line::from(Span::styled(
-                        format!("{:<w$}", truncate_to_width(&text, w)),
-                        style,
-                    ))
+                    menu_line(m, &text, w, i == ls.selected)
                 })
                 .collect();
             f.render_widget(Paragraph::new(lines), list);
@@ -161,51 +181,25 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
 
 /// The reassign picker: agents, departments, unassign.
 pub fn render_assign(f: &mut Frame, area: Rect, m: &Model, p: &AssignPicker) {
-    let t = &m.theme;
     let pop = centered(
         area,
         area.width.saturating_sub(8).min(70),
         area.height.saturating_sub(4).min(16),
     );
-    f.render_widget(Clear, pop);
-    let block = Block::bordered()
-        .title(format!(
-            " Reassign {} (↑↓ choose, ret apply, esc cancel) ",
-            p.feedback_id
-        ))
-        .border_style(t.get("ui.border.focus"))
-        .style(t.get("ui.popup"));
-    let inner = block.inner(pop);
-    f.render_widget(block, pop);
-    let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-    f.render_widget(Paragraph::new(input_line(m, "> ", &p.query)), q);
-    let w = list.width as usize;
-    let h = list.height as usize;
-    let start = p.selected.saturating_sub(h.saturating_sub(1));
-    let lines: Vec<Line> = p
-        .matches
-        .iter()
-        .enumerate()
-        .skip(start)
-        .take(h)
-        .map(|(i, idx)| {
-            let text = truncate_to_width(&p.choices[*idx].label(), w);
-            let style = if i == p.selected {
-                t.get("ui.menu.selected")
-            } else {
-                t.get("ui.menu")
-            };
-            Line::from(Span::styled(format!("{text:<w$}"), style))
-        })
-        .collect();
-    if lines.is_empty() {
-        f.render_widget(
-            Paragraph::new("no agent or department matches (loading?)").style(t.get("ui.text.dim")),
-            list,
-        );
-    } else {
-        f.render_widget(Paragraph::new(lines), list);
-    }
+    let title = format!(
+        " Reassign {} (↑↓ choose, ret apply, esc cancel) ",
+        p.feedback_id
+    );
+    let inner = popup(f, m, pop, title);
+    render_picker(
+        f,
+        inner,
+        m,
+        &p.query,
+        (p.matches.len(), p.selected),
+        |i| p.choices[p.matches[i]].label(),
+        "no agent or department matches (loading?)",
+    );
 }
 
 /// The offline feedback form.
@@ -216,13 +210,12 @@ pub fn render_log(f: &mut Frame, area: Rect, m: &Model, form: &LogForm) {
         area.width.saturating_sub(8).min(80),
         7.min(area.height),
     );
-    f.render_widget(Clear, pop);
-    let block = Block::bordered()
-        .title(" Log offline feedback (tab channel, ret log, esc cancel) ")
-        .border_style(t.get("ui.border.focus"))
-        .style(t.get("ui.popup"));
-    let inner = block.inner(pop);
-    f.render_widget(block, pop);
+    let inner = popup(
+        f,
+        m,
+        pop,
+        " Log offline feedback (tab channel, ret log, esc cancel) ".into(),
+    );
     let w = inner.width as usize;
     let channels: Vec<Span> = OFFLINE_CHANNELS
         .iter()
