@@ -2351,9 +2351,8 @@ fn on_linked(
             }
             m.customers.remove(&customer_id);
             m.set_status(Level::Info, format!("linked to customer {customer_id}"));
-            let mut fx = ensure_customer(m);
+            let fx = ensure_customer(m);
             relint(m);
-            fx.extend(Vec::new());
             fx
         }
         Err(e) => {
@@ -2420,6 +2419,19 @@ fn is_up(kp: KeyPress) -> bool {
     )
 }
 
+/// Moves a picker's selection on a down or up key, within its `len` entries; false for any
+/// other key.
+fn move_in_list(selected: &mut usize, len: usize, kp: KeyPress) -> bool {
+    if is_down(kp) {
+        *selected = (*selected + 1).min(len.saturating_sub(1));
+    } else if is_up(kp) {
+        *selected = selected.saturating_sub(1);
+    } else {
+        return false;
+    }
+    true
+}
+
 fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let esc = kp.code == KeyCode::Esc
         || (kp.code == KeyCode::Char('c') && kp.mods == KeyModifiers::CONTROL)
@@ -2483,12 +2495,7 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
                 m.overlay = None;
                 return vec![];
             }
-            if is_down(kp) {
-                p.selected = (p.selected + 1).min(p.matches.len().saturating_sub(1));
-                return vec![];
-            }
-            if is_up(kp) {
-                p.selected = p.selected.saturating_sub(1);
+            if move_in_list(&mut p.selected, p.matches.len(), kp) {
                 return vec![];
             }
             if enter {
@@ -2517,12 +2524,7 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
                 m.overlay = None;
                 return vec![];
             }
-            if is_down(kp) {
-                p.selected = (p.selected + 1).min(p.matches.len().saturating_sub(1));
-                return vec![];
-            }
-            if is_up(kp) {
-                p.selected = p.selected.saturating_sub(1);
+            if move_in_list(&mut p.selected, p.matches.len(), kp) {
                 return vec![];
             }
             if enter {
@@ -2573,12 +2575,7 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
                 return vec![];
             }
             let n = ls.results.loaded().map(|r| r.len()).unwrap_or(0);
-            if is_down(kp) {
-                ls.selected = (ls.selected + 1).min(n.saturating_sub(1));
-                return vec![];
-            }
-            if is_up(kp) {
-                ls.selected = ls.selected.saturating_sub(1);
+            if move_in_list(&mut ls.selected, n, kp) {
                 return vec![];
             }
             if enter {
