@@ -52,6 +52,28 @@ pub enum ClientError {
     Protocol(String),
 }
 
+impl ClientError {
+    /// The backend answered, and will answer the same to a retry under the same key: the
+    /// reply was refused, its item is gone, or the thread changed.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Refused { .. } | ClientError::NotFound(_) | ClientError::Conflict(_)
+        )
+    }
+
+    /// Worth keeping a reply queued for: the backend is away or busy, or the token needs
+    /// fixing; a later attempt under the same key may go through.
+    pub fn keeps_queued(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unreachable(_)
+                | ClientError::RateLimited(_)
+                | ClientError::Unauthorized(_)
+        )
+    }
+}
+
 /// Filters of `GET /v1/feedback`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeedbackQuery {

@@ -256,11 +256,12 @@ impl Outbox {
         Ok(entry)
     }
 
-    /// The backend has it.
-    pub fn mark_sent(&self, key: &str) -> Result<OutboxEntry, OutboxError> {
+    /// The backend has it, stored as `reply_id`.
+    pub fn mark_sent(&self, key: &str, reply_id: &str) -> Result<OutboxEntry, OutboxError> {
         self.update(key, |e| {
             e.state = OutboxState::Sent;
             e.last_error = None;
+            e.reply_id = Some(reply_id.to_string());
         })
     }
 
@@ -337,28 +338,16 @@ impl Outbox {
                 .await;
             let recorded = match outcome {
                 Ok(reply) => {
-                    let id = reply.id.clone();
+                    let recorded = self.mark_sent(&key, &reply.id);
                     report.sent.push((key.clone(), reply));
-                    self.update(&key, |e| {
-                        e.state = OutboxState::Sent;
-                        e.last_error = None;
-                        e.reply_id = Some(id);
-                    })
+                    recorded
                 }
-                Err(
-                    err @ (ClientError::Refused { .. }
-                    | ClientError::NotFound(_)
-                    | ClientError::Conflict(_)),
-                ) => {
+                Err(err) if err.is_final() => {
                     let reason = err.to_string();
                     report.failed.push((key.clone(), reason.clone()));
                     self.mark_failed(&key, &reason)
                 }
-                Err(
-                    err @ (ClientError::Unreachable(_)
-                    | ClientError::RateLimited(_)
-                    | ClientError::Unauthorized(_)),
-                ) => {
+                Err(err) if err.keeps_queued() => {
                     if let ClientError::RateLimited(secs) = err {
                         report.retry_after = Some(Duration::from_secs(secs));
                     }
@@ -370,7 +359,8 @@ impl Outbox {
                     }
                     return report;
                 }
-                Err(err @ ClientError::Protocol(_)) => {
+                // Protocol: an answer we could not read; tried again, a bounded number of times.
+                Err(err) => {
                     let reason = err.to_string();
                     if entry.attempts >= MAX_ATTEMPTS {
                         report.failed.push((key.clone(), reason.clone()));
@@ -406,19 +396,8 @@ impl Outbox {
             .send_reply(&entry.feedback_id, key, &entry.reply)
             .await;
         let recorded = match &outcome {
-            Ok(reply) => {
-                let id = reply.id.clone();
-                self.update(key, |e| {
-                    e.state = OutboxState::Sent;
-                    e.last_error = None;
-                    e.reply_id = Some(id);
-                })
-            }
-            Err(
-                err @ (ClientError::Refused { .. }
-                | ClientError::NotFound(_)
-                | ClientError::Conflict(_)),
-            ) => self.mark_failed(key, &err.to_string()),
+            Ok(reply) => self.mark_sent(key, &reply.id),
+            Err(err) if err.is_final() => self.mark_failed(key, &err.to_string()),
             Err(err) => self.update(key, |e| e.last_error = Some(err.to_string())),
         };
         if let Err(e) = recorded {
@@ -766,12 +745,12 @@ mod tests {
             );
         }
         assert!(matches!(
-            outbox.mark_sent("nope"),
+            outbox.mark_sent("nope", "rep_1"),
             Err(OutboxError::NotFound(_))
         ));
         outbox.mark_failed(&k, "dismissed").unwrap();
         assert!(outbox.pending().unwrap().is_empty());
-        outbox.mark_sent(&k).unwrap();
+        outbox.mark_sent(&k, "rep_1").unwrap();
         assert_eq!(outbox.prune_sent(Duration::from_secs(3600)).unwrap(), 0);
         assert_eq!(outbox.prune_sent(Duration::ZERO).unwrap(), 1);
         assert!(outbox.entries().unwrap().0.is_empty());

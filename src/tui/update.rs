@@ -2176,12 +2176,7 @@ fn on_reply_sent(
             fx
         }
         Err(e) => {
-            let retryable = matches!(
-                e,
-                ClientError::Unreachable(_)
-                    | ClientError::RateLimited(_)
-                    | ClientError::Unauthorized(_)
-            );
+            let retryable = e.keeps_queued();
             let queued = retryable && m.outbox_enabled;
             let stale = matches!(e, ClientError::Conflict(_));
             let mut fx = Vec::new();
