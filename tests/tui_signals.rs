@@ -84,7 +84,7 @@ fn sighup_saves_the_draft_and_restores_the_terminal() {
 
 #[test]
 fn with_mouse_a_click_selects_a_row_and_the_mouse_is_given_back() {
-    let (rt, server, home, mut console) = serve_and_open(
+    let (rt, server, _home, mut console) = serve_and_open(
         &[
             "first kettle post",
             "second kettle post",
