@@ -21,26 +21,7 @@ pub(crate) async fn append(
     department: Option<&str>,
     data: &impl serde::Serialize,
 ) -> StoreResult<i64> {
-    let data =
-        serde_json::to_string(data).map_err(|e| super::StoreError::Invalid(e.to_string()))?;
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO events (name, department, data, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
-    )
-    .bind(name.as_str())
-    .bind(department)
-    .bind(data)
-    .bind(now_micros())
-    .fetch_one(&mut **tx)
-    .await?;
-    if dialect == Dialect::Postgres {
-        // Wakes other server instances sharing this database; they then read the table, so
-        // nothing depends on the notification itself being delivered.
-        // NOTIFY takes no bind parameters; the payload is our own integer.
-        sqlx::query(&format!("NOTIFY earshot_events, '{seq}'"))
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(seq)
+    append_all(tx, dialect, &[NewEvent::new(name, department, data)?]).await
 }
 
 /// One event to append with [`append_all`]: its name, the department that may see it, and its
