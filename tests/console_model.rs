@@ -193,16 +193,8 @@ impl Drop for HeadlessConsole {
 }
 
 async fn post(base: &str, author: &str, text: &str) -> String {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/v1/feedback"))
-        .bearer_auth(SAM)
-        .json(&serde_json::json!({"channel": "webchat", "author_handle": author, "text": text}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let body: serde_json::Value = r.json().await.unwrap();
-    body["id"].as_str().unwrap().to_string()
+    let item = post_feedback(base, SAM, "webchat", author, text).await;
+    item["id"].as_str().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -428,18 +428,7 @@ async fn a_server_killed_mid_delivery_delivers_everything_once_after_restart() {
     r.inbox.hang.store(true, Ordering::SeqCst);
     let server = ServerProcess::spawn(&db.url, &args).await;
     let http = reqwest::Client::new();
-    let item: Value = http
-        .post(format!("{}/v1/feedback", server.base))
-        .bearer_auth(SAM)
-        .json(
-            &json!({"channel": "x", "author_handle": "@ann", "text": "My kettle is broken, help"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let item = post_feedback(&server.base, SAM, "x", "@ann", "My kettle is broken, help").await;
     let fid = item["id"].as_str().unwrap().to_string();
     let post_reply = |base: String| {
         let http = http.clone();

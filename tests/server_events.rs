@@ -177,16 +177,7 @@ async fn a_pruned_resume_point_gets_stream_reset() {
 }
 
 async fn post(base: &str, i: usize) {
-    let body =
-        json!({"channel": "webchat", "author_handle": format!("v{i}"), "text": "kettle question"});
-    let r = reqwest::Client::new()
-        .post(format!("{base}/v1/feedback"))
-        .bearer_auth(SAM)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    post_feedback(base, SAM, "webchat", &format!("v{i}"), "kettle question").await;
 }
 
 #[tokio::test]

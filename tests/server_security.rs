@@ -123,6 +123,15 @@ fn earshot(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The token `earshot agent add` prints once, after "…(keep it safe): ".
+fn printed_token(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.split("keep it safe): ").nth(1))
+        .expect("token printed")
+        .trim()
+        .to_string()
+}
+
 #[tokio::test]
 async fn agent_add_prints_a_token_once_and_revoke_ends_it() {
     // SQLite on purpose: the test reads the database files to prove no raw token is in them.
@@ -141,12 +150,7 @@ async fn agent_add_prints_a_token_once_and_revoke_ends_it() {
         "supervisor",
     ]);
     assert_eq!(code, 0, "{err}");
-    let token = out
-        .lines()
-        .find_map(|l| l.split("keep it safe): ").nth(1))
-        .expect("token printed")
-        .trim()
-        .to_string();
+    let token = printed_token(&out);
     assert!(token.starts_with("es_") && token.len() > 40);
     let agent_id = out.split_whitespace().nth(1).unwrap().to_string();
     let (code, _, err) = earshot(&[
@@ -174,12 +178,7 @@ async fn agent_add_prints_a_token_once_and_revoke_ends_it() {
         "read",
     ]);
     assert_eq!(code, 0);
-    let read_only = out
-        .lines()
-        .find_map(|l| l.split("keep it safe): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let read_only = printed_token(&out);
     let (code, out, _) = earshot(&[
         "agent",
         "add",
@@ -194,12 +193,7 @@ async fn agent_add_prints_a_token_once_and_revoke_ends_it() {
     ]);
     assert_eq!(code, 0);
     assert!(out.contains("expires at"), "{out}");
-    let expired = out
-        .lines()
-        .find_map(|l| l.split("keep it safe): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_string();
+    let expired = printed_token(&out);
 
     let s = start_on(db).await;
     let me = s.get("/v1/me", &token).await;

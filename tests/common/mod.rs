@@ -264,21 +264,29 @@ impl TestServer {
 
     /// Posts feedback and returns the created item.
     pub async fn feedback(&self, token: &str, channel: &str, handle: &str, text: &str) -> Value {
-        let r = self
-            .post(
-                "/v1/feedback",
-                token,
-                serde_json::json!({ "channel": channel, "author_handle": handle, "text": text }),
-            )
-            .await;
-        assert!(
-            r.status.is_success(),
-            "intake failed: {} {}",
-            r.status,
-            r.body
-        );
-        r.body
+        post_feedback(&self.base, token, channel, handle, text).await
     }
+}
+
+/// Posts a feedback item to the server at `base` (also a `ServerProcess`) and returns it.
+pub async fn post_feedback(
+    base: &str,
+    token: &str,
+    channel: &str,
+    handle: &str,
+    text: &str,
+) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/feedback"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "channel": channel, "author_handle": handle, "text": text }))
+        .send()
+        .await
+        .expect("the server answers");
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "intake failed: {status} {body}");
+    body
 }
 
 /// Reads SSE events from `/v1/events` as (id, event name, data).
