@@ -179,7 +179,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
 
     let started = Instant::now();
     let mut stats = Stats::default();
-    let mut guard = TerminalGuard::enter_with(options.mouse)?;
+    let mut guard = TerminalGuard::enter(options.mouse)?;
     let size = guard.terminal.size()?;
     model.size = (size.width, size.height);
 

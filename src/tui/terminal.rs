@@ -80,12 +80,8 @@ fn setup() -> io::Result<()> {
 
 impl TerminalGuard {
     /// Takes the terminal; with `mouse`, clicks and the wheel come in as events too.
-    pub fn enter_with(mouse: bool) -> io::Result<TerminalGuard> {
+    pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
         MOUSE.store(mouse, Ordering::SeqCst);
-        Self::enter()
-    }
-
-    pub fn enter() -> io::Result<TerminalGuard> {
         HOOK.call_once(|| {
             let prev = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
