@@ -676,10 +676,12 @@ async fn profiles_history_transactions_search_and_linking() {
         &s.get("/v1/customers?q=a", ALICE).await,
         StatusCode::BAD_REQUEST,
     );
-    // A stranger's posts join Cat's history once the identity is linked.
+    // A stranger's posts join Cat's history once the identity is linked (by an agent of the
+    // department the post went to: support).
     let post = s
-        .feedback(SAM, "x", "@stranger", "love the kettle, great job")
+        .feedback(SAM, "x", "@stranger", "how do I descale the kettle?")
         .await;
+    assert_eq!(post["department"], "support");
     assert_eq!(post["customer_id"], serde_json::Value::Null);
     let link = s
         .post(

@@ -1,5 +1,6 @@
 //! Bearer-token authentication and the JSON body extractor that answers problem+json.
 
+use super::audit::Caller;
 use super::error::ApiError;
 use super::store::{hash_token, AuthenticatedAgent};
 use super::AppState;
@@ -48,6 +49,9 @@ impl FromRequestParts<AppState> for Auth {
             state.store.authenticate(token).await?.ok_or_else(|| {
                 ApiError::unauthorized("the token is unknown, expired or revoked")
             })?;
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            caller.set(&agent.agent.id);
+        }
         if let Some(limiter) = &state.limiter {
             if let Err(wait) = limiter.check(&hash_token(token)) {
                 let mut e = ApiError::new(
@@ -107,6 +111,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             })?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::invalid("", "the body must be a JSON object"));
+        }
+        if let Some(pointer) = nul_pointer(&value, &mut String::new()) {
+            return Err(ApiError::invalid(
+                &pointer,
+                "text may not contain a NUL character",
+            ));
+        }
         serde_path_to_error::deserialize(value)
             .map(ApiJson)
             .map_err(|e| {
@@ -119,6 +132,51 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 };
                 ApiError::invalid(&pointer, e.inner().to_string())
             })
+    }
+}
+
+/// The JSON pointer of the first string (or object key) holding a NUL character, if any.
+fn nul_pointer(value: &serde_json::Value, at: &mut String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(at.clone()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let len = at.len();
+            at.push_str(&format!("/{i}"));
+            let found = nul_pointer(v, at);
+            at.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let len = at.len();
+            at.push('/');
+            at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            let found = if k.contains('\0') {
+                Some(at.clone())
+            } else {
+                nul_pointer(v, at)
+            };
+            at.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// `Path<T>` whose rejections (a path id that is not valid percent-encoded UTF-8, say) are
+/// problem+json.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(_) => Err(ApiError::bad_request(
+                "the path is not valid: an id must be percent-encoded UTF-8",
+            )),
+        }
     }
 }
 

@@ -116,6 +116,13 @@ impl From<StoreError> for ApiError {
                 e
             }
             StoreError::Invalid(detail) => ApiError::invalid("", detail),
+            StoreError::InvalidField(pointer, detail) => ApiError::invalid(pointer, detail),
+            StoreError::Taken(detail) => ApiError::new(
+                StatusCode::CONFLICT,
+                "already-exists",
+                "Already exists",
+                detail,
+            ),
             StoreError::Db(e) => {
                 tracing::error!(error = %e, "database error");
                 ApiError::new(

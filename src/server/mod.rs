@@ -2,6 +2,7 @@
 //! replies, and the append-only event log streamed over SSE (DESIGN.md §1, §3).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod delivery;
 pub mod demo;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub rules: Arc<rulebook::RulesInForce>,
     pub limiter: Option<Arc<ratelimit::TokenLimiter>>,
     pub delivery: delivery::DeliveryQueue,
+    /// The bounded audit of refused requests.
+    pub refusals: audit::RefusalLog,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -80,6 +83,7 @@ pub struct AppState {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
+    refusals: audit::RefusalLog,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -93,6 +97,7 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        self.refusals.flush().await;
         self.store.close().await;
     }
 
@@ -163,8 +168,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         rules,
         limiter: ratelimit::TokenLimiter::new(config.rate_limit).map(Arc::new),
         delivery,
+        refusals: audit::RefusalLog::new(store.clone()),
         shutdown: shutdown_rx.clone(),
     };
+    let refusals = state.refusals.clone();
     spawn_background(&config, &state);
     let mut app = api::router(state);
     if let Some(sink) = sink {
@@ -188,6 +195,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         addr,
         store,
+        refusals,
         shutdown: shutdown_tx,
         task,
     })

@@ -6,13 +6,13 @@
 //! with `Last-Event-ID` gives every later event once, in order. When the resume point has been
 //! pruned, the stream starts with `stream.reset` so the console refetches.
 
-use super::auth::Auth;
+use super::auth::{ApiQuery, Auth};
 use super::error::{ApiError, ApiResult};
 use super::store::{EventRow, Store};
 use super::AppState;
 use crate::domain::api::StreamReset;
 use crate::domain::{Event, EventName, Scope};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
@@ -45,7 +45,7 @@ pub async fn events(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    Query(params): Query<EventParams>,
+    ApiQuery(params): ApiQuery<EventParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let agent = auth.require(Scope::Read)?.clone();
     let resume = resume_point(&headers, &params)?;

@@ -3,10 +3,10 @@
 use super::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{LinkIdentity, Page};
 use crate::domain::*;
-use crate::server::auth::{ApiJson, ApiQuery, Auth};
+use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 
@@ -61,7 +61,7 @@ pub async fn search(
 pub async fn profile(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Customer>> {
     auth.require(Scope::Read)?;
     Ok(Json(state.store.customer(&id).await?))
@@ -70,12 +70,15 @@ pub async fn profile(
 pub async fn history(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<HistoryEntry>>> {
-    auth.require(Scope::Read)?;
+    let agent = auth.require(Scope::Read)?;
     let (limit, before) = p.resolve()?;
-    let mut items = state.store.history(&id, before, limit + 1).await?;
+    let mut items = state
+        .store
+        .history(&id, &agent.scope(), before, limit + 1)
+        .await?;
     let next_cursor = trim_page(&mut items, limit, |h| encode_cursor(h.at, "h"));
     Ok(Json(Page { items, next_cursor }))
 }
@@ -83,7 +86,7 @@ pub async fn history(
 pub async fn transactions(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Page<Transaction>>> {
     auth.require(Scope::Read)?;
@@ -96,14 +99,19 @@ pub async fn transactions(
 pub async fn link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<LinkIdentity>,
 ) -> ApiResult<Json<Identity>> {
     let agent = auth.require(Scope::Reply)?;
+    super::feedback::bounded(
+        "/customer_id",
+        Some(&body.customer_id),
+        super::feedback::MAX_ID_BYTES,
+    )?;
     Ok(Json(
         state
             .store
-            .link_identity(&agent.agent.id, &id, &body.customer_id)
+            .link_identity(&agent.agent.id, &id, &body.customer_id, &agent.scope())
             .await?,
     ))
 }

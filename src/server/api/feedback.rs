@@ -6,14 +6,14 @@ use crate::domain::api::{
 };
 use crate::domain::*;
 use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
-use crate::server::auth::{ApiJson, ApiQuery, Auth};
+use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routing::{self, Facts};
 use crate::server::store::{
     AuthenticatedAgent, FeedbackFilter, Intake, ReplyRecipient, StoreError,
 };
 use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,6 +23,26 @@ use serde::Deserialize;
 pub const MAX_TEXT_BYTES: usize = 128 * 1024;
 /// Longest reply part accepted.
 pub const MAX_REPLY_BYTES: usize = 32 * 1024;
+/// Longest author handle or name.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Longest id of ours (items, customers, threads, agents, departments) a request may name.
+pub const MAX_ID_BYTES: usize = 128;
+/// Longest listening-tool post id.
+pub const MAX_EXTERNAL_ID_BYTES: usize = 256;
+pub const MAX_URL_BYTES: usize = 2048;
+/// Longest rule id of an override, and longest reason.
+pub const MAX_RULE_ID_BYTES: usize = 128;
+pub const MAX_REASON_BYTES: usize = 2048;
+/// Most overrides one reply carries.
+pub const MAX_OVERRIDES: usize = 32;
+
+/// 422 at `pointer` when an optional text field is over `max` bytes.
+pub(crate) fn bounded(pointer: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
+    match value {
+        Some(v) if v.len() > max => Err(ApiError::invalid(pointer, format!("at most {max} bytes"))),
+        _ => Ok(()),
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,11 +115,14 @@ fn etag(version: i64) -> HeaderValue {
 pub async fn detail(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let agent = auth.require(Scope::Read)?;
     let feedback = visible_feedback(&state, agent, &id).await?;
-    let thread = state.store.thread(&feedback.thread_id).await?;
+    let thread = state
+        .store
+        .thread(&feedback.thread_id, &agent.scope())
+        .await?;
     let version = feedback.version;
     let mut response = Json(FeedbackDetail { feedback, thread }).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
@@ -122,12 +145,21 @@ pub async fn create(
             format!("text is over {MAX_TEXT_BYTES} bytes"),
         ));
     }
-    if new.author_handle.trim().is_empty() || new.author_handle.len() > 256 {
+    if new.author_handle.trim().is_empty() || new.author_handle.len() > MAX_NAME_BYTES {
         return Err(ApiError::invalid(
             "/author_handle",
-            "author_handle must be 1 to 256 bytes",
+            format!("author_handle must be 1 to {MAX_NAME_BYTES} bytes"),
         ));
     }
+    bounded("/author_name", new.author_name.as_deref(), MAX_NAME_BYTES)?;
+    bounded("/customer_id", new.customer_id.as_deref(), MAX_ID_BYTES)?;
+    bounded("/thread_id", new.thread_id.as_deref(), MAX_ID_BYTES)?;
+    bounded(
+        "/external_id",
+        new.external_id.as_deref(),
+        MAX_EXTERNAL_ID_BYTES,
+    )?;
+    bounded("/url", new.url.as_deref(), MAX_URL_BYTES)?;
     let tier = match &new.customer_id {
         Some(c) => Some(
             state
@@ -172,7 +204,7 @@ pub async fn create(
         status: FeedbackStatus::New,
         logged_by: Some(agent.agent.id.clone()),
     };
-    let (feedback, created) = state.store.create_feedback(intake).await?;
+    let (feedback, created) = state.store.create_feedback(intake, &agent.scope()).await?;
     let location = HeaderValue::from_str(&format!("/v1/feedback/{}", feedback.id));
     let status = if created {
         StatusCode::CREATED
@@ -209,12 +241,22 @@ fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
 pub async fn patch(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(patch): ApiJson<FeedbackPatch>,
 ) -> ApiResult<Response> {
     let agent = auth.require(Scope::Reply)?;
     let version = if_match(&headers)?;
+    if patch == FeedbackPatch::default() {
+        return Err(ApiError::invalid(
+            "",
+            "name at least one of assignee, department, status, priority",
+        ));
+    }
+    bounded("/department", patch.department.as_deref(), MAX_ID_BYTES)?;
+    if let Some(Some(a)) = &patch.assignee {
+        bounded("/assignee", Some(a), MAX_ID_BYTES)?;
+    }
     visible_feedback(&state, agent, &id).await?;
     if let Some(dept) = &patch.department {
         if !agent.sees_department(dept) && agent.agent.role == AgentRole::Agent {
@@ -277,7 +319,33 @@ fn check_parts(reply: &NewReply) -> ApiResult<()> {
             ));
         }
     }
+    if reply.overrides.len() > MAX_OVERRIDES {
+        return Err(ApiError::invalid(
+            "/overrides",
+            format!("at most {MAX_OVERRIDES} overrides"),
+        ));
+    }
+    bounded(
+        "/base_message_id",
+        reply.base_message_id.as_deref(),
+        MAX_ID_BYTES,
+    )?;
+    bounded(
+        "/rulebook_version",
+        reply.rulebook_version.as_deref(),
+        MAX_ID_BYTES,
+    )?;
     for (i, o) in reply.overrides.iter().enumerate() {
+        bounded(
+            &format!("/overrides/{i}/rule"),
+            Some(&o.rule),
+            MAX_RULE_ID_BYTES,
+        )?;
+        bounded(
+            &format!("/overrides/{i}/reason"),
+            Some(&o.reason),
+            MAX_REASON_BYTES,
+        )?;
         if o.reason.trim().is_empty() {
             return Err(ApiError::invalid(
                 &format!("/overrides/{i}/reason"),
@@ -291,7 +359,7 @@ fn check_parts(reply: &NewReply) -> ApiResult<()> {
 pub async fn reply(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(reply): ApiJson<NewReply>,
 ) -> ApiResult<Response> {
@@ -435,10 +503,11 @@ fn enforce_rules(
 pub async fn presence(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(update): ApiJson<PresenceUpdate>,
 ) -> ApiResult<StatusCode> {
-    let agent = auth.require(Scope::Read)?;
+    // Presence says "I am answering this": a read-only token answers nothing.
+    let agent = auth.require(Scope::Reply)?;
     let feedback = visible_feedback(&state, agent, &id).await?;
     let presence = Presence {
         feedback_id: feedback.id.clone(),

@@ -6,96 +6,174 @@ mod meta;
 pub mod openapi;
 mod replies;
 
-use super::auth::bearer_token;
+use super::audit::{Caller, Refusal};
 use super::error::ApiError;
 use super::AppState;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, MethodRouter};
 use axum::Router;
 
+/// One route of the API. The router is built from [`ROUTES`], so that tests can walk every
+/// route (an authorization case for each, say) and a new route cannot be missed by them.
+pub struct Route {
+    pub method: Method,
+    /// The path under `/v1`, with `{id}` for a path parameter.
+    pub path: &'static str,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+impl Route {
+    pub fn full_path(&self) -> String {
+        format!("/v1{}", self.path)
+    }
+}
+
+macro_rules! route {
+    ($method:ident $path:literal => $via:ident($handler:path)) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            handler: || $via($handler),
+        }
+    };
+}
+
+pub static ROUTES: &[Route] = &[
+    route!(GET "/health" => get(meta::health)),
+    route!(GET "/openapi.json" => get(meta::openapi)),
+    route!(GET "/me" => get(meta::me)),
+    route!(GET "/agents" => get(meta::agents)),
+    route!(GET "/departments" => get(meta::departments)),
+    route!(GET "/feedback" => get(feedback::list)),
+    route!(POST "/feedback" => post(feedback::create)),
+    route!(GET "/feedback/{id}" => get(feedback::detail)),
+    route!(PATCH "/feedback/{id}" => patch(feedback::patch)),
+    route!(POST "/feedback/{id}/replies" => post(feedback::reply)),
+    route!(POST "/feedback/{id}/presence" => post(feedback::presence)),
+    route!(POST "/replies" => post(replies::bulk)),
+    route!(GET "/messages/{id}/attempts" => get(replies::attempts)),
+    route!(GET "/customers" => get(customers::search)),
+    route!(GET "/customers/{id}" => get(customers::profile)),
+    route!(GET "/customers/{id}/history" => get(customers::history)),
+    route!(GET "/customers/{id}/transactions" => get(customers::transactions)),
+    route!(POST "/identities/{id}/link" => post(customers::link)),
+    route!(GET "/rules" => get(meta::rules)),
+    route!(GET "/events" => get(super::sse::events)),
+];
+
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/health", get(meta::health))
-        .route("/openapi.json", get(meta::openapi))
-        .route("/me", get(meta::me))
-        .route("/agents", get(meta::agents))
-        .route("/departments", get(meta::departments))
-        .route("/feedback", get(feedback::list).post(feedback::create))
-        .route(
-            "/feedback/{id}",
-            get(feedback::detail).patch(feedback::patch),
-        )
-        .route("/feedback/{id}/replies", post(feedback::reply))
-        .route("/feedback/{id}/presence", post(feedback::presence))
-        .route("/replies", post(replies::bulk))
-        .route("/messages/{id}/attempts", get(replies::attempts))
-        .route("/customers", get(customers::search))
-        .route("/customers/{id}", get(customers::profile))
-        .route("/customers/{id}/history", get(customers::history))
-        .route("/customers/{id}/transactions", get(customers::transactions))
-        .route("/identities/{id}/link", post(customers::link))
-        .route("/rules", get(meta::rules))
-        .route("/events", get(super::sse::events));
+    let mut v1 = Router::new();
+    for route in ROUTES {
+        v1 = v1.route(route.path, (route.handler)());
+    }
+    let v1 = v1.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        audit_refusals,
+    ));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            audit_refusals,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
         .layer(DefaultBodyLimit::max(super::BODY_LIMIT))
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
+async fn not_found(State(state): State<AppState>, method: Method) -> ApiError {
+    let e = ApiError::not_found("no such route");
+    record_unrouted(&state, &method, e.status).await;
+    e
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+async fn method_not_allowed(State(state): State<AppState>, method: Method) -> ApiError {
+    let e = ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
         "Method not allowed",
         "this route does not take that method",
-    )
+    );
+    record_unrouted(&state, &method, e.status).await;
+    e
 }
 
-/// Every refused mutation goes to the audit log too, with the agent when the token is valid.
-async fn audit_refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// A mutation that matched no route is counted, never written verbatim (its path is the
+/// caller's bytes).
+async fn record_unrouted(state: &AppState, method: &Method, status: axum::http::StatusCode) {
+    if is_mutation(method) {
+        state
+            .refusals
+            .record(Refusal {
+                agent: None,
+                method,
+                route: "(no route)",
+                target: "",
+                status,
+            })
+            .await;
+    }
+}
+
+fn is_mutation(method: &Method) -> bool {
+    method != Method::GET && method != Method::HEAD
+}
+
+/// Every refused mutation goes to the bounded refusal audit (see [`super::audit`]), with the
+/// agent when the `Auth` extractor found the token valid.
+async fn audit_refusals(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let (parts, body) = request.into_parts();
-    let token = bearer_token(&parts).map(str::to_string);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(no route)".to_string());
+    let target = request
+        .uri()
+        .path()
+        .split('/')
+        .nth(3)
+        .unwrap_or_default()
+        .to_string();
+    let caller = Caller::default();
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
     let status = response.status();
-    if method != Method::GET
-        && method != Method::HEAD
-        && (status.is_client_error() || status.is_server_error())
-    {
-        let agent = match &token {
-            Some(t) => state
-                .store
-                .authenticate(t)
-                .await
-                .ok()
-                .flatten()
-                .map(|a| a.agent.id),
-            None => None,
-        };
-        let action = format!("{} {}", method, path);
-        if let Err(e) = state
-            .store
-            .audit(agent.as_deref(), &action, &path, "refused", status.as_str())
-            .await
-        {
-            tracing::warn!(error = %e, "cannot audit a refused request");
-        }
+    if is_mutation(&method) && (status.is_client_error() || status.is_server_error()) {
+        state
+            .refusals
+            .record(Refusal {
+                agent: caller.get(),
+                method: &method,
+                route: &route,
+                target: &target,
+                status,
+            })
+            .await;
     }
     response
+}
+
+/// A NUL character can be stored by no database here (PostgreSQL refuses it in text), so it is
+/// refused as bad input wherever it can arrive: in the path or the query string (JSON bodies are
+/// checked by [`ApiJson`](super::auth::ApiJson)).
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let decoded_nul = |s: &str| percent_decoded(s).contains(&0);
+    if decoded_nul(uri.path()) || uri.query().is_some_and(decoded_nul) {
+        return ApiError::bad_request("the path or query string contains a NUL character")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+fn percent_decoded(s: &str) -> Vec<u8> {
+    percent_encoding::percent_decode_str(s).collect()
 }
 
 /// Opaque keyset cursor: `<micros>.<id>`.

@@ -6,10 +6,11 @@ use crate::domain::api::{
     BulkItemResult, BulkReplyResults, DeliveryAttempt, NewBulkReply, NewReply, Page,
 };
 use crate::domain::*;
-use crate::server::auth::{ApiJson, Auth};
+use crate::server::audit::Refusal;
+use crate::server::auth::{ApiJson, ApiPath, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use sha2::{Digest, Sha256};
@@ -77,19 +78,16 @@ pub async fn bulk(
                 problem: None,
             },
             Err(e) => {
-                if let Err(err) = state
-                    .store
-                    .audit(
-                        Some(&agent.agent.id),
-                        "POST /v1/replies",
-                        &id,
-                        "refused",
-                        e.status.as_str(),
-                    )
-                    .await
-                {
-                    tracing::warn!(error = %err, "cannot audit a refused bulk item");
-                }
+                state
+                    .refusals
+                    .record(Refusal {
+                        agent: Some(&agent.agent.id),
+                        method: &axum::http::Method::POST,
+                        route: "/v1/replies",
+                        target: &id,
+                        status: e.status,
+                    })
+                    .await;
                 BulkItemResult {
                     feedback_id: id,
                     status: e.status.as_u16(),
@@ -107,7 +105,7 @@ pub async fn bulk(
 pub async fn attempts(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Page<DeliveryAttempt>>> {
     let agent = auth.require(Scope::Read)?;
     let message = state.store.message(&id).await?;

@@ -84,7 +84,11 @@ async fn post(
         text::post_text(rng, topic),
         state.store.now(),
     );
-    if let Err(e) = state.store.create_feedback(intake).await {
+    if let Err(e) = state
+        .store
+        .create_feedback(intake, &crate::server::store::DepartmentScope::All)
+        .await
+    {
         tracing::warn!(error = %e, "simulator could not post");
     }
 }

@@ -2,6 +2,7 @@
 //! is stored, so a copy of the database does not let anyone sign in.
 
 use super::rows::{get, parse};
+use super::scope::DepartmentScope;
 use super::{audit_in, new_id, now_micros, require_department, Store, StoreError, StoreResult};
 use crate::domain::{Agent, AgentRole, Department, Scope};
 use base64::Engine;
@@ -33,6 +34,14 @@ impl AuthenticatedAgent {
     pub fn sees_department(&self, department: &str) -> bool {
         self.agent.role == AgentRole::Admin
             || self.agent.departments.iter().any(|d| d == department)
+    }
+
+    /// What this agent may see, for the store's scoped queries.
+    pub fn scope(&self) -> DepartmentScope {
+        match self.department_scope() {
+            None => DepartmentScope::All,
+            Some(mine) => DepartmentScope::only(mine),
+        }
     }
 
     /// The departments this agent is limited to, or `None` for all.

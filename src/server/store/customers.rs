@@ -2,6 +2,7 @@
 
 use super::events::append;
 use super::rows::{self, get};
+use super::scope::DepartmentScope;
 use super::{audit_in, new_id, require_customer, Store, StoreError, StoreResult};
 use crate::domain::*;
 use sqlx::{Any, Transaction as SqlTx};
@@ -262,23 +263,32 @@ impl Store {
         Ok(out)
     }
 
-    /// A customer's timeline, newest first; `before` is a cursor (microseconds).
+    /// A customer's timeline, newest first; `before` is a cursor (microseconds). Entries tied to
+    /// an item (its post, the replies to it, overrides on it) are only shown to a `scope` that
+    /// sees the item's department; entries tied to no item are shared.
     pub async fn history(
         &self,
         customer_id: &str,
+        scope: &DepartmentScope,
         before: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<HistoryEntry>> {
         self.customer_exists(customer_id).await?;
-        let rows = sqlx::query(
-            "SELECT at, kind, channel, summary, feedback_id, sentiment FROM history WHERE customer_id = $1 AND at < $2 \
-             ORDER BY at DESC, id DESC LIMIT $3",
-        )
-        .bind(customer_id)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(self.reader())
-        .await?;
+        let (visible, departments) = scope.sql("f.department", 4);
+        let sql = format!(
+            "SELECT h.at, h.kind, h.channel, h.summary, h.feedback_id, h.sentiment FROM history h \
+             LEFT JOIN feedback f ON f.id = h.feedback_id \
+             WHERE h.customer_id = $1 AND h.at < $2 AND (h.feedback_id IS NULL OR {visible}) \
+             ORDER BY h.at DESC, h.id DESC LIMIT $3"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(customer_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit);
+        for d in departments {
+            query = query.bind(d);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 Ok(HistoryEntry {
@@ -331,19 +341,36 @@ impl Store {
     }
 
     /// Links a social identity to a CRM customer; the identity's past feedback joins the
-    /// customer's history, so social and traditional data become one record.
+    /// customer's history, so social and traditional data become one record. The caller must
+    /// see the identity: in `scope`, it wrote at least one item (an identity known only to
+    /// another department is "not found").
     pub async fn link_identity(
         &self,
         agent_id: &str,
         identity_id: &str,
         customer_id: &str,
+        scope: &DepartmentScope,
     ) -> StoreResult<Identity> {
         let mut tx = self.begin_write().await?;
+        let not_found = || StoreError::NotFound(format!("identity {identity_id}"));
         let row = sqlx::query("SELECT * FROM identities WHERE id = $1")
             .bind(identity_id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("identity {identity_id}")))?;
+            .ok_or_else(not_found)?;
+        if *scope != DepartmentScope::All {
+            let (visible, departments) = scope.sql("department", 2);
+            let sql = format!(
+                "SELECT id FROM feedback WHERE author_identity_id = $1 AND {visible} LIMIT 1"
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(identity_id);
+            for d in departments {
+                query = query.bind(d);
+            }
+            if query.fetch_optional(&mut *tx).await?.is_none() {
+                return Err(not_found());
+            }
+        }
         let mut identity = rows::identity(&row, "")?;
         require_customer(&mut tx, customer_id).await?;
         if let Some(other) = identity

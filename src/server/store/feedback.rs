@@ -3,6 +3,7 @@
 use super::customers::{add_history, find_or_create_identity, refresh_roles, summary};
 use super::events::append;
 use super::rows::{self, FEEDBACK_COLUMNS};
+use super::scope::DepartmentScope;
 use super::{
     audit_in, micros_to_time, new_id, now_micros, require_customer, require_department, Store,
     StoreError, StoreResult,
@@ -102,11 +103,40 @@ pub(crate) async fn insert_message(tx: &mut SqlTx<'static, Any>, m: &Message) ->
     Ok(())
 }
 
+/// The thread a new post joins, and its department: `thread_id` names an item (the thread's
+/// first post, or any post in it) that the caller can see. A thread belongs to the department
+/// of the item it joins, so a conversation is answered by one department.
+async fn join_thread(
+    tx: &mut SqlTx<'static, Any>,
+    thread_id: &str,
+    scope: &DepartmentScope,
+) -> StoreResult<(String, String)> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT thread_id, department FROM feedback WHERE id = $1")
+            .bind(thread_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match row {
+        Some((thread, department)) if scope.allows(&department) => Ok((thread, department)),
+        // Another department's thread is "no such thread", so its existence does not leak.
+        _ => Err(StoreError::InvalidField(
+            "/thread_id",
+            format!("no thread '{thread_id}'"),
+        )),
+    }
+}
+
 impl Store {
     /// Stores a routed item with its inbound message, history entry and `feedback.created`
     /// event, all in one transaction. A repeated `external_id` returns the stored item and
-    /// `false` (a listening tool's retry must not create a duplicate).
-    pub async fn create_feedback(&self, intake: Intake) -> StoreResult<(Feedback, bool)> {
+    /// `false` (a listening tool's retry must not create a duplicate), if it is in `scope`;
+    /// otherwise the caller learns only that the id is taken. A `thread_id` must name an item
+    /// in `scope`.
+    pub async fn create_feedback(
+        &self,
+        intake: Intake,
+        scope: &DepartmentScope,
+    ) -> StoreResult<(Feedback, bool)> {
         let mut tx = self.begin_write().await?;
         if let Some(ext) = &intake.external_id {
             let existing: Option<String> =
@@ -117,10 +147,15 @@ impl Store {
             if let Some(id) = existing {
                 let f = load_feedback(&mut tx, &id).await?;
                 tx.rollback().await?;
+                if !scope.allows(&f.department) {
+                    return Err(StoreError::Taken(
+                        "an item with this external_id exists already".into(),
+                    ));
+                }
                 return Ok((f, false));
             }
         }
-        let (feedback, last_seq) = self.insert_feedback(&mut tx, &intake, true).await?;
+        let (feedback, last_seq) = self.insert_feedback(&mut tx, &intake, scope, true).await?;
         self.commit(tx, last_seq).await?;
         Ok((feedback, true))
     }
@@ -130,7 +165,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut customers = std::collections::BTreeSet::new();
         for intake in items {
-            self.insert_feedback(&mut tx, intake, false).await?;
+            self.insert_feedback(&mut tx, intake, &DepartmentScope::All, false)
+                .await?;
             if let Some(c) = &intake.customer_id {
                 customers.insert(c.clone());
             }
@@ -145,9 +181,15 @@ impl Store {
         &self,
         tx: &mut SqlTx<'static, Any>,
         intake: &Intake,
+        scope: &DepartmentScope,
         live: bool,
     ) -> StoreResult<(Feedback, Option<i64>)> {
-        require_department(tx, &intake.department).await?;
+        let id = intake.id.clone().unwrap_or_else(|| new_id("fb"));
+        let (thread_id, department) = match &intake.thread_id {
+            Some(t) => join_thread(tx, t, scope).await?,
+            None => (id.clone(), intake.department.clone()),
+        };
+        require_department(tx, &department).await?;
         if let Some(c) = &intake.customer_id {
             require_customer(tx, c).await?;
         }
@@ -163,13 +205,8 @@ impl Store {
             .customer_id
             .clone()
             .or_else(|| author.customer_id.clone());
-        let id = intake.id.clone().unwrap_or_else(|| new_id("fb"));
-        let thread_id = match &intake.thread_id {
-            Some(t) => t.clone(),
-            None => id.clone(),
-        };
         let assignee = if intake.auto_assign {
-            least_loaded_agent(tx, &intake.department).await?
+            least_loaded_agent(tx, &department).await?
         } else {
             None
         };
@@ -189,7 +226,7 @@ impl Store {
         .bind(&intake.external_id)
         .bind(intake.received_at)
         .bind(intake.sentiment)
-        .bind(&intake.department)
+        .bind(&department)
         .bind(&assignee)
         .bind(intake.status.as_str())
         .bind(intake.priority.as_str())
@@ -285,12 +322,23 @@ impl Store {
         rows::feedback(&row)
     }
 
-    pub async fn thread(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
-        let rows =
-            sqlx::query("SELECT * FROM messages WHERE thread_id = $1 ORDER BY created_at, id")
-                .bind(thread_id)
-                .fetch_all(self.reader())
-                .await?;
+    /// A thread's messages, oldest first: only those of items in `scope` (an item rerouted to
+    /// another department takes its messages with it).
+    pub async fn thread(
+        &self,
+        thread_id: &str,
+        scope: &DepartmentScope,
+    ) -> StoreResult<Vec<Message>> {
+        let (visible, departments) = scope.sql("f.department", 2);
+        let sql = format!(
+            "SELECT m.* FROM messages m JOIN feedback f ON f.id = m.feedback_id \
+             WHERE m.thread_id = $1 AND {visible} ORDER BY m.created_at, m.id"
+        );
+        let mut query = sqlx::query(&sql).bind(thread_id);
+        for d in departments {
+            query = query.bind(d);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter().map(rows::message).collect()
     }
 
@@ -404,6 +452,15 @@ impl Store {
         }
         let status = patch.status.unwrap_or(current.status);
         let priority = patch.priority.unwrap_or(current.priority);
+        if department == current.department
+            && assignee == current.assignee
+            && status == current.status
+            && priority == current.priority
+        {
+            // Nothing changes: no new version, no event, nothing to audit.
+            tx.rollback().await?;
+            return Ok(current);
+        }
         sqlx::query("UPDATE feedback SET department = $1, assignee = $2, status = $3, priority = $4, version = version + 1 WHERE id = $5 AND version = $6")
             .bind(&department)
             .bind(&assignee)

@@ -15,6 +15,7 @@ mod events;
 mod feedback;
 mod replies;
 mod rows;
+mod scope;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
 pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
@@ -23,6 +24,7 @@ pub use deliveries::INTERRUPTED;
 pub use events::EventRow;
 pub use feedback::{FeedbackFilter, Intake};
 pub use replies::ReplyOutcome;
+pub use scope::DepartmentScope;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
@@ -53,6 +55,13 @@ pub enum StoreError {
     Stale(Vec<crate::domain::Message>),
     #[error("{0}")]
     Invalid(String),
+    /// Like `Invalid`, about one field of the request (a JSON pointer).
+    #[error("{1}")]
+    InvalidField(&'static str, String),
+    /// The object exists already and is not the caller's to see (an `external_id` taken in
+    /// another department).
+    #[error("{0}")]
+    Taken(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
