@@ -1,0 +1,378 @@
+//! Authorization, table-driven over every route of the API (`earshot::server::api::ROUTES`, the
+//! table the router is built from): an agent of each department against the objects of every
+//! other department. A route added without a case here fails the test, so a new route cannot
+//! ship without its department check being exercised.
+//!
+//! Each department gets an item (with a secret in its text), a private reply (with a secret in
+//! its body), an author identity seen only there, and history entries on a shared customer.
+//! Nothing another department's agent does may answer 2xx where it must not, show a secret or
+//! an id of the other department, or change the other department's objects.
+
+mod common;
+
+use common::*;
+use earshot::domain::AgentRole;
+use earshot::server::api::ROUTES;
+use earshot::server::store::NewAgent;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const DEPARTMENTS: [&str; 5] = ["support", "billing", "shipping", "finance", "social"];
+
+/// What one department owns in the test organisation.
+struct Owned {
+    department: &'static str,
+    token: String,
+    item: String,
+    message: String,
+    /// The author of a second item of the department, linked to no customer.
+    stranger: String,
+    stranger_item: String,
+    external_id: String,
+    secret: String,
+    private: String,
+}
+
+async fn token_of(s: &TestServer, department: &'static str) -> String {
+    match department {
+        "support" => ALICE.to_string(),
+        "billing" => BILAL.to_string(),
+        other => {
+            let token = format!("tok_{other}_agent");
+            s.store()
+                .add_agent_with_token(
+                    &format!("ag_{other}"),
+                    NewAgent {
+                        name: other,
+                        role: AgentRole::Agent,
+                        departments: &[other.to_string()],
+                        scopes: None,
+                    },
+                    &token,
+                )
+                .await
+                .unwrap();
+            token
+        }
+    }
+}
+
+/// A post that routing (rules/routing.toml) sends to `department`: channel and text.
+fn routed_to(department: &str) -> (&'static str, &'static str) {
+    match department {
+        "billing" => ("webchat", "I want a refund"),
+        "shipping" => ("webchat", "where is my parcel"),
+        "finance" => ("webchat", "a question about my savings"),
+        "social" => ("x", "love the new kettle, great job, thank you!"),
+        _ => ("webchat", "my kettle is broken"),
+    }
+}
+
+/// Posts (as the admin) a new item that routing sends to `department`.
+async fn post_in(
+    s: &TestServer,
+    department: &str,
+    handle: &str,
+    text: &str,
+    ext: Option<&str>,
+) -> Value {
+    let (channel, words) = routed_to(department);
+    let r = s
+        .post(
+            "/v1/feedback",
+            SAM,
+            json!({"channel": channel, "author_handle": handle,
+                   "text": format!("{text}: {words}"), "external_id": ext}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["department"], department, "{}", r.body);
+    r.body
+}
+
+/// An item in `department`, linked to the shared customer `cu_ann`, with a private reply; and a
+/// second item whose author is linked to no customer.
+async fn own(s: &TestServer, department: &'static str) -> Owned {
+    let token = token_of(s, department).await;
+    let secret = format!("SECRET-{department}-post");
+    let private = format!("PRIVATE-{department}-reply");
+    let external_id = format!("ext-{department}");
+    let first = post_in(
+        s,
+        department,
+        &format!("@visitor_{department}"),
+        &secret,
+        Some(&external_id),
+    )
+    .await;
+    let item = first["id"].as_str().unwrap().to_string();
+    let identity = first["author"]["id"].as_str().unwrap().to_string();
+    let linked = s
+        .post(
+            &format!("/v1/identities/{identity}/link"),
+            SAM,
+            json!({"customer_id": "cu_ann"}),
+        )
+        .await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
+    let reply = s
+        .call(
+            Method::POST,
+            &format!("/v1/feedback/{item}/replies"),
+            Some(SAM),
+            Some(json!({"parts": [{"visibility": "direct", "body": format!("{private}: we are on it")}]})),
+            &[("Idempotency-Key", &format!("setup-{department}"))],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let message = reply.body["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = post_in(
+        s,
+        department,
+        &format!("@stranger_{department}"),
+        &secret,
+        None,
+    )
+    .await;
+    let stranger_item = second["id"].as_str().unwrap().to_string();
+    Owned {
+        department,
+        token,
+        item,
+        message,
+        stranger: second["author"]["id"].as_str().unwrap().to_string(),
+        stranger_item,
+        external_id,
+        secret,
+        private,
+    }
+}
+
+/// What a route must answer when an agent aims it at another department's objects.
+enum Expect {
+    /// Refused with this status.
+    Status(StatusCode),
+    /// Allowed (shared data, or the caller's own view), but without the other's data.
+    Shared,
+    /// `POST /v1/replies`: 200 overall, and the item refused as not found.
+    BulkItemNotFound,
+}
+
+struct Case {
+    path: String,
+    body: Option<Value>,
+    headers: Vec<(&'static str, String)>,
+    expect: Expect,
+}
+
+fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
+    use Expect::*;
+    let item = &other.item;
+    let plain = |path: String, expect| Case {
+        path,
+        body: None,
+        headers: vec![],
+        expect,
+    };
+    let c = match (method.as_str(), path) {
+        ("GET", "/v1/health" | "/v1/openapi.json" | "/v1/me" | "/v1/agents")
+        | ("GET", "/v1/departments" | "/v1/rules") => plain(path.to_string(), Shared),
+        ("GET", "/v1/feedback") => plain(
+            format!("/v1/feedback?department={}", other.department),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        ("POST", "/v1/feedback") => Case {
+            path: path.to_string(),
+            body: Some(json!({"channel": "forum", "author_handle": "@intruder",
+                              "text": "joining your thread", "thread_id": item})),
+            headers: vec![],
+            expect: Status(StatusCode::UNPROCESSABLE_ENTITY),
+        },
+        ("GET", "/v1/feedback/{id}") => {
+            plain(format!("/v1/feedback/{item}"), Status(StatusCode::NOT_FOUND))
+        }
+        ("PATCH", "/v1/feedback/{id}") => Case {
+            path: format!("/v1/feedback/{item}"),
+            body: Some(json!({"status": "resolved"})),
+            headers: vec![("If-Match", "1".into())],
+            expect: Status(StatusCode::NOT_FOUND),
+        },
+        ("POST", "/v1/feedback/{id}/replies") => Case {
+            path: format!("/v1/feedback/{item}/replies"),
+            body: Some(json!({"parts": [{"visibility": "direct", "body": "hello"}]})),
+            headers: vec![("Idempotency-Key", format!("intrude-{item}"))],
+            expect: Status(StatusCode::NOT_FOUND),
+        },
+        ("POST", "/v1/feedback/{id}/presence") => Case {
+            path: format!("/v1/feedback/{item}/presence"),
+            body: Some(json!({"state": "composing"})),
+            headers: vec![],
+            expect: Status(StatusCode::NOT_FOUND),
+        },
+        ("POST", "/v1/replies") => Case {
+            path: path.to_string(),
+            body: Some(json!({"feedback_ids": [item],
+                              "parts": [{"visibility": "direct", "body": "hello all"}]})),
+            headers: vec![("Idempotency-Key", format!("bulk-intrude-{item}"))],
+            expect: BulkItemNotFound,
+        },
+        ("GET", "/v1/messages/{id}/attempts") => plain(
+            format!("/v1/messages/{}/attempts", other.message),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        ("GET", "/v1/customers") => plain("/v1/customers?q=ann".into(), Shared),
+        ("GET", "/v1/customers/{id}") => plain("/v1/customers/cu_ann".into(), Shared),
+        ("GET", "/v1/customers/{id}/history") => {
+            plain("/v1/customers/cu_ann/history".into(), Shared)
+        }
+        ("GET", "/v1/customers/{id}/transactions") => {
+            plain("/v1/customers/cu_ann/transactions".into(), Shared)
+        }
+        ("POST", "/v1/identities/{id}/link") => Case {
+            path: format!("/v1/identities/{}/link", other.stranger),
+            body: Some(json!({"customer_id": "cu_ben"})),
+            headers: vec![],
+            expect: Status(StatusCode::NOT_FOUND),
+        },
+        // The event stream is checked on its own below (it does not end by itself).
+        ("GET", "/v1/events") => return None,
+        (m, p) => panic!(
+            "no authorization case for {m} {p}: add one to tests/server_authz.rs before shipping the route"
+        ),
+    };
+    Some(c)
+}
+
+/// The other department's secrets and ids must not be in `text` (`allow` is what the caller
+/// itself sent, such as the item id a bulk reply names).
+fn assert_nothing_of(other: &Owned, text: &str, allow: &[&str], what: &str) {
+    for needle in [
+        &other.secret,
+        &other.private,
+        &other.item,
+        &other.message,
+        &other.stranger,
+        &other.stranger_item,
+    ] {
+        if allow.contains(&needle.as_str()) {
+            continue;
+        }
+        assert!(
+            !text.contains(needle.as_str()),
+            "{what}: the answer shows {needle} of {}: {text}",
+            other.department
+        );
+    }
+}
+
+async fn snapshot(s: &TestServer, o: &Owned) -> Value {
+    let d = s.get(&format!("/v1/feedback/{}", o.item), SAM).await;
+    let second = s
+        .get(&format!("/v1/feedback/{}", o.stranger_item), SAM)
+        .await;
+    json!({"feedback": d.body["feedback"], "thread": d.body["thread"], "second": second.body})
+}
+
+#[tokio::test]
+async fn no_route_lets_an_agent_into_another_department() {
+    let s = start().await;
+    let mut owned = Vec::new();
+    for d in DEPARTMENTS {
+        owned.push(own(&s, d).await);
+    }
+    let before: Vec<Value> = futures::future::join_all(owned.iter().map(|o| snapshot(&s, o))).await;
+
+    // The check can fail: each agent does see its own department's secret.
+    for o in &owned {
+        let mine = s.get(&format!("/v1/feedback/{}", o.item), &o.token).await;
+        assert_eq!(mine.status, StatusCode::OK);
+        assert!(mine.body.to_string().contains(&o.private), "{}", mine.body);
+        let history = s.get("/v1/customers/cu_ann/history", &o.token).await;
+        assert!(history.body.to_string().contains(&o.item));
+    }
+
+    let mut checked = 0;
+    for me in &owned {
+        for other in owned.iter().filter(|o| o.department != me.department) {
+            for route in ROUTES {
+                let path = route.full_path();
+                let Some(c) = case(&route.method, &path, other) else {
+                    continue;
+                };
+                let headers: Vec<(&str, &str)> =
+                    c.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let r = s
+                    .call(
+                        route.method.clone(),
+                        &c.path,
+                        Some(&me.token),
+                        c.body.clone(),
+                        &headers,
+                    )
+                    .await;
+                let what = format!(
+                    "{} {} by {} against {}",
+                    route.method, c.path, me.department, other.department
+                );
+                let text = r.body.to_string();
+                // An answer may repeat what the caller sent (an id in "not found"), nothing else.
+                let sent = format!("{} {}", c.path, c.body.clone().unwrap_or_default());
+                let known = [other.item.as_str(), &other.message, &other.stranger];
+                let echoed: Vec<&str> = known.into_iter().filter(|n| sent.contains(n)).collect();
+                match c.expect {
+                    Expect::Status(status) => {
+                        assert_eq!(r.status, status, "{what}: {text}");
+                    }
+                    Expect::Shared => {
+                        assert_eq!(r.status, StatusCode::OK, "{what}: {text}");
+                    }
+                    Expect::BulkItemNotFound => {
+                        assert_eq!(r.status, StatusCode::OK, "{what}: {text}");
+                        assert_eq!(r.body["results"][0]["status"], 404, "{what}: {text}");
+                    }
+                }
+                assert_nothing_of(other, &text, &echoed, &what);
+                checked += 1;
+            }
+            // The same external id as the other's item: the id is taken, nothing is shown.
+            let dup = s
+                .post(
+                    "/v1/feedback",
+                    &me.token,
+                    json!({"channel": "webchat", "author_handle": "@copycat",
+                           "text": "same post id", "external_id": other.external_id}),
+                )
+                .await;
+            assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.body);
+            assert_nothing_of(other, &dup.body.to_string(), &[], "external_id");
+            // The plain queue and the customer's queue show nothing of the other.
+            for path in ["/v1/feedback", "/v1/feedback?customer=cu_ann"] {
+                let r = s.get(path, &me.token).await;
+                assert_eq!(r.status, StatusCode::OK);
+                assert_nothing_of(other, &r.body.to_string(), &[], path);
+            }
+        }
+    }
+    assert_eq!(checked, 5 * 4 * (ROUTES.len() - 1));
+
+    // Nothing of any department changed.
+    let after: Vec<Value> = futures::future::join_all(owned.iter().map(|o| snapshot(&s, o))).await;
+    assert_eq!(before, after);
+
+    // The event stream from the beginning shows each agent only its own department.
+    for me in &owned {
+        let mut events = subscribe(&s.base, &me.token, Some(0)).await;
+        let mut seen = 0;
+        while let Some((_, name, data)) = next_event(&mut events, 1).await {
+            seen += 1;
+            for other in owned.iter().filter(|o| o.department != me.department) {
+                assert_nothing_of(other, &data.to_string(), &[], &format!("event {name}"));
+            }
+        }
+        assert!(seen > 0, "{} saw no events at all", me.department);
+    }
+    s.stop().await;
+}
