@@ -7,20 +7,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-fn assert_problem(r: &Reply, status: StatusCode) {
-    assert_eq!(r.status, status, "body: {}", r.body);
-    let ct = r
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    assert_eq!(ct, "application/problem+json");
-    assert_eq!(r.body["status"], status.as_u16());
-    assert!(r.body["type"].as_str().is_some_and(|t| !t.is_empty()));
-    assert!(r.body["title"].as_str().is_some());
-    assert!(r.body["detail"].as_str().is_some());
-}
-
 #[tokio::test]
 async fn health_needs_no_token_and_everything_else_does() {
     let s = start().await;

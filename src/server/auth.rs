@@ -122,17 +122,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         serde_path_to_error::deserialize(value)
             .map(ApiJson)
-            .map_err(|e| {
-                let pointer =
-                    format!("/{}", e.path().to_string().replace('.', "/")).replace("/?", "");
-                let pointer = if pointer == "/" {
-                    String::new()
-                } else {
-                    pointer
-                };
-                ApiError::invalid(&pointer, e.inner().to_string())
-            })
+            .map_err(|e| ApiError::invalid(&json_pointer(e.path()), e.inner().to_string()))
     }
+}
+
+/// The RFC 6901 pointer of the place serde stopped at (`/parts/0/bcc`), `""` for the whole body.
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    pointer
 }
 
 /// The JSON pointer of the first string (or object key) holding a NUL character, if any.
