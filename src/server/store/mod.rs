@@ -59,6 +59,16 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The database refused a write for lack of space (SQLITE_FULL, PostgreSQL's `disk_full`).
+    pub fn is_storage_full(&self) -> bool {
+        let StoreError::Db(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        matches!(e.code().as_deref(), Some("13") | Some("53100"))
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The CRM's storage, shared by every request handler.
@@ -89,6 +99,7 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_release(discard_if_in_transaction)
                     .connect_with(opts)
                     .await?;
                 (pool.clone(), pool)
@@ -273,11 +284,43 @@ fn database_url(db: &str) -> StoreResult<(String, Dialect)> {
     Ok((format!("sqlite://{path}?mode=rwc"), Dialect::Sqlite))
 }
 
+/// The pools' `after_release` check: a connection still inside a transaction is closed, and the
+/// pool opens a fresh one for the next caller.
+///
+/// When a statement or the COMMIT of a SQLite transaction fails with SQLITE_FULL (or an I/O
+/// error), SQLite may already have rolled the transaction back by itself; sqlx's rollback on
+/// drop then fails too ("no transaction is active") and its transaction depth stays at 1, so
+/// every later `begin_with("BEGIN IMMEDIATE")` on that connection (the only writer) fails with
+/// "attempted to call begin_with at non-zero transaction depth" until a restart. On SQLite the
+/// rollback of a dropped transaction is queued to the connection's worker, hence the ping
+/// before looking again. (PostgreSQL's driver lowers its depth when it queues the rollback, so
+/// it does not get here, but the check is the same.)
+fn discard_if_in_transaction(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    use sqlx::Connection;
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!(
+                "closing a database connection left inside a failed transaction; the next write opens a fresh one"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
 async fn sqlite_pool(url: &str, max: u32) -> StoreResult<AnyPool> {
     let opts = AnyConnectOptions::from_str(url)?;
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
+        .after_release(discard_if_in_transaction)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
