@@ -134,7 +134,7 @@ impl From<StoreError> for ApiError {
                 api.retry_after = Some(STORAGE_RETRY_AFTER_SECS);
                 api
             }
-            StoreError::Corrupt(e) => {
+            StoreError::Corrupt(e) | StoreError::BadFile(e) => {
                 tracing::error!(error = %e, "corrupt stored data");
                 ApiError::internal()
             }
