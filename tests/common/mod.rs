@@ -32,6 +32,16 @@ pub fn sqlite_db() -> TestDb {
     }
 }
 
+/// A fresh SQLite file in a new temp dir under `parent` (e.g. a small filesystem).
+pub fn sqlite_db_in(parent: &std::path::Path) -> TestDb {
+    let dir = tempfile::tempdir_in(parent).expect("temp dir");
+    let url = dir.path().join("test.db").to_string_lossy().into_owned();
+    TestDb {
+        url,
+        _dir: Some(dir),
+    }
+}
+
 /// A fresh PostgreSQL database, when the environment provides a server.
 pub async fn postgres_db() -> Option<TestDb> {
     use sqlx::Connection;
