@@ -79,6 +79,9 @@ impl Drop for Filler {
     }
 }
 
+/// The disk-full tests share one filesystem: one fills it at a time.
+static FILLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Panics on the runtime's worker threads (the server's tasks), counted for the whole binary.
 static SERVER_PANICS: AtomicUsize = AtomicUsize::new(0);
 
@@ -204,15 +207,21 @@ fn assert_unavailable(r: &Reply, what: &str) {
     );
 }
 
-/// What the store holds: items, events, audit entries.
+/// What the store holds: items, events, audit entries of changes (not the audit of refused
+/// requests, which the server records where it can, in a transaction of its own).
 async fn counts(store: &Store) -> (i64, usize, usize) {
     let feedback = store.feedback_count().await.unwrap();
     let events = store.events_after(0, 1_000_000).await.unwrap().len();
-    let audit = store.audit_entries("").await.unwrap().len();
-    (feedback, events, audit)
+    let audit = store.audit_entries("").await.unwrap();
+    let changes = audit.iter().filter(|(_, _, _, o)| o != "refused").count();
+    (feedback, events, changes)
 }
 
-async fn disk_full_refuses_writes_and_recovers_without_restart(s: TestServer, dir: &Path) {
+async fn disk_full_refuses_writes_and_recovers_without_restart(
+    s: TestServer,
+    dir: &Path,
+    every_write_refused: bool,
+) {
     count_server_panics();
     // The server's warnings and errors in the test's output (shown when it fails).
     let _ = tracing_subscriber::fmt()
@@ -239,30 +248,65 @@ async fn disk_full_refuses_writes_and_recovers_without_restart(s: TestServer, di
     let snapshot = counts(s.store()).await;
 
     let filler = Filler::fill(dir);
-    for i in 0..4 {
-        let r = calls.post_feedback(&format!("refusedwhilefull {i}")).await;
-        assert_unavailable(&r, &format!("intake #{i}"));
+    // Writes until the store needs space it does not have. SQLite's next commit always grows
+    // its WAL, so it refuses every write; PostgreSQL first fills the free room of its pages
+    // and WAL segment, so some writes may still be accepted (and must then be whole).
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for i in 0.. {
+        let text = format!("whilefull {i}");
+        let r = calls.post_feedback(&text).await;
+        if r.status == StatusCode::CREATED {
+            assert!(
+                !every_write_refused,
+                "a write was accepted with the disk full"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{} writes accepted with the disk full and no refusal yet",
+                accepted.len()
+            );
+            accepted.push((r.body["id"].as_str().unwrap().to_string(), text));
+            continue;
+        }
+        assert_unavailable(&r, &format!("intake {text:?}"));
+        refused += 1;
+        if refused == 4 {
+            break;
+        }
     }
+    let full = counts(s.store()).await;
+    assert_eq!(
+        full.0,
+        snapshot.0 + accepted.len() as i64,
+        "only the accepted items were added"
+    );
     let r = calls.set_status(&before[0], 1, "pending").await;
-    assert_unavailable(&r, "a status change");
+    let patched_while_full = r.status == StatusCode::OK && !every_write_refused;
+    if !patched_while_full {
+        assert_unavailable(&r, "a status change");
+        assert_eq!(counts(s.store()).await, full, "the refusal wrote nothing");
+    }
     // Reads go on.
-    for (id, item) in before.iter().zip(&snapshot_items) {
+    for (id, item) in before.iter().zip(&snapshot_items).skip(1) {
         assert_eq!(
             &calls.item(id).await,
             item,
             "{id} reads the same while full"
         );
     }
-    assert_eq!(counts(s.store()).await, snapshot, "nothing was written");
 
     drop(filler);
     // Space is back: writes succeed at once, on the same server.
     let r = calls.post_feedback("accepted after space came back").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let after = r.body["id"].as_str().unwrap().to_string();
-    let r = calls.set_status(&before[0], 1, "pending").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["version"], 2);
+    if !patched_while_full {
+        let r = calls.set_status(&before[0], 1, "pending").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["version"], 2);
+    }
     for i in 0..3 {
         let r = calls.post_feedback(&format!("and more after {i}")).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -278,15 +322,27 @@ async fn disk_full_refuses_writes_and_recovers_without_restart(s: TestServer, di
         snapshot_items[0]["feedback"]["text"]
     );
     assert_eq!(first["feedback"]["status"], "pending");
+    assert_eq!(first["feedback"]["version"], 2);
     assert_eq!(first["thread"], snapshot_items[0]["thread"]);
     assert_eq!(
         calls.item(&after).await["feedback"]["text"],
         "accepted after space came back"
     );
-    assert!(
-        calls.search("refusedwhilefull").await.is_empty(),
-        "a refused intake left an item behind"
-    );
+    for (id, text) in &accepted {
+        let item = calls.item(id).await;
+        assert_eq!(&item["feedback"]["text"], text);
+        assert_eq!(item["thread"].as_array().map(Vec::len), Some(1), "{id}");
+    }
+    let mut found: Vec<String> = calls
+        .search("whilefull")
+        .await
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = accepted.iter().map(|(id, _)| id.clone()).collect();
+    expected.sort();
+    assert_eq!(found, expected, "a refused intake left an item behind");
     assert_eq!(
         calls.search("space%20came%20back").await.len(),
         1,
@@ -295,7 +351,7 @@ async fn disk_full_refuses_writes_and_recovers_without_restart(s: TestServer, di
     let (feedback, events, audit) = counts(s.store()).await;
     assert_eq!(
         feedback,
-        snapshot.0 + 4,
+        full.0 + 4,
         "exactly the accepted items were added"
     );
     assert!(events > snapshot.1 && audit >= snapshot.2);
@@ -319,9 +375,35 @@ async fn disk_full_refuses_writes_and_recovers_without_restart(s: TestServer, di
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_disk_full_answers_503_and_recovers_without_restart() {
     let Some(fs) = small_filesystem() else { return };
+    let _one_at_a_time = FILLING.lock().await;
     let db = sqlite_db_in(&fs);
     let s = start_on(db).await;
-    disk_full_refuses_writes_and_recovers_without_restart(s, &fs).await;
+    disk_full_refuses_writes_and_recovers_without_restart(s, &fs, true).await;
+}
+
+/// A PostgreSQL server whose data directory is on EARSHOT_TEST_TMPFS, or None (and a note).
+fn postgres_on_small_filesystem() -> Option<String> {
+    match std::env::var("EARSHOT_TEST_TMPFS_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "skipped: set EARSHOT_TEST_TMPFS_POSTGRES_URL to a PostgreSQL server whose data \
+                 directory is on EARSHOT_TEST_TMPFS"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_disk_full_answers_503_and_recovers_without_restart() {
+    let Some(fs) = small_filesystem() else { return };
+    let Some(admin) = postgres_on_small_filesystem() else {
+        return;
+    };
+    let _one_at_a_time = FILLING.lock().await;
+    let s = start_on(postgres_db_on(&admin).await).await;
+    disk_full_refuses_writes_and_recovers_without_restart(s, &fs, false).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,8 +44,14 @@ pub fn sqlite_db_in(parent: &std::path::Path) -> TestDb {
 
 /// A fresh PostgreSQL database, when the environment provides a server.
 pub async fn postgres_db() -> Option<TestDb> {
-    use sqlx::Connection;
     let admin = std::env::var("EARSHOT_TEST_POSTGRES_URL").ok()?;
+    Some(postgres_db_on(&admin).await)
+}
+
+/// A fresh database on the PostgreSQL server at `admin` (a URL with rights to create one).
+pub async fn postgres_db_on(admin: &str) -> TestDb {
+    use sqlx::Connection;
+    let admin = admin.to_string();
     let name = format!("earshot_test_{:016x}", rand::random::<u64>());
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
@@ -58,10 +64,10 @@ pub async fn postgres_db() -> Option<TestDb> {
         .rsplit_once('/')
         .map(|(b, _)| b.to_string())
         .unwrap_or(admin.clone());
-    Some(TestDb {
+    TestDb {
         url: format!("{base}/{name}"),
         _dir: None,
-    })
+    }
 }
 
 pub struct TestServer {
