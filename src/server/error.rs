@@ -86,6 +86,9 @@ impl ApiError {
     }
 }
 
+/// The `Retry-After` of a 503 for a storage failure (a full disk, a pool timeout...).
+const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -123,16 +126,22 @@ impl From<StoreError> for ApiError {
                 "Already exists",
                 detail,
             ),
-            StoreError::Db(e) => {
-                tracing::error!(error = %e, "database error");
-                ApiError::new(
+            StoreError::Db(_) => {
+                if e.is_storage_full() {
+                    tracing::error!(error = %e, "the database is out of space; writes are refused until space is freed");
+                } else {
+                    tracing::error!(error = %e, "database error");
+                }
+                let mut api = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
                     "Storage unavailable",
                     "the store could not complete the request; retry later",
-                )
+                );
+                api.retry_after = Some(STORAGE_RETRY_AFTER_SECS);
+                api
             }
-            StoreError::Corrupt(e) => {
+            StoreError::Corrupt(e) | StoreError::BadFile(e) => {
                 tracing::error!(error = %e, "corrupt stored data");
                 ApiError::internal()
             }

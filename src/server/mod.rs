@@ -109,8 +109,10 @@ impl RunningServer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The store error is shown in the message, not as a `source` (which `{:#}` would print a
+    /// second time).
     #[error("cannot open the database: {0}")]
-    Store(#[from] store::StoreError),
+    Store(store::StoreError),
     #[error("routing rules: {0}")]
     Routing(String),
     #[error("business rules: {0}")]
@@ -121,6 +123,12 @@ pub enum StartError {
     Seed(String),
     #[error("outbound channels: {0}")]
     Outbound(String),
+}
+
+impl From<store::StoreError> for StartError {
+    fn from(e: store::StoreError) -> Self {
+        StartError::Store(e)
+    }
 }
 
 /// Opens the store, seeds the demo if asked, binds and serves in a background task.

@@ -32,10 +32,26 @@ pub fn sqlite_db() -> TestDb {
     }
 }
 
+/// A fresh SQLite file in a new temp dir under `parent` (e.g. a small filesystem).
+pub fn sqlite_db_in(parent: &std::path::Path) -> TestDb {
+    let dir = tempfile::tempdir_in(parent).expect("temp dir");
+    let url = dir.path().join("test.db").to_string_lossy().into_owned();
+    TestDb {
+        url,
+        _dir: Some(dir),
+    }
+}
+
 /// A fresh PostgreSQL database, when the environment provides a server.
 pub async fn postgres_db() -> Option<TestDb> {
-    use sqlx::Connection;
     let admin = std::env::var("EARSHOT_TEST_POSTGRES_URL").ok()?;
+    Some(postgres_db_on(&admin).await)
+}
+
+/// A fresh database on the PostgreSQL server at `admin` (a URL with rights to create one).
+pub async fn postgres_db_on(admin: &str) -> TestDb {
+    use sqlx::Connection;
+    let admin = admin.to_string();
     let name = format!("earshot_test_{:016x}", rand::random::<u64>());
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
@@ -48,10 +64,10 @@ pub async fn postgres_db() -> Option<TestDb> {
         .rsplit_once('/')
         .map(|(b, _)| b.to_string())
         .unwrap_or(admin.clone());
-    Some(TestDb {
+    TestDb {
         url: format!("{base}/{name}"),
         _dir: None,
-    })
+    }
 }
 
 pub struct TestServer {

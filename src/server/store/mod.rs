@@ -66,6 +66,20 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database file exists but is not a sound SQLite database (found when opening it; the
+    /// message names the file).
+    #[error("{0}")]
+    BadFile(String),
+}
+
+impl StoreError {
+    /// The database refused a write for lack of space (SQLITE_FULL, PostgreSQL's `disk_full`).
+    pub fn is_storage_full(&self) -> bool {
+        let StoreError::Db(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        matches!(e.code().as_deref(), Some("13") | Some("53100"))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -89,6 +103,7 @@ impl Store {
         let (url, dialect) = database_url(db)?;
         let (reader, writer) = match dialect {
             Dialect::Sqlite => {
+                check_sqlite_file(std::path::Path::new(sqlite_path(db))).await?;
                 let reader = sqlite_pool(&url, 8).await?;
                 let writer = sqlite_pool(&url, 1).await?;
                 (reader, writer)
@@ -98,6 +113,7 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_release(discard_if_in_transaction)
                     .connect_with(opts)
                     .await?;
                 (pool.clone(), pool)
@@ -265,10 +281,7 @@ fn database_url(db: &str) -> StoreResult<(String, Dialect)> {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
         return Ok((db.to_string(), Dialect::Postgres));
     }
-    let path = db
-        .strip_prefix("sqlite://")
-        .or_else(|| db.strip_prefix("sqlite:"))
-        .unwrap_or(db);
+    let path = sqlite_path(db);
     if path.is_empty() {
         return Err(StoreError::Invalid("empty database path".into()));
     }
@@ -282,11 +295,166 @@ fn database_url(db: &str) -> StoreResult<(String, Dialect)> {
     Ok((format!("sqlite://{path}?mode=rwc"), Dialect::Sqlite))
 }
 
+/// The file path of a SQLite `--db` value (a path or a `sqlite:` URL).
+fn sqlite_path(db: &str) -> &str {
+    db.strip_prefix("sqlite://")
+        .or_else(|| db.strip_prefix("sqlite:"))
+        .unwrap_or(db)
+}
+
+/// Refuses, at once and naming the file, an existing database file that is not a sound SQLite
+/// database, before any pool opens it (a pool would retry it until its acquire timeout and then
+/// blame the timeout). Reads only: the file is opened read-only and, unless a crash left a WAL
+/// beside it, immutable, so no `-wal`/`-shm` file is created and nothing is written. A missing
+/// or empty file is a new database.
+async fn check_sqlite_file(path: &std::path::Path) -> StoreResult<()> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+    use sqlx::Connection;
+    let shown = path.display();
+    let bad = |what: &str, why: String| {
+        StoreError::BadFile(format!(
+            "{shown}: {what} ({why}); the file was left as it is"
+        ))
+    };
+    let size = match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            return Err(bad("not a database", "not a regular file".into()));
+        }
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::BadFile(format!("{shown}: cannot read it: {e}"))),
+    };
+    if size == 0 {
+        return Ok(());
+    }
+    let mut header = [0u8; 100];
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path)
+            .map_err(|e| StoreError::BadFile(format!("{shown}: cannot read it: {e}")))?;
+        let mut got = 0;
+        while got < header.len() {
+            match f.read(&mut header[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => return Err(StoreError::BadFile(format!("{shown}: cannot read it: {e}"))),
+            }
+        }
+        if got < header.len() {
+            return Err(bad(
+                "not a database",
+                format!("{size} bytes, shorter than the SQLite header"),
+            ));
+        }
+    }
+    if &header[..16] != b"SQLite format 3\0" {
+        return Err(bad(
+            "not a database",
+            "it does not start with the SQLite header".into(),
+        ));
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536u64,
+        n => u64::from(n),
+    };
+    if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(bad(
+            "malformed database",
+            format!("invalid page size {page_size} in the header"),
+        ));
+    }
+    // A crash can leave committed pages in the WAL only; the main file alone is then not the
+    // whole database, so its size is not checked and SQLite reads it with its WAL.
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let has_wal = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    if !has_wal {
+        let pages = u32::from_be_bytes([header[28], header[29], header[30], header[31]]);
+        let counter_valid = header[24..28] == header[92..96];
+        if size % page_size != 0 {
+            return Err(bad(
+                "malformed database",
+                format!("{size} bytes end inside a page of {page_size} bytes: truncated"),
+            ));
+        }
+        if counter_valid && u64::from(pages) * page_size > size {
+            return Err(bad(
+                "malformed database",
+                format!(
+                    "the header counts {pages} pages of {page_size} bytes, the file has only {}: truncated",
+                    size / page_size
+                ),
+            ));
+        }
+    }
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .immutable(!has_wal)
+        .create_if_missing(false);
+    let sqlite_says = |e: sqlx::Error| match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("26") => {
+            bad("not a database", d.message().to_string())
+        }
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("11") => {
+            bad("malformed database", d.message().to_string())
+        }
+        _ => StoreError::BadFile(format!("{shown}: cannot open it as a database: {e}")),
+    };
+    let mut conn = SqliteConnection::connect_with(&opts)
+        .await
+        .map_err(sqlite_says)?;
+    let checked: Result<Vec<String>, _> = sqlx::query_scalar("PRAGMA quick_check")
+        .fetch_all(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    let problems = checked.map_err(sqlite_says)?;
+    if problems != ["ok"] {
+        let first: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
+        return Err(bad(
+            "malformed database",
+            format!("quick_check: {}", first.join("; ")),
+        ));
+    }
+    Ok(())
+}
+
+/// The pools' `after_release` check: a connection still inside a transaction is closed, and the
+/// pool opens a fresh one for the next caller.
+///
+/// When a statement or the COMMIT of a SQLite transaction fails with SQLITE_FULL (or an I/O
+/// error), SQLite may already have rolled the transaction back by itself; sqlx's rollback on
+/// drop then fails too ("no transaction is active") and its transaction depth stays at 1, so
+/// every later `begin_with("BEGIN IMMEDIATE")` on that connection (the only writer) fails with
+/// "attempted to call begin_with at non-zero transaction depth" until a restart. On SQLite the
+/// rollback of a dropped transaction is queued to the connection's worker, hence the ping
+/// before looking again. (PostgreSQL's driver lowers its depth when it queues the rollback, so
+/// it does not get here, but the check is the same.)
+fn discard_if_in_transaction(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    use sqlx::Connection;
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!(
+                "closing a database connection left inside a failed transaction; the next write opens a fresh one"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    })
+}
+
 async fn sqlite_pool(url: &str, max: u32) -> StoreResult<AnyPool> {
     let opts = AnyConnectOptions::from_str(url)?;
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
+        .after_release(discard_if_in_transaction)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
