@@ -6,6 +6,7 @@ pub mod auth;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod listener;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     /// Where outbound messages are posted (`--outbound`). Without it, the demo delivers to its
     /// loopback sink and other servers keep messages queued.
     pub outbound: Option<delivery::OutboundConfig>,
+    /// Header-read and idle timeouts, the connection cap, event streams per token.
+    pub limits: listener::Limits,
 }
 
 impl ServerConfig {
@@ -60,6 +63,7 @@ impl ServerConfig {
             event_retention: 1_000_000,
             rate_limit: ratelimit::RateLimit::default(),
             outbound: None,
+            limits: listener::Limits::default(),
         }
     }
 }
@@ -170,20 +174,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     if let Some(sink) = sink {
         app = app.merge(delivery::sink::router(sink));
     }
-    let mut stop = shutdown_rx.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let task = tokio::spawn(listener::serve(
+        listener,
+        app,
+        config.limits,
+        shutdown_rx.clone(),
+    ));
     tracing::info!(%addr, db = %config.db, demo = config.demo, "earshot server listening");
     Ok(RunningServer {
         addr,
