@@ -78,6 +78,8 @@ pub struct AppState {
     pub delivery: delivery::DeliveryQueue,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// Open event streams per token.
+    pub streams: Arc<sse::StreamSlots>,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
@@ -168,6 +170,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         limiter: ratelimit::TokenLimiter::new(config.rate_limit).map(Arc::new),
         delivery,
         shutdown: shutdown_rx.clone(),
+        streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
     };
     spawn_background(&config, &state);
     let mut app = api::router(state);
