@@ -114,12 +114,13 @@ impl Tracker {
         self.activity.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// When the connection times out, if nothing happens meanwhile; `None` while busy.
+    /// When the connection times out, if nothing happens meanwhile; `None` while busy (or
+    /// for a timeout too long to be represented).
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
         let a = self.lock();
         match (a.in_flight, a.head_started) {
-            (0, true) => Some(a.since + limits.header_read_timeout),
-            (0, false) => Some(a.since + limits.idle_timeout),
+            (0, true) => a.since.checked_add(limits.header_read_timeout),
+            (0, false) => a.since.checked_add(limits.idle_timeout),
             _ => None,
         }
     }
@@ -308,7 +309,9 @@ fn open_file_limit() -> Option<u64> {
     };
     // SAFETY: getrlimit writes into the struct we pass and reads nothing else.
     let done = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    (done == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+    let soft = limit.rlim_cur as u64;
+    (done == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(soft)
 }
 
 #[cfg(not(unix))]
@@ -340,11 +343,16 @@ pub async fn serve(
     let registry = Arc::new(Registry::default());
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let next_id = AtomicU64::new(0);
-    let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's own header timer runs from the moment it waits for a head, idle time included:
-    // a backstop behind the connection's watchdog, which applies the two limits separately.
+    // a backstop behind the connection's watchdog, which applies the two limits separately
+    // (off when too long for hyper to add to an Instant).
+    let backstop = limits
+        .header_read_timeout
+        .saturating_add(limits.idle_timeout);
+    let backstop = Some(backstop).filter(|b| *b < Duration::from_secs(365 * 24 * 3600));
+    let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout + limits.idle_timeout)
+        .header_read_timeout(backstop)
         .keep_alive(true);
     let mut tasks = JoinSet::new();
     loop {
@@ -480,7 +488,7 @@ async fn serve_one(
 /// in a task of its own so the accept loop goes on; closes it at once when too many are being
 /// answered already.
 fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
-    tracing::warn!("connection limit reached and every connection is busy; answering 503");
+    tracing::debug!("connection limit reached and every connection is busy; answering 503");
     let Ok(permit) = refusing.clone().try_acquire_owned() else {
         return;
     };
