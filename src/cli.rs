@@ -122,6 +122,19 @@ pub struct ServeArgs {
     /// Minutes between simulated outage bursts in demo mode (0: none).
     #[arg(long, default_value_t = 10.0)]
     pub burst_every: f64,
+    /// Seconds a client gets to send a request head, from its first byte.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Open connections at most (kept below the open-file limit); at the cap the connection
+    /// idle longest is closed for a new one.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open event streams per token at most (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_streams_per_token: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -153,6 +153,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.sim_per_minute = args.sim_rate;
     config.sim_burst_every_min = args.burst_every;
+    config.limits = server::listener::Limits {
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
+        max_streams_per_token: args.max_streams_per_token,
+    };
     let running = server::start(config).await?;
     println!("earshot server listening on {}", running.url());
     if args.demo {

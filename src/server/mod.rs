@@ -7,6 +7,7 @@ pub mod auth;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod listener;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
@@ -46,6 +47,8 @@ pub struct ServerConfig {
     /// Where outbound messages are posted (`--outbound`). Without it, the demo delivers to its
     /// loopback sink and other servers keep messages queued.
     pub outbound: Option<delivery::OutboundConfig>,
+    /// Header-read and idle timeouts, the connection cap, event streams per token.
+    pub limits: listener::Limits,
 }
 
 impl ServerConfig {
@@ -61,6 +64,7 @@ impl ServerConfig {
             event_retention: 1_000_000,
             rate_limit: ratelimit::RateLimit::default(),
             outbound: None,
+            limits: listener::Limits::default(),
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct AppState {
     pub refusals: audit::RefusalLog,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// Open event streams per token.
+    pub streams: Arc<sse::StreamSlots>,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
@@ -178,6 +184,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         delivery,
         refusals: audit::RefusalLog::new(store.clone()),
         shutdown: shutdown_rx.clone(),
+        streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
     };
     let refusals = state.refusals.clone();
     spawn_background(&config, &state);
@@ -185,20 +192,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     if let Some(sink) = sink {
         app = app.merge(delivery::sink::router(sink));
     }
-    let mut stop = shutdown_rx.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let task = tokio::spawn(listener::serve(
+        listener,
+        app,
+        config.limits,
+        shutdown_rx.clone(),
+    ));
     tracing::info!(%addr, db = %config.db, demo = config.demo, "earshot server listening");
     Ok(RunningServer {
         addr,
