@@ -612,16 +612,17 @@ async fn post_numbered_reply(base: &str, fid: &str, n: usize) -> String {
     ids(&body).remove(0)
 }
 
-/// A seeded database for server processes, with an outbound configuration file (`--outbound`)
-/// for `r`: many attempts with a short backoff, the test lease.
-async fn shared_setup(r: &Receiver) -> (TestDb, tempfile::TempDir, String) {
-    let seeded = start_on(test_db().await).await;
-    let db = seeded.stop().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("outbound.toml");
-    std::fs::write(&config, with_lease(&outbound_toml(r, 100, 20))).unwrap();
-    let config = config.to_string_lossy().into_owned();
-    (db, dir, config)
+/// A seeded database for server processes.
+async fn seeded_db() -> TestDb {
+    start_on(test_db().await).await.stop().await
+}
+
+/// An outbound configuration file (`--outbound`) in `dir` sending everything to `r`: many
+/// attempts with a short backoff, the test lease. Returns its path.
+fn outbound_file(dir: &tempfile::TempDir, name: &str, r: &Receiver) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, with_lease(&outbound_toml(r, 100, 20))).unwrap();
+    path.to_string_lossy().into_owned()
 }
 
 #[tokio::test]
@@ -629,7 +630,9 @@ async fn two_instances_on_one_database_deliver_each_message_once_across_a_restar
     let r = receiver().await;
     // Down at first: every message is retried, by whichever instance owns it.
     r.inbox.always.store(503, Ordering::SeqCst);
-    let (db, _dir, config) = shared_setup(&r).await;
+    let db = seeded_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = outbound_file(&dir, "outbound.toml", &r);
     let args = ["--outbound", config.as_str()];
     let a = ServerProcess::spawn(&db.url, &args).await;
     let b = ServerProcess::spawn(&db.url, &args).await;
@@ -693,13 +696,19 @@ async fn two_instances_on_one_database_deliver_each_message_once_across_a_restar
 
 #[tokio::test]
 async fn an_instance_takes_over_the_deliveries_of_one_that_died() {
-    let r = receiver().await;
-    r.inbox.always.store(503, Ordering::SeqCst);
-    let (db, _dir, config) = shared_setup(&r).await;
-    let args = ["--outbound", config.as_str()];
-    let a = ServerProcess::spawn(&db.url, &args).await;
-    let b = ServerProcess::spawn(&db.url, &args).await;
-    // Every reply goes through A, which claims its messages as they commit.
+    // Each instance posts to a receiver of its own, so that who sent what is known: A's is
+    // down, B's is up.
+    let to_a = receiver().await;
+    to_a.inbox.always.store(503, Ordering::SeqCst);
+    let to_b = receiver().await;
+    let db = seeded_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_a = outbound_file(&dir, "a.toml", &to_a);
+    let config_b = outbound_file(&dir, "b.toml", &to_b);
+    let a = ServerProcess::spawn(&db.url, &["--outbound", config_a.as_str()]).await;
+    let b = ServerProcess::spawn(&db.url, &["--outbound", config_b.as_str()]).await;
+    // Every reply goes through A, which claims its messages as they commit (B's poll may win
+    // one now and then; then B alone delivers it).
     let item = post_feedback(&a.base, SAM, "x", "@ann", "My kettle is broken, help").await;
     let fid = item["id"].as_str().unwrap().to_string();
     let mut message_ids = Vec::new();
@@ -710,27 +719,56 @@ async fn an_instance_takes_over_the_deliveries_of_one_that_died() {
         Duration::from_secs(60),
         "every message is attempted",
         || {
-            let counts = r.counts();
-            let done = message_ids.iter().all(|id| counts.contains_key(id));
+            let (by_a, by_b) = (to_a.counts(), to_b.counts());
+            let done = message_ids
+                .iter()
+                .all(|id| by_a.contains_key(id) || by_b.contains_key(id));
             async move { done }
         },
     )
     .await;
+    let first_by_a: HashMap<String, Instant> = to_a
+        .hooks()
+        .into_iter()
+        .rev()
+        .map(|h| (h.id, h.at))
+        .collect();
+    assert!(!first_by_a.is_empty(), "A owns messages");
 
-    // A dies with all of them pending; the receiver recovers.
+    // A renews its leases: still retrying after longer than one lease, it is the only one
+    // sending its messages.
+    wait_until(
+        TEST_LEASE + Duration::from_secs(60),
+        "A retries its messages for longer than a lease",
+        || {
+            let hooks = to_a.hooks();
+            let done = first_by_a.iter().all(|(id, &at)| {
+                hooks
+                    .iter()
+                    .any(|h| &h.id == id && h.at > at + TEST_LEASE + Duration::from_secs(1))
+            });
+            async move { done }
+        },
+    )
+    .await;
+    let by_b = to_b.counts();
+    assert!(
+        by_b.keys().all(|id| !first_by_a.contains_key(id)),
+        "one sender per message while both live: {by_b:?}"
+    );
+
+    // A dies with its messages pending; B takes them over once A's leases ran out.
     a.kill();
-    r.inbox.always.store(0, Ordering::SeqCst);
-    // B takes them over once A's leases ran out.
     wait_until(
         TEST_LEASE + Duration::from_secs(30),
         "the surviving instance delivers the orphaned messages",
         || all_delivered(&b.base, &fid, &message_ids),
     )
     .await;
-    let accepted = r.accepted();
+    let accepted = to_b.accepted();
     for id in &message_ids {
         assert_eq!(accepted.get(id), Some(&1), "{id}: {accepted:?}");
-        // The record: the refused attempts (or one A was in the middle of), then B's success.
+        // The record: A's refused attempts (or one it was in the middle of), then B's success.
         let a = attempts(&b.base, id).await;
         let (last, earlier) = a.split_last().unwrap();
         assert_eq!(last["http_status"], 200, "{a:?}");
@@ -742,7 +780,49 @@ async fn an_instance_takes_over_the_deliveries_of_one_that_died() {
             "{a:?}"
         );
     }
+    assert!(to_a.accepted().is_empty());
     b.kill();
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_workers_capacity_goes_out_without_waiting_for_a_poll() {
+    // The worker takes on 16 messages at once; the rest are claimed as deliveries end. The poll
+    // is a minute away, so only that can deliver them in time.
+    let r = receiver().await;
+    let toml = outbound_toml(&r, 3, 10).replacen(
+        "[retry]\n",
+        "[retry]\nlease_ms = 60000\npoll_ms = 60000\n",
+        1,
+    );
+    let s = start_delivering(&toml).await;
+    let item = s
+        .feedback(SAM, "x", "@ann", "My kettle is broken, help")
+        .await;
+    let fid = item["id"].as_str().unwrap().to_string();
+    // The receiver holds the first ones, so the worker is full while the rest commit.
+    r.inbox.hang.store(true, Ordering::SeqCst);
+    let mut message_ids = Vec::new();
+    for n in 0..40 {
+        message_ids.push(post_numbered_reply(&s.base, &fid, n).await);
+    }
+    wait_until(Duration::from_secs(30), "the worker is full", || {
+        let full = r.hooks().len() >= 16;
+        async move { full }
+    })
+    .await;
+    r.inbox.hang.store(false, Ordering::SeqCst);
+    wait_until(
+        Duration::from_secs(30),
+        "the whole burst is delivered",
+        || all_delivered(&s.base, &fid, &message_ids),
+    )
+    .await;
+    let accepted = r.accepted();
+    assert!(
+        message_ids.iter().all(|id| accepted.get(id) == Some(&1)),
+        "{accepted:?}"
+    );
+    s.stop().await;
 }
 
 #[tokio::test]

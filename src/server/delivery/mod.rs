@@ -28,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, Notify};
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +149,8 @@ impl DeliveryQueue {
             shutdown,
             owner: Arc::from(super::store::new_id("dw").as_str()),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
-            slots: Arc::new(Semaphore::new(CONCURRENCY)),
+            backlog: Arc::new(AtomicBool::new(false)),
+            room: Arc::new(Notify::new()),
         };
         tokio::spawn(worker.run(rx));
         DeliveryQueue { tx: Some(tx) }
@@ -180,9 +181,13 @@ struct Worker {
     shutdown: watch::Receiver<bool>,
     /// This instance's name on the leases it holds (random, one per run).
     owner: Arc<str>,
-    /// Message ids being delivered, so that one message never has two deliveries in flight.
+    /// Message ids being delivered, so that one message never has two deliveries in flight
+    /// here; never more than `CONCURRENCY` (claims take only what there is room for).
     in_flight: Arc<Mutex<HashSet<String>>>,
-    slots: Arc<Semaphore>,
+    /// Set when the last claims left deliverable messages for want of room; an ending delivery
+    /// then wakes the worker (`room`) to claim again before the next poll.
+    backlog: Arc<AtomicBool>,
+    room: Arc<Notify>,
 }
 
 impl Worker {
@@ -203,6 +208,7 @@ impl Worker {
                     None => break,
                 },
                 _ = poll.tick() => self.claim(None).await,
+                _ = self.room.notified() => self.claim(None).await,
                 _ = crate::server::stopped(&mut stop) => break,
             }
         }
@@ -215,32 +221,45 @@ impl Worker {
         }
     }
 
-    /// Claims `ids` (just committed), or up to the free capacity of what nobody owns, and
-    /// delivers what this instance got.
+    /// Claims what this instance has room for (at most `CONCURRENCY` deliveries at once, so it
+    /// holds no more leases than it works on and other instances share a burst): of `ids` (just
+    /// committed), or of whatever nobody owns; and delivers what it got.
     async fn claim(&self, ids: Option<&[String]>) {
-        let limit = match ids {
-            Some(ids) => ids.len(),
-            None => CONCURRENCY.saturating_sub(self.lock_in_flight().len()),
-        };
+        let free = CONCURRENCY.saturating_sub(self.lock_in_flight().len());
+        if free == 0 {
+            self.backlog.store(true, Ordering::SeqCst);
+            return;
+        }
+        let only = ids.map(|ids| &ids[..ids.len().min(free)]);
         let since = Instant::now();
-        match self
+        let claimed = match self
             .store
-            .claim_deliveries(&self.owner, self.retry.lease, ids, limit)
+            .claim_deliveries(&self.owner, self.retry.lease, only, free)
             .await
         {
-            Ok(claimed) => {
-                if ids.is_none() && !claimed.is_empty() {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // Left as they are: the next poll claims them.
+                tracing::warn!(error = %e, "cannot claim messages for delivery");
+                return;
+            }
+        };
+        match ids {
+            // More than there was room for: claimed as soon as a delivery ends.
+            Some(ids) if ids.len() > free => self.backlog.store(true, Ordering::SeqCst),
+            Some(_) => {}
+            None => {
+                self.backlog.store(claimed.len() == free, Ordering::SeqCst);
+                if !claimed.is_empty() {
                     tracing::info!(
                         count = claimed.len(),
-                        "taking over undelivered messages nobody owns"
+                        "claimed undelivered messages nobody owned"
                     );
                 }
-                for m in claimed {
-                    self.spawn(m, since);
-                }
             }
-            // Left as they are: the next poll claims them.
-            Err(e) => tracing::warn!(error = %e, "cannot claim messages for delivery"),
+        }
+        for m in claimed {
+            self.spawn(m, since);
         }
     }
 
@@ -269,6 +288,9 @@ impl Worker {
                 _ = crate::server::stopped(&mut stop) => {}
             }
             worker.lock_in_flight().remove(&message.id);
+            if worker.backlog.load(Ordering::SeqCst) {
+                worker.room.notify_one();
+            }
         });
     }
 
@@ -340,9 +362,6 @@ impl Worker {
 
     /// Attempts until the channel takes the message, refuses it, or the attempts run out.
     async fn deliver(&self, message: &Message, finishing: &AtomicBool) {
-        let Ok(_slot) = self.slots.acquire().await else {
-            return;
-        };
         let adapter = self.adapters.get(message.channel);
         let status = message.delivery_status;
         loop {
