@@ -20,7 +20,7 @@ mod scope;
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
 pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
 pub use customers::NewCustomer;
-pub use deliveries::INTERRUPTED;
+pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
 pub use feedback::{FeedbackFilter, Intake};
 pub use replies::ReplyOutcome;
