@@ -136,18 +136,24 @@ pub(crate) async fn add_history(
     sentiment: Option<f64>,
     at: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-    )
-    .bind(customer_id)
-    .bind(at)
-    .bind(kind.as_str())
-    .bind(channel.as_str())
-    .bind(summary)
-    .bind(feedback_id)
-    .bind(sentiment)
-    .execute(&mut **tx)
-    .await?;
+    // A missing sentiment is written as a literal NULL, never bound: sqlx 0.8's `Any` driver
+    // binds `None::<f64>` as a PostgreSQL float4, and the statement it then caches refuses the
+    // float8 of the next call with a number ("incorrect binary data format").
+    let sentiment_sql = if sentiment.is_some() { "$7" } else { "NULL" };
+    let sql = format!(
+        "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,{sentiment_sql})"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(customer_id)
+        .bind(at)
+        .bind(kind.as_str())
+        .bind(channel.as_str())
+        .bind(summary)
+        .bind(feedback_id);
+    if let Some(s) = sentiment {
+        query = query.bind(s);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
