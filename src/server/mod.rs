@@ -10,6 +10,7 @@ pub mod error;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
+pub mod setup;
 pub mod sse;
 pub mod store;
 
@@ -83,6 +84,8 @@ pub struct AppState {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The routing rules in force (which departments items go to).
+    pub routing: Arc<RoutingRules>,
     refusals: audit::RefusalLog,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -164,7 +167,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     };
     let state = AppState {
         store: store.clone(),
-        routing,
+        routing: routing.clone(),
         rules,
         limiter: ratelimit::TokenLimiter::new(config.rate_limit).map(Arc::new),
         delivery,
@@ -195,6 +198,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         addr,
         store,
+        routing,
         refusals,
         shutdown: shutdown_tx,
         task,
