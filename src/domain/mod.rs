@@ -177,6 +177,8 @@ string_enum!(
     Availability { Available = "available", Away = "away" }
 );
 
+// `string_enum!` has no place for `#[default]` on a variant.
+#[allow(clippy::derivable_impls)]
 impl Default for Availability {
     fn default() -> Self {
         Availability::Available
