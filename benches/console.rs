@@ -248,6 +248,7 @@ fn feedback_items(n: usize) -> Vec<Feedback> {
                 ]),
                 sla_due_at: received_at + CDuration::minutes(30 + 30 * rng.below(8) as i64),
                 version: 1,
+                unassigned_reason: None,
             }
         })
         .collect()
@@ -364,6 +365,7 @@ fn agent(id: &str, name: &str, dept: &str) -> Agent {
         name: name.into(),
         role: AgentRole::Agent,
         departments: vec![dept.into()],
+        availability: Default::default(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `agent`, `check-config`.
+//! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `department`, `agent`,
+//! `audit`, `check-config`.
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -32,9 +33,64 @@ pub enum Command {
         #[arg(long)]
         config_dir: Option<PathBuf>,
     },
+    /// Manage departments (set up a new organisation with `department add`).
+    #[command(subcommand)]
+    Department(DepartmentCommand),
     /// Manage agents and their tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Read the audit log, newest first: who set up, changed or was refused what.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepartmentCommand {
+    /// Create a department (id: lowercase letters, digits, '-' and '_', starting with a letter).
+    Add {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        /// The id routing rules and agents name, e.g. `support`.
+        id: String,
+        /// A display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// How `earshot audit` prints entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One line per entry: time, actor, action, object, outcome, detail.
+    #[default]
+    Text,
+    /// One JSON array of entries, as `GET /v1/audit` gives them.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long, env = "EARSHOT_DB")]
+    pub db: Option<String>,
+    /// Only entries by this agent id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only actions starting with this (`agent.` for every agent action).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only entries about this object id (an item, an agent, a department).
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Only entries at or after this time (RFC 3339, e.g. 2025-01-31T09:00:00Z).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only entries before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// At most this many entries (the newest).
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
 }
 
 /// How the console looks and which keys it takes.

@@ -2,12 +2,15 @@
 //! is the one place that wires them together, for the demo.
 
 use clap::Parser;
-use earshot::cli::{AgentCommand, Cli, Command, ConsoleArgs, DemoArgs, LookArgs, ServeArgs};
+use earshot::cli::{
+    AgentCommand, AuditArgs, AuditFormat, Cli, Command, ConsoleArgs, DemoArgs, DepartmentCommand,
+    LookArgs, ServeArgs,
+};
 use earshot::client::config::{ConfigFlags, ConnectionConfig};
 use earshot::client::http::HttpBackend;
 use earshot::client::CrmBackend;
 use earshot::paths;
-use earshot::server::store::{NewAgent, Store};
+use earshot::server::store::{AuditFilter, AuditScope, NewAgent, Store};
 use earshot::server::{self, ServerConfig};
 use earshot::tui::{self, ConsoleOptions};
 use std::process::ExitCode;
@@ -35,7 +38,9 @@ fn main() -> ExitCode {
             }
             Some(Command::CheckConfig { config_dir }) => Ok(check_config(config_dir)),
             Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Department(cmd)) => department(cmd).await,
             Some(Command::Agent(cmd)) => agent(cmd).await,
+            Some(Command::Audit(args)) => audit(args).await,
         }
     });
     match result {
@@ -143,7 +148,8 @@ fn check_config(config_dir: Option<std::path::PathBuf>) -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     log_to_stderr();
-    let mut config = ServerConfig::new(args.db.unwrap_or_else(paths::default_db), args.listen);
+    let db = args.db.unwrap_or_else(paths::default_db);
+    let mut config = ServerConfig::new(db.clone(), args.listen);
     config.demo = args.demo;
     config.routing = args.routing;
     config.rules = args.rules;
@@ -163,6 +169,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("earshot server listening on {}", running.url());
     if args.demo {
         print_demo_tokens();
+    } else if let Some(steps) =
+        server::setup::next_steps(&running.store, &running.routing, &db).await?
+    {
+        println!("{steps}");
     }
     wait_for_signal().await;
     running.shutdown().await;
@@ -242,6 +252,57 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+async fn department(cmd: DepartmentCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DepartmentCommand::Add { db, id, name } => {
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let added = store.add_department(None, &id, name.as_deref()).await;
+            store.close().await;
+            let department = added?;
+            println!("department {} ({}) created", department.id, department.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if !(1..=10_000).contains(&args.limit) {
+        anyhow::bail!("--limit must be between 1 and 10000");
+    }
+    let store = Store::open(&args.db.unwrap_or_else(paths::default_db)).await?;
+    let filter = AuditFilter {
+        actor: args.actor,
+        action_prefix: args.action,
+        object: args.object,
+        since: args.since.map(|t| t.timestamp_micros()),
+        until: args.until.map(|t| t.timestamp_micros()),
+        before_id: None,
+        limit: args.limit,
+    };
+    let entries = store.audit_log(&AuditScope::All, &filter).await;
+    store.close().await;
+    let entries = entries?;
+    match args.format {
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+        AuditFormat::Text => {
+            for e in &entries {
+                // The detail may hold text an agent typed: no control characters to the terminal.
+                let detail = earshot::text::sanitize_inline(&e.detail);
+                println!(
+                    "{}  {}  {}  {}  {}  {}",
+                    e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    e.actor.as_deref().unwrap_or("-"),
+                    e.action,
+                    if e.object.is_empty() { "-" } else { &e.object },
+                    e.outcome,
+                    detail
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {

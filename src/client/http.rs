@@ -638,6 +638,7 @@ pub(crate) mod tests {
             name: "Ann\u{1B}]0;pwned\u{7}".into(),
             role: AgentRole::Agent,
             departments: vec!["billing".into()],
+            availability: Default::default(),
         }
     }
 
@@ -668,6 +669,7 @@ pub(crate) mod tests {
             priority: Priority::Normal,
             sla_due_at: now,
             version,
+            unassigned_reason: None,
         }
     }
 

@@ -175,6 +175,43 @@ pub struct RulebookSource {
     pub source: String,
 }
 
+/// `POST /v1/departments` (admin): a new department. The id is what routing rules and agents
+/// name (`support`, `returns-emea`): lowercase ASCII letters, digits, `-` and `_`, starting with
+/// a letter, at most 64 characters. The name defaults to the id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDepartment {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `PATCH /v1/me` and `PATCH /v1/agents/{id}`: whether the agent takes new work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPatch {
+    pub availability: Availability,
+}
+
+/// One entry of the audit log (`GET /v1/audit`): who did what to which object, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The agent who acted; `None` for the server itself, the command line, or a caller
+    /// without a valid token.
+    pub actor: Option<String>,
+    /// `department.add`, `agent.add`, `agent.revoke`, `agent.availability`, `feedback.create`,
+    /// `feedback.patch`, `reply.create`..., or for a refused request its method and route
+    /// template (`PATCH /v1/feedback/{id}`); `refusals.summary` counts refusals in bulk.
+    pub action: String,
+    /// The id the action was about (an item, an agent, a department), or a route for summaries.
+    pub object: String,
+    /// `ok` or `refused`.
+    pub outcome: String,
+    pub detail: String,
+}
+
 /// RFC 9457 problem details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {

@@ -11,6 +11,7 @@ pub mod listener;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
+pub mod setup;
 pub mod sse;
 pub mod store;
 
@@ -89,6 +90,8 @@ pub struct AppState {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The routing rules in force (which departments items go to).
+    pub routing: Arc<RoutingRules>,
     refusals: audit::RefusalLog,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -178,7 +181,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     };
     let state = AppState {
         store: store.clone(),
-        routing,
+        routing: routing.clone(),
         rules,
         limiter: ratelimit::TokenLimiter::new(config.rate_limit).map(Arc::new),
         delivery,
@@ -202,6 +205,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     Ok(RunningServer {
         addr,
         store,
+        routing,
         refusals,
         shutdown: shutdown_tx,
         task,

@@ -125,6 +125,7 @@ impl Sanitize for Feedback {
         line_opt(&mut self.url);
         line(&mut self.department);
         line_opt(&mut self.assignee);
+        line_opt(&mut self.unassigned_reason);
     }
 }
 
@@ -322,6 +323,7 @@ mod tests {
             priority: Priority::Normal,
             sla_due_at: now,
             version: 1,
+            unassigned_reason: None,
         };
         sanitize_feedback(&mut f);
         assert_eq!(f.text, "Refund me\nnow 👨\u{200D}👩\u{200D}👧");

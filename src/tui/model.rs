@@ -1307,6 +1307,7 @@ pub(crate) mod fixtures {
             priority: Priority::Normal,
             sla_due_at: t0() + chrono::Duration::minutes(n as i64 * 11 - 30),
             version: 1,
+            unassigned_reason: None,
         }
     }
 
@@ -1399,6 +1400,7 @@ pub(crate) mod fixtures {
             name: "Sam Agent".into(),
             role: AgentRole::Agent,
             departments: vec!["support".into()],
+            availability: Default::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routing::{self, Facts};
 use crate::server::store::{
-    AuthenticatedAgent, FeedbackFilter, Intake, ReplyRecipient, StoreError,
+    AuthenticatedAgent, FeedbackFilter, Intake, PatchPolicy, ReplyRecipient, StoreError,
 };
 use crate::server::AppState;
 use axum::extract::State;
@@ -265,9 +265,12 @@ pub async fn patch(
             ));
         }
     }
+    let policy = PatchPolicy {
+        escalation_sla_hours: state.routing.escalation.sla_hours,
+    };
     let updated = state
         .store
-        .patch_feedback(&agent.agent.id, &id, version, &patch)
+        .patch_feedback(&agent.agent.id, &id, version, &patch, &policy)
         .await?;
     let mut response = Json(updated.clone()).into_response();
     response

@@ -4,6 +4,7 @@ mod customers;
 mod feedback;
 mod meta;
 pub mod openapi;
+mod org;
 mod replies;
 
 use super::audit::{Caller, Refusal};
@@ -45,8 +46,12 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/health" => get(meta::health)),
     route!(GET "/openapi.json" => get(meta::openapi)),
     route!(GET "/me" => get(meta::me)),
+    route!(PATCH "/me" => patch(org::patch_me)),
     route!(GET "/agents" => get(meta::agents)),
+    route!(PATCH "/agents/{id}" => patch(org::patch_agent)),
     route!(GET "/departments" => get(meta::departments)),
+    route!(POST "/departments" => post(org::create_department)),
+    route!(GET "/audit" => get(org::audit)),
     route!(GET "/feedback" => get(feedback::list)),
     route!(POST "/feedback" => post(feedback::create)),
     route!(GET "/feedback/{id}" => get(feedback::detail)),

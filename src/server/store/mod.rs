@@ -9,6 +9,7 @@
 //! `seq > last` can then never skip an event that commits later.
 
 mod agents;
+mod audit_log;
 mod customers;
 mod deliveries;
 mod events;
@@ -18,11 +19,14 @@ mod rows;
 mod scope;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
-pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
+pub use agents::{
+    department_id_problem, hash_token, AuthenticatedAgent, NewAgent, SetupState, MAX_DEPARTMENT_ID,
+};
+pub use audit_log::{AuditFilter, AuditScope};
 pub use customers::NewCustomer;
 pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
-pub use feedback::{FeedbackFilter, Intake};
+pub use feedback::{FeedbackFilter, Intake, PatchPolicy};
 pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
 
