@@ -35,6 +35,23 @@ pub enum Command {
     /// Manage agents and their tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Import customers or their transactions from a CSV file (with a header row) or JSON Lines;
+    /// idempotent by external id. Exit 0 when every row was imported, 1 when some were skipped
+    /// (each is printed with its line), 2 when the file or the database could not be used.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file holds: customers or transactions.
+    pub kind: crate::server::customer_data::ImportKind,
+    #[arg(long, env = "EARSHOT_DB")]
+    pub db: Option<String>,
+    /// csv or jsonl (default: from the file's extension, .csv or .jsonl/.ndjson).
+    #[arg(long)]
+    pub format: Option<crate::server::customer_data::ImportFormat>,
+    /// The file to import (`-` for standard input, with --format).
+    pub file: PathBuf,
 }
 
 /// How the console looks and which keys it takes.

@@ -9,16 +9,19 @@
 //! `seq > last` can then never skip an event that commits later.
 
 mod agents;
+mod customer_data;
 mod customers;
 mod deliveries;
 mod events;
 mod feedback;
+mod identities;
 mod replies;
 mod rows;
 mod scope;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
 pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
+pub use customer_data::{Progress, IMPORT_BATCH};
 pub use customers::NewCustomer;
 pub use deliveries::INTERRUPTED;
 pub use events::EventRow;
@@ -115,13 +118,15 @@ impl Store {
             .fetch_one(&reader)
             .await?;
         let (latest_seq, _) = watch::channel(latest);
-        Ok(Store {
+        let store = Store {
             reader,
             writer,
             dialect,
             latest_seq,
             url,
-        })
+        };
+        store.backfill_contacts().await?;
+        Ok(store)
     }
 
     pub fn dialect(&self) -> Dialect {
