@@ -208,18 +208,24 @@ pub(crate) async fn add_history(
     sentiment: Option<f64>,
     at: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-    )
-    .bind(customer_id)
-    .bind(at)
-    .bind(kind.as_str())
-    .bind(channel.as_str())
-    .bind(summary)
-    .bind(feedback_id)
-    .bind(sentiment)
-    .execute(&mut **tx)
-    .await?;
+    // A NULL sentiment is written as a literal, not bound: sqlx 0.8's `Any` driver binds a
+    // `None::<f64>` as a PostgreSQL float4, and the statement it prepares that way then refuses
+    // a float8 on the same connection ("incorrect binary data format in bind parameter 7").
+    let sql = match sentiment {
+        Some(_) => "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        None => "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,NULL)",
+    };
+    let mut query = sqlx::query(sql)
+        .bind(customer_id)
+        .bind(at)
+        .bind(kind.as_str())
+        .bind(channel.as_str())
+        .bind(summary)
+        .bind(feedback_id);
+    if let Some(s) = sentiment {
+        query = query.bind(s);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
