@@ -262,6 +262,7 @@ fn customer(id: &str) -> Customer {
     };
     Customer {
         id: id.into(),
+        external_id: None,
         first_name: FIRST[a % FIRST.len()].into(),
         last_name: LAST[(a / FIRST.len()) % LAST.len()].into(),
         emails: vec![format!("customer{a}@mail.example")],

@@ -41,6 +41,10 @@ pub enum Command {
     Agent(AgentCommand),
     /// Read the audit log, newest first: who set up, changed or was refused what.
     Audit(AuditArgs),
+    /// Import customers or their transactions from a CSV file (with a header row) or JSON Lines;
+    /// idempotent by external id. Exit 0 when every row was imported, 1 when some were skipped
+    /// (each is printed with its line), 2 when the file or the database could not be used.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +95,19 @@ pub struct AuditArgs {
     pub limit: i64,
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file holds: customers or transactions.
+    pub kind: crate::server::customer_data::ImportKind,
+    #[arg(long, env = "EARSHOT_DB")]
+    pub db: Option<String>,
+    /// csv or jsonl (default: from the file's extension, .csv or .jsonl/.ndjson).
+    #[arg(long)]
+    pub format: Option<crate::server::customer_data::ImportFormat>,
+    /// The file to import (`-` for standard input, with --format).
+    pub file: PathBuf,
 }
 
 /// How the console looks and which keys it takes.

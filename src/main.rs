@@ -4,7 +4,7 @@
 use clap::Parser;
 use earshot::cli::{
     AgentCommand, AuditArgs, AuditFormat, Cli, Command, ConsoleArgs, DemoArgs, DepartmentCommand,
-    LookArgs, ServeArgs,
+    ImportArgs, LookArgs, ServeArgs,
 };
 use earshot::client::config::{ConfigFlags, ConnectionConfig};
 use earshot::client::http::HttpBackend;
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Some(Command::Department(cmd)) => department(cmd).await,
             Some(Command::Agent(cmd)) => agent(cmd).await,
             Some(Command::Audit(args)) => audit(args).await,
+            Some(Command::Import(args)) => import(args).await,
         }
     });
     match result {
@@ -350,4 +351,69 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `earshot import customers|transactions FILE`: progress on stderr every 10,000 rows, each
+/// skipped row on stderr with its line, the totals on stdout.
+async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    use earshot::server::customer_data::{self, ImportError, ImportFormat};
+    use std::io::Read;
+    let stdin = args.file.as_os_str() == "-";
+    let Some(format) = args.format.or_else(|| {
+        (!stdin)
+            .then(|| ImportFormat::from_path(&args.file))
+            .flatten()
+    }) else {
+        anyhow::bail!(
+            "cannot tell the format of {}: name it .csv or .jsonl, or pass --format csv|jsonl",
+            args.file.display()
+        );
+    };
+    let mut text = String::new();
+    if stdin {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        std::fs::File::open(&args.file)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    }
+    let store = Store::open(&args.db.unwrap_or_else(paths::default_db)).await?;
+    let started = std::time::Instant::now();
+    let printed = std::sync::atomic::AtomicU64::new(0);
+    let progress = |done: u64| {
+        let step = done / 10_000;
+        if step > printed.swap(step, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "earshot: {} rows imported ({:.1} s)",
+                step * 10_000,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let result = customer_data::import(&store, None, args.kind, format, &text, &progress).await;
+    store.close().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(ImportError::File(e)) => anyhow::bail!("{}: {e}", args.file.display()),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+    };
+    for p in &report.skipped {
+        eprintln!("{}:{}: skipped: {}", args.file.display(), p.line, p.reason);
+    }
+    println!(
+        "{} {}: {} rows, {} created, {} updated, {} unchanged, {} skipped ({:.1} s)",
+        args.file.display(),
+        report.kind,
+        report.rows,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -270,6 +270,40 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
             headers: vec![],
             expect: Status(StatusCode::NOT_FOUND),
         },
+        // Customer records are shared, but only supervisors and admins change them.
+        ("POST", "/v1/customers") => Case {
+            path: path.to_string(),
+            body: Some(json!({"first_name": "Intruder", "emails": ["i@example.org"]})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("POST", "/v1/customers/import") => Case {
+            path: format!("{path}?kind=customers&format=jsonl"),
+            body: Some(json!({"external_id": "intruder", "name": "In Truder"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("PATCH", "/v1/customers/{id}") => Case {
+            path: "/v1/customers/cu_ann".into(),
+            body: Some(json!({"tier": "bronze"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("POST", "/v1/customers/{id}/merge") => Case {
+            path: "/v1/customers/cu_ann/merge".into(),
+            body: Some(json!({"from": "cu_ben"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        // An identity seen only in another department is not found, like for linking.
+        ("DELETE", "/v1/identities/{id}/link") => plain(
+            format!("/v1/identities/{}/link", other.stranger),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        ("GET", "/v1/identities/{id}/matches") => plain(
+            format!("/v1/identities/{}/matches", other.stranger),
+            Status(StatusCode::NOT_FOUND),
+        ),
         // The event stream is checked on its own below (it does not end by itself).
         ("GET", "/v1/events") => return None,
         (m, p) => panic!(

@@ -237,6 +237,9 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Customer {
     pub id: String,
+    /// The customer's id in the organisation's own systems (what imports are matched by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub emails: Vec<String>,

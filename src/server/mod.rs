@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod customer_data;
 pub mod delivery;
 pub mod demo;
 pub mod error;

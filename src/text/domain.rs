@@ -85,6 +85,9 @@ impl Sanitize for Preferences {
 impl Sanitize for Customer {
     fn sanitize(&mut self) {
         line(&mut self.id);
+        if let Some(e) = &mut self.external_id {
+            line(e);
+        }
         line(&mut self.first_name);
         line(&mut self.last_name);
         lines(&mut self.emails);
@@ -338,6 +341,7 @@ mod tests {
     fn customer_fields_and_trend_are_made_safe() {
         let mut c = Customer {
             id: "cus_1".into(),
+            external_id: None,
             first_name: "Ann\u{9B}2J".into(),
             last_name: "Lee\r\nX".into(),
             emails: vec!["ann@example.com\u{7}".into()],

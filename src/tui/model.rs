@@ -1314,6 +1314,7 @@ pub(crate) mod fixtures {
     pub fn customer(n: usize) -> Customer {
         Customer {
             id: format!("cus_{n}"),
+            external_id: None,
             first_name: "Ada".into(),
             last_name: format!("Lovelace{n}"),
             emails: vec![format!("ada{n}@example.com")],

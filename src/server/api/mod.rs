@@ -14,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 
 /// One route of the API. The router is built from [`ROUTES`], so that tests can walk every
@@ -61,10 +61,23 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/replies" => post(replies::bulk)),
     route!(GET "/messages/{id}/attempts" => get(replies::attempts)),
     route!(GET "/customers" => get(customers::search)),
+    route!(POST "/customers" => post(customers::create)),
+    Route {
+        method: Method::POST,
+        path: "/customers/import",
+        // Files are bigger than the other bodies.
+        handler: || {
+            post(customers::import).layer(DefaultBodyLimit::max(customers::IMPORT_BODY_LIMIT))
+        },
+    },
     route!(GET "/customers/{id}" => get(customers::profile)),
+    route!(PATCH "/customers/{id}" => patch(customers::patch)),
+    route!(POST "/customers/{id}/merge" => post(customers::merge)),
     route!(GET "/customers/{id}/history" => get(customers::history)),
     route!(GET "/customers/{id}/transactions" => get(customers::transactions)),
     route!(POST "/identities/{id}/link" => post(customers::link)),
+    route!(DELETE "/identities/{id}/link" => delete(customers::unlink)),
+    route!(GET "/identities/{id}/matches" => get(customers::matches)),
     route!(GET "/rules" => get(meta::rules)),
     route!(GET "/events" => get(super::sse::events)),
 ];

@@ -275,7 +275,7 @@ impl Store {
         if let Some(c) = &intake.customer_id {
             require_customer(tx, c).await?;
         }
-        let author = find_or_create_identity(
+        let (author, joined) = find_or_create_identity(
             tx,
             intake.channel,
             &intake.author_handle,
@@ -379,6 +379,18 @@ impl Store {
         )
         .await?
         .max(last);
+        for fid in &joined {
+            // Earlier items of an author linked just now (by address) joined the customer.
+            let f = load_feedback(tx, fid).await?;
+            last = append(
+                tx,
+                self.dialect(),
+                EventName::FeedbackUpdated,
+                Some(&f.department),
+                &f,
+            )
+            .await?;
+        }
         if let Some(c) = &customer_id {
             if refresh_roles(tx, c).await? {
                 last = append(

@@ -10,10 +10,12 @@
 
 mod agents;
 mod audit_log;
+mod customer_data;
 mod customers;
 mod deliveries;
 mod events;
 mod feedback;
+mod identities;
 mod replies;
 mod rows;
 mod scope;
@@ -23,6 +25,7 @@ pub use agents::{
     department_id_problem, hash_token, AuthenticatedAgent, NewAgent, SetupState, MAX_DEPARTMENT_ID,
 };
 pub use audit_log::{AuditFilter, AuditScope};
+pub use customer_data::{Progress, IMPORT_BATCH};
 pub use customers::NewCustomer;
 pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
@@ -135,13 +138,15 @@ impl Store {
             .fetch_one(&reader)
             .await?;
         let (latest_seq, _) = watch::channel(latest);
-        Ok(Store {
+        let store = Store {
             reader,
             writer,
             dialect,
             latest_seq,
             url,
-        })
+        };
+        store.backfill_contacts().await?;
+        Ok(store)
     }
 
     pub fn dialect(&self) -> Dialect {

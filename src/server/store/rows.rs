@@ -122,6 +122,7 @@ pub(super) fn transaction(row: &AnyRow) -> StoreResult<Transaction> {
 pub(super) fn customer(row: &AnyRow) -> StoreResult<Customer> {
     Ok(Customer {
         id: get(row, "id")?,
+        external_id: get(row, "external_id")?,
         first_name: get(row, "first_name")?,
         last_name: get(row, "last_name")?,
         emails: json(row, "emails")?,
