@@ -10,8 +10,8 @@
 use super::events::{self, EventStreamOptions};
 use super::{ClientError, CrmBackend, FeedbackQuery, RulebookSource, StreamItem};
 use crate::domain::api::{
-    FeedbackDetail, FeedbackPatch, LinkIdentity, Me, NewFeedback, NewReply, Page, PresenceUpdate,
-    Problem,
+    FeedbackDetail, FeedbackPatch, IdentityMatches, LinkIdentity, Me, NewFeedback, NewReply, Page,
+    PresenceUpdate, Problem,
 };
 use crate::domain::{
     Agent, Customer, Department, Feedback, HistoryEntry, Identity, PresenceState, Reply,
@@ -554,6 +554,11 @@ impl CrmBackend for HttpBackend {
 
     async fn customer_transactions(&self, id: &str) -> Result<Page<Transaction>, ClientError> {
         self.get(self.url(&["customers", id, "transactions"])).await
+    }
+
+    async fn identity_matches(&self, identity_id: &str) -> Result<IdentityMatches, ClientError> {
+        self.get(self.url(&["identities", identity_id, "matches"]))
+            .await
     }
 
     async fn search_customers(&self, q: &str) -> Result<Page<Customer>, ClientError> {

@@ -6,7 +6,9 @@
 //! server, never shown.
 
 use super::sanitize::{sanitize, sanitize_inline, sanitize_json};
-use crate::domain::api::{FeedbackDetail, Me, Page, Presence, Problem, ProblemField};
+use crate::domain::api::{
+    FeedbackDetail, IdentityMatches, MatchCandidate, Me, Page, Presence, Problem, ProblemField,
+};
 use crate::domain::{
     Agent, Customer, Department, Event, Feedback, HistoryEntry, Identity, Message, Money, Override,
     Preferences, Reply, ReplyPart, Transaction,
@@ -181,6 +183,20 @@ impl Sanitize for Agent {
         line(&mut self.id);
         line(&mut self.name);
         lines(&mut self.departments);
+    }
+}
+
+impl Sanitize for MatchCandidate {
+    fn sanitize(&mut self) {
+        self.customer.sanitize();
+        lines(&mut self.reasons);
+    }
+}
+
+impl Sanitize for IdentityMatches {
+    fn sanitize(&mut self) {
+        self.identity.sanitize();
+        self.candidates.sanitize();
     }
 }
 
