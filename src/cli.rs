@@ -208,6 +208,9 @@ pub struct ServeArgs {
     /// Open event streams per token at most (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_streams_per_token: usize,
+    /// Seconds a request may take from its head to its response, body included (408 beyond).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub request_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -165,6 +165,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
         max_connections: args.max_connections,
         max_streams_per_token: args.max_streams_per_token,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
     };
     let running = server::start(config).await?;
     println!("earshot server listening on {}", running.url());

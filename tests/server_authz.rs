@@ -455,3 +455,139 @@ async fn no_route_lets_an_agent_into_another_department() {
     }
     s.stop().await;
 }
+
+/// A thread one of whose items was moved to another department: each department sees, and is
+/// guarded against, only its own part of it.
+#[tokio::test]
+async fn a_thread_split_across_departments_shows_each_only_its_own() {
+    let s = start().await;
+    let root = post_in(&s, "support", "@first_poster", "the first post", None).await;
+    let root_id = root["id"].as_str().unwrap();
+    let joined = s
+        .post(
+            "/v1/feedback",
+            SAM,
+            json!({"channel": "webchat", "author_handle": "@second_poster",
+                   "text": "SECRET-billing card 4111 and my refund", "thread_id": root_id}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
+    let joined_id = joined.body["id"].as_str().unwrap();
+    assert_eq!(
+        joined.body["department"], "support",
+        "a post joins its thread's department"
+    );
+    let moved = s
+        .call(
+            Method::PATCH,
+            &format!("/v1/feedback/{joined_id}"),
+            Some(SAM),
+            Some(json!({"department": "billing"})),
+            &[("If-Match", &joined.body["version"].to_string())],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let view = s.get(&format!("/v1/feedback/{root_id}"), ALICE).await;
+    assert!(
+        !view.body.to_string().contains("SECRET-billing"),
+        "{}",
+        view.body
+    );
+    let base = view.body["thread"][0]["id"].as_str().unwrap().to_string();
+    // The stale-send guard counts only what Alice can see: the billing post is not "news".
+    let reply = s
+        .call(
+            Method::POST,
+            &format!("/v1/feedback/{root_id}/replies"),
+            Some(ALICE),
+            Some(json!({"parts": [{"visibility": "direct", "body": "on it"}], "base_message_id": base})),
+            &[("Idempotency-Key", "split-thread")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert!(!reply.body.to_string().contains("SECRET-billing"));
+    // And a message of the other department's part is no base of Alice's.
+    let billing_view = s.get(&format!("/v1/feedback/{joined_id}"), BILAL).await;
+    let billing_message = billing_view.body["thread"][0]["id"].as_str().unwrap();
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/v1/feedback/{root_id}/replies"),
+            Some(ALICE),
+            Some(json!({"parts": [{"visibility": "direct", "body": "again"}],
+                        "base_message_id": billing_message})),
+            &[("Idempotency-Key", "split-thread-2")],
+        )
+        .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.body.to_string().contains("SECRET-billing"));
+    s.stop().await;
+}
+
+/// Posting under a handle seen in another department does not let an agent relink that
+/// department's items.
+#[tokio::test]
+async fn an_identity_that_wrote_elsewhere_is_linked_only_by_an_admin() {
+    let s = start().await;
+    let theirs = post_in(&s, "billing", "@shared_handle", "SECRET-billing-post", None).await;
+    let identity = theirs["author"]["id"].as_str().unwrap().to_string();
+    // Alice posts under the same handle in support: the identity is now "seen" there too.
+    let mine = s
+        .post(
+            "/v1/feedback",
+            ALICE,
+            json!({"channel": "webchat", "author_handle": "@shared_handle", "text": "hello there"}),
+        )
+        .await;
+    assert_eq!(mine.body["author"]["id"], identity.as_str());
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/v1/identities/{identity}/link"),
+            Some(json!({"customer_id": "cu_ben"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/identities/{identity}/link"),
+            None,
+        ),
+    ] {
+        let r = s.call(method.clone(), &path, Some(ALICE), body, &[]).await;
+        assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!r.body.to_string().contains("SECRET"), "{}", r.body);
+    }
+    let after = s
+        .get(
+            &format!("/v1/feedback/{}", theirs["id"].as_str().unwrap()),
+            SAM,
+        )
+        .await;
+    assert_eq!(after.body["feedback"]["customer_id"], Value::Null);
+    assert_eq!(after.body["feedback"]["version"], theirs["version"]);
+    // The admin sees both departments and may link.
+    let r = s
+        .post(
+            &format!("/v1/identities/{identity}/link"),
+            SAM,
+            json!({"customer_id": "cu_ben"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn long_path_ids_are_refused_and_never_echoed() {
+    let s = start().await;
+    let long = "z".repeat(5_000);
+    for path in [
+        format!("/v1/feedback/{long}"),
+        format!("/v1/customers/{long}/history"),
+        format!("/v1/messages/{long}/attempts"),
+    ] {
+        let r = s.get(&path, ALICE).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST);
+        assert!(!r.body.to_string().contains("zzzz"), "{}", r.body);
+    }
+    s.stop().await;
+}

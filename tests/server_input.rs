@@ -67,18 +67,40 @@ async fn refused_requests_cannot_fill_the_disk() {
     for _ in 0..400 {
         let r = s
             .post(
-                &format!("/v1/feedback/{long}/presence"),
+                "/v1/feedback/fb_anything/presence",
                 wall,
                 json!({"state": "viewing"}),
             )
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
     }
+    // Methods are the caller's bytes too: 50 made-up methods of 50 kB each.
+    for i in 0..50 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let method = format!("{}{i}", "M".repeat(50_000));
+        conn.write_all(
+            format!("{method} /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = [0u8; 12];
+        conn.read_exact(&mut answer).await.unwrap();
+        assert!(
+            answer.starts_with(b"HTTP/1.1 4"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
     let db = s.stop().await;
     let s = start_on(db).await;
     let (rows, bytes) = audit_bytes(&s).await;
     let added = rows - rows_before;
-    // The token's first refusals in detail, then one summary row per route and status.
+    // The token's first refusals in detail, then one summary row per route and status (the
+    // made-up methods all as OTHER).
     assert!(
         added <= DETAILED_PER_WINDOW as usize + 8,
         "{added} audit rows for 1,400 refusals"
@@ -378,6 +400,17 @@ async fn requests_that_change_nothing_change_nothing() {
             &format!("/v1/feedback/{id}/presence"),
             wall,
             json!({"state": "composing"}),
+        )
+        .await;
+    assert_problem(&r, StatusCode::FORBIDDEN);
+    // Nor can it take itself out of routing (availability decides who is given work).
+    let r = s
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(wall),
+            Some(json!({"availability": "away"})),
+            &[],
         )
         .await;
     assert_problem(&r, StatusCode::FORBIDDEN);

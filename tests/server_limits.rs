@@ -427,3 +427,34 @@ async fn under_a_low_open_file_limit_slow_clients_do_not_lock_out_a_new_one() {
     );
     drop(stalled);
 }
+
+#[tokio::test]
+async fn a_request_body_sent_a_byte_at_a_time_is_cut_with_408() {
+    let s = start_with(test_db().await, |c| {
+        c.limits.request_timeout = Duration::from_secs(1);
+        c.limits.idle_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    let began = Instant::now();
+    // A valid token, a promised body of 1,000 bytes, and then almost nothing.
+    conn.write_all(
+        format!(
+            "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ALICE}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"chan"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (head, body) = read_response(&mut conn).await;
+    assert!(head.starts_with("http/1.1 408"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+    assert!(body.contains("request-timeout"), "{body}");
+    assert!(began.elapsed() >= Duration::from_millis(900));
+    assert!(
+        closed_within(&mut conn, DEADLINE).await,
+        "the connection of a timed-out request stays open"
+    );
+    s.stop().await;
+}

@@ -95,7 +95,9 @@ impl RefusalLog {
     }
 
     pub async fn record(&self, r: Refusal<'_>) {
-        let action = format!("{} {}", r.method, r.route);
+        // The method too is the caller's bytes (hyper takes any token as a method): only the
+        // standard ones are named, and the route is cut.
+        let action = format!("{} {}", method_label(r.method), cut(r.route, MAX_TARGET));
         let (decision, ended) = {
             let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
             let ended = if w.started.elapsed() >= WINDOW {
@@ -162,6 +164,20 @@ impl RefusalLog {
     }
 }
 
+/// A standard method by name; anything else as `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
 pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -183,6 +199,13 @@ mod tests {
         assert_eq!(cut("abc", 10), "abc");
         assert_eq!(cut("abcdef", 3), "abc");
         assert_eq!(cut("aé", 2), "a");
+    }
+
+    #[test]
+    fn a_made_up_method_is_not_written_as_it_came() {
+        let long = Method::from_bytes("X".repeat(10_000).as_bytes()).unwrap();
+        assert_eq!(method_label(&long), "OTHER");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
     }
 
     #[test]

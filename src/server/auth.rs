@@ -176,6 +176,9 @@ fn nul_pointer(value: &serde_json::Value, at: &mut String) -> Option<String> {
     }
 }
 
+/// The longest id a path may carry.
+pub const MAX_PATH_ID_BYTES: usize = 128;
+
 /// `Path<T>` whose rejections (a path id that is not valid percent-encoded UTF-8, say) are
 /// problem+json.
 pub struct ApiPath<T>(pub T);
@@ -184,6 +187,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // An id of ours is short; a longer one is refused before it reaches the database (and
+        // is never echoed back in a "not found").
+        if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
+            if raw.iter().any(|(_, v)| v.len() > MAX_PATH_ID_BYTES) {
+                return Err(ApiError::bad_request(format!(
+                    "an id in the path is over {MAX_PATH_ID_BYTES} bytes"
+                )));
+            }
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(_) => Err(ApiError::bad_request(

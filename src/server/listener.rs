@@ -63,6 +63,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Open event streams per token at most (429 beyond); 0 for no limit.
     pub max_streams_per_token: usize,
+    /// A handler must have its response ready within this long of the request head, body
+    /// read included (408 otherwise): a body sent a byte at a time cannot hold a connection.
+    /// An event stream's response is ready at once, so streams are not cut by it.
+    pub request_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -72,6 +76,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
             max_streams_per_token: 8,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -353,6 +358,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(backstop)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let mut tasks = JoinSet::new();
     loop {
@@ -417,6 +423,27 @@ pub async fn serve(
     }
 }
 
+/// The largest request head (request line and headers) read; hyper answers 431 beyond. Long
+/// enough for any real client, short enough that 4,096 connections cannot hold gigabytes.
+const MAX_HEAD_BYTES: usize = 128 * 1024;
+
+/// 408 problem+json for a request whose handler (reading a slow body, say) ran out of time.
+fn request_timed_out() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = super::error::ApiError::new(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "Request timed out",
+        "the request (its body included) did not complete in time",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 /// One connection: hyper's HTTP/1 state machine, watched for the header and idle timeouts,
 /// eviction and shutdown.
 async fn serve_one(
@@ -433,13 +460,17 @@ async fn serve_one(
         tracker: tracker.clone(),
     });
     let in_tracker = tracker.clone();
+    let request_timeout = limits.request_timeout;
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let in_flight = in_tracker.begin();
         let app = app.clone();
         async move {
             let mut req = req.map(Body::new);
             req.extensions_mut().insert(ConnectInfo(peer));
-            let response = app.oneshot(req).await?;
+            let response = match tokio::time::timeout(request_timeout, app.oneshot(req)).await {
+                Ok(answered) => answered?,
+                Err(_) => request_timed_out(),
+            };
             Ok::<_, std::convert::Infallible>(response.map(|inner| Tracked {
                 inner,
                 _in_flight: in_flight,

@@ -49,6 +49,7 @@ pub async fn search(
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<Page<Customer>>> {
     auth.require(Scope::Read)?;
+    super::feedback::bounded("/q", Some(&p.q), super::feedback::MAX_QUERY_BYTES)?;
     let q = p.q.trim();
     if q.chars().count() < 2 {
         return Err(ApiError::bad_request("search needs at least 2 characters"));

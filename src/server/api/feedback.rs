@@ -27,6 +27,8 @@ pub const MAX_REPLY_BYTES: usize = 32 * 1024;
 pub const MAX_NAME_BYTES: usize = 256;
 /// Longest id of ours (items, customers, threads, agents, departments) a request may name.
 pub const MAX_ID_BYTES: usize = 128;
+/// Longest search text.
+pub const MAX_QUERY_BYTES: usize = 256;
 /// Longest listening-tool post id.
 pub const MAX_EXTERNAL_ID_BYTES: usize = 256;
 pub const MAX_URL_BYTES: usize = 2048;
@@ -65,6 +67,10 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Feedback>>> {
     let agent = auth.require(Scope::Read)?;
     let limit = page_limit(p.limit)?;
+    bounded("/q", p.q.as_deref(), MAX_QUERY_BYTES)?;
+    bounded("/assignee", p.assignee.as_deref(), MAX_ID_BYTES)?;
+    bounded("/department", p.department.as_deref(), MAX_ID_BYTES)?;
+    bounded("/customer", p.customer.as_deref(), MAX_ID_BYTES)?;
     let departments = match (&p.department, agent.department_scope()) {
         (Some(d), Some(mine)) if !mine.contains(d) => {
             return Err(ApiError::not_found(format!("department {d} not found")))

@@ -38,7 +38,8 @@ pub async fn patch_me(
     auth: Auth,
     ApiJson(patch): ApiJson<AgentPatch>,
 ) -> ApiResult<Json<Agent>> {
-    let me = auth.require(Scope::Read)?;
+    // Availability decides who is routed work: a read-only token (a wallboard) takes none.
+    let me = auth.require(Scope::Reply)?;
     let agent = state
         .store
         .set_availability(Some(&me.agent.id), &me.agent.id, patch.availability)

@@ -301,7 +301,10 @@ impl Worker {
     async fn keep_lease(&self, id: &str, since: Instant, finishing: &AtomicBool) -> LeaseLost {
         let lease = self.retry.lease;
         let every = lease / 3;
-        let mut deadline = since + lease;
+        // Stop a little before the lease could run out: timers fire late on a busy machine, and
+        // another instance may claim the message the moment the database says it expired.
+        let held = lease - every / 2;
+        let mut deadline = since + held;
         let mut next = since + every;
         let lost = loop {
             tokio::time::sleep_until(next.into()).await;
@@ -312,7 +315,7 @@ impl Worker {
             let renewal = self.store.renew_lease(id, &self.owner, lease);
             match tokio::time::timeout_at(deadline.into(), renewal).await {
                 Ok(Ok(true)) => {
-                    deadline = sent + lease;
+                    deadline = sent + held;
                     next = sent + every;
                 }
                 Ok(Ok(false)) => break LeaseLost::TakenOver,

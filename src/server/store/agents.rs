@@ -38,10 +38,7 @@ impl AuthenticatedAgent {
 
     /// What this agent may see, for the store's scoped queries.
     pub fn scope(&self) -> DepartmentScope {
-        match self.department_scope() {
-            None => DepartmentScope::All,
-            Some(mine) => DepartmentScope::only(mine),
-        }
+        DepartmentScope::of(&self.agent)
     }
 
     /// The departments this agent is limited to, or `None` for all.

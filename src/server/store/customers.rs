@@ -460,7 +460,8 @@ impl Store {
         scope: &DepartmentScope,
     ) -> StoreResult<Identity> {
         let mut tx = self.begin_write().await?;
-        let mut identity = super::identities::visible_identity(&mut tx, identity_id, scope).await?;
+        let mut identity =
+            super::identities::changeable_identity(&mut tx, identity_id, scope).await?;
         require_customer(&mut tx, customer_id).await?;
         if let Some(other) = identity
             .customer_id

@@ -46,6 +46,35 @@ pub(crate) async fn visible_identity(
     rows::identity(&row, "")
 }
 
+/// The identity, if the caller may change who it belongs to: it is visible (see
+/// [`visible_identity`]) and, unless the caller sees every department, it wrote nothing outside
+/// the caller's departments. Otherwise an agent could post under a handle seen elsewhere (which
+/// makes the identity "seen" in their department) and then relink another department's items.
+pub(crate) async fn changeable_identity(
+    conn: &mut sqlx::AnyConnection,
+    identity_id: &str,
+    scope: &DepartmentScope,
+) -> StoreResult<Identity> {
+    let identity = visible_identity(conn, identity_id, scope).await?;
+    if let DepartmentScope::Only(_) = scope {
+        let (visible, departments) = scope.sql("department", 2);
+        let sql = format!(
+            "SELECT id FROM feedback WHERE author_identity_id = $1 AND NOT ({visible}) LIMIT 1"
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(identity_id);
+        for d in departments {
+            query = query.bind(d);
+        }
+        if query.fetch_optional(&mut *conn).await?.is_some() {
+            return Err(StoreError::Conflict(
+                "this identity also wrote to departments outside yours; an admin links or unlinks it"
+                    .into(),
+            ));
+        }
+    }
+    Ok(identity)
+}
+
 /// Links `identity` to `customer_id`: its items without a customer join the customer and its
 /// history. Returns those items' ids (their consoles need a `feedback.updated`).
 pub(crate) async fn attach_identity(
@@ -299,7 +328,7 @@ impl Store {
         scope: &DepartmentScope,
     ) -> StoreResult<Identity> {
         let mut tx = self.begin_write().await?;
-        let mut identity = visible_identity(&mut tx, identity_id, scope).await?;
+        let mut identity = changeable_identity(&mut tx, identity_id, scope).await?;
         let Some(customer_id) = identity.customer_id.clone() else {
             return Err(StoreError::Conflict(
                 "the identity is not linked to a customer".into(),

@@ -6,6 +6,7 @@ use super::customers::{add_history, summary};
 use super::events::{append, append_all, NewEvent};
 use super::feedback::{insert_message, load_feedback};
 use super::rows;
+use super::scope::DepartmentScope;
 use super::{audit_in, micros_to_time, new_id, now_micros, Store, StoreError, StoreResult};
 use crate::domain::api::NewReply;
 use crate::domain::recipient::ReplyRecipient;
@@ -42,21 +43,27 @@ async fn stored_reply(
 
 /// Messages of the thread after `base` (in thread order) that the agent did not write: the
 /// customer's, and other agents' replies. Checked inside the reply's write transaction, so two
-/// agents sending on one item cannot both pass the guard. A base that is not in the thread is
-/// refused as invalid.
+/// agents sending on one item cannot both pass the guard. Only messages of items the agent can
+/// see count (a thread's item moved to another department takes its messages with it, as in
+/// `Store::thread`); a base that is not among them is refused as invalid.
 async fn newer_messages(
     tx: &mut SqlTx<'static, Any>,
     thread_id: &str,
     base: &str,
-    agent_id: &str,
+    agent: &Agent,
 ) -> StoreResult<Vec<Message>> {
-    let rows = sqlx::query(
-        "SELECT m.*, r.agent_id AS reply_agent FROM messages m LEFT JOIN replies r ON r.id = m.reply_id \
-         WHERE m.thread_id = $1 ORDER BY m.created_at, m.id",
-    )
-    .bind(thread_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    let (visible, departments) = DepartmentScope::of(agent).sql("f.department", 2);
+    let sql = format!(
+        "SELECT m.*, r.agent_id AS reply_agent FROM messages m \
+         JOIN feedback f ON f.id = m.feedback_id LEFT JOIN replies r ON r.id = m.reply_id \
+         WHERE m.thread_id = $1 AND {visible} ORDER BY m.created_at, m.id"
+    );
+    let mut query = sqlx::query(&sql).bind(thread_id);
+    for d in departments {
+        query = query.bind(d);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    let agent_id = agent.id.as_str();
     let mut thread = Vec::with_capacity(rows.len());
     for row in &rows {
         let author: Option<String> = rows::get(row, "reply_agent")?;
@@ -100,7 +107,7 @@ impl Store {
         }
         let feedback = load_feedback(&mut tx, feedback_id).await?;
         if let Some(base) = &reply.base_message_id {
-            let changes = newer_messages(&mut tx, &feedback.thread_id, base, &agent.id).await?;
+            let changes = newer_messages(&mut tx, &feedback.thread_id, base, agent).await?;
             if !changes.is_empty() {
                 return Err(StoreError::Stale(changes));
             }

@@ -18,6 +18,15 @@ impl DepartmentScope {
         DepartmentScope::Only(departments.to_vec())
     }
 
+    /// What `agent` may see: every department for an admin, their own for anyone else.
+    pub fn of(agent: &crate::domain::Agent) -> DepartmentScope {
+        if agent.role == crate::domain::AgentRole::Admin {
+            DepartmentScope::All
+        } else {
+            DepartmentScope::only(&agent.departments)
+        }
+    }
+
     pub fn allows(&self, department: &str) -> bool {
         match self {
             DepartmentScope::All => true,
