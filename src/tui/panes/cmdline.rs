@@ -123,7 +123,7 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
         area.height.saturating_sub(4).min(14),
     );
     let title = format!(
-        " Link @{} ({}) to a customer ",
+        " Link {} ({}) to a customer ",
         ls.identity.handle, ls.identity.network
     );
     let inner = popup(f, m, pop, title);
@@ -173,11 +173,15 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
                 c.phones.first().map(String::as_str).unwrap_or("-"),
                 c.tier
             );
+            // A suggestion's reasons come right after the name: at 80 columns they are what
+            // the agent must read before linking.
             let text = match row.suggestion {
                 Some(s) => format!(
-                    "★ {:>3.0}% {contact} · {}",
+                    "★ {:>3.0}% {} · {} · {}",
                     s.score * 100.0,
-                    s.reasons.join(", ")
+                    c.full_name(),
+                    s.reasons.join(", "),
+                    contact.split_once(" · ").map_or("", |(_, rest)| rest)
                 ),
                 None => format!("       {contact}"),
             };
