@@ -12,21 +12,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 
-/// Runs the real `earshot` binary: (exit code, stdout, stderr).
-fn earshot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .env("EARSHOT_LOG", "error")
-        .env_remove("EARSHOT_DB")
-        .output()
-        .expect("earshot runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// `earshot agent add` on `db`: (agent id, token).
 fn agent_add(db: &str, name: &str, department: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec![
@@ -43,12 +28,7 @@ fn agent_add(db: &str, name: &str, department: &str, extra: &[&str]) -> (String,
     let (code, out, err) = earshot(&args);
     assert_eq!(code, 0, "agent add {name}: {err}");
     let id = out.split_whitespace().nth(1).expect("agent id").to_string();
-    let token = out
-        .lines()
-        .find_map(|l| l.split("keep it safe): ").nth(1))
-        .expect("token printed")
-        .trim()
-        .to_string();
+    let token = printed_token(&out);
     (id, token)
 }
 

@@ -280,19 +280,6 @@ async fn one_token_holds_at_most_its_cap_of_event_streams() {
     s.stop().await;
 }
 
-fn earshot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .env("EARSHOT_LOG", "error")
-        .output()
-        .expect("earshot runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// Waits for the stream to end, collecting what it still sends; panics after `within`.
 async fn ends_within(
     stream: &mut (impl futures::Stream<Item = (i64, String, Value)> + Unpin),
@@ -326,12 +313,7 @@ async fn a_revoked_tokens_open_stream_ends_and_it_cannot_subscribe_again() {
         "admin",
     ]);
     assert_eq!(code, 0, "{err}");
-    let token = out
-        .lines()
-        .find_map(|l| l.split("keep it safe): ").nth(1))
-        .expect("token printed")
-        .trim()
-        .to_string();
+    let token = printed_token(&out);
     let agent_id = out.split_whitespace().nth(1).unwrap().to_string();
     let mut stream = subscribe(&s.base, &token, None).await;
     let before = s

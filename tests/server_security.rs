@@ -9,7 +9,6 @@ use earshot::server::ratelimit::RateLimit;
 use earshot::server::store::NewAgent;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use std::process::Command;
 
 #[tokio::test]
 async fn a_token_without_a_scope_gets_403() {
@@ -108,28 +107,6 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
     // Another agent is not slowed by Alice's script.
     assert_eq!(me(BILAL).await.unwrap().status(), StatusCode::OK);
     server.shutdown().await;
-}
-
-fn earshot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .env("EARSHOT_LOG", "error")
-        .output()
-        .expect("earshot runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The token `earshot agent add` prints once, after "…(keep it safe): ".
-fn printed_token(out: &str) -> String {
-    out.lines()
-        .find_map(|l| l.split("keep it safe): ").nth(1))
-        .expect("token printed")
-        .trim()
-        .to_string()
 }
 
 #[tokio::test]

@@ -233,6 +233,30 @@ pub async fn seed(store: &Store) {
         .unwrap();
 }
 
+/// Runs the real `earshot` binary: (exit code, stdout, stderr).
+pub fn earshot(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(args)
+        .env("EARSHOT_LOG", "error")
+        .env_remove("EARSHOT_DB")
+        .output()
+        .expect("earshot runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The token `earshot agent add` prints once, after "…(keep it safe): ".
+pub fn printed_token(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.split("keep it safe): ").nth(1))
+        .expect("token printed")
+        .trim()
+        .to_string()
+}
+
 /// A problem+json answer with `status` and every member RFC 9457 asks for.
 pub fn assert_problem(r: &Reply, status: StatusCode) {
     assert_eq!(r.status, status, "body: {}", r.body);
