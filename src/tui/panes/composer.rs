@@ -138,6 +138,13 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
         truncate_to_width(&quote, w),
         t.get("ui.text.dim"),
     )));
+    // Routing found nobody to take it: say why, so the agent knows it waits for someone.
+    if let (None, Some(reason)) = (&fb.assignee, &fb.unassigned_reason) {
+        top.push(Line::from(Span::styled(
+            truncate_to_width(&format!("unassigned: {reason}"), w),
+            t.get("rule.warning"),
+        )));
+    }
 
     // Bottom: violations, then overrides.
     let mut bottom: Vec<Line> = Vec::new();

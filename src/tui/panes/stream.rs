@@ -185,11 +185,12 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
             st("stream.department"),
         ));
         spans.push(Span::styled(" ", base.patch(sel)));
-        let asg = fb
-            .assignee
-            .as_deref()
-            .map(|a| m.agent_name(a))
-            .unwrap_or("—");
+        let asg = match (&fb.assignee, &fb.unassigned_reason) {
+            (Some(a), _) => m.agent_name(a),
+            // Routing found nobody available (the reply pane says why).
+            (None, Some(_)) => "no one",
+            (None, None) => "—",
+        };
         spans.push(Span::styled(fit(asg, asg_w), st("stream.assignee")));
         spans.push(Span::styled(" ", base.patch(sel)));
     }

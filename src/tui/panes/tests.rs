@@ -214,6 +214,30 @@ fn loading_profile_and_filter_line_base16_80x24() {
 }
 
 #[test]
+fn an_item_nobody_could_take_says_why() {
+    let mut m = scene("default", 120, 40);
+    let mut fb = m.stream.get("fb_00006").unwrap().fb.clone();
+    fb.assignee = None;
+    fb.unassigned_reason = Some("nobody in 'support' can take new work (1 away)".into());
+    fb.version += 1;
+    update(
+        &mut m,
+        Msg::Stream(StreamItem::Event(crate::domain::Event {
+            seq: 2,
+            name: EventName::FeedbackUpdated,
+            data: serde_json::to_value(&fb).unwrap(),
+            created_at: t0(),
+        })),
+    );
+    let screen = draw(&m);
+    assert!(screen.contains("support    no one"), "{screen}");
+    assert!(
+        screen.contains("unassigned: nobody in 'support' can take new work"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn canned_picker_default_80x24() {
     let mut m = scene("default", 80, 24);
     keys(&mut m, "C-r");
