@@ -737,17 +737,10 @@ impl Store {
             )
             .await?;
         }
-        for (fid, _) in &items {
-            let f = super::feedback::load_feedback(&mut tx, fid).await?;
-            last = append(
-                &mut tx,
-                self.dialect(),
-                EventName::FeedbackUpdated,
-                Some(&f.department),
-                &f,
-            )
-            .await?;
-        }
+        let moved_items: Vec<String> = items.iter().map(|(fid, _)| fid.clone()).collect();
+        let last =
+            super::identities::append_items_updated(&mut tx, self.dialect(), &moved_items, last)
+                .await?;
         self.commit(tx, Some(last)).await?;
         Ok(MergeResult {
             customer: self.customer(into).await?,

@@ -484,7 +484,7 @@ impl Store {
         )
         .await?;
         identity.customer_id = Some(customer_id.to_string());
-        let mut last = append(
+        let last = append(
             &mut tx,
             self.dialect(),
             EventName::CustomerUpdated,
@@ -492,17 +492,8 @@ impl Store {
             &serde_json::json!({ "customer_id": customer_id }),
         )
         .await?;
-        for fid in &items {
-            let f = super::feedback::load_feedback(&mut tx, fid).await?;
-            last = append(
-                &mut tx,
-                self.dialect(),
-                EventName::FeedbackUpdated,
-                Some(&f.department),
-                &f,
-            )
-            .await?;
-        }
+        let last =
+            super::identities::append_items_updated(&mut tx, self.dialect(), &items, last).await?;
         self.commit(tx, Some(last)).await?;
         Ok(identity)
     }

@@ -75,6 +75,28 @@ pub(crate) async fn changeable_identity(
     Ok(identity)
 }
 
+/// Appends `feedback.updated` for each item (their consoles show the new customer) after
+/// `last`, and returns the last sequence number.
+pub(crate) async fn append_items_updated(
+    tx: &mut SqlTx<'static, Any>,
+    dialect: super::Dialect,
+    items: &[String],
+    mut last: i64,
+) -> StoreResult<i64> {
+    for fid in items {
+        let f = super::feedback::load_feedback(tx, fid).await?;
+        last = append(
+            tx,
+            dialect,
+            EventName::FeedbackUpdated,
+            Some(&f.department),
+            &f,
+        )
+        .await?;
+    }
+    Ok(last)
+}
+
 /// Links `identity` to `customer_id`: its items without a customer join the customer and its
 /// history. Returns those items' ids (their consoles need a `feedback.updated`).
 pub(crate) async fn attach_identity(
@@ -368,7 +390,7 @@ impl Store {
             &customer_id,
         )
         .await?;
-        let mut last = append(
+        let last = append(
             &mut tx,
             self.dialect(),
             EventName::CustomerUpdated,
@@ -376,17 +398,7 @@ impl Store {
             &serde_json::json!({ "customer_id": customer_id }),
         )
         .await?;
-        for fid in &items {
-            let f = super::feedback::load_feedback(&mut tx, fid).await?;
-            last = append(
-                &mut tx,
-                self.dialect(),
-                EventName::FeedbackUpdated,
-                Some(&f.department),
-                &f,
-            )
-            .await?;
-        }
+        let last = append_items_updated(&mut tx, self.dialect(), &items, last).await?;
         self.commit(tx, Some(last)).await?;
         identity.customer_id = None;
         Ok(identity)
