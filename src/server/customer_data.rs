@@ -135,6 +135,20 @@ fn rows(
     }
 }
 
+/// The line a record starting at `byte` is on. The csv crate's own line number for a record
+/// counts from before the blank lines it skipped, so a bad row after a blank line would be
+/// reported a line too early.
+fn record_line(text: &str, byte: u64) -> u64 {
+    let bytes = text.as_bytes();
+    let mut at = usize::try_from(byte)
+        .unwrap_or(bytes.len())
+        .min(bytes.len());
+    while at < bytes.len() && (bytes[at] == b'\n' || bytes[at] == b'\r') {
+        at += 1;
+    }
+    1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64
+}
+
 fn csv_rows(text: &str, columns: &[&str]) -> Result<Vec<(u64, Result<Row, String>)>, FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -165,7 +179,9 @@ fn csv_rows(text: &str, columns: &[&str]) -> Result<Vec<(u64, Result<Row, String
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line());
+                let line = record
+                    .position()
+                    .map_or(line, |p| record_line(text, p.byte()));
                 if record.iter().all(str::is_empty) {
                     continue;
                 }
@@ -638,7 +654,7 @@ mod tests {
     #[test]
     fn csv_rows_keep_their_line_numbers() {
         let text = "external_id,name,email,phone,tier\n\
-                    c1,Ann Lee,ann@example.com,+44 7700 900123,gold\n\
+                    c1,Ann Lee,ann@example.com,+44 20 7946 0958,gold\n\
                     \n\
                     c2,Bob,not-an-email,,\n\
                     c3,\"Multi\nLine\",c@example.com;d@example.com,,\n";
