@@ -237,6 +237,8 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
             headers: vec![],
             expect: Status(StatusCode::NOT_FOUND),
         },
+        // The triage model is the organisation's, for supervisors and admins only.
+        ("GET", "/v1/triage/model") => plain(path.to_string(), Status(StatusCode::FORBIDDEN)),
         // The event stream is checked on its own below (it does not end by itself).
         ("GET", "/v1/events") => return None,
         (m, p) => panic!(

@@ -12,6 +12,7 @@ pub mod routing;
 pub mod rulebook;
 pub mod sse;
 pub mod store;
+pub mod triage;
 
 use routing::RoutingRules;
 use std::net::SocketAddr;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub refusals: audit::RefusalLog,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The organisation's triage model (built-in plus what corrections taught it).
+    pub triage: triage::TriageEngine,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
@@ -178,6 +181,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         delivery,
         refusals: audit::RefusalLog::new(store.clone()),
         shutdown: shutdown_rx.clone(),
+        triage: triage::TriageEngine::new(),
     };
     let refusals = state.refusals.clone();
     spawn_background(&config, &state);
@@ -219,6 +223,9 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
             config.sim_burst_every_min,
         );
     }
+    state
+        .triage
+        .spawn_refresher(state.store.clone(), state.shutdown.clone());
     rulebook::spawn_reloader(
         state.rules.clone(),
         state.store.clone(),

@@ -61,6 +61,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/customers/{id}/transactions" => get(customers::transactions)),
     route!(POST "/identities/{id}/link" => post(customers::link)),
     route!(GET "/rules" => get(meta::rules)),
+    route!(GET "/triage/model" => get(meta::triage_model)),
     route!(GET "/events" => get(super::sse::events)),
 ];
 

@@ -16,13 +16,14 @@ mod feedback;
 mod replies;
 mod rows;
 mod scope;
+mod triage;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
 pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
 pub use customers::NewCustomer;
 pub use deliveries::INTERRUPTED;
 pub use events::EventRow;
-pub use feedback::{FeedbackFilter, Intake};
+pub use feedback::{Correction, FeedbackFilter, Intake};
 pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
 
