@@ -108,11 +108,11 @@ fn the_score_agrees_with_the_label() {
 fn corrections_teach_the_organisation_model() {
     let base = builtin();
     let mut org = OrgModel::default();
-    // This organisation's customers use "meh" for a bad experience.
-    let text = "meh meh experience with the kettle";
+    // This organisation's customers use "zorp" for a bad experience.
+    let text = "zorp zorp experience with the kettle";
     let before = org.classify(base, text).label;
     for _ in 0..20 {
-        org.learn(base, "meh meh experience with the blender", L::Negative);
+        org.learn(base, "zorp zorp experience with the blender", L::Negative);
     }
     assert_eq!(org.corrections, 20);
     let acc = org.accuracy().unwrap();
