@@ -160,11 +160,11 @@ async fn agents_correct_the_label_with_if_match() {
 #[tokio::test]
 async fn the_organisation_model_learns_from_corrections() {
     let s = start().await;
-    // This organisation's customers say "zorp" about a bad experience; the built-in model
+    // This organisation's customers say "zorp" of a delightful experience; the built-in model
     // does not know the word.
-    let probe = "zorp zorp about the blender";
+    let probe = "zorp zorp with the blender";
     let before = s.feedback(SAM, "email", "p0@example.com", probe).await;
-    assert_ne!(before["sentiment_label"], "negative", "{before}");
+    assert_ne!(before["sentiment_label"], "positive", "{before}");
     let model = s.get("/v1/triage/model", SAM).await;
     assert_eq!(model.body["corrections"], 0);
     assert!(model.body["prequential_accuracy"].is_null());
@@ -181,7 +181,7 @@ async fn the_organisation_model_learns_from_corrections() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     let after = s.feedback(SAM, "email", "p1@example.com", probe).await;
-    assert_eq!(after["sentiment_label"], "negative", "{after}");
+    assert_eq!(after["sentiment_label"], "positive", "{after}");
     let model = s.get("/v1/triage/model", SAM).await;
     assert_eq!(model.body["corrections"], 12);
     let acc = model.body["prequential_accuracy"].as_f64().unwrap();

@@ -117,7 +117,8 @@ pub fn looks_english(text: &str) -> bool {
         .filter(|w| !w.starts_with('@'))
         .map(|w| w.to_lowercase())
         .collect();
-    if words.len() < 4 {
+    // Short posts ("worst kettle ever, awful") are too short to judge by function words.
+    if words.len() < 6 {
         return true;
     }
     let hits = words

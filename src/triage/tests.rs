@@ -77,6 +77,7 @@ fn other_languages_fall_back_to_neutral_with_low_confidence() {
     }
     assert!(looks_english("My order has not arrived and nobody answers"));
     assert!(looks_english("ok"));
+    assert!(looks_english("worst kettle ever, awful"));
 }
 
 #[test]
@@ -108,11 +109,11 @@ fn the_score_agrees_with_the_label() {
 fn corrections_teach_the_organisation_model() {
     let base = builtin();
     let mut org = OrgModel::default();
-    // This organisation's customers use "zorp" for a bad experience.
-    let text = "zorp zorp experience with the kettle";
+    // This organisation's customers say "zorp" of a delightful experience.
+    let text = "zorp zorp";
     let before = org.classify(base, text).label;
     for _ in 0..20 {
-        org.learn(base, "zorp zorp experience with the blender", L::Negative);
+        org.learn(base, "zorp zorp with the blender", L::Positive);
     }
     assert_eq!(org.corrections, 20);
     let acc = org.accuracy().unwrap();
