@@ -222,6 +222,11 @@ fn feedback_items(n: usize) -> Vec<Feedback> {
                 received_at,
                 sentiment,
                 sentiment_label: SentimentLabel::from_score(sentiment),
+                sentiment_confidence: 0.8,
+                kind: earshot::domain::FeedbackKind::Other,
+                urgency: vec![],
+                cues: vec![],
+                corrected: false,
                 department: rng.pick(DEPARTMENTS).to_string(),
                 assignee: match rng.below(20) {
                     0..=9 => None,
@@ -248,6 +253,7 @@ fn feedback_items(n: usize) -> Vec<Feedback> {
                 ]),
                 sla_due_at: received_at + CDuration::minutes(30 + 30 * rng.below(8) as i64),
                 version: 1,
+                unassigned_reason: None,
             }
         })
         .collect()
@@ -261,6 +267,7 @@ fn customer(id: &str) -> Customer {
     };
     Customer {
         id: id.into(),
+        external_id: None,
         first_name: FIRST[a % FIRST.len()].into(),
         last_name: LAST[(a / FIRST.len()) % LAST.len()].into(),
         emails: vec![format!("customer{a}@mail.example")],
@@ -364,6 +371,7 @@ fn agent(id: &str, name: &str, dept: &str) -> Agent {
         name: name.into(),
         role: AgentRole::Agent,
         departments: vec![dept.into()],
+        availability: Default::default(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `agent`, `check-config`.
+//! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `department`, `agent`,
+//! `audit`, `check-config`.
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -32,9 +33,81 @@ pub enum Command {
         #[arg(long)]
         config_dir: Option<PathBuf>,
     },
+    /// Manage departments (set up a new organisation with `department add`).
+    #[command(subcommand)]
+    Department(DepartmentCommand),
     /// Manage agents and their tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Read the audit log, newest first: who set up, changed or was refused what.
+    Audit(AuditArgs),
+    /// Import customers or their transactions from a CSV file (with a header row) or JSON Lines;
+    /// idempotent by external id. Exit 0 when every row was imported, 1 when some were skipped
+    /// (each is printed with its line), 2 when the file or the database could not be used.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepartmentCommand {
+    /// Create a department (id: lowercase letters, digits, '-' and '_', starting with a letter).
+    Add {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        /// The id routing rules and agents name, e.g. `support`.
+        id: String,
+        /// A display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// How `earshot audit` prints entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// One line per entry: time, actor, action, object, outcome, detail.
+    #[default]
+    Text,
+    /// One JSON array of entries, as `GET /v1/audit` gives them.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long, env = "EARSHOT_DB")]
+    pub db: Option<String>,
+    /// Only entries by this agent id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only actions starting with this (`agent.` for every agent action).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only entries about this object id (an item, an agent, a department).
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Only entries at or after this time (RFC 3339, e.g. 2025-01-31T09:00:00Z).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only entries before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// At most this many entries (the newest).
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file holds: customers or transactions.
+    pub kind: crate::server::customer_data::ImportKind,
+    #[arg(long, env = "EARSHOT_DB")]
+    pub db: Option<String>,
+    /// csv or jsonl (default: from the file's extension, .csv or .jsonl/.ndjson).
+    #[arg(long)]
+    pub format: Option<crate::server::customer_data::ImportFormat>,
+    /// The file to import (`-` for standard input, with --format).
+    pub file: PathBuf,
 }
 
 /// How the console looks and which keys it takes.
@@ -122,6 +195,19 @@ pub struct ServeArgs {
     /// Minutes between simulated outage bursts in demo mode (0: none).
     #[arg(long, default_value_t = 10.0)]
     pub burst_every: f64,
+    /// Seconds a client gets to send a request head, from its first byte.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Open connections at most (kept below the open-file limit); at the cap the connection
+    /// idle longest is closed for a new one.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open event streams per token at most (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_streams_per_token: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,12 +2,15 @@
 //! is the one place that wires them together, for the demo.
 
 use clap::Parser;
-use earshot::cli::{AgentCommand, Cli, Command, ConsoleArgs, DemoArgs, LookArgs, ServeArgs};
+use earshot::cli::{
+    AgentCommand, AuditArgs, AuditFormat, Cli, Command, ConsoleArgs, DemoArgs, DepartmentCommand,
+    ImportArgs, LookArgs, ServeArgs,
+};
 use earshot::client::config::{ConfigFlags, ConnectionConfig};
 use earshot::client::http::HttpBackend;
 use earshot::client::CrmBackend;
 use earshot::paths;
-use earshot::server::store::{NewAgent, Store};
+use earshot::server::store::{AuditFilter, AuditScope, NewAgent, Store};
 use earshot::server::{self, ServerConfig};
 use earshot::tui::{self, ConsoleOptions};
 use std::process::ExitCode;
@@ -35,7 +38,10 @@ fn main() -> ExitCode {
             }
             Some(Command::CheckConfig { config_dir }) => Ok(check_config(config_dir)),
             Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Department(cmd)) => department(cmd).await,
             Some(Command::Agent(cmd)) => agent(cmd).await,
+            Some(Command::Audit(args)) => audit(args).await,
+            Some(Command::Import(args)) => import(args).await,
         }
     });
     match result {
@@ -143,7 +149,8 @@ fn check_config(config_dir: Option<std::path::PathBuf>) -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     log_to_stderr();
-    let mut config = ServerConfig::new(args.db.unwrap_or_else(paths::default_db), args.listen);
+    let db = args.db.unwrap_or_else(paths::default_db);
+    let mut config = ServerConfig::new(db.clone(), args.listen);
     config.demo = args.demo;
     config.routing = args.routing;
     config.rules = args.rules;
@@ -153,10 +160,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.sim_per_minute = args.sim_rate;
     config.sim_burst_every_min = args.burst_every;
+    config.limits = server::listener::Limits {
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
+        max_streams_per_token: args.max_streams_per_token,
+    };
     let running = server::start(config).await?;
     println!("earshot server listening on {}", running.url());
     if args.demo {
         print_demo_tokens();
+    } else if let Some(steps) =
+        server::setup::next_steps(&running.store, &running.routing, &db).await?
+    {
+        println!("{steps}");
     }
     wait_for_signal().await;
     running.shutdown().await;
@@ -238,6 +255,57 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+async fn department(cmd: DepartmentCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DepartmentCommand::Add { db, id, name } => {
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let added = store.add_department(None, &id, name.as_deref()).await;
+            store.close().await;
+            let department = added?;
+            println!("department {} ({}) created", department.id, department.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if !(1..=10_000).contains(&args.limit) {
+        anyhow::bail!("--limit must be between 1 and 10000");
+    }
+    let store = Store::open(&args.db.unwrap_or_else(paths::default_db)).await?;
+    let filter = AuditFilter {
+        actor: args.actor,
+        action_prefix: args.action,
+        object: args.object,
+        since: args.since.map(|t| t.timestamp_micros()),
+        until: args.until.map(|t| t.timestamp_micros()),
+        before_id: None,
+        limit: args.limit,
+    };
+    let entries = store.audit_log(&AuditScope::All, &filter).await;
+    store.close().await;
+    let entries = entries?;
+    match args.format {
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+        AuditFormat::Text => {
+            for e in &entries {
+                // The detail may hold text an agent typed: no control characters to the terminal.
+                let detail = earshot::text::sanitize_inline(&e.detail);
+                println!(
+                    "{}  {}  {}  {}  {}  {}",
+                    e.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    e.actor.as_deref().unwrap_or("-"),
+                    e.action,
+                    if e.object.is_empty() { "-" } else { &e.object },
+                    e.outcome,
+                    detail
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AgentCommand::Add {
@@ -283,4 +351,69 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `earshot import customers|transactions FILE`: progress on stderr every 10,000 rows, each
+/// skipped row on stderr with its line, the totals on stdout.
+async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    use earshot::server::customer_data::{self, ImportError, ImportFormat};
+    use std::io::Read;
+    let stdin = args.file.as_os_str() == "-";
+    let Some(format) = args.format.or_else(|| {
+        (!stdin)
+            .then(|| ImportFormat::from_path(&args.file))
+            .flatten()
+    }) else {
+        anyhow::bail!(
+            "cannot tell the format of {}: name it .csv or .jsonl, or pass --format csv|jsonl",
+            args.file.display()
+        );
+    };
+    let mut text = String::new();
+    if stdin {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        std::fs::File::open(&args.file)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    }
+    let store = Store::open(&args.db.unwrap_or_else(paths::default_db)).await?;
+    let started = std::time::Instant::now();
+    let printed = std::sync::atomic::AtomicU64::new(0);
+    let progress = |done: u64| {
+        let step = done / 10_000;
+        if step > printed.swap(step, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "earshot: {} rows imported ({:.1} s)",
+                step * 10_000,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let result = customer_data::import(&store, None, args.kind, format, &text, &progress).await;
+    store.close().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(ImportError::File(e)) => anyhow::bail!("{}: {e}", args.file.display()),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+    };
+    for p in &report.skipped {
+        eprintln!("{}:{}: skipped: {}", args.file.display(), p.line, p.reason);
+    }
+    println!(
+        "{} {}: {} rows, {} created, {} updated, {} unchanged, {} skipped ({:.1} s)",
+        args.file.display(),
+        report.kind,
+        report.rows,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -430,3 +430,56 @@ async fn a_disk_that_refuses_writes_loses_neither_the_reply_nor_the_draft() {
     drop(c);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_picker_lists_the_servers_suggestions_first() {
+    let s = start().await;
+    // An unlinked author whose name and handle resemble the seeded customer Ann Tester.
+    let r = s
+        .post(
+            "/v1/feedback",
+            SAM,
+            serde_json::json!({"channel": "x", "author_handle": "@ann_tester",
+                               "author_name": "Ann Tester", "text": "my kettle lid is loose"}),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert!(r.body["customer_id"].is_null());
+    let mut alice = HeadlessConsole::start(&s.base, ALICE);
+    alice.open_item("lid", &id).await;
+    alice.keys("2 l");
+    alice
+        .until("the suggestions", |m| {
+            matches!(&m.overlay, Some(earshot::tui::model::Overlay::Link(ls))
+                if ls.suggestions.loaded().is_some() && ls.results.loaded().is_some())
+        })
+        .await;
+    let Some(earshot::tui::model::Overlay::Link(ls)) = &alice.model.overlay else {
+        unreachable!()
+    };
+    let rows = ls.rows();
+    let first = rows.first().expect("a candidate");
+    assert_eq!(first.customer.id, "cu_ann");
+    let suggestion = first
+        .suggestion
+        .expect("the first row is the server's suggestion");
+    assert!(
+        suggestion.reasons.iter().any(|r| r.contains("name")),
+        "{:?}",
+        suggestion.reasons
+    );
+    // The same customer is not listed again among the search results.
+    assert_eq!(rows.iter().filter(|r| r.customer.id == "cu_ann").count(), 1);
+    alice.keys("enter");
+    let want = id.clone();
+    alice
+        .until("the link", move |m| {
+            m.overlay.is_none()
+                && m.stream
+                    .get(&want)
+                    .is_some_and(|f| f.fb.author.customer_id.as_deref() == Some("cu_ann"))
+        })
+        .await;
+    s.stop().await;
+}

@@ -1,8 +1,9 @@
 //! Delivery over real HTTP: outbound parts arrive at a webhook receiver (a real axum server in the
 //! test) signed with the Standard Webhooks scheme, once each; failures are retried with backoff
 //! and then reported; a real server process killed mid-delivery finishes the job after a restart
-//! without doubling anything in the CRM; the stale-send guard; one macro to many items; the demo
-//! sink.
+//! without doubling anything in the CRM; two server processes on one database share the work
+//! through leases (each message delivered once, an orphan taken over); the stale-send guard; one
+//! macro to many items; the demo sink.
 
 mod common;
 
@@ -43,6 +44,8 @@ struct Inbox {
     always: AtomicU16,
     /// Hold every request (never answer) while set.
     hang: AtomicBool,
+    /// The webhook id of every request answered 200 (the deliveries a receiver accepts).
+    accepted: Mutex<Vec<String>>,
 }
 
 struct Receiver {
@@ -61,6 +64,15 @@ impl Receiver {
         let mut counts = HashMap::new();
         for h in self.hooks() {
             *counts.entry(h.id).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// How many times each webhook id was answered 200.
+    fn accepted(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for id in self.inbox.accepted.lock().unwrap().iter() {
+            *counts.entry(id.clone()).or_insert(0) += 1;
         }
         counts
     }
@@ -105,7 +117,7 @@ async fn hook(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) 
         return AxStatus::BAD_REQUEST;
     };
     inbox.got.lock().unwrap().push(Hook {
-        id,
+        id: id.clone(),
         timestamp: ts.parse().unwrap_or(0),
         payload,
         at: Instant::now(),
@@ -124,6 +136,7 @@ async fn hook(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) 
     {
         return AxStatus::INTERNAL_SERVER_ERROR;
     }
+    inbox.accepted.lock().unwrap().push(id);
     AxStatus::OK
 }
 
@@ -154,6 +167,22 @@ fn outbound_toml(r: &Receiver, max_attempts: u32, base_ms: u64) -> String {
         "[retry]\nmax_attempts = {max_attempts}\nbase_ms = {base_ms}\nmax_ms = 2000\ntimeout_ms = 30000\n\
          [default]\nurl = \"{}\"\nsecret = \"{}\"\n",
         r.url, r.whsec
+    )
+}
+
+/// The lease of the tests where one server process takes over from another: long enough that a
+/// loaded machine renews it in time (every third of it), short enough to wait for its expiry.
+const TEST_LEASE: Duration = Duration::from_secs(5);
+
+/// `toml` with the test lease, and a poll for unowned messages several times a second.
+fn with_lease(toml: &str) -> String {
+    toml.replacen(
+        "[retry]\n",
+        &format!(
+            "[retry]\nlease_ms = {}\npoll_ms = 200\n",
+            TEST_LEASE.as_millis()
+        ),
+        1,
     )
 }
 
@@ -420,7 +449,7 @@ async fn a_server_killed_mid_delivery_delivers_everything_once_after_restart() {
     let r = receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("outbound.toml");
-    std::fs::write(&config, outbound_toml(&r, 5, 10)).unwrap();
+    std::fs::write(&config, with_lease(&outbound_toml(&r, 5, 10))).unwrap();
     let config = config.to_string_lossy().into_owned();
     let args = ["--outbound", config.as_str()];
 
@@ -457,8 +486,9 @@ async fn a_server_killed_mid_delivery_delivers_everything_once_after_restart() {
     server.kill();
     r.inbox.hang.store(false, Ordering::SeqCst);
 
+    // The dead process's leases run out, then the new one takes its messages over.
     let server = ServerProcess::spawn(&db.url, &args).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + TEST_LEASE + Duration::from_secs(30);
     loop {
         let detail: Value = http
             .get(format!("{}/v1/feedback/{fid}", server.base))
@@ -517,6 +547,282 @@ async fn a_server_killed_mid_delivery_delivers_everything_once_after_restart() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(r.hooks().len(), 4, "the retried POST delivered nothing");
     server.kill();
+}
+
+/// Polls `done` every 50 ms until it holds; fails with `what` after `within`.
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    within: Duration,
+    what: &str,
+    mut done: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + within;
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what} (within {within:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The delivery status of each outbound message of item `fid`, read through the server at `base`.
+async fn outbound_statuses(base: &str, fid: &str) -> HashMap<String, String> {
+    let detail: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/feedback/{fid}"))
+        .bearer_auth(SAM)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    detail["thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_string(),
+                m["delivery_status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether all of `ids` are delivered, read through the server at `base`.
+async fn all_delivered(base: &str, fid: &str, ids: &[String]) -> bool {
+    let statuses = outbound_statuses(base, fid).await;
+    ids.iter()
+        .all(|id| statuses.get(id).is_some_and(|s| s == "delivered"))
+}
+
+/// Posts reply number `n` (one public part) on item `fid` through the server at `base`; returns
+/// its message id.
+async fn post_numbered_reply(base: &str, fid: &str, n: usize) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/feedback/{fid}/replies"))
+        .bearer_auth(SAM)
+        .header("Idempotency-Key", format!("lease-{n}"))
+        .json(&json!({"parts": [{"visibility": "public",
+                                 "body": format!("Sorry to hear that! We are on it (update {n}).")}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    ids(&body).remove(0)
+}
+
+/// A seeded database for server processes.
+async fn seeded_db() -> TestDb {
+    start_on(test_db().await).await.stop().await
+}
+
+/// An outbound configuration file (`--outbound`) in `dir` sending everything to `r`: many
+/// attempts with a short backoff, the test lease. Returns its path.
+fn outbound_file(dir: &tempfile::TempDir, name: &str, r: &Receiver) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, with_lease(&outbound_toml(r, 100, 20))).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_deliver_each_message_once_across_a_restart() {
+    let r = receiver().await;
+    // Down at first: every message is retried, by whichever instance owns it.
+    r.inbox.always.store(503, Ordering::SeqCst);
+    let db = seeded_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = outbound_file(&dir, "outbound.toml", &r);
+    let args = ["--outbound", config.as_str()];
+    let a = ServerProcess::spawn(&db.url, &args).await;
+    let b = ServerProcess::spawn(&db.url, &args).await;
+    let item = post_feedback(&a.base, SAM, "x", "@ann", "My kettle is broken, help").await;
+    let fid = item["id"].as_str().unwrap().to_string();
+    let mut message_ids = Vec::new();
+    for n in 0..10 {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        message_ids.push(post_numbered_reply(base, &fid, n).await);
+    }
+    wait_until(
+        Duration::from_secs(60),
+        "every message is attempted",
+        || {
+            let counts = r.counts();
+            let done = message_ids.iter().all(|id| counts.contains_key(id));
+            async move { done }
+        },
+    )
+    .await;
+
+    // B restarts (SIGKILL) while everything is being retried.
+    b.kill();
+    let before = r.counts();
+    let b = ServerProcess::spawn(&db.url, &args).await;
+    // Every message is attempted again after the restart: A goes on with its own, the new B
+    // takes over those of the old one once their leases ran out.
+    wait_until(
+        TEST_LEASE + Duration::from_secs(60),
+        "every message is attempted after the restart",
+        || {
+            let counts = r.counts();
+            let done = message_ids.iter().all(|id| counts[id] > before[id]);
+            async move { done }
+        },
+    )
+    .await;
+
+    // The receiver recovers; everything is delivered.
+    r.inbox.always.store(0, Ordering::SeqCst);
+    wait_until(Duration::from_secs(60), "all messages delivered", || {
+        all_delivered(&b.base, &fid, &message_ids)
+    })
+    .await;
+    // A worker retrying a message it does not own would send it again within one backoff cap
+    // (max_ms, 2 s) of the other's success: watch for twice that before counting.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let accepted = r.accepted();
+    for id in &message_ids {
+        assert_eq!(
+            accepted.get(id),
+            Some(&1),
+            "{id} is accepted exactly once: {accepted:?}"
+        );
+    }
+    assert_eq!(accepted.len(), message_ids.len(), "{accepted:?}");
+    assert_eq!(r.inbox.bad_signatures.load(Ordering::SeqCst), 0);
+    a.kill();
+    b.kill();
+}
+
+#[tokio::test]
+async fn an_instance_takes_over_the_deliveries_of_one_that_died() {
+    // Each instance posts to a receiver of its own, so that who sent what is known: A's is
+    // down, B's is up.
+    let to_a = receiver().await;
+    to_a.inbox.always.store(503, Ordering::SeqCst);
+    let to_b = receiver().await;
+    let db = seeded_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_a = outbound_file(&dir, "a.toml", &to_a);
+    let config_b = outbound_file(&dir, "b.toml", &to_b);
+    let a = ServerProcess::spawn(&db.url, &["--outbound", config_a.as_str()]).await;
+    let b = ServerProcess::spawn(&db.url, &["--outbound", config_b.as_str()]).await;
+    // Every reply goes through A, which claims its messages as they commit (B's poll may win
+    // one now and then; then B alone delivers it).
+    let item = post_feedback(&a.base, SAM, "x", "@ann", "My kettle is broken, help").await;
+    let fid = item["id"].as_str().unwrap().to_string();
+    let mut message_ids = Vec::new();
+    for n in 0..10 {
+        message_ids.push(post_numbered_reply(&a.base, &fid, n).await);
+    }
+    wait_until(
+        Duration::from_secs(60),
+        "every message is attempted",
+        || {
+            let (by_a, by_b) = (to_a.counts(), to_b.counts());
+            let done = message_ids
+                .iter()
+                .all(|id| by_a.contains_key(id) || by_b.contains_key(id));
+            async move { done }
+        },
+    )
+    .await;
+    let first_by_a: HashMap<String, Instant> = to_a
+        .hooks()
+        .into_iter()
+        .rev()
+        .map(|h| (h.id, h.at))
+        .collect();
+    assert!(!first_by_a.is_empty(), "A owns messages");
+
+    // A renews its leases: still retrying after longer than one lease, it is the only one
+    // sending its messages.
+    wait_until(
+        TEST_LEASE + Duration::from_secs(60),
+        "A retries its messages for longer than a lease",
+        || {
+            let hooks = to_a.hooks();
+            let done = first_by_a.iter().all(|(id, &at)| {
+                hooks
+                    .iter()
+                    .any(|h| &h.id == id && h.at > at + TEST_LEASE + Duration::from_secs(1))
+            });
+            async move { done }
+        },
+    )
+    .await;
+    let by_b = to_b.counts();
+    assert!(
+        by_b.keys().all(|id| !first_by_a.contains_key(id)),
+        "one sender per message while both live: {by_b:?}"
+    );
+
+    // A dies with its messages pending; B takes them over once A's leases ran out.
+    a.kill();
+    wait_until(
+        TEST_LEASE + Duration::from_secs(30),
+        "the surviving instance delivers the orphaned messages",
+        || all_delivered(&b.base, &fid, &message_ids),
+    )
+    .await;
+    let accepted = to_b.accepted();
+    for id in &message_ids {
+        assert_eq!(accepted.get(id), Some(&1), "{id}: {accepted:?}");
+        // The record: A's refused attempts (or one it was in the middle of), then B's success.
+        let a = attempts(&b.base, id).await;
+        let (last, earlier) = a.split_last().unwrap();
+        assert_eq!(last["http_status"], 200, "{a:?}");
+        assert!(
+            earlier
+                .iter()
+                .all(|x| x["http_status"] == 503
+                    || x["error"].as_str().unwrap().contains("interrupted")),
+            "{a:?}"
+        );
+    }
+    assert!(to_a.accepted().is_empty());
+    b.kill();
+}
+
+#[tokio::test]
+async fn a_burst_beyond_the_workers_capacity_goes_out_without_waiting_for_a_poll() {
+    // The worker takes on 16 messages at once; the rest are claimed as deliveries end. The poll
+    // is a minute away, so only that can deliver them in time.
+    let r = receiver().await;
+    let toml = outbound_toml(&r, 3, 10).replacen(
+        "[retry]\n",
+        "[retry]\nlease_ms = 60000\npoll_ms = 60000\n",
+        1,
+    );
+    let s = start_delivering(&toml).await;
+    let item = s
+        .feedback(SAM, "x", "@ann", "My kettle is broken, help")
+        .await;
+    let fid = item["id"].as_str().unwrap().to_string();
+    // The receiver holds the first ones, so the worker is full while the rest commit.
+    r.inbox.hang.store(true, Ordering::SeqCst);
+    let mut message_ids = Vec::new();
+    for n in 0..40 {
+        message_ids.push(post_numbered_reply(&s.base, &fid, n).await);
+    }
+    wait_until(Duration::from_secs(30), "the worker is full", || {
+        let full = r.hooks().len() >= 16;
+        async move { full }
+    })
+    .await;
+    r.inbox.hang.store(false, Ordering::SeqCst);
+    wait_until(
+        Duration::from_secs(30),
+        "the whole burst is delivered",
+        || all_delivered(&s.base, &fid, &message_ids),
+    )
+    .await;
+    let accepted = r.accepted();
+    assert!(
+        message_ids.iter().all(|id| accepted.get(id) == Some(&1)),
+        "{accepted:?}"
+    );
+    s.stop().await;
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ const DEPARTMENTS: [&str; 5] = ["support", "billing", "shipping", "finance", "so
 /// What one department owns in the test organisation.
 struct Owned {
     department: &'static str,
+    /// The department's agent (whose token is `token`).
+    agent: String,
     token: String,
     item: String,
     message: String,
@@ -138,8 +140,14 @@ async fn own(s: &TestServer, department: &'static str) -> Owned {
     )
     .await;
     let stranger_item = second["id"].as_str().unwrap().to_string();
+    let agent = match department {
+        "support" => "ag_alice".to_string(),
+        "billing" => "ag_bilal".to_string(),
+        other => format!("ag_{other}"),
+    };
     Owned {
         department,
+        agent,
         token,
         item,
         message,
@@ -180,6 +188,31 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
     let c = match (method.as_str(), path) {
         ("GET", "/v1/health" | "/v1/openapi.json" | "/v1/me" | "/v1/agents")
         | ("GET", "/v1/departments" | "/v1/rules") => plain(path.to_string(), Shared),
+        // The caller's own availability: allowed, and it says "available" as it already is.
+        ("PATCH", "/v1/me") => Case {
+            path: path.to_string(),
+            body: Some(json!({"availability": "available"})),
+            headers: vec![],
+            expect: Shared,
+        },
+        // Another department's agent: only admins and that department's supervisors.
+        ("PATCH", "/v1/agents/{id}") => Case {
+            path: format!("/v1/agents/{}", other.agent),
+            body: Some(json!({"availability": "away"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        // Set-up and the audit log are not for agents at all.
+        ("POST", "/v1/departments") => Case {
+            path: path.to_string(),
+            body: Some(json!({"id": format!("{}-annex", other.department)})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("GET", "/v1/audit") => plain(
+            format!("/v1/audit?object={}", other.item),
+            Status(StatusCode::FORBIDDEN),
+        ),
         ("GET", "/v1/feedback") => plain(
             format!("/v1/feedback?department={}", other.department),
             Status(StatusCode::NOT_FOUND),
@@ -239,6 +272,40 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
         },
         // The triage model is the organisation's, for supervisors and admins only.
         ("GET", "/v1/triage/model") => plain(path.to_string(), Status(StatusCode::FORBIDDEN)),
+        // Customer records are shared, but only supervisors and admins change them.
+        ("POST", "/v1/customers") => Case {
+            path: path.to_string(),
+            body: Some(json!({"first_name": "Intruder", "emails": ["i@example.org"]})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("POST", "/v1/customers/import") => Case {
+            path: format!("{path}?kind=customers&format=jsonl"),
+            body: Some(json!({"external_id": "intruder", "name": "In Truder"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("PATCH", "/v1/customers/{id}") => Case {
+            path: "/v1/customers/cu_ann".into(),
+            body: Some(json!({"tier": "bronze"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        ("POST", "/v1/customers/{id}/merge") => Case {
+            path: "/v1/customers/cu_ann/merge".into(),
+            body: Some(json!({"from": "cu_ben"})),
+            headers: vec![],
+            expect: Status(StatusCode::FORBIDDEN),
+        },
+        // An identity seen only in another department is not found, like for linking.
+        ("DELETE", "/v1/identities/{id}/link") => plain(
+            format!("/v1/identities/{}/link", other.stranger),
+            Status(StatusCode::NOT_FOUND),
+        ),
+        ("GET", "/v1/identities/{id}/matches") => plain(
+            format!("/v1/identities/{}/matches", other.stranger),
+            Status(StatusCode::NOT_FOUND),
+        ),
         // The event stream is checked on its own below (it does not end by itself).
         ("GET", "/v1/events") => return None,
         (m, p) => panic!(
@@ -363,6 +430,18 @@ async fn no_route_lets_an_agent_into_another_department() {
     // Nothing of any department changed.
     let after: Vec<Value> = futures::future::join_all(owned.iter().map(|o| snapshot(&s, o))).await;
     assert_eq!(before, after);
+    let agents = s.get("/v1/agents", SAM).await;
+    assert!(
+        !agents.body.to_string().contains("\"away\""),
+        "nobody was set away: {}",
+        agents.body
+    );
+    let departments = s.get("/v1/departments", SAM).await;
+    assert!(
+        !departments.body.to_string().contains("-annex"),
+        "no department was created: {}",
+        departments.body
+    );
 
     // The event stream from the beginning shows each agent only its own department.
     for me in &owned {

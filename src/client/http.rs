@@ -10,8 +10,8 @@
 use super::events::{self, EventStreamOptions};
 use super::{ClientError, CrmBackend, FeedbackQuery, RulebookSource, StreamItem};
 use crate::domain::api::{
-    FeedbackDetail, FeedbackPatch, LinkIdentity, Me, NewFeedback, NewReply, Page, PresenceUpdate,
-    Problem,
+    FeedbackDetail, FeedbackPatch, IdentityMatches, LinkIdentity, Me, NewFeedback, NewReply, Page,
+    PresenceUpdate, Problem,
 };
 use crate::domain::{
     Agent, Customer, Department, Feedback, HistoryEntry, Identity, PresenceState, Reply,
@@ -556,6 +556,11 @@ impl CrmBackend for HttpBackend {
         self.get(self.url(&["customers", id, "transactions"])).await
     }
 
+    async fn identity_matches(&self, identity_id: &str) -> Result<IdentityMatches, ClientError> {
+        self.get(self.url(&["identities", identity_id, "matches"]))
+            .await
+    }
+
     async fn search_customers(&self, q: &str) -> Result<Page<Customer>, ClientError> {
         let mut url = self.url(&["customers"]);
         url.query_pairs_mut().append_pair("q", q);
@@ -638,6 +643,7 @@ pub(crate) mod tests {
             name: "Ann\u{1B}]0;pwned\u{7}".into(),
             role: AgentRole::Agent,
             departments: vec!["billing".into()],
+            availability: Default::default(),
         }
     }
 
@@ -673,6 +679,7 @@ pub(crate) mod tests {
             priority: Priority::Normal,
             sla_due_at: now,
             version,
+            unassigned_reason: None,
         }
     }
 

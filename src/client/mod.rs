@@ -17,7 +17,9 @@ pub use events::EventStreamOptions;
 pub use http::{HttpBackend, HttpOptions};
 pub use outbox::{DrainReport, Outbox, OutboxEntry, OutboxState};
 
-use crate::domain::api::{FeedbackDetail, FeedbackPatch, Me, NewFeedback, NewReply, Page};
+use crate::domain::api::{
+    FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
+};
 use crate::domain::{
     Agent, Channel, Customer, Department, Event, Feedback, FeedbackStatus, HistoryEntry, Identity,
     PresenceState, Reply, Transaction,
@@ -138,6 +140,9 @@ pub trait CrmBackend: Send + Sync + 'static {
         identity_id: &str,
         customer_id: &str,
     ) -> Result<Identity, ClientError>;
+    /// The customers an identity probably belongs to, best first, with the reasons (the link
+    /// picker shows them before search results).
+    async fn identity_matches(&self, identity_id: &str) -> Result<IdentityMatches, ClientError>;
     async fn agents(&self) -> Result<Vec<Agent>, ClientError>;
     async fn departments(&self) -> Result<Vec<Department>, ClientError>;
     async fn rules(&self) -> Result<RulebookSource, ClientError>;

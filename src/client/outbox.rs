@@ -437,7 +437,9 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::client::{FeedbackQuery, RulebookSource, StreamItem};
-    use crate::domain::api::{FeedbackDetail, FeedbackPatch, Me, NewFeedback, Page};
+    use crate::domain::api::{
+        FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, Page,
+    };
     use crate::domain::*;
     use futures::stream::BoxStream;
     use std::collections::{HashMap, VecDeque};
@@ -529,6 +531,9 @@ mod tests {
             unused()
         }
         async fn link_identity(&self, _: &str, _: &str) -> Result<Identity, ClientError> {
+            unused()
+        }
+        async fn identity_matches(&self, _: &str) -> Result<IdentityMatches, ClientError> {
             unused()
         }
         async fn agents(&self) -> Result<Vec<Agent>, ClientError> {

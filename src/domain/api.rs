@@ -165,6 +165,122 @@ pub struct LinkIdentity {
     pub customer_id: String,
 }
 
+/// `POST /v1/customers` (a new record) and `PATCH /v1/customers/{id}` (absent fields are left
+/// alone). Also what each row of an import becomes. Emails must be addresses, phones numbers in
+/// international form (`+44 7700 900123`); lists replace the stored list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emails: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phones: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_channel: Option<Channel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consents: Option<ConsentsPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_value: Option<Money>,
+}
+
+/// Consents to change; absent ones are left alone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub social_dm: Option<bool>,
+}
+
+/// The answer to an import (`POST /v1/customers/import`, `earshot import`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    /// `customers` or `transactions`.
+    pub kind: String,
+    /// Data rows read (the header and blank lines not counted).
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    /// Rows identical to what was stored already.
+    pub unchanged: u64,
+    /// Each refused row, with its line in the file; none of it was written.
+    pub skipped: Vec<ImportProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportProblem {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// `GET /v1/identities/{id}/matches`: customers who may be the person behind an identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IdentityMatches {
+    pub identity: Identity,
+    /// Best first.
+    pub candidates: Vec<MatchCandidate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MatchCandidate {
+    pub customer: Customer,
+    /// 0.0 to 1.0; 1.0 is an exact email or phone match.
+    pub score: f64,
+    /// Why, e.g. `same email ann@example.com`, `same name`, `similar handle`.
+    pub reasons: Vec<String>,
+}
+
+/// `POST /v1/customers/{id}/merge`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeCustomers {
+    /// The record merged into this one and retired.
+    pub from: String,
+}
+
+/// The answer to a merge: the surviving record and how conflicts were settled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MergeResult {
+    pub customer: Customer,
+    pub retired: String,
+    /// Fields on which the two records differed: the survivor's value is kept.
+    pub conflicts: Vec<MergeConflict>,
+    pub moved: MergeMoved,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MergeConflict {
+    pub field: String,
+    pub kept: String,
+    pub dropped: String,
+}
+
+/// What moved from the retired record to the survivor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MergeMoved {
+    pub identities: u64,
+    pub transactions: u64,
+    pub history: u64,
+    pub feedback: u64,
+}
+
 /// The data of a `stream.reset` event: the resume point is gone, refetch then continue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StreamReset {
@@ -179,6 +295,43 @@ pub struct RulebookSource {
     pub version: String,
     /// The TOML text of the rulebook (RULES.md), compiled by the client's own rule engine.
     pub source: String,
+}
+
+/// `POST /v1/departments` (admin): a new department. The id is what routing rules and agents
+/// name (`support`, `returns-emea`): lowercase ASCII letters, digits, `-` and `_`, starting with
+/// a letter, at most 64 characters. The name defaults to the id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDepartment {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `PATCH /v1/me` and `PATCH /v1/agents/{id}`: whether the agent takes new work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPatch {
+    pub availability: Availability,
+}
+
+/// One entry of the audit log (`GET /v1/audit`): who did what to which object, and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The agent who acted; `None` for the server itself, the command line, or a caller
+    /// without a valid token.
+    pub actor: Option<String>,
+    /// `department.add`, `agent.add`, `agent.revoke`, `agent.availability`, `feedback.create`,
+    /// `feedback.patch`, `reply.create`..., or for a refused request its method and route
+    /// template (`PATCH /v1/feedback/{id}`); `refusals.summary` counts refusals in bulk.
+    pub action: String,
+    /// The id the action was about (an item, an agent, a department), or a route for summaries.
+    pub object: String,
+    /// `ok` or `refused`.
+    pub outcome: String,
+    pub detail: String,
 }
 
 /// RFC 9457 problem details.

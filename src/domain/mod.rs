@@ -201,6 +201,19 @@ impl AgentRole {
 string_enum!(Scope { Read = "read", Reply = "reply", Admin = "admin" });
 
 string_enum!(
+    /// Whether an agent takes new work: routing hands items only to `available` agents.
+    Availability { Available = "available", Away = "away" }
+);
+
+// `string_enum!` has no place for `#[default]` on a variant.
+#[allow(clippy::derivable_impls)]
+impl Default for Availability {
+    fn default() -> Self {
+        Availability::Available
+    }
+}
+
+string_enum!(
     /// Derived from a customer's history and kept current by the server.
     CustomerRole {
         PowerUser = "power_user",
@@ -252,6 +265,9 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Customer {
     pub id: String,
+    /// The customer's id in the organisation's own systems (what imports are matched by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub emails: Vec<String>,
@@ -319,6 +335,10 @@ pub struct Feedback {
     pub sla_due_at: DateTime<Utc>,
     /// Bumped on every change; the ETag of PATCH.
     pub version: i64,
+    /// Why routing left the item without an assignee (nobody in the department was available),
+    /// `None` when it is assigned or was unassigned on purpose. Absent from older servers.
+    #[serde(default)]
+    pub unassigned_reason: Option<String>,
 }
 
 /// A message on a thread, inbound from the customer or outbound from an agent.
@@ -378,6 +398,9 @@ pub struct Agent {
     pub name: String,
     pub role: AgentRole,
     pub departments: Vec<String>,
+    /// Absent from older servers, where every agent counted as available.
+    #[serde(default)]
+    pub availability: Availability,
 }
 
 /// One entry of the append-only event log, as streamed over SSE.

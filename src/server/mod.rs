@@ -4,12 +4,15 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod customer_data;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod listener;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
+pub mod setup;
 pub mod sse;
 pub mod store;
 pub mod triage;
@@ -47,6 +50,8 @@ pub struct ServerConfig {
     /// Where outbound messages are posted (`--outbound`). Without it, the demo delivers to its
     /// loopback sink and other servers keep messages queued.
     pub outbound: Option<delivery::OutboundConfig>,
+    /// Header-read and idle timeouts, the connection cap, event streams per token.
+    pub limits: listener::Limits,
 }
 
 impl ServerConfig {
@@ -62,6 +67,7 @@ impl ServerConfig {
             event_retention: 1_000_000,
             rate_limit: ratelimit::RateLimit::default(),
             outbound: None,
+            limits: listener::Limits::default(),
         }
     }
 }
@@ -80,12 +86,16 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The organisation's triage model (built-in plus what corrections taught it).
     pub triage: triage::TriageEngine,
+    /// Open event streams per token.
+    pub streams: Arc<sse::StreamSlots>,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The routing rules in force (which departments items go to).
+    pub routing: Arc<RoutingRules>,
     refusals: audit::RefusalLog,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -175,13 +185,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     };
     let state = AppState {
         store: store.clone(),
-        routing,
+        routing: routing.clone(),
         rules,
         limiter: ratelimit::TokenLimiter::new(config.rate_limit).map(Arc::new),
         delivery,
         refusals: audit::RefusalLog::new(store.clone()),
         shutdown: shutdown_rx.clone(),
         triage: triage::TriageEngine::new(),
+        streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
     };
     let refusals = state.refusals.clone();
     spawn_background(&config, &state);
@@ -189,24 +200,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     if let Some(sink) = sink {
         app = app.merge(delivery::sink::router(sink));
     }
-    let mut stop = shutdown_rx.clone();
-    let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let task = tokio::spawn(listener::serve(
+        listener,
+        app,
+        config.limits,
+        shutdown_rx.clone(),
+    ));
     tracing::info!(%addr, db = %config.db, demo = config.demo, "earshot server listening");
     Ok(RunningServer {
         addr,
         store,
+        routing,
         refusals,
         shutdown: shutdown_tx,
         task,

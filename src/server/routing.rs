@@ -19,6 +19,32 @@ pub struct RoutingRules {
     pub routes: Vec<Route>,
     #[serde(default, rename = "priority")]
     pub priorities: Vec<PriorityRule>,
+    /// What escalating an item (raising its priority to urgent) does to its SLA.
+    #[serde(default)]
+    pub escalation: Escalation,
+}
+
+/// `[escalation]`: an escalated item is due at most `sla_hours` from the moment it is escalated
+/// (an item already due sooner keeps its due time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    #[serde(default = "Escalation::default_sla_hours")]
+    pub sla_hours: i64,
+}
+
+impl Escalation {
+    fn default_sla_hours() -> i64 {
+        1
+    }
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation {
+            sla_hours: Escalation::default_sla_hours(),
+        }
+    }
 }
 
 /// Conditions shared by routes and priority rules: every key given must match.
@@ -111,6 +137,13 @@ fn contains_word(haystack: &str, needle: &str) -> bool {
 impl RoutingRules {
     pub fn parse(source: &str) -> Result<RoutingRules, String> {
         let rules: RoutingRules = toml::from_str(source).map_err(|e| e.to_string())?;
+        if !(1..=24 * 365).contains(&rules.escalation.sla_hours) {
+            return Err(format!(
+                "escalation.sla_hours must be between 1 and {}, not {}",
+                24 * 365,
+                rules.escalation.sla_hours
+            ));
+        }
         Ok(rules)
     }
 
@@ -276,6 +309,24 @@ mod tests {
         assert!(sentiment("I love it! 😍") > 0.3);
         assert!(sentiment("Worst service ever, I hate this") < -0.3);
         assert_eq!(sentiment(""), 0.0);
+    }
+
+    #[test]
+    fn escalation_sla_has_a_default_and_is_checked() {
+        let rules = RoutingRules::parse(DEFAULT_ROUTING).unwrap();
+        assert_eq!(rules.escalation.sla_hours, 1);
+        let rules = RoutingRules::parse("default_department = \"x\"").unwrap();
+        assert_eq!(rules.escalation, Escalation::default());
+        let rules =
+            RoutingRules::parse("default_department = \"x\"\n[escalation]\nsla_hours = 2").unwrap();
+        assert_eq!(rules.escalation.sla_hours, 2);
+        assert!(
+            RoutingRules::parse("default_department = \"x\"\n[escalation]\nsla_hours = 0").is_err()
+        );
+        assert!(
+            RoutingRules::parse("default_department = \"x\"\n[escalation]\nsla_houres = 2")
+                .is_err()
+        );
     }
 
     #[test]

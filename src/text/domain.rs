@@ -6,7 +6,9 @@
 //! server, never shown.
 
 use super::sanitize::{sanitize, sanitize_inline, sanitize_json};
-use crate::domain::api::{FeedbackDetail, Me, Page, Presence, Problem, ProblemField};
+use crate::domain::api::{
+    FeedbackDetail, IdentityMatches, MatchCandidate, Me, Page, Presence, Problem, ProblemField,
+};
 use crate::domain::{
     Agent, Customer, Department, Event, Feedback, HistoryEntry, Identity, Message, Money, Override,
     Preferences, Reply, ReplyPart, Transaction,
@@ -85,6 +87,9 @@ impl Sanitize for Preferences {
 impl Sanitize for Customer {
     fn sanitize(&mut self) {
         line(&mut self.id);
+        if let Some(e) = &mut self.external_id {
+            line(e);
+        }
         line(&mut self.first_name);
         line(&mut self.last_name);
         lines(&mut self.emails);
@@ -129,6 +134,7 @@ impl Sanitize for Feedback {
         line_opt(&mut self.url);
         line(&mut self.department);
         line_opt(&mut self.assignee);
+        line_opt(&mut self.unassigned_reason);
     }
 }
 
@@ -181,6 +187,20 @@ impl Sanitize for Agent {
         line(&mut self.id);
         line(&mut self.name);
         lines(&mut self.departments);
+    }
+}
+
+impl Sanitize for MatchCandidate {
+    fn sanitize(&mut self) {
+        self.customer.sanitize();
+        lines(&mut self.reasons);
+    }
+}
+
+impl Sanitize for IdentityMatches {
+    fn sanitize(&mut self) {
+        self.identity.sanitize();
+        self.candidates.sanitize();
     }
 }
 
@@ -331,6 +351,7 @@ mod tests {
             priority: Priority::Normal,
             sla_due_at: now,
             version: 1,
+            unassigned_reason: None,
         };
         sanitize_feedback(&mut f);
         assert_eq!(f.text, "Refund me\nnow 👨\u{200D}👩\u{200D}👧");
@@ -345,6 +366,7 @@ mod tests {
     fn customer_fields_and_trend_are_made_safe() {
         let mut c = Customer {
             id: "cus_1".into(),
+            external_id: None,
             first_name: "Ann\u{9B}2J".into(),
             last_name: "Lee\r\nX".into(),
             emails: vec!["ann@example.com\u{7}".into()],

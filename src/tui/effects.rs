@@ -55,6 +55,8 @@ pub enum Effect {
         state: PresenceState,
     },
     SearchCustomers(String),
+    /// The server's suggestions for linking this identity.
+    LoadMatches(String),
     LinkIdentity {
         identity_id: String,
         customer_id: String,
@@ -240,6 +242,15 @@ impl Runner {
                 tokio::spawn(async move {
                     let result = b.search_customers(&query).await;
                     send(Msg::CustomerSearch { query, result })
+                });
+            }
+            Effect::LoadMatches(identity_id) => {
+                tokio::spawn(async move {
+                    let result = b.identity_matches(&identity_id).await;
+                    send(Msg::Matches {
+                        identity_id,
+                        result,
+                    })
                 });
             }
             Effect::LinkIdentity {

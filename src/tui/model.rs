@@ -6,7 +6,7 @@ use super::keymap::{KeyPress, Keymap};
 use super::lint::{CompiledRules, ViolationMark};
 use super::textutil::{one_line, sanitize, sanitize_multiline};
 use super::theme::Theme;
-use crate::domain::api::Presence;
+use crate::domain::api::{MatchCandidate, Presence};
 use crate::domain::{
     Agent, Channel, Customer, DeliveryStatus, Department, Feedback, HistoryEntry, Identity,
     Message, Override, PresenceState, ReplyPart, Transaction, Visibility,
@@ -913,7 +913,44 @@ pub struct LinkSearch {
     /// The query the results are for (None before the first search).
     pub searched: Option<String>,
     pub results: Load<Vec<Customer>>,
+    /// The server's ranked candidates for this identity (same email, same phone, similar
+    /// name...), listed before the search results.
+    pub suggestions: Load<Vec<MatchCandidate>>,
+    /// Into [`LinkSearch::rows`].
     pub selected: usize,
+}
+
+/// One customer the link picker offers: a suggestion (with its score and reasons) or a search
+/// result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkRow<'a> {
+    pub customer: &'a Customer,
+    pub suggestion: Option<&'a MatchCandidate>,
+}
+
+impl LinkSearch {
+    /// Suggestions first, then the search results that are not among them.
+    pub fn rows(&self) -> Vec<LinkRow<'_>> {
+        let suggested: &[MatchCandidate] = self.suggestions.loaded().map_or(&[], Vec::as_slice);
+        let found: &[Customer] = self.results.loaded().map_or(&[], Vec::as_slice);
+        let mut rows: Vec<LinkRow<'_>> = suggested
+            .iter()
+            .map(|s| LinkRow {
+                customer: &s.customer,
+                suggestion: Some(s),
+            })
+            .collect();
+        rows.extend(
+            found
+                .iter()
+                .filter(|c| !suggested.iter().any(|s| s.customer.id == c.id))
+                .map(|customer| LinkRow {
+                    customer,
+                    suggestion: None,
+                }),
+        );
+        rows
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1312,12 +1349,14 @@ pub(crate) mod fixtures {
             priority: Priority::Normal,
             sla_due_at: t0() + chrono::Duration::minutes(n as i64 * 11 - 30),
             version: 1,
+            unassigned_reason: None,
         }
     }
 
     pub fn customer(n: usize) -> Customer {
         Customer {
             id: format!("cus_{n}"),
+            external_id: None,
             first_name: "Ada".into(),
             last_name: format!("Lovelace{n}"),
             emails: vec![format!("ada{n}@example.com")],
@@ -1404,6 +1443,7 @@ pub(crate) mod fixtures {
             name: "Sam Agent".into(),
             role: AgentRole::Agent,
             departments: vec!["support".into()],
+            availability: Default::default(),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::textutil::sanitize_multiline;
 use super::theme::Theme;
 use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState, StreamItem};
 use crate::domain::api::{
-    FeedbackDetail, FeedbackPatch, Me, NewFeedback, NewReply, Page, Presence,
+    FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page, Presence,
 };
 use crate::domain::{
     Agent, AgentRole, Channel, Customer, Department, EventName, Feedback, FeedbackStatus,
@@ -81,6 +81,10 @@ pub enum Msg {
     CustomerSearch {
         query: String,
         result: Result<Page<Customer>, ClientError>,
+    },
+    Matches {
+        identity_id: String,
+        result: Result<IdentityMatches, ClientError>,
     },
     Linked {
         identity_id: String,
@@ -247,6 +251,22 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
                 if ls.searched.as_deref() == Some(query.as_str()) {
                     ls.results = match result {
                         Ok(p) => Load::Loaded(p.items.into_iter().map(clean_customer).collect()),
+                        Err(e) => Load::Failed(e.to_string()),
+                    };
+                    ls.selected = 0;
+                    m.dirty = true;
+                }
+            }
+            vec![]
+        }
+        Msg::Matches {
+            identity_id,
+            result,
+        } => {
+            if let Some(Overlay::Link(ls)) = &mut m.overlay {
+                if ls.identity.id == identity_id {
+                    ls.suggestions = match result {
+                        Ok(found) => Load::Loaded(found.candidates),
                         Err(e) => Load::Failed(e.to_string()),
                     };
                     ls.selected = 0;
@@ -1486,15 +1506,28 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
                 m.set_status(Level::Info, "the author is already linked to a customer");
                 return vec![];
             }
+            // The server's suggestions and a search by the author's name start at once, so
+            // the best candidates are listed (suggestions first) by the time the agent looks.
+            let name = fb.author.display_name.trim().to_string();
+            let search = name.chars().count() >= 2;
             m.overlay = Some(Overlay::Link(LinkSearch {
                 feedback_id: fb.id.clone(),
-                query: LineInput::with(&fb.author.display_name),
+                query: LineInput::with(&name),
                 identity: fb.author.clone(),
-                searched: None,
-                results: Load::Loaded(Vec::new()),
+                searched: search.then(|| name.clone()),
+                results: if search {
+                    Load::Loading
+                } else {
+                    Load::Loaded(Vec::new())
+                },
+                suggestions: Load::Loading,
                 selected: 0,
             }));
-            vec![]
+            let mut fx = vec![Effect::LoadMatches(fb.author.id.clone())];
+            if search {
+                fx.push(Effect::SearchCustomers(name));
+            }
+            fx
         }
         Action::SendReply => send(m),
         Action::CycleReplyType => {
@@ -2569,7 +2602,7 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
                 m.overlay = None;
                 return vec![];
             }
-            let n = ls.results.loaded().map(|r| r.len()).unwrap_or(0);
+            let n = ls.rows().len();
             if move_in_list(&mut ls.selected, n, kp) {
                 return vec![];
             }
@@ -2583,10 +2616,10 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
                     ls.results = Load::Loading;
                     return vec![Effect::SearchCustomers(q)];
                 }
-                if let Some(c) = ls.results.loaded().and_then(|r| r.get(ls.selected)) {
+                if let Some(row) = ls.rows().get(ls.selected) {
                     return vec![Effect::LinkIdentity {
                         identity_id: ls.identity.id.clone(),
-                        customer_id: c.id.clone(),
+                        customer_id: row.customer.id.clone(),
                     }];
                 }
                 return vec![];

@@ -173,6 +173,7 @@ pub async fn seed(store: &Store) {
     }
     let customer = |id: &str, first: &str, tier: &str, social_dm: bool| NewCustomer {
         id: id.into(),
+        external_id: None,
         first_name: first.into(),
         last_name: "Tester".into(),
         emails: vec![format!("{}@example.com", first.to_lowercase())],

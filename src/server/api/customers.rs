@@ -1,12 +1,17 @@
 //! Customer profiles, their history and transactions, search, and identity linking.
 
 use super::{decode_cursor, encode_cursor, page_limit, trim_page};
-use crate::domain::api::{LinkIdentity, Page};
+use crate::domain::api::{
+    CustomerFields, IdentityMatches, ImportReport, LinkIdentity, MergeCustomers, MergeResult, Page,
+};
 use crate::domain::*;
 use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::server::customer_data::{self, ImportError, ImportFormat, ImportKind};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::store::AuthenticatedAgent;
 use crate::server::AppState;
 use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
@@ -112,6 +117,160 @@ pub async fn link(
         state
             .store
             .link_identity(&agent.agent.id, &id, &body.customer_id, &agent.scope())
+            .await?,
+    ))
+}
+
+/// Changing customer records is for supervisors and admins; agents read them and link
+/// identities.
+fn require_supervisor(auth: &Auth) -> ApiResult<&AuthenticatedAgent> {
+    let agent = auth.require(Scope::Reply)?;
+    match agent.agent.role {
+        AgentRole::Supervisor | AgentRole::Admin => Ok(agent),
+        AgentRole::Agent => Err(ApiError::forbidden(
+            "only a supervisor or an admin may change customer records",
+        )),
+    }
+}
+
+/// 422 with one pointer per invalid field.
+fn validated(fields: &mut CustomerFields, creating: bool) -> ApiResult<()> {
+    customer_data::validate_customer(fields, creating).map_err(|errors| {
+        let detail = errors
+            .iter()
+            .map(|(p, d)| format!("{p}: {d}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = ApiError::invalid("", detail);
+        e.errors = errors
+            .into_iter()
+            .map(|(pointer, detail)| crate::domain::api::ProblemField { pointer, detail })
+            .collect();
+        e
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(mut body): ApiJson<CustomerFields>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    let agent = require_supervisor(&auth)?;
+    validated(&mut body, true)?;
+    let customer = state.store.create_customer(&agent.agent.id, &body).await?;
+    Ok((StatusCode::CREATED, Json(customer)))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(mut body): ApiJson<CustomerFields>,
+) -> ApiResult<Json<Customer>> {
+    let agent = require_supervisor(&auth)?;
+    validated(&mut body, false)?;
+    Ok(Json(
+        state
+            .store
+            .patch_customer(&agent.agent.id, &id, &body)
+            .await?,
+    ))
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<MergeCustomers>,
+) -> ApiResult<Json<MergeResult>> {
+    let agent = require_supervisor(&auth)?;
+    super::feedback::bounded(
+        "/from",
+        Some(body.from.as_str()),
+        super::feedback::MAX_ID_BYTES,
+    )?;
+    Ok(Json(
+        state
+            .store
+            .merge_customers(&agent.agent.id, &id, &body.from)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    kind: ImportKind,
+    format: Option<ImportFormat>,
+}
+
+/// Largest import body over HTTP; bigger files go through `earshot import`.
+pub const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// `POST /v1/customers/import?kind=customers|transactions[&format=csv|jsonl]`, the file as the
+/// body (`Content-Type: text/csv` or `application/jsonl` when `format` is not given).
+pub async fn import(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(p): ApiQuery<ImportParams>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ImportReport>> {
+    let agent = auth.require(Scope::Admin)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = p
+        .format
+        .or_else(|| ImportFormat::from_content_type(content_type))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unknown import format",
+                "send Content-Type: text/csv or application/jsonl, or add format=csv|jsonl",
+            )
+        })?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the file is not UTF-8 text"))?;
+    let report = customer_data::import(
+        &state.store,
+        Some(&agent.agent.id),
+        p.kind,
+        format,
+        text,
+        &|_| {},
+    )
+    .await
+    .map_err(|e| match e {
+        ImportError::File(e) => ApiError::invalid("", e.0),
+        ImportError::Store(e) => e.into(),
+    })?;
+    Ok(Json(report))
+}
+
+pub async fn matches(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<IdentityMatches>> {
+    let agent = auth.require(Scope::Read)?;
+    Ok(Json(
+        state.store.identity_matches(&id, &agent.scope()).await?,
+    ))
+}
+
+pub async fn unlink(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Identity>> {
+    let agent = auth.require(Scope::Reply)?;
+    Ok(Json(
+        state
+            .store
+            .unlink_identity(&agent.agent.id, &id, &agent.scope())
             .await?,
     ))
 }

@@ -10,7 +10,7 @@ use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routing::{self, Facts};
 use crate::server::store::{
-    AuthenticatedAgent, Correction, FeedbackFilter, Intake, ReplyRecipient, StoreError,
+    AuthenticatedAgent, Correction, FeedbackFilter, Intake, PatchPolicy, ReplyRecipient, StoreError,
 };
 use crate::server::AppState;
 use axum::extract::State;
@@ -294,9 +294,19 @@ pub async fn patch(
             })
         }
     };
+    let policy = PatchPolicy {
+        escalation_sla_hours: state.routing.escalation.sla_hours,
+    };
     let updated = state
         .store
-        .patch_feedback(&agent.agent.id, &id, version, &patch, correction.as_ref())
+        .patch_feedback(
+            &agent.agent.id,
+            &id,
+            version,
+            &patch,
+            &policy,
+            correction.as_ref(),
+        )
         .await?;
     if let (Some(label), true) = (patch.sentiment_label, updated.version != version) {
         // Learned after the correction is stored: items arriving from now on use it.

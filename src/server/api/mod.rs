@@ -4,6 +4,7 @@ mod customers;
 mod feedback;
 mod meta;
 pub mod openapi;
+mod org;
 mod replies;
 
 use super::audit::{Caller, Refusal};
@@ -13,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 
 /// One route of the API. The router is built from [`ROUTES`], so that tests can walk every
@@ -45,8 +46,12 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/health" => get(meta::health)),
     route!(GET "/openapi.json" => get(meta::openapi)),
     route!(GET "/me" => get(meta::me)),
+    route!(PATCH "/me" => patch(org::patch_me)),
     route!(GET "/agents" => get(meta::agents)),
+    route!(PATCH "/agents/{id}" => patch(org::patch_agent)),
     route!(GET "/departments" => get(meta::departments)),
+    route!(POST "/departments" => post(org::create_department)),
+    route!(GET "/audit" => get(org::audit)),
     route!(GET "/feedback" => get(feedback::list)),
     route!(POST "/feedback" => post(feedback::create)),
     route!(GET "/feedback/{id}" => get(feedback::detail)),
@@ -56,10 +61,23 @@ pub static ROUTES: &[Route] = &[
     route!(POST "/replies" => post(replies::bulk)),
     route!(GET "/messages/{id}/attempts" => get(replies::attempts)),
     route!(GET "/customers" => get(customers::search)),
+    route!(POST "/customers" => post(customers::create)),
+    Route {
+        method: Method::POST,
+        path: "/customers/import",
+        // Files are bigger than the other bodies.
+        handler: || {
+            post(customers::import).layer(DefaultBodyLimit::max(customers::IMPORT_BODY_LIMIT))
+        },
+    },
     route!(GET "/customers/{id}" => get(customers::profile)),
+    route!(PATCH "/customers/{id}" => patch(customers::patch)),
+    route!(POST "/customers/{id}/merge" => post(customers::merge)),
     route!(GET "/customers/{id}/history" => get(customers::history)),
     route!(GET "/customers/{id}/transactions" => get(customers::transactions)),
     route!(POST "/identities/{id}/link" => post(customers::link)),
+    route!(DELETE "/identities/{id}/link" => delete(customers::unlink)),
+    route!(GET "/identities/{id}/matches" => get(customers::matches)),
     route!(GET "/rules" => get(meta::rules)),
     route!(GET "/triage/model" => get(meta::triage_model)),
     route!(GET "/events" => get(super::sse::events)),

@@ -32,7 +32,11 @@ use utoipa::OpenApi as _;
         Transaction,
         HistoryEntry,
         Agent,
+        AgentPatch,
+        Availability,
+        AuditEntry,
         Department,
+        NewDepartment,
         Me,
         Presence,
         PresenceUpdate,
@@ -43,7 +47,17 @@ use utoipa::OpenApi as _;
         StreamReset,
         Money,
         Preferences,
-        Consents
+        Consents,
+        CustomerFields,
+        ConsentsPatch,
+        ImportReport,
+        ImportProblem,
+        IdentityMatches,
+        MatchCandidate,
+        MergeCustomers,
+        MergeResult,
+        MergeConflict,
+        MergeMoved
     ))
 )]
 struct ApiDoc;
@@ -58,8 +72,32 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         "The calling agent, departments and scopes",
         "Me",
     ),
-    (HttpMethod::Get, "/v1/agents", "Agents", ""),
+    (
+        HttpMethod::Patch,
+        "/v1/me",
+        "Set the caller's availability (body AgentPatch): away agents get no new items",
+        "Agent",
+    ),
+    (HttpMethod::Get, "/v1/agents", "Agents, with their availability", ""),
+    (
+        HttpMethod::Patch,
+        "/v1/agents/{id}",
+        "Set an agent's availability (body AgentPatch; admin, or a supervisor of the agent's department)",
+        "Agent",
+    ),
     (HttpMethod::Get, "/v1/departments", "Departments", ""),
+    (
+        HttpMethod::Post,
+        "/v1/departments",
+        "Create a department (body NewDepartment; admin); 409 for a taken id, 422 for a malformed one",
+        "Department",
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/audit",
+        "The audit log, newest first (supervisors: their departments; admins: all): actor, action (prefix), object, since, until, limit, cursor",
+        "",
+    ),
     (
         HttpMethod::Get,
         "/v1/triage/model",
@@ -120,7 +158,31 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         "Search customers by name, email or phone (q)",
         "",
     ),
+    (
+        HttpMethod::Post,
+        "/v1/customers",
+        "Create a customer (body CustomerFields; supervisor or admin); 201",
+        "Customer",
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/customers/import",
+        "Import customers or transactions (admin): kind=customers|transactions, format=csv|jsonl or Content-Type text/csv | application/jsonl; the file is the body",
+        "ImportReport",
+    ),
     (HttpMethod::Get, "/v1/customers/{id}", "Profile", "Customer"),
+    (
+        HttpMethod::Patch,
+        "/v1/customers/{id}",
+        "Change a customer's fields (body CustomerFields; supervisor or admin)",
+        "Customer",
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/customers/{id}/merge",
+        "Merge another customer into this one (body MergeCustomers; supervisor or admin); the other id is retired",
+        "MergeResult",
+    ),
     (
         HttpMethod::Get,
         "/v1/customers/{id}/history",
@@ -138,6 +200,18 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         "/v1/identities/{id}/link",
         "Link a social identity to a customer (body LinkIdentity)",
         "Identity",
+    ),
+    (
+        HttpMethod::Delete,
+        "/v1/identities/{id}/link",
+        "Unlink an identity from its customer",
+        "Identity",
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/identities/{id}/matches",
+        "Customers who may be behind an identity, ranked, with a score and reasons",
+        "IdentityMatches",
     ),
     (HttpMethod::Get, "/v1/rules", "The rulebook in force", ""),
     (

@@ -7,6 +7,9 @@
 //! base_ms = 500           # first backoff; doubles each attempt (with jitter)
 //! max_ms = 60000          # backoff cap
 //! timeout_ms = 10000      # one attempt's HTTP timeout
+//! lease_ms = 30000        # how long an instance owns a message it delivers without renewing
+//!                         # (renewed every third of it; another instance takes over after)
+//! poll_ms = 5000          # how often the worker looks for messages nobody owns
 //!
 //! [default]               # channels without their own table (optional)
 //! url = "https://bridge.example.com/earshot"
@@ -25,13 +28,21 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How failed attempts are retried: exponential backoff with jitter, bounded attempts.
+/// How failed attempts are retried: exponential backoff with jitter, bounded attempts; and how
+/// the instances sharing a database share the work (leases, see `super` module docs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base: Duration,
     pub max: Duration,
     pub timeout: Duration,
+    /// How long a claimed message stays owned by this instance without a renewal; the owner
+    /// renews it every third of this while it works on the message, so another instance takes
+    /// over only when the owner died or lost the database.
+    pub lease: Duration,
+    /// How often the worker looks for deliverable messages that nobody owns (new ones another
+    /// instance did not take, and orphans whose lease expired).
+    pub poll: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -41,6 +52,8 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(500),
             max: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(5),
         }
     }
 }
@@ -96,6 +109,8 @@ struct RetryFile {
     base_ms: Option<u64>,
     max_ms: Option<u64>,
     timeout_ms: Option<u64>,
+    lease_ms: Option<u64>,
+    poll_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -130,12 +145,20 @@ impl OutboundConfig {
             base: r.base_ms.map(Duration::from_millis).unwrap_or(d.base),
             max: r.max_ms.map(Duration::from_millis).unwrap_or(d.max),
             timeout: r.timeout_ms.map(Duration::from_millis).unwrap_or(d.timeout),
+            lease: r.lease_ms.map(Duration::from_millis).unwrap_or(d.lease),
+            poll: r.poll_ms.map(Duration::from_millis).unwrap_or(d.poll),
         };
         if !(1..=100).contains(&retry.max_attempts) {
             return Err("retry.max_attempts must be between 1 and 100".into());
         }
         if retry.timeout.is_zero() {
             return Err("retry.timeout_ms must be above 0".into());
+        }
+        if retry.lease < Duration::from_secs(1) {
+            return Err("retry.lease_ms must be at least 1000".into());
+        }
+        if retry.poll.is_zero() || retry.poll > retry.lease {
+            return Err("retry.poll_ms must be above 0 and at most retry.lease_ms".into());
         }
         let default = file.default.map(|e| endpoint("default", e)).transpose()?;
         let mut channels = HashMap::new();
@@ -176,6 +199,8 @@ mod tests {
             [retry]
             max_attempts = 3
             base_ms = 10
+            lease_ms = 4000
+            poll_ms = 250
             [default]
             url = "http://127.0.0.1:9/all"
             secret = "whsec_c2VjcmV0"
@@ -187,6 +212,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.retry.max_attempts, 3);
         assert_eq!(c.retry.base, Duration::from_millis(10));
+        assert_eq!(c.retry.lease, Duration::from_secs(4));
+        assert_eq!(c.retry.poll, Duration::from_millis(250));
+        assert_eq!(c.retry.timeout, RetryPolicy::default().timeout);
         assert_eq!(
             c.endpoint(Channel::X).unwrap().url.as_str(),
             "https://x.example/hook"
@@ -211,6 +239,8 @@ mod tests {
         assert!(OutboundConfig::parse(bad_scheme).is_err());
         assert!(OutboundConfig::parse("[retry]\nmax_attempts = 0").is_err());
         assert!(OutboundConfig::parse("[retri]\n").is_err());
+        assert!(OutboundConfig::parse("[retry]\nlease_ms = 10").is_err());
+        assert!(OutboundConfig::parse("[retry]\nlease_ms = 2000\npoll_ms = 3000").is_err());
     }
 
     #[test]
@@ -220,6 +250,7 @@ mod tests {
             base: Duration::from_millis(100),
             max: Duration::from_millis(1000),
             timeout: Duration::from_secs(1),
+            ..RetryPolicy::default()
         };
         for n in 1..=10u32 {
             let full = (100u64 << (n - 1)).min(1000);

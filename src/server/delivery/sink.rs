@@ -56,6 +56,7 @@ impl DemoSink {
                 base: Duration::from_millis(250),
                 max: Duration::from_secs(5),
                 timeout: Duration::from_secs(5),
+                ..RetryPolicy::default()
             },
             default: None,
             channels,

@@ -222,6 +222,7 @@ pub fn dataset(now: i64) -> Dataset {
         .collect();
         customers.push(NewCustomer {
             id,
+            external_id: None,
             first_name: first.to_string(),
             last_name: last.to_string(),
             emails: vec![email],

@@ -4,7 +4,7 @@
 use super::rows::{get, parse};
 use super::scope::DepartmentScope;
 use super::{audit_in, new_id, now_micros, require_department, Store, StoreError, StoreResult};
-use crate::domain::{Agent, AgentRole, Department, Scope};
+use crate::domain::{Agent, AgentRole, Availability, Department, Scope};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -63,7 +63,128 @@ fn random_token() -> String {
     )
 }
 
+/// Longest department id.
+pub const MAX_DEPARTMENT_ID: usize = 64;
+
+/// Why `id` cannot name a department, if it cannot: ids are what routing rules, agents and
+/// the queue's `department=` filter name, so they are kept plain.
+pub fn department_id_problem(id: &str) -> Option<String> {
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    if id.is_empty() || id.len() > MAX_DEPARTMENT_ID {
+        Some(format!(
+            "a department id is 1 to {MAX_DEPARTMENT_ID} characters"
+        ))
+    } else if !id.starts_with(|c: char| c.is_ascii_lowercase()) || !id.chars().all(plain) {
+        Some(format!(
+            "'{id}' is not a department id: use lowercase letters, digits, '-' and '_', starting with a letter"
+        ))
+    } else {
+        None
+    }
+}
+
+/// How many departments and usable admins a database has (what a fresh `earshot serve` checks
+/// to tell the operator what to do next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetupState {
+    pub departments: i64,
+    /// Admins with at least one token that is neither revoked nor expired.
+    pub active_admins: i64,
+}
+
 impl Store {
+    /// Creates a department (the command line's `department add`, `POST /v1/departments`),
+    /// audited as `department.add` by `actor` (`None`: the command line). A malformed id is
+    /// `InvalidField("/id")`, an existing one `Taken`.
+    pub async fn add_department(
+        &self,
+        actor: Option<&str>,
+        id: &str,
+        name: Option<&str>,
+    ) -> StoreResult<Department> {
+        if let Some(problem) = department_id_problem(id) {
+            return Err(StoreError::InvalidField("/id", problem));
+        }
+        let name = name.map(str::trim).unwrap_or(id);
+        if name.is_empty() || name.len() > 256 {
+            return Err(StoreError::InvalidField(
+                "/name",
+                "a department name is 1 to 256 bytes".into(),
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if existing.is_some() {
+            tx.rollback().await?;
+            return Err(StoreError::Taken(format!(
+                "department '{id}' exists already"
+            )));
+        }
+        sqlx::query("INSERT INTO departments (id, name) VALUES ($1, $2)")
+            .bind(id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        audit_in(&mut tx, actor, "department.add", id, "ok", name).await?;
+        self.commit(tx, None).await?;
+        Ok(Department {
+            id: id.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    pub async fn setup_state(&self) -> StoreResult<SetupState> {
+        let departments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM departments")
+            .fetch_one(self.reader())
+            .await?;
+        let active_admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM agents a WHERE a.role = 'admin' AND EXISTS \
+             (SELECT 1 FROM tokens t WHERE t.agent_id = a.id AND t.revoked_at IS NULL \
+              AND (t.expires_at IS NULL OR t.expires_at > $1))",
+        )
+        .bind(now_micros())
+        .fetch_one(self.reader())
+        .await?;
+        Ok(SetupState {
+            departments,
+            active_admins,
+        })
+    }
+
+    /// Sets whether an agent takes new work, audited as `agent.availability` by `actor`.
+    pub async fn set_availability(
+        &self,
+        actor: Option<&str>,
+        agent_id: &str,
+        availability: Availability,
+    ) -> StoreResult<Agent> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE agents SET availability = $1 WHERE id = $2")
+            .bind(availability.as_str())
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound(format!("agent {agent_id}")));
+        }
+        audit_in(
+            &mut tx,
+            actor,
+            "agent.availability",
+            agent_id,
+            "ok",
+            availability.as_str(),
+        )
+        .await?;
+        self.commit(tx, None).await?;
+        self.agent(agent_id).await
+    }
+
     pub async fn upsert_department(&self, id: &str, name: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO departments (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = $2")
@@ -147,13 +268,21 @@ impl Store {
             .bind(expires_at)
             .execute(&mut *tx)
             .await?;
-        audit_in(&mut tx, None, "agent.add", id, "ok", new.name).await?;
+        let detail = format!(
+            "{} ({}) in {}, scopes {}",
+            new.name,
+            new.role,
+            new.departments.join(","),
+            scopes.join(",")
+        );
+        audit_in(&mut tx, None, "agent.add", id, "ok", &detail).await?;
         self.commit(tx, None).await?;
         Ok(Agent {
             id: id.to_string(),
             name: new.name.to_string(),
             role: new.role,
             departments: new.departments.to_vec(),
+            availability: Availability::Available,
         })
     }
 
@@ -198,7 +327,7 @@ impl Store {
     }
 
     pub async fn agent(&self, id: &str) -> StoreResult<Agent> {
-        let row = sqlx::query("SELECT id, name, role FROM agents WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, role, availability FROM agents WHERE id = $1")
             .bind(id)
             .fetch_optional(self.reader())
             .await?
@@ -213,6 +342,7 @@ impl Store {
             name: get(&row, "name")?,
             role: parse::<AgentRole>(&row, "role")?,
             departments,
+            availability: parse::<Availability>(&row, "availability")?,
         })
     }
 

@@ -10,6 +10,8 @@ use sqlx::{Any, Transaction as SqlTx};
 /// A customer to create (the demo seed, an import).
 pub struct NewCustomer {
     pub id: String,
+    /// The id in the organisation's own systems (unique).
+    pub external_id: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub emails: Vec<String>,
@@ -24,22 +26,28 @@ pub struct NewCustomer {
 /// How many of a customer's latest feedback items make the sentiment trend.
 const TREND_LEN: i64 = 20;
 
+pub(crate) fn search_text(first: &str, last: &str, emails: &[String], phones: &[String]) -> String {
+    format!(
+        "{} {} {} {}",
+        first,
+        last,
+        emails.join(" "),
+        phones.join(" ")
+    )
+    .to_lowercase()
+}
+
 pub(crate) async fn insert_customer(
     tx: &mut SqlTx<'static, Any>,
     c: &NewCustomer,
 ) -> StoreResult<()> {
-    let search = format!(
-        "{} {} {} {}",
-        c.first_name,
-        c.last_name,
-        c.emails.join(" "),
-        c.phones.join(" ")
-    )
-    .to_lowercase();
+    let search = search_text(&c.first_name, &c.last_name, &c.emails, &c.phones);
+    // A new record has no orders nor feedback yet: its roles follow from its lifetime value.
+    let roles = derive_roles(0, c.lifetime_value.amount, 0, 0, 0);
     sqlx::query(
         "INSERT INTO customers (id, first_name, last_name, emails, phones, tier, ltv_amount, ltv_currency, \
          language, preferred_channel, consent_email, consent_sms, consent_whatsapp, consent_social_dm, tags, roles, \
-         search, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+         search, created_at, external_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
     )
     .bind(&c.id)
     .bind(&c.first_name)
@@ -56,11 +64,55 @@ pub(crate) async fn insert_customer(
     .bind(c.preferences.consents.whatsapp as i64)
     .bind(c.preferences.consents.social_dm as i64)
     .bind(serde_json::to_string(&c.tags).unwrap_or_default())
-    .bind("[]")
+    .bind(serde_json::to_string(&roles).unwrap_or_default())
     .bind(search)
     .bind(c.created_at)
+    .bind(&c.external_id)
     .execute(&mut **tx)
     .await?;
+    write_contacts(tx, &c.id, &c.emails, &c.phones, false).await
+}
+
+/// Stores the normalised addresses of a customer (what identity resolution matches on),
+/// replacing the old ones when `replace`.
+pub(crate) async fn write_contacts(
+    tx: &mut SqlTx<'static, Any>,
+    customer_id: &str,
+    emails: &[String],
+    phones: &[String],
+    replace: bool,
+) -> StoreResult<()> {
+    use crate::server::customer_data::{normalise_email, normalise_phone};
+    if replace {
+        sqlx::query("DELETE FROM customer_contacts WHERE customer_id = $1")
+            .bind(customer_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let mut contacts: Vec<(&str, String)> = Vec::new();
+    for e in emails.iter().filter_map(|e| normalise_email(e)) {
+        contacts.push(("email", e));
+    }
+    for p in phones.iter().filter_map(|p| normalise_phone(p)) {
+        contacts.push(("phone", p));
+    }
+    contacts.sort();
+    contacts.dedup();
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..contacts.len())
+        .map(|i| format!("($1,${},${})", 2 + 2 * i, 3 + 2 * i))
+        .collect();
+    let sql = format!(
+        "INSERT INTO customer_contacts (customer_id, kind, value) VALUES {}",
+        values.join(",")
+    );
+    let mut query = sqlx::query(&sql).bind(customer_id);
+    for (kind, value) in contacts {
+        query = query.bind(kind).bind(value);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -85,21 +137,38 @@ pub(crate) async fn insert_transaction(
     Ok(())
 }
 
-/// The identity with this handle on this network, created (unlinked, unverified) if new.
+/// The identity with this handle on this network, created (unverified) if new. An email or
+/// phone author not yet linked whose address belongs to exactly one customer is linked to that
+/// customer (audited as `identity.autolink`); the ids of the earlier items that joined the
+/// customer with it are returned too.
 pub(crate) async fn find_or_create_identity(
     tx: &mut SqlTx<'static, Any>,
     network: Channel,
     handle: &str,
     display_name: &str,
     customer_id: Option<&str>,
-) -> StoreResult<Identity> {
+) -> StoreResult<(Identity, Vec<String>)> {
     let existing = sqlx::query("SELECT * FROM identities WHERE network = $1 AND handle = $2")
         .bind(network.as_str())
         .bind(handle)
         .fetch_optional(&mut **tx)
         .await?;
+    let automatic = match (&existing, customer_id) {
+        (None, None) => super::identities::auto_link_target(tx, network, handle).await?,
+        _ => None,
+    };
     if let Some(row) = existing {
-        return rows::identity(&row, "");
+        let mut identity = rows::identity(&row, "")?;
+        if identity.customer_id.is_some() || customer_id.is_some() {
+            return Ok((identity, Vec::new()));
+        }
+        let Some(target) = super::identities::auto_link_target(tx, network, handle).await? else {
+            return Ok((identity, Vec::new()));
+        };
+        let moved = super::identities::attach_identity(tx, &identity, &target).await?;
+        audit_in(tx, None, "identity.autolink", &identity.id, "ok", &target).await?;
+        identity.customer_id = Some(target);
+        return Ok((identity, moved));
     }
     let identity = Identity {
         id: new_id("id"),
@@ -107,10 +176,13 @@ pub(crate) async fn find_or_create_identity(
         handle: handle.to_string(),
         display_name: display_name.to_string(),
         verified: false,
-        customer_id: customer_id.map(str::to_string),
+        customer_id: customer_id.map(str::to_string).or(automatic.clone()),
     };
     insert_identity(tx, &identity).await?;
-    Ok(identity)
+    if let Some(target) = &automatic {
+        audit_in(tx, None, "identity.autolink", &identity.id, "ok", target).await?;
+    }
+    Ok((identity, Vec::new()))
 }
 
 pub(crate) async fn insert_identity(tx: &mut SqlTx<'static, Any>, i: &Identity) -> StoreResult<()> {
@@ -136,18 +208,24 @@ pub(crate) async fn add_history(
     sentiment: Option<f64>,
     at: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-    )
-    .bind(customer_id)
-    .bind(at)
-    .bind(kind.as_str())
-    .bind(channel.as_str())
-    .bind(summary)
-    .bind(feedback_id)
-    .bind(sentiment)
-    .execute(&mut **tx)
-    .await?;
+    // A NULL sentiment is written as a literal, not bound: sqlx 0.8's `Any` driver binds a
+    // `None::<f64>` as a PostgreSQL float4, and the statement it prepares that way then refuses
+    // a float8 on the same connection ("incorrect binary data format in bind parameter 7").
+    let sql = match sentiment {
+        Some(_) => "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        None => "INSERT INTO history (customer_id, at, kind, channel, summary, feedback_id, sentiment) VALUES ($1,$2,$3,$4,$5,$6,NULL)",
+    };
+    let mut query = sqlx::query(sql)
+        .bind(customer_id)
+        .bind(at)
+        .bind(kind.as_str())
+        .bind(channel.as_str())
+        .bind(summary)
+        .bind(feedback_id);
+    if let Some(s) = sentiment {
+        query = query.bind(s);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -189,19 +267,7 @@ pub(crate) async fn refresh_roles(
     .fetch_one(&mut **tx)
     .await?;
     let ltv: rust_decimal::Decimal = ltv.parse().unwrap_or_default();
-    let mut roles = Vec::new();
-    if orders >= 8 || ltv >= rust_decimal::Decimal::from(2000) {
-        roles.push(CustomerRole::PowerUser);
-    }
-    if negative >= 3 {
-        roles.push(CustomerRole::Detractor);
-    }
-    if helping >= 2 {
-        roles.push(CustomerRole::Helper);
-    }
-    if positive >= 2 {
-        roles.push(CustomerRole::Advocate);
-    }
+    let roles = derive_roles(orders, ltv, negative, helping, positive);
     let roles = serde_json::to_string(&roles).unwrap_or_default();
     let before: String = sqlx::query_scalar("SELECT roles FROM customers WHERE id = $1")
         .bind(customer_id)
@@ -218,14 +284,40 @@ pub(crate) async fn refresh_roles(
     Ok(true)
 }
 
+/// The roles of [`refresh_roles`] from the counts it takes.
+pub(crate) fn derive_roles(
+    orders: i64,
+    ltv: rust_decimal::Decimal,
+    negative: i64,
+    helping: i64,
+    positive: i64,
+) -> Vec<CustomerRole> {
+    let mut roles = Vec::new();
+    if orders >= 8 || ltv >= rust_decimal::Decimal::from(2000) {
+        roles.push(CustomerRole::PowerUser);
+    }
+    if negative >= 3 {
+        roles.push(CustomerRole::Detractor);
+    }
+    if helping >= 2 {
+        roles.push(CustomerRole::Helper);
+    }
+    if positive >= 2 {
+        roles.push(CustomerRole::Advocate);
+    }
+    roles
+}
+
 impl Store {
     /// The full profile: record, identities and sentiment trend.
     pub async fn customer(&self, id: &str) -> StoreResult<Customer> {
-        let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
+        let Some(row) = sqlx::query("SELECT * FROM customers WHERE id = $1")
             .bind(id)
             .fetch_optional(self.reader())
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))?;
+        else {
+            return Err(self.customer_not_found(id).await);
+        };
         let mut customer = rows::customer(&row)?;
         let ids =
             sqlx::query("SELECT * FROM identities WHERE customer_id = $1 ORDER BY network, handle")
@@ -326,9 +418,25 @@ impl Store {
             .bind(id)
             .fetch_optional(self.reader())
             .await?;
-        found
-            .map(|_| ())
-            .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+        match found {
+            Some(_) => Ok(()),
+            None => Err(self.customer_not_found(id).await),
+        }
+    }
+
+    /// "Not found", naming the survivor when the customer was merged into another.
+    pub(crate) async fn customer_not_found(&self, id: &str) -> StoreError {
+        let into: Option<String> =
+            sqlx::query_scalar("SELECT into_id FROM customer_merges WHERE from_id = $1")
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await
+                .ok()
+                .flatten();
+        match into {
+            Some(into) => StoreError::NotFound(format!("customer {id} (merged into {into})")),
+            None => StoreError::NotFound(format!("customer {id}")),
+        }
     }
 
     pub async fn identity(&self, id: &str) -> StoreResult<Identity> {
@@ -352,26 +460,7 @@ impl Store {
         scope: &DepartmentScope,
     ) -> StoreResult<Identity> {
         let mut tx = self.begin_write().await?;
-        let not_found = || StoreError::NotFound(format!("identity {identity_id}"));
-        let row = sqlx::query("SELECT * FROM identities WHERE id = $1")
-            .bind(identity_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(not_found)?;
-        if *scope != DepartmentScope::All {
-            let (visible, departments) = scope.sql("department", 2);
-            let sql = format!(
-                "SELECT id FROM feedback WHERE author_identity_id = $1 AND {visible} LIMIT 1"
-            );
-            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(identity_id);
-            for d in departments {
-                query = query.bind(d);
-            }
-            if query.fetch_optional(&mut *tx).await?.is_none() {
-                return Err(not_found());
-            }
-        }
-        let mut identity = rows::identity(&row, "")?;
+        let mut identity = super::identities::visible_identity(&mut tx, identity_id, scope).await?;
         require_customer(&mut tx, customer_id).await?;
         if let Some(other) = identity
             .customer_id
@@ -382,36 +471,7 @@ impl Store {
                 "identity is already linked to customer {other}"
             )));
         }
-        sqlx::query("UPDATE identities SET customer_id = $1 WHERE id = $2")
-            .bind(customer_id)
-            .bind(identity_id)
-            .execute(&mut *tx)
-            .await?;
-        let items: Vec<(String, String, String, i64, f64)> = sqlx::query_as(
-            "SELECT id, channel, text, received_at, sentiment FROM feedback WHERE author_identity_id = $1 AND customer_id IS NULL",
-        )
-        .bind(identity_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE feedback SET customer_id = $1, version = version + 1 WHERE author_identity_id = $2 AND customer_id IS NULL")
-            .bind(customer_id)
-            .bind(identity_id)
-            .execute(&mut *tx)
-            .await?;
-        for (fid, channel, text, at, sentiment) in &items {
-            let channel: Channel = channel.parse().unwrap_or(identity.network);
-            add_history(
-                &mut tx,
-                customer_id,
-                HistoryKind::Feedback,
-                channel,
-                &summary(text),
-                Some(fid),
-                Some(*sentiment),
-                *at,
-            )
-            .await?;
-        }
+        let items = super::identities::attach_identity(&mut tx, &identity, customer_id).await?;
         refresh_roles(&mut tx, customer_id).await?;
         audit_in(
             &mut tx,
@@ -431,7 +491,7 @@ impl Store {
             &serde_json::json!({ "customer_id": customer_id }),
         )
         .await?;
-        for (fid, ..) in &items {
+        for fid in &items {
             let f = super::feedback::load_feedback(&mut tx, fid).await?;
             last = append(
                 &mut tx,

@@ -79,21 +79,103 @@ pub(crate) async fn load_feedback(tx: &mut SqlTx<'static, Any>, id: &str) -> Sto
     rows::feedback(&row)
 }
 
-/// The agent of `department` with the fewest open items (ties: the earliest id).
-async fn least_loaded_agent(
-    tx: &mut SqlTx<'static, Any>,
-    department: &str,
-) -> StoreResult<Option<String>> {
-    let agent: Option<String> = sqlx::query_scalar(
-        "SELECT a.id FROM agents a JOIN agent_departments d ON d.agent_id = a.id AND d.department_id = $1 \
-         WHERE a.role <> 'admin' \
-         ORDER BY (SELECT COUNT(*) FROM feedback f WHERE f.assignee = a.id AND f.status IN ('new','open','pending')), a.id \
-         LIMIT 1",
-    )
+/// A member of a department as routing sees them (admins are never routed work).
+struct Candidate {
+    id: String,
+    role: AgentRole,
+    availability: Availability,
+    /// Has a token that is neither revoked nor expired.
+    active: bool,
+    /// Has such a token with the `reply` scope (a read-only wallboard token answers nothing).
+    can_reply: bool,
+    open_items: i64,
+}
+
+impl Candidate {
+    /// Can take new work: signed in somewhere it can answer from, and not away.
+    fn eligible(&self) -> bool {
+        self.active && self.can_reply && self.availability == Availability::Available
+    }
+}
+
+/// The non-admin members of `department`, with what routing needs to know about each.
+async fn candidates(tx: &mut SqlTx<'static, Any>, department: &str) -> StoreResult<Vec<Candidate>> {
+    const LIVE_TOKEN: &str = "t.agent_id = a.id AND t.revoked_at IS NULL \
+         AND (t.expires_at IS NULL OR t.expires_at > $2)";
+    let rows = sqlx::query(&format!(
+        "SELECT a.id, a.role, a.availability, \
+         (SELECT COUNT(*) FROM tokens t WHERE {LIVE_TOKEN}) AS live_tokens, \
+         (SELECT COUNT(*) FROM tokens t WHERE {LIVE_TOKEN} AND (',' || t.scopes || ',') LIKE '%,reply,%') AS reply_tokens, \
+         (SELECT COUNT(*) FROM feedback f WHERE f.assignee = a.id AND f.status IN ('new','open','pending')) AS open_items \
+         FROM agents a JOIN agent_departments d ON d.agent_id = a.id AND d.department_id = $1 \
+         WHERE a.role <> 'admin' ORDER BY a.id"
+    ))
     .bind(department)
-    .fetch_optional(&mut **tx)
+    .bind(now_micros())
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(agent)
+    rows.iter()
+        .map(|row| {
+            Ok(Candidate {
+                id: rows::get(row, "id")?,
+                role: rows::parse(row, "role")?,
+                availability: rows::parse(row, "availability")?,
+                active: rows::get::<i64>(row, "live_tokens")? > 0,
+                can_reply: rows::get::<i64>(row, "reply_tokens")? > 0,
+                open_items: rows::get(row, "open_items")?,
+            })
+        })
+        .collect()
+}
+
+/// The eligible candidate with the fewest open items (ties: the earliest id), among
+/// supervisors only when `supervisors_only`.
+fn least_loaded(candidates: &[Candidate], supervisors_only: bool) -> Option<String> {
+    candidates
+        .iter()
+        .filter(|c| c.eligible() && (!supervisors_only || c.role == AgentRole::Supervisor))
+        .min_by(|a, b| (a.open_items, &a.id).cmp(&(b.open_items, &b.id)))
+        .map(|c| c.id.clone())
+}
+
+/// Why nobody of `department` could take an item, for the queue (`unassigned_reason`).
+fn nobody_available(department: &str, candidates: &[Candidate]) -> String {
+    if candidates.is_empty() {
+        return format!("department '{department}' has no agents");
+    }
+    let count = |f: &dyn Fn(&Candidate) -> bool| candidates.iter().filter(|c| f(c)).count();
+    let mut why = Vec::new();
+    let inactive = count(&|c| !c.active);
+    let read_only = count(&|c| c.active && !c.can_reply);
+    let away = count(&|c| c.active && c.can_reply && c.availability == Availability::Away);
+    for (n, what) in [
+        (away, "away"),
+        (inactive, "without an active token"),
+        (read_only, "read-only"),
+    ] {
+        if n > 0 {
+            why.push(format!("{n} {what}"));
+        }
+    }
+    format!(
+        "nobody in '{department}' can take new work ({})",
+        why.join(", ")
+    )
+}
+
+/// What routing decides about an item's assignee: an agent, or nobody and why.
+fn assignment(department: &str, candidates: &[Candidate]) -> (Option<String>, Option<String>) {
+    match least_loaded(candidates, false) {
+        Some(agent) => (Some(agent), None),
+        None => (None, Some(nobody_available(department, candidates))),
+    }
+}
+
+/// How a change of an item is routed (from the routing rules file).
+#[derive(Debug, Clone, Copy)]
+pub struct PatchPolicy {
+    /// An escalated item (priority raised to urgent) is due at most this many hours from now.
+    pub escalation_sla_hours: i64,
 }
 
 pub(crate) async fn insert_message(tx: &mut SqlTx<'static, Any>, m: &Message) -> StoreResult<()> {
@@ -209,7 +291,7 @@ impl Store {
         if let Some(c) = &intake.customer_id {
             require_customer(tx, c).await?;
         }
-        let author = find_or_create_identity(
+        let (author, joined) = find_or_create_identity(
             tx,
             intake.channel,
             &intake.author_handle,
@@ -221,16 +303,16 @@ impl Store {
             .customer_id
             .clone()
             .or_else(|| author.customer_id.clone());
-        let assignee = if intake.auto_assign {
-            least_loaded_agent(tx, &department).await?
+        let (assignee, unassigned_reason) = if intake.auto_assign {
+            assignment(&department, &candidates(tx, &department).await?)
         } else {
-            None
+            (None, None)
         };
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
-             received_at, sentiment, department, assignee, status, priority, sla_due_at, version, \
+             received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
              sentiment_label, sentiment_confidence, kind, urgency, cues) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21)",
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -248,6 +330,7 @@ impl Store {
         .bind(intake.status.as_str())
         .bind(intake.priority.as_str())
         .bind(intake.sla_due_at)
+        .bind(&unassigned_reason)
         .bind(intake.triage.label.as_str())
         .bind(intake.triage.confidence)
         .bind(intake.triage.kind.as_str())
@@ -318,6 +401,18 @@ impl Store {
         )
         .await?
         .max(last);
+        for fid in &joined {
+            // Earlier items of an author linked just now (by address) joined the customer.
+            let f = load_feedback(tx, fid).await?;
+            last = append(
+                tx,
+                self.dialect(),
+                EventName::FeedbackUpdated,
+                Some(&f.department),
+                &f,
+            )
+            .await?;
+        }
         if let Some(c) = &customer_id {
             if refresh_roles(tx, c).await? {
                 last = append(
@@ -431,12 +526,20 @@ impl Store {
 
     /// Applies a change if `expected_version` is current; bumps the version and emits
     /// `feedback.updated`. Assignment to an agent outside the item's department is refused.
+    ///
+    /// Unless the change names an assignee, routing assigns: rerouting to another department
+    /// assigns the least-loaded available agent there; escalating (raising the priority to
+    /// urgent) assigns an available supervisor of the department when there is one (otherwise
+    /// the item keeps its assignee, or gets an available agent) and brings the SLA due time to
+    /// at most `policy.escalation_sla_hours` from now. With nobody available the item is left
+    /// unassigned with the reason.
     pub async fn patch_feedback(
         &self,
         agent_id: &str,
         id: &str,
         expected_version: i64,
         patch: &FeedbackPatch,
+        policy: &PatchPolicy,
         correction: Option<&Correction>,
     ) -> StoreResult<Feedback> {
         let mut tx = self.begin_write().await?;
@@ -453,11 +556,45 @@ impl Store {
         if patch.department.is_some() {
             require_department(&mut tx, &department).await?;
         }
-        let assignee = match &patch.assignee {
-            Some(a) => a.clone(),
-            // Rerouting to another department drops an assignee who does not work there.
-            None if patch.department.is_some() => None,
-            None => current.assignee.clone(),
+        let rerouted = department != current.department;
+        let escalated =
+            patch.priority == Some(Priority::Urgent) && current.priority != Priority::Urgent;
+        let mut routed = None;
+        let (assignee, unassigned_reason) = match &patch.assignee {
+            Some(chosen) => (chosen.clone(), None),
+            None if rerouted || escalated => {
+                let members = candidates(&mut tx, &department).await?;
+                // The assignee stays through an escalation, never through a reroute.
+                let kept = if rerouted {
+                    None
+                } else {
+                    current.assignee.clone()
+                };
+                let supervisor = if escalated {
+                    least_loaded(&members, true)
+                } else {
+                    None
+                };
+                let (assignee, reason, note) = match (supervisor, kept) {
+                    (Some(s), _) => (
+                        Some(s.clone()),
+                        None,
+                        format!("escalated to supervisor {s}"),
+                    ),
+                    (None, Some(k)) => (
+                        Some(k.clone()),
+                        None,
+                        format!("escalated; no supervisor available, stays with {k}"),
+                    ),
+                    (None, None) => match assignment(&department, &members) {
+                        (Some(a), _) => (Some(a.clone()), None, format!("assigned to {a}")),
+                        (None, why) => (None, why.clone(), why.unwrap_or_default()),
+                    },
+                };
+                routed = Some(note);
+                (assignee, reason)
+            }
+            None => (current.assignee.clone(), current.unassigned_reason.clone()),
         };
         if let Some(a) = &assignee {
             let member: Option<String> = sqlx::query_scalar(
@@ -481,25 +618,43 @@ impl Store {
         let relabel = correction.filter(|c| {
             c.label != current.sentiment_label || c.kind != current.kind || !current.corrected
         });
+        let current_due = current.sla_due_at.timestamp_micros();
+        // A correction re-derives the SLA from the corrected routing; an escalation caps it.
+        let base_due = match relabel {
+            Some(c) => current.received_at.timestamp_micros() + c.sla_hours * 3_600_000_000,
+            None => current_due,
+        };
+        let sla_due_at = if escalated {
+            base_due.min(now_micros() + policy.escalation_sla_hours * 3_600_000_000)
+        } else {
+            base_due
+        };
         if department == current.department
             && assignee == current.assignee
             && status == current.status
             && priority == current.priority
+            && sla_due_at == current_due
+            && unassigned_reason == current.unassigned_reason
             && relabel.is_none()
         {
             // Nothing changes: no new version, no event, nothing to audit.
             tx.rollback().await?;
             return Ok(current);
         }
-        sqlx::query("UPDATE feedback SET department = $1, assignee = $2, status = $3, priority = $4, version = version + 1 WHERE id = $5 AND version = $6")
-            .bind(&department)
-            .bind(&assignee)
-            .bind(status.as_str())
-            .bind(priority.as_str())
-            .bind(id)
-            .bind(expected_version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE feedback SET department = $1, assignee = $2, status = $3, priority = $4, \
+             sla_due_at = $5, unassigned_reason = $6, version = version + 1 WHERE id = $7 AND version = $8",
+        )
+        .bind(&department)
+        .bind(&assignee)
+        .bind(status.as_str())
+        .bind(priority.as_str())
+        .bind(sla_due_at)
+        .bind(&unassigned_reason)
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
         if let Some(c) = relabel {
             // The agent's word: the score follows the label, so roles and trends follow it too.
             let score = match c.label {
@@ -507,12 +662,10 @@ impl Store {
                 SentimentLabel::Neutral => 0.0,
                 SentimentLabel::Positive => 1.0,
             };
-            let due = current.received_at.timestamp_micros() + c.sla_hours * 3_600_000_000;
-            sqlx::query("UPDATE feedback SET sentiment = $1, sentiment_label = $2, sentiment_confidence = 1.0, kind = $3, corrected = 1, sla_due_at = $4 WHERE id = $5")
+            sqlx::query("UPDATE feedback SET sentiment = $1, sentiment_label = $2, sentiment_confidence = 1.0, kind = $3, corrected = 1 WHERE id = $4")
                 .bind(score)
                 .bind(c.label.as_str())
                 .bind(c.kind.as_str())
-                .bind(due)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -543,6 +696,9 @@ impl Store {
             );
         }
         audit_in(&mut tx, Some(agent_id), "feedback.patch", id, "ok", &detail).await?;
+        if let Some(routed) = routed {
+            audit_in(&mut tx, Some(agent_id), "feedback.route", id, "ok", &routed).await?;
+        }
         let mut last = append(
             &mut tx,
             self.dialect(),

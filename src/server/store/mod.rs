@@ -9,21 +9,28 @@
 //! `seq > last` can then never skip an event that commits later.
 
 mod agents;
+mod audit_log;
+mod customer_data;
 mod customers;
 mod deliveries;
 mod events;
 mod feedback;
+mod identities;
 mod replies;
 mod rows;
 mod scope;
 mod triage;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
-pub use agents::{hash_token, AuthenticatedAgent, NewAgent};
+pub use agents::{
+    department_id_problem, hash_token, AuthenticatedAgent, NewAgent, SetupState, MAX_DEPARTMENT_ID,
+};
+pub use audit_log::{AuditFilter, AuditScope};
+pub use customer_data::{Progress, IMPORT_BATCH};
 pub use customers::NewCustomer;
-pub use deliveries::INTERRUPTED;
+pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
-pub use feedback::{Correction, FeedbackFilter, Intake};
+pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy};
 pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
 
@@ -132,13 +139,15 @@ impl Store {
             .fetch_one(&reader)
             .await?;
         let (latest_seq, _) = watch::channel(latest);
-        Ok(Store {
+        let store = Store {
             reader,
             writer,
             dialect,
             latest_seq,
             url,
-        })
+        };
+        store.backfill_contacts().await?;
+        Ok(store)
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -294,20 +294,36 @@ impl Store {
             .await
     }
 
-    /// Records a delivery attempt's result on a message and streams `reply.status_changed`.
+    /// Records a delivery attempt's result on a message and streams `reply.status_changed`, if
+    /// `lease_owner` still owns the message (`None`, nothing written, when another instance took
+    /// it over). A final status (`delivered`, `failed`) ends the lease.
     pub async fn set_message_status(
         &self,
         message_id: &str,
+        lease_owner: &str,
         status: DeliveryStatus,
         reason: Option<&str>,
-    ) -> StoreResult<Message> {
+    ) -> StoreResult<Option<Message>> {
+        let lease = if matches!(status, DeliveryStatus::Queued | DeliveryStatus::Sent) {
+            ""
+        } else {
+            ", lease_owner = NULL, lease_until = NULL"
+        };
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE messages SET delivery_status = $1, status_reason = $2 WHERE id = $3")
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?;
+        let updated = sqlx::query(&format!(
+            "UPDATE messages SET delivery_status = $1, status_reason = $2{lease} \
+             WHERE id = $3 AND lease_owner = $4"
+        ))
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(message_id)
+        .bind(lease_owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(None);
+        }
         let row = sqlx::query("SELECT * FROM messages WHERE id = $1")
             .bind(message_id)
             .fetch_optional(&mut *tx)
@@ -332,15 +348,6 @@ impl Store {
         )
         .await?;
         self.commit(tx, Some(seq)).await?;
-        Ok(message)
-    }
-
-    /// Outbound messages still waiting for delivery, or handed to their channel without a
-    /// confirmation (picked up again after a restart; receivers de-duplicate by webhook id).
-    pub async fn queued_messages(&self) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query("SELECT * FROM messages WHERE direction = 'outbound' AND delivery_status IN ('queued', 'sent') ORDER BY created_at, id")
-            .fetch_all(self.reader())
-            .await?;
-        rows.iter().map(rows::message).collect()
+        Ok(Some(message))
     }
 }

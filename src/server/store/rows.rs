@@ -60,7 +60,7 @@ pub(super) fn identity(row: &AnyRow, prefix: &str) -> StoreResult<Identity> {
 }
 
 pub(super) const FEEDBACK_COLUMNS: &str = "f.id, f.channel, f.origin, f.customer_id, f.text, f.thread_id, f.url, \
-     f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, f.sla_due_at, f.version, \
+     f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, f.sla_due_at, f.version, f.unassigned_reason, \
      f.sentiment_label, f.sentiment_confidence, f.kind, f.urgency, f.cues, f.corrected, \
      i.id AS i_id, i.network AS i_network, i.handle AS i_handle, i.display_name AS i_display_name, \
      i.verified AS i_verified, i.customer_id AS i_customer_id";
@@ -105,6 +105,7 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
         priority: parse(row, "priority")?,
         sla_due_at: time(row, "sla_due_at")?,
         version: get(row, "version")?,
+        unassigned_reason: get(row, "unassigned_reason")?,
     })
 }
 
@@ -142,6 +143,7 @@ pub(super) fn transaction(row: &AnyRow) -> StoreResult<Transaction> {
 pub(super) fn customer(row: &AnyRow) -> StoreResult<Customer> {
     Ok(Customer {
         id: get(row, "id")?,
+        external_id: get(row, "external_id")?,
         first_name: get(row, "first_name")?,
         last_name: get(row, "last_name")?,
         emails: json(row, "emails")?,

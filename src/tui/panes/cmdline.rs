@@ -145,38 +145,46 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
     };
     f.render_widget(Paragraph::new(hint_text).style(t.get("ui.text.dim")), hint);
     let w = list.width as usize;
-    match &ls.results {
-        Load::Loading => f.render_widget(
-            Paragraph::new("searching…").style(t.get("ui.text.dim")),
-            list,
-        ),
-        Load::Failed(e) => f.render_widget(
-            Paragraph::new(format!("search failed: {e}")).style(t.get("profile.error")),
-            list,
-        ),
-        Load::Loaded(r) if r.is_empty() && ls.searched.is_some() => f.render_widget(
-            Paragraph::new("no customer found").style(t.get("ui.text.dim")),
-            list,
-        ),
-        Load::Loaded(r) => {
-            let lines: Vec<Line> = r
-                .iter()
-                .enumerate()
-                .take(list.height as usize)
-                .map(|(i, c)| {
-                    let text = format!(
-                        "{} · {} · {} · {}",
-                        c.full_name(),
-                        c.emails.first().map(String::as_str).unwrap_or("-"),
-                        c.phones.first().map(String::as_str).unwrap_or("-"),
-                        c.tier
-                    );
-                    menu_line(m, &text, w, i == ls.selected)
-                })
-                .collect();
-            f.render_widget(Paragraph::new(lines), list);
-        }
+    let rows = ls.rows();
+    if rows.is_empty() {
+        let (text, style) = match (&ls.results, &ls.suggestions) {
+            (Load::Loading, _) | (_, Load::Loading) => ("searching…".to_string(), "ui.text.dim"),
+            (Load::Failed(e), _) => (format!("search failed: {e}"), "profile.error"),
+            _ if ls.searched.is_some() => ("no customer found".to_string(), "ui.text.dim"),
+            _ => (String::new(), "ui.text.dim"),
+        };
+        f.render_widget(Paragraph::new(text).style(t.get(style)), list);
+        return;
     }
+    // Keep the highlighted row on screen.
+    let height = list.height.max(1) as usize;
+    let first = ls.selected.saturating_sub(height - 1);
+    let lines: Vec<Line> = rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, row)| {
+            let c = row.customer;
+            let contact = format!(
+                "{} · {} · {} · {}",
+                c.full_name(),
+                c.emails.first().map(String::as_str).unwrap_or("-"),
+                c.phones.first().map(String::as_str).unwrap_or("-"),
+                c.tier
+            );
+            let text = match row.suggestion {
+                Some(s) => format!(
+                    "★ {:>3.0}% {contact} · {}",
+                    s.score * 100.0,
+                    s.reasons.join(", ")
+                ),
+                None => format!("       {contact}"),
+            };
+            menu_line(m, &text, w, i == ls.selected)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), list);
 }
 
 /// The reassign picker: agents, departments, unassign.

@@ -64,6 +64,7 @@ fn scene(theme: &str, w: u16, h: u16) -> Model {
             name: "Bo".into(),
             role: crate::domain::AgentRole::Agent,
             departments: vec![],
+            availability: Default::default(),
         }])),
     );
     update(&mut m, Msg::Stream(StreamItem::Connected));

@@ -1583,12 +1583,14 @@ fn agents() -> Vec<Agent> {
             name: "Bo Brown".into(),
             role: AgentRole::Agent,
             departments: vec!["billing".into()],
+            availability: Default::default(),
         },
         Agent {
             id: "agt_sue".into(),
             name: "Sue Pervisor".into(),
             role: AgentRole::Supervisor,
             departments: vec!["support".into()],
+            availability: Default::default(),
         },
     ]
 }
