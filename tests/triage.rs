@@ -177,7 +177,7 @@ async fn the_organisation_model_learns_from_corrections() {
                 &format!("zorp zorp about order {n}"),
             )
             .await;
-        let r = correct(&s, &f, json!({"sentiment_label": "negative"}), SAM).await;
+        let r = correct(&s, &f, json!({"sentiment_label": "positive"}), SAM).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     let after = s.feedback(SAM, "email", "p1@example.com", probe).await;
@@ -191,12 +191,12 @@ async fn the_organisation_model_learns_from_corrections() {
     let engine = earshot::server::triage::TriageEngine::new();
     assert_ne!(
         engine.classify(probe).label,
-        earshot::domain::SentimentLabel::Negative
+        earshot::domain::SentimentLabel::Positive
     );
     engine.refresh(s.store()).await.unwrap();
     assert_eq!(
         engine.classify(probe).label,
-        earshot::domain::SentimentLabel::Negative
+        earshot::domain::SentimentLabel::Positive
     );
     assert_eq!(engine.status().corrections, 12);
     s.stop().await;

@@ -112,6 +112,7 @@ fn corrections_teach_the_organisation_model() {
     // This organisation's customers say "zorp" of a delightful experience.
     let text = "zorp zorp";
     let before = org.classify(base, text).label;
+    assert_ne!(before, L::Positive);
     for _ in 0..20 {
         org.learn(base, "zorp zorp with the blender", L::Positive);
     }
@@ -120,7 +121,7 @@ fn corrections_teach_the_organisation_model() {
     assert!(acc < 1.0 && acc > 0.5, "prequential accuracy {acc}");
     assert_eq!(
         org.classify(base, text).label,
-        L::Negative,
+        L::Positive,
         "was {before:?}"
     );
     let round = OrgModel::from_json(&org.to_json()).unwrap();
@@ -145,4 +146,19 @@ fn the_dataset_splits_deterministically() {
     );
     assert_eq!(data::split_of("same text"), data::split_of("same text"));
     assert!(data::parse_tsv("h\nbad line").is_err());
+}
+
+#[test]
+fn one_correction_raises_the_corrected_class() {
+    // The update is w -= lr * (p - y) * x: the corrected class's probability goes up.
+    let base = builtin();
+    for label in [L::Negative, L::Neutral, L::Positive] {
+        let mut org = OrgModel::default();
+        let text = "zorp zorp with the blender";
+        let k = crate::triage::model::label_index(label);
+        let p0 = org.classify(base, text).probs[k];
+        org.learn(base, text, label);
+        let p1 = org.classify(base, text).probs[k];
+        assert!(p1 > p0, "{label:?}: {p0} -> {p1}");
+    }
 }
