@@ -222,6 +222,11 @@ fn feedback_items(n: usize) -> Vec<Feedback> {
                 received_at,
                 sentiment,
                 sentiment_label: SentimentLabel::from_score(sentiment),
+                sentiment_confidence: 0.8,
+                kind: earshot::domain::FeedbackKind::Other,
+                urgency: vec![],
+                cues: vec![],
+                corrected: false,
                 department: rng.pick(DEPARTMENTS).to_string(),
                 assignee: match rng.below(20) {
                     0..=9 => None,

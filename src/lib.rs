@@ -11,4 +11,5 @@ pub mod paths;
 pub mod rules;
 pub mod server;
 pub mod text;
+pub mod triage;
 pub mod tui;

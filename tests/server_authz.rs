@@ -270,6 +270,8 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
             headers: vec![],
             expect: Status(StatusCode::NOT_FOUND),
         },
+        // The triage model is the organisation's, for supervisors and admins only.
+        ("GET", "/v1/triage/model") => plain(path.to_string(), Status(StatusCode::FORBIDDEN)),
         // Customer records are shared, but only supervisors and admins change them.
         ("POST", "/v1/customers") => Case {
             path: path.to_string(),

@@ -70,6 +70,12 @@ pub struct FeedbackPatch {
     pub status: Option<FeedbackStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    /// An agent's correction of the triage label: audited, learned from, re-routes priority/SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentiment_label: Option<SentimentLabel>,
+    /// An agent's correction of the kind (complaint, question, praise, tip, other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FeedbackKind>,
 }
 
 /// `POST /v1/feedback/{id}/replies`, with an `Idempotency-Key` header.

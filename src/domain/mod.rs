@@ -134,6 +134,34 @@ impl SentimentLabel {
 }
 
 string_enum!(
+    /// What a post is, beside its tone: a complaint, a question, praise, a community helper's tip,
+    /// or none of these (`other`). A helper's answer in a thread is not a complaint.
+    FeedbackKind {
+        Complaint = "complaint",
+        Question = "question",
+        Praise = "praise",
+        Tip = "tip",
+        Other = "other",
+    }
+);
+
+impl Default for FeedbackKind {
+    fn default() -> Self {
+        FeedbackKind::Other
+    }
+}
+
+string_enum!(
+    /// Signals of urgency found in a post, independent of its tone.
+    UrgencyCue {
+        Legal = "legal",
+        Cancellation = "cancellation",
+        Safety = "safety",
+        RepeatContact = "repeat_contact",
+    }
+);
+
+string_enum!(
     /// Where an item is in its life. `answered` means a reply went out; `resolved` closes it.
     FeedbackStatus {
         New = "new",
@@ -287,6 +315,19 @@ pub struct Feedback {
     pub received_at: DateTime<Utc>,
     pub sentiment: f64,
     pub sentiment_label: SentimentLabel,
+    /// How sure the triage model is of `sentiment_label`, 0..=1 (1 once an agent corrected it).
+    #[serde(default)]
+    pub sentiment_confidence: f64,
+    #[serde(default)]
+    pub kind: FeedbackKind,
+    #[serde(default)]
+    pub urgency: Vec<UrgencyCue>,
+    /// The cues that decided the label (care phrases, words, VADER's tone), strongest first.
+    #[serde(default)]
+    pub cues: Vec<String>,
+    /// An agent corrected the label or kind.
+    #[serde(default)]
+    pub corrected: bool,
     pub department: String,
     pub assignee: Option<String>,
     pub status: FeedbackStatus,

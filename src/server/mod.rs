@@ -15,6 +15,7 @@ pub mod rulebook;
 pub mod setup;
 pub mod sse;
 pub mod store;
+pub mod triage;
 
 use routing::RoutingRules;
 use std::net::SocketAddr;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub refusals: audit::RefusalLog,
     /// Flips to true on shutdown so that open event streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The organisation's triage model (built-in plus what corrections taught it).
+    pub triage: triage::TriageEngine,
     /// Open event streams per token.
     pub streams: Arc<sse::StreamSlots>,
 }
@@ -188,6 +191,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         delivery,
         refusals: audit::RefusalLog::new(store.clone()),
         shutdown: shutdown_rx.clone(),
+        triage: triage::TriageEngine::new(),
         streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
     };
     let refusals = state.refusals.clone();
@@ -223,6 +227,9 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
             config.sim_burst_every_min,
         );
     }
+    state
+        .triage
+        .spawn_refresher(state.store.clone(), state.shutdown.clone());
     rulebook::spawn_reloader(
         state.rules.clone(),
         state.store.clone(),

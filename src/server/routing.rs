@@ -1,7 +1,7 @@
-//! Routing of new feedback: sentiment scoring (VADER, built for social-media text), the
+//! Routing of new feedback: triage (the care model of `crate::triage`, layered on VADER), the
 //! department from the routing rules file, priority and SLA due time.
 
-use crate::domain::{Channel, Priority, SentimentLabel};
+use crate::domain::{Channel, FeedbackKind, Priority, SentimentLabel, UrgencyCue};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,6 +59,12 @@ pub struct Conditions {
     pub tiers: Vec<String>,
     #[serde(default)]
     pub sentiment: Vec<SentimentLabel>,
+    /// Kinds of post (complaint, question, praise, tip, other): any of them.
+    #[serde(default)]
+    pub kind: Vec<FeedbackKind>,
+    /// Urgency cues (legal, cancellation, safety, repeat_contact): any of them found.
+    #[serde(default)]
+    pub urgency: Vec<UrgencyCue>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +97,8 @@ pub struct Facts<'a> {
     pub channel: Channel,
     pub tier: Option<&'a str>,
     pub sentiment: SentimentLabel,
+    pub kind: FeedbackKind,
+    pub urgency: &'a [UrgencyCue],
 }
 
 impl Conditions {
@@ -106,6 +114,8 @@ impl Conditions {
                     .tier
                     .is_some_and(|t| self.tiers.iter().any(|x| x == t)))
             && (self.sentiment.is_empty() || self.sentiment.contains(&facts.sentiment))
+            && (self.kind.is_empty() || self.kind.contains(&facts.kind))
+            && (self.urgency.is_empty() || self.urgency.iter().any(|u| facts.urgency.contains(u)))
     }
 }
 
@@ -176,24 +186,32 @@ impl RoutingRules {
     }
 }
 
-/// VADER's compound score in -1.0..=1.0. The analyser is built once; a panic inside it on odd
-/// input is caught and scored neutral rather than taking the request down.
+/// VADER's compound score in -1.0..=1.0 (the baseline the care model is measured against).
 pub fn sentiment(text: &str) -> f64 {
-    use std::sync::OnceLock;
-    static ANALYZER: OnceLock<vader_sentiment::SentimentIntensityAnalyzer<'static>> =
-        OnceLock::new();
-    let analyzer = ANALYZER.get_or_init(vader_sentiment::SentimentIntensityAnalyzer::new);
-    // Long texts are scored on their start: sentiment is about tone, and VADER is quadratic-ish.
-    let sample: String = text.chars().take(2000).collect();
-    std::panic::catch_unwind(|| {
-        analyzer
-            .polarity_scores(&sample)
-            .get("compound")
-            .copied()
-            .unwrap_or(0.0)
-    })
-    .unwrap_or(0.0)
-    .clamp(-1.0, 1.0)
+    crate::triage::vader_compound(text)
+}
+
+/// Triage of a new item with the built-in care model (the server uses its organisation's model,
+/// `AppState::triage`).
+pub fn triage(text: &str) -> crate::triage::Triage {
+    crate::triage::classify(text)
+}
+
+/// The facts of an item as triage sees it.
+pub fn facts<'a>(
+    text: &'a str,
+    channel: Channel,
+    tier: Option<&'a str>,
+    t: &'a crate::triage::Triage,
+) -> Facts<'a> {
+    Facts {
+        text,
+        channel,
+        tier,
+        sentiment: t.label,
+        kind: t.kind,
+        urgency: &t.urgency,
+    }
 }
 
 #[cfg(test)]
@@ -202,13 +220,49 @@ mod tests {
 
     fn decide(text: &str, channel: Channel, tier: Option<&str>) -> Decision {
         let rules = RoutingRules::parse(DEFAULT_ROUTING).unwrap();
-        let label = SentimentLabel::from_score(sentiment(text));
-        rules.decide(&Facts {
-            text,
-            channel,
-            tier,
-            sentiment: label,
-        })
+        let t = triage(text);
+        rules.decide(&facts(text, channel, tier, &t))
+    }
+
+    #[test]
+    fn triage_kind_and_urgency_set_priority() {
+        // A legal threat is urgent whatever its tone; a helper's tip is low priority.
+        let d = decide(
+            "Third time asking. My lawyer will hear about this if the refund is not here",
+            Channel::Email,
+            None,
+        );
+        assert_eq!(d.priority, Priority::Urgent);
+        let d = decide(
+            "Had the same problem with mine. Hold the power button for ten seconds. Worked for me.",
+            Channel::Forum,
+            None,
+        );
+        assert_eq!(d.priority, Priority::Low);
+        let rules = RoutingRules::parse(
+            "default_department = \"support\"\n[[priority]]\nlevel = \"high\"\nkind = [\"question\"]\nurgency = [\"cancellation\"]",
+        )
+        .unwrap();
+        let t = crate::triage::Triage {
+            label: SentimentLabel::Neutral,
+            confidence: 0.5,
+            probs: [0.2, 0.5, 0.3],
+            kind: FeedbackKind::Question,
+            urgency: vec![UrgencyCue::Cancellation],
+            cues: vec![],
+        };
+        assert_eq!(
+            rules.decide(&facts("x", Channel::Email, None, &t)).priority,
+            Priority::High
+        );
+        let t = crate::triage::Triage {
+            urgency: vec![],
+            ..t
+        };
+        assert_eq!(
+            rules.decide(&facts("x", Channel::Email, None, &t)).priority,
+            Priority::Normal
+        );
     }
 
     #[test]

@@ -126,6 +126,10 @@ impl Sanitize for Feedback {
         self.author.sanitize();
         line_opt(&mut self.customer_id);
         text(&mut self.text);
+        // Cues quote words of the customer's post.
+        for c in &mut self.cues {
+            line(c);
+        }
         line(&mut self.thread_id);
         line_opt(&mut self.url);
         line(&mut self.department);
@@ -336,6 +340,11 @@ mod tests {
             received_at: now,
             sentiment: -0.5,
             sentiment_label: SentimentLabel::Negative,
+            sentiment_confidence: 0.9,
+            kind: FeedbackKind::Complaint,
+            urgency: vec![],
+            cues: vec!["\u{1B}[31mrefund".into()],
+            corrected: false,
             department: "billing".into(),
             assignee: None,
             status: FeedbackStatus::New,

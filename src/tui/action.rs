@@ -94,6 +94,7 @@ actions! {
     Escalate = "escalate", Stream, "Escalate: priority urgent, assigned to a supervisor";
     SetPending = "set_pending", Stream, "Mark the selected item pending";
     Resolve = "resolve", Stream, "Mark the selected item resolved";
+    CycleTone = "cycle_tone", Stream, "Correct the tone: negative, neutral, positive (teaches the triage model)";
     LogFeedback = "log_feedback", Stream, "Log offline feedback (phone, in person, form) for this customer";
     ToggleMark = "toggle_mark", Stream, "Mark or unmark the item for a macro reply to many";
     ClearMarks = "clear_marks", Stream, "Unmark every item";

@@ -1325,6 +1325,11 @@ pub(crate) mod fixtures {
             received_at: t0() - chrono::Duration::minutes((200 - n as i64 * 7).max(1)),
             sentiment,
             sentiment_label: SentimentLabel::from_score(sentiment),
+            sentiment_confidence: 0.8,
+            kind: crate::domain::FeedbackKind::Other,
+            urgency: vec![],
+            cues: vec![],
+            corrected: false,
             department: if n % 2 == 0 {
                 "support".into()
             } else {

@@ -18,7 +18,7 @@ use crate::domain::api::{
 use crate::domain::{
     Agent, AgentRole, Channel, Customer, Department, EventName, Feedback, FeedbackStatus,
     HistoryEntry, Identity, Message, Override, PresenceState, Priority, Reply, ReplyPart,
-    Transaction, TransactionKind, Visibility,
+    SentimentLabel, Transaction, TransactionKind, Visibility,
 };
 use chrono::{DateTime, Utc};
 use crossterm::event::{
@@ -1310,6 +1310,7 @@ fn acts_on_selection(a: Action) -> bool {
             | Action::Escalate
             | Action::SetPending
             | Action::Resolve
+            | Action::CycleTone
             | Action::LogFeedback
             | Action::ToggleMark
             | Action::CopyLink
@@ -1468,6 +1469,7 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
             },
         ),
         Action::Escalate => escalate(m),
+        Action::CycleTone => cycle_tone(m),
         Action::Reassign => open_assign(m, ""),
         Action::LogFeedback => open_log(m, None, ""),
         Action::ToggleMark => {
@@ -1700,6 +1702,36 @@ fn patch_selected(m: &mut Model, patch: FeedbackPatch) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// Correct the selected item's tone to the next label (negative, neutral, positive, around):
+/// the server stores the agent's word, re-routes the item and learns from the correction.
+fn cycle_tone(m: &mut Model) -> Vec<Effect> {
+    let Some(fb) = m.selected() else {
+        m.set_status(Level::Info, "select an item first");
+        return vec![];
+    };
+    let next = match fb.sentiment_label {
+        SentimentLabel::Negative => SentimentLabel::Neutral,
+        SentimentLabel::Neutral => SentimentLabel::Positive,
+        SentimentLabel::Positive => SentimentLabel::Negative,
+    };
+    set_tone(m, next)
+}
+
+fn set_tone(m: &mut Model, label: SentimentLabel) -> Vec<Effect> {
+    let id = m.selected().map(|fb| fb.id.clone());
+    let fx = patch_selected(
+        m,
+        FeedbackPatch {
+            sentiment_label: Some(label),
+            ..Default::default()
+        },
+    );
+    if let Some(id) = id {
+        m.set_status(Level::Info, format!("{id}: tone corrected to {label}"));
+    }
+    fx
 }
 
 /// Escalate: priority urgent, and assigned to a supervisor (of the item's department when
@@ -2732,6 +2764,14 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         "escalate" => run_action(m, Action::Escalate),
         "resolve" => run_action(m, Action::Resolve),
         "pending" => run_action(m, Action::SetPending),
+        "tone" | "sentiment" => match rest.first().and_then(|l| l.parse::<SentimentLabel>().ok()) {
+            Some(label) => set_tone(m, label),
+            None if rest.is_empty() => run_action(m, Action::CycleTone),
+            None => {
+                m.set_status(Level::Warning, "usage: tone negative|neutral|positive");
+                vec![]
+            }
+        },
         "status" => match rest.first().copied() {
             Some("pending") => run_action(m, Action::SetPending),
             Some("resolved") | Some("resolve") => run_action(m, Action::Resolve),

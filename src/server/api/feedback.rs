@@ -10,7 +10,7 @@ use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::routing::{self, Facts};
 use crate::server::store::{
-    AuthenticatedAgent, FeedbackFilter, Intake, PatchPolicy, ReplyRecipient, StoreError,
+    AuthenticatedAgent, Correction, FeedbackFilter, Intake, PatchPolicy, ReplyRecipient, StoreError,
 };
 use crate::server::AppState;
 use axum::extract::State;
@@ -177,13 +177,14 @@ pub async fn create(
         ),
         None => None,
     };
-    let score = routing::sentiment(&new.text);
-    let decision = state.routing.decide(&Facts {
-        text: &new.text,
-        channel: new.channel,
-        tier: tier.as_deref(),
-        sentiment: SentimentLabel::from_score(score),
-    });
+    let triage = state.triage.classify(&new.text);
+    let score = triage.score();
+    let decision = state.routing.decide(&routing::facts(
+        &new.text,
+        new.channel,
+        tier.as_deref(),
+        &triage,
+    ));
     let received_at = new
         .received_at
         .map(|t| t.timestamp_micros())
@@ -203,6 +204,7 @@ pub async fn create(
         received_at,
         external_id: new.external_id.clone(),
         sentiment: score,
+        triage,
         department: decision.department,
         priority: decision.priority,
         sla_due_at: received_at + decision.sla_hours * 3_600_000_000,
@@ -256,7 +258,7 @@ pub async fn patch(
     if patch == FeedbackPatch::default() {
         return Err(ApiError::invalid(
             "",
-            "name at least one of assignee, department, status, priority",
+            "name at least one of assignee, department, status, priority, sentiment_label, kind",
         ));
     }
     bounded("/department", patch.department.as_deref(), MAX_ID_BYTES)?;
@@ -271,13 +273,55 @@ pub async fn patch(
             ));
         }
     }
+    let correction = match (patch.sentiment_label, patch.kind) {
+        (None, None) => None,
+        (label, kind) => {
+            let current = state.store.feedback(&id).await?;
+            let label = label.unwrap_or(current.sentiment_label);
+            let kind = kind.unwrap_or(current.kind);
+            let tier = match &current.customer_id {
+                Some(c) => Some(state.store.customer(c).await?.tier),
+                None => None,
+            };
+            let decision = state.routing.decide(&Facts {
+                text: &current.text,
+                channel: current.channel,
+                tier: tier.as_deref(),
+                sentiment: label,
+                kind,
+                urgency: &current.urgency,
+            });
+            Some(Correction {
+                org: crate::server::triage::ORG.to_string(),
+                label,
+                kind,
+                priority: decision.priority,
+                sla_hours: decision.sla_hours,
+            })
+        }
+    };
     let policy = PatchPolicy {
         escalation_sla_hours: state.routing.escalation.sla_hours,
     };
     let updated = state
         .store
-        .patch_feedback(&agent.agent.id, &id, version, &patch, &policy)
+        .patch_feedback(
+            &agent.agent.id,
+            &id,
+            version,
+            &patch,
+            &policy,
+            correction.as_ref(),
+        )
         .await?;
+    if let (Some(label), true) = (patch.sentiment_label, updated.version != version) {
+        // Learned after the correction is stored: items arriving from now on use it.
+        let learned = state
+            .triage
+            .learn(&state.store, &updated.text, label)
+            .await?;
+        tracing::debug!(took_us = learned.took.as_micros() as u64, before = %learned.predicted_before, "learned a triage correction");
+    }
     let mut response = Json(updated.clone()).into_response();
     response
         .headers_mut()

@@ -3,7 +3,7 @@
 use crate::domain::api::{Me, Page};
 use crate::domain::*;
 use crate::server::auth::Auth;
-use crate::server::error::ApiResult;
+use crate::server::error::{ApiError, ApiResult};
 use crate::server::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -55,4 +55,20 @@ pub async fn departments(
         items: state.store.departments().await?,
         next_cursor: None,
     }))
+}
+
+/// The organisation's triage model: how many corrections it learned and its accuracy on each
+/// before learning it (prequential). Supervisors and admins.
+pub async fn triage_model(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<crate::server::triage::ModelStatus>> {
+    let agent = auth.require(Scope::Read)?;
+    if agent.agent.role == AgentRole::Agent {
+        return Err(ApiError::forbidden(
+            "only supervisors and admins see the triage model",
+        ));
+    }
+    state.triage.refresh(&state.store).await?;
+    Ok(Json(state.triage.status()))
 }

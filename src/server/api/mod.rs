@@ -79,6 +79,7 @@ pub static ROUTES: &[Route] = &[
     route!(DELETE "/identities/{id}/link" => delete(customers::unlink)),
     route!(GET "/identities/{id}/matches" => get(customers::matches)),
     route!(GET "/rules" => get(meta::rules)),
+    route!(GET "/triage/model" => get(meta::triage_model)),
     route!(GET "/events" => get(super::sse::events)),
 ];
 

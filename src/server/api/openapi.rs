@@ -100,6 +100,12 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
     ),
     (
         HttpMethod::Get,
+        "/v1/triage/model",
+        "The organisation's triage model: corrections learned, prequential accuracy (supervisors, admins)",
+        "",
+    ),
+    (
+        HttpMethod::Get,
         "/v1/feedback",
         "The queue: status, assignee=me|unassigned|any, department, channel, q, limit, cursor",
         "",

@@ -5,7 +5,7 @@
 pub mod simulator;
 pub mod text;
 
-use super::routing::{self, Facts, RoutingRules};
+use super::routing::{self, RoutingRules};
 use super::store::{Intake, NewAgent, NewCustomer, Store, StoreResult};
 use crate::domain::*;
 use rand::seq::SliceRandom;
@@ -318,7 +318,7 @@ pub fn author_network(channel: Channel) -> Channel {
     }
 }
 
-/// Builds one routed intake for a post by `author` on `channel`.
+/// Builds one routed intake for a post by `author` on `channel`, triaged by the built-in model.
 pub fn intake_for(
     rules: &RoutingRules,
     author: &Author,
@@ -326,14 +326,22 @@ pub fn intake_for(
     text: String,
     received_at: i64,
 ) -> Intake {
-    let score = routing::sentiment(&text);
+    let triage = routing::triage(&text);
+    intake_with(rules, triage, author, channel, text, received_at)
+}
+
+/// Builds one routed intake with a given triage (the simulator's, from the organisation's model).
+pub fn intake_with(
+    rules: &RoutingRules,
+    triage: crate::triage::Triage,
+    author: &Author,
+    channel: Channel,
+    text: String,
+    received_at: i64,
+) -> Intake {
+    let score = triage.score();
     let tier = author.customer.as_ref().map(|(_, t)| t.as_str());
-    let decision = rules.decide(&Facts {
-        text: &text,
-        channel,
-        tier,
-        sentiment: SentimentLabel::from_score(score),
-    });
+    let decision = rules.decide(&routing::facts(&text, channel, tier, &triage));
     let (handle, name) = if channel == Channel::InPerson
         || channel == Channel::Webchat
         || channel == Channel::WebForm
@@ -362,6 +370,7 @@ pub fn intake_for(
         received_at,
         external_id: None,
         sentiment: score,
+        triage,
         department: decision.department,
         priority: decision.priority,
         sla_due_at: received_at + decision.sla_hours * 3_600_000_000,

@@ -3,7 +3,7 @@
 //! intake path as real ones (sentiment, routing, assignment, events).
 
 use super::text::{self, Topic};
-use super::{author_network, authors, dataset, intake_for, Author};
+use super::{author_network, authors, dataset, intake_with, Author};
 use crate::domain::Channel;
 use crate::server::AppState;
 use rand::{Rng, SeedableRng};
@@ -77,11 +77,13 @@ async fn post(
         return;
     };
     let author = &pool[rng.gen_range(0..pool.len())];
-    let intake = intake_for(
+    let body = text::post_text(rng, topic);
+    let intake = intake_with(
         &state.routing,
+        state.triage.classify(&body),
         author,
         channel,
-        text::post_text(rng, topic),
+        body,
         state.store.now(),
     );
     if let Err(e) = state

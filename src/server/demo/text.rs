@@ -284,3 +284,61 @@ pub fn handle(network: Channel, first: &str, last: &str, n: u32) -> String {
         _ => format!("{}.{}@example.com", ascii(first), ascii(last)),
     }
 }
+
+#[cfg(test)]
+mod triage_regression {
+    //! The demo's generated posts and what triage must say of them: complaints negative, tips
+    //! not complaints and not negative, praise positive, questions and requests not positive.
+    use super::*;
+    use crate::domain::{FeedbackKind, SentimentLabel};
+
+    fn filled(t: &str) -> String {
+        t.replace("{product}", "Acme Kettle Pro")
+            .replace("{order}", "AC-482913")
+    }
+
+    #[test]
+    fn demo_posts_are_triaged_as_a_person_would() {
+        let mut failures = Vec::new();
+        let mut check = |t: &str, ok: &dyn Fn(&crate::triage::Triage) -> bool, want: &str| {
+            let text = filled(t);
+            let got = crate::triage::classify(&text);
+            if !ok(&got) {
+                failures.push(format!(
+                    "{text}\n  want {want}, got {} {} {:?}",
+                    got.label, got.kind, got.cues
+                ));
+            }
+        };
+        let negative = |t: &crate::triage::Triage| t.label == SentimentLabel::Negative;
+        let not_positive = |t: &crate::triage::Triage| t.label != SentimentLabel::Positive;
+        for t in SHIPPING.iter().chain(OUTAGE) {
+            check(t, &negative, "negative");
+        }
+        for t in BILLING {
+            if t.starts_with("Can I get a receipt") {
+                check(t, &not_positive, "not positive");
+            } else {
+                check(t, &negative, "negative");
+            }
+        }
+        for t in SUPPORT.iter().chain(FINANCE) {
+            check(t, &not_positive, "not positive");
+        }
+        for t in [FINANCE[1], FINANCE[3], SUPPORT[1], SUPPORT[5]] {
+            check(t, &negative, "negative");
+        }
+        for t in PRAISE {
+            check(t, &|x| x.label == SentimentLabel::Positive, "positive");
+        }
+        for t in FORUM_HELP {
+            check(
+                t,
+                &|x| x.label != SentimentLabel::Negative && x.kind != FeedbackKind::Complaint,
+                "not negative, not a complaint",
+            );
+        }
+        check(FORUM_HELP[0], &|x| x.kind == FeedbackKind::Tip, "a tip");
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

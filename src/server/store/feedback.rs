@@ -27,6 +27,8 @@ pub struct Intake {
     pub received_at: i64,
     pub external_id: Option<String>,
     pub sentiment: f64,
+    /// The care model's label, confidence, kind, urgency and deciding cues.
+    pub triage: crate::triage::Triage,
     pub department: String,
     pub priority: Priority,
     pub sla_due_at: i64,
@@ -35,6 +37,20 @@ pub struct Intake {
     pub status: FeedbackStatus,
     /// Who logged it (an agent for offline feedback), for the audit log.
     pub logged_by: Option<String>,
+}
+
+/// An agent's correction of an item's triage, with the priority and SLA routing re-derived from it.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub org: String,
+    pub label: SentimentLabel,
+    pub kind: FeedbackKind,
+    pub priority: Priority,
+    pub sla_hours: i64,
+}
+
+pub(crate) fn urgency_column(u: &[UrgencyCue]) -> String {
+    u.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
 }
 
 /// Filters of the queue. `departments: None` means every department.
@@ -294,8 +310,9 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
-             received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17)",
+             received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
+             sentiment_label, sentiment_confidence, kind, urgency, cues) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -314,6 +331,11 @@ impl Store {
         .bind(intake.priority.as_str())
         .bind(intake.sla_due_at)
         .bind(&unassigned_reason)
+        .bind(intake.triage.label.as_str())
+        .bind(intake.triage.confidence)
+        .bind(intake.triage.kind.as_str())
+        .bind(urgency_column(&intake.triage.urgency))
+        .bind(serde_json::to_string(&intake.triage.cues).unwrap_or_else(|_| "[]".into()))
         .execute(&mut **tx)
         .await?;
         let message = Message {
@@ -518,6 +540,7 @@ impl Store {
         expected_version: i64,
         patch: &FeedbackPatch,
         policy: &PatchPolicy,
+        correction: Option<&Correction>,
     ) -> StoreResult<Feedback> {
         let mut tx = self.begin_write().await?;
         let current = load_feedback(&mut tx, id).await?;
@@ -588,12 +611,23 @@ impl Store {
             }
         }
         let status = patch.status.unwrap_or(current.status);
-        let priority = patch.priority.unwrap_or(current.priority);
+        let priority = patch
+            .priority
+            .or(correction.map(|c| c.priority))
+            .unwrap_or(current.priority);
+        let relabel = correction.filter(|c| {
+            c.label != current.sentiment_label || c.kind != current.kind || !current.corrected
+        });
         let current_due = current.sla_due_at.timestamp_micros();
+        // A correction re-derives the SLA from the corrected routing; an escalation caps it.
+        let base_due = match relabel {
+            Some(c) => current.received_at.timestamp_micros() + c.sla_hours * 3_600_000_000,
+            None => current_due,
+        };
         let sla_due_at = if escalated {
-            current_due.min(now_micros() + policy.escalation_sla_hours * 3_600_000_000)
+            base_due.min(now_micros() + policy.escalation_sla_hours * 3_600_000_000)
         } else {
-            current_due
+            base_due
         };
         if department == current.department
             && assignee == current.assignee
@@ -601,6 +635,7 @@ impl Store {
             && priority == current.priority
             && sla_due_at == current_due
             && unassigned_reason == current.unassigned_reason
+            && relabel.is_none()
         {
             // Nothing changes: no new version, no event, nothing to audit.
             tx.rollback().await?;
@@ -620,8 +655,46 @@ impl Store {
         .bind(expected_version)
         .execute(&mut *tx)
         .await?;
+        if let Some(c) = relabel {
+            // The agent's word: the score follows the label, so roles and trends follow it too.
+            let score = match c.label {
+                SentimentLabel::Negative => -1.0,
+                SentimentLabel::Neutral => 0.0,
+                SentimentLabel::Positive => 1.0,
+            };
+            sqlx::query("UPDATE feedback SET sentiment = $1, sentiment_label = $2, sentiment_confidence = 1.0, kind = $3, corrected = 1 WHERE id = $4")
+                .bind(score)
+                .bind(c.label.as_str())
+                .bind(c.kind.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE history SET sentiment = $1 WHERE feedback_id = $2")
+                .bind(score)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO triage_corrections (at, org, feedback_id, agent_id, text, predicted_label, label, predicted_kind, kind) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)")
+                .bind(now_micros())
+                .bind(&c.org)
+                .bind(id)
+                .bind(agent_id)
+                .bind(&current.text)
+                .bind(current.sentiment_label.as_str())
+                .bind(c.label.as_str())
+                .bind(current.kind.as_str())
+                .bind(c.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
         let updated = load_feedback(&mut tx, id).await?;
-        let detail = serde_json::to_string(patch).unwrap_or_default();
+        let mut detail = serde_json::to_string(patch).unwrap_or_default();
+        if relabel.is_some() {
+            detail = format!(
+                "{detail} triage: {}/{} -> {}/{}",
+                current.sentiment_label, current.kind, updated.sentiment_label, updated.kind
+            );
+        }
         audit_in(&mut tx, Some(agent_id), "feedback.patch", id, "ok", &detail).await?;
         if let Some(routed) = routed {
             audit_in(&mut tx, Some(agent_id), "feedback.route", id, "ok", &routed).await?;
@@ -644,6 +717,20 @@ impl Store {
                 &updated,
             )
             .await?;
+        }
+        if relabel.is_some() {
+            if let Some(customer) = &updated.customer_id {
+                // Roles follow the corrected tone; consoles refetch the profile.
+                refresh_roles(&mut tx, customer).await?;
+                last = append(
+                    &mut tx,
+                    self.dialect(),
+                    EventName::CustomerUpdated,
+                    None,
+                    &serde_json::json!({ "customer_id": customer }),
+                )
+                .await?;
+            }
         }
         self.commit(tx, Some(last)).await?;
         Ok(updated)

@@ -19,6 +19,7 @@ mod identities;
 mod replies;
 mod rows;
 mod scope;
+mod triage;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
 pub use agents::{
@@ -29,7 +30,7 @@ pub use customer_data::{Progress, IMPORT_BATCH};
 pub use customers::NewCustomer;
 pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
-pub use feedback::{FeedbackFilter, Intake, PatchPolicy};
+pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy};
 pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
 

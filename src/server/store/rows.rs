@@ -61,6 +61,7 @@ pub(super) fn identity(row: &AnyRow, prefix: &str) -> StoreResult<Identity> {
 
 pub(super) const FEEDBACK_COLUMNS: &str = "f.id, f.channel, f.origin, f.customer_id, f.text, f.thread_id, f.url, \
      f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, f.sla_due_at, f.version, f.unassigned_reason, \
+     f.sentiment_label, f.sentiment_confidence, f.kind, f.urgency, f.cues, f.corrected, \
      i.id AS i_id, i.network AS i_network, i.handle AS i_handle, i.display_name AS i_display_name, \
      i.verified AS i_verified, i.customer_id AS i_customer_id";
 
@@ -77,7 +78,27 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
         url: get(row, "url")?,
         received_at: time(row, "received_at")?,
         sentiment,
-        sentiment_label: SentimentLabel::from_score(sentiment),
+        sentiment_label: match get::<Option<String>>(row, "sentiment_label")? {
+            Some(l) => l
+                .parse()
+                .map_err(|e: UnknownValue| StoreError::Corrupt(e.to_string()))?,
+            None => SentimentLabel::from_score(sentiment),
+        },
+        sentiment_confidence: get(row, "sentiment_confidence")?,
+        kind: parse(row, "kind")?,
+        urgency: {
+            let u: String = get(row, "urgency")?;
+            u.split(',')
+                .filter(|x| !x.is_empty())
+                .map(|x| x.parse::<UrgencyCue>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        },
+        cues: {
+            let c: String = get(row, "cues")?;
+            serde_json::from_str(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?
+        },
+        corrected: flag(row, "corrected")?,
         department: get(row, "department")?,
         assignee: get(row, "assignee")?,
         status: parse(row, "status")?,

@@ -63,6 +63,7 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         ":reply micro|macro|both",
         ":override RULE REASON",
         ":copy link|customer",
+        ":tone negative|neutral|positive",
         ":assign  :resolve  :link  :refresh",
         ":q",
         ":ACTION (any action name above)",

@@ -1848,3 +1848,62 @@ fn warnings_ask_for_one_confirmation_and_an_edit_asks_again() {
     assert_eq!(sends(&keys(&mut m, "C-s")), 0);
     assert_eq!(sends(&keys(&mut m, "C-s")), 1, "the second send confirms");
 }
+
+#[test]
+fn the_tone_key_cycles_the_label_as_a_patch_at_the_items_version() {
+    let (mut m, _) = loaded(5);
+    keys(&mut m, "G");
+    let fb = m.selected().unwrap().clone();
+    let next = |l: SentimentLabel| match l {
+        SentimentLabel::Negative => SentimentLabel::Neutral,
+        SentimentLabel::Neutral => SentimentLabel::Positive,
+        SentimentLabel::Positive => SentimentLabel::Negative,
+    };
+    let fx = keys(&mut m, "s");
+    let [Effect::Patch {
+        feedback_id,
+        version,
+        patch,
+    }] = fx.as_slice()
+    else {
+        panic!("one patch expected: {fx:?}");
+    };
+    assert_eq!(feedback_id, &fb.id);
+    assert_eq!(*version, fb.version);
+    let first = next(fb.sentiment_label);
+    assert_eq!(
+        patch,
+        &FeedbackPatch {
+            sentiment_label: Some(first),
+            ..Default::default()
+        }
+    );
+    // The server's answer arrives as an event; the next press goes on from the stored label.
+    let mut f = fb.clone();
+    f.version += 1;
+    f.sentiment_label = first;
+    f.corrected = true;
+    update(
+        &mut m,
+        event(
+            EventName::FeedbackUpdated,
+            serde_json::to_value(&f).unwrap(),
+        ),
+    );
+    let p = patches(&keys(&mut m, "s"));
+    assert_eq!(p[0].sentiment_label, Some(next(first)));
+    // A command sets a label directly; a wrong one is refused with a hint.
+    let p = patches(&run_command(&mut m, "tone positive"));
+    assert_eq!(p[0].sentiment_label, Some(SentimentLabel::Positive));
+    assert!(run_command(&mut m, "tone happy").is_empty());
+    // `?` lists the key with its description.
+    let help: Vec<String> = crate::tui::panes::help::lines(&m, 120)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    assert!(
+        help.iter()
+            .any(|l| l.contains(" s ") && l.contains("Correct the tone")),
+        "{help:#?}"
+    );
+}

@@ -1,0 +1,63 @@
+//! The labelled development set (`triage/data/airline.tsv`, see its README) and its
+//! deterministic split: by a hash of the text, 60% train, 20% dev, 20% test.
+
+use super::model::Example;
+use crate::domain::SentimentLabel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Dev,
+    Test,
+}
+
+/// The split a text belongs to: FNV-1a of the text, modulo 10.
+pub fn split_of(text: &str) -> Split {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    match h % 10 {
+        0..=5 => Split::Train,
+        6 | 7 => Split::Dev,
+        _ => Split::Test,
+    }
+}
+
+/// Parse the TSV (id, sentiment, negativereason, text) into examples with their split.
+pub fn parse_tsv(source: &str) -> Result<Vec<(Split, Example)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in source.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.splitn(4, '\t').collect();
+        if cols.len() != 4 {
+            return Err(format!("line {}: expected 4 columns", n + 1));
+        }
+        let label: SentimentLabel = cols[1]
+            .parse()
+            .map_err(|e| format!("line {}: {e}", n + 1))?;
+        let complaint =
+            label == SentimentLabel::Negative && !cols[2].is_empty() && cols[2] != "Can't Tell";
+        let text = cols[3].to_string();
+        out.push((
+            split_of(&text),
+            Example {
+                text,
+                label,
+                complaint,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The examples of one split.
+pub fn only(all: &[(Split, Example)], split: Split) -> Vec<Example> {
+    all.iter()
+        .filter(|(s, _)| *s == split)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
