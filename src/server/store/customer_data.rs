@@ -396,14 +396,7 @@ impl Store {
                 }
             }
             self.commit(tx, None).await?;
-            report.created += counts.0;
-            report.updated += counts.1;
-            report.unchanged += counts.2;
-            for (line, reason) in problems {
-                report
-                    .skipped
-                    .push(crate::domain::api::ImportProblem { line, reason });
-            }
+            record_batch(report, counts, problems);
             done += batch.len() as u64;
             progress(done);
         }
@@ -512,14 +505,7 @@ impl Store {
                 refresh_roles(&mut tx, c).await?;
             }
             self.commit(tx, None).await?;
-            report.created += counts.0;
-            report.updated += counts.1;
-            report.unchanged += counts.2;
-            for (line, reason) in problems {
-                report
-                    .skipped
-                    .push(crate::domain::api::ImportProblem { line, reason });
-            }
+            record_batch(report, counts, problems);
             done += batch.len() as u64;
             progress(done);
         }
@@ -771,4 +757,16 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Adds one committed batch's counts (created, updated, unchanged) and skipped rows to the report.
+fn record_batch(report: &mut ImportReport, counts: (u64, u64, u64), problems: Vec<(u64, String)>) {
+    report.created += counts.0;
+    report.updated += counts.1;
+    report.unchanged += counts.2;
+    report.skipped.extend(
+        problems
+            .into_iter()
+            .map(|(line, reason)| crate::domain::api::ImportProblem { line, reason }),
+    );
 }

@@ -1,6 +1,5 @@
 //! Customers (the CRM record), their social identities, transactions and history.
 
-use super::events::append;
 use super::rows::{self, get};
 use super::scope::DepartmentScope;
 use super::{audit_in, new_id, require_customer, Store, StoreError, StoreResult};
@@ -484,16 +483,9 @@ impl Store {
         )
         .await?;
         identity.customer_id = Some(customer_id.to_string());
-        let last = append(
-            &mut tx,
-            self.dialect(),
-            EventName::CustomerUpdated,
-            None,
-            &serde_json::json!({ "customer_id": customer_id }),
-        )
-        .await?;
         let last =
-            super::identities::append_items_updated(&mut tx, self.dialect(), &items, last).await?;
+            super::identities::append_link_changed(&mut tx, self.dialect(), customer_id, &items)
+                .await?;
         self.commit(tx, Some(last)).await?;
         Ok(identity)
     }

@@ -75,6 +75,25 @@ pub(crate) async fn changeable_identity(
     Ok(identity)
 }
 
+/// The events of a link or unlink: `customer.updated` for the customer, then `feedback.updated`
+/// for each item that joined or left it; returns the last sequence number.
+pub(crate) async fn append_link_changed(
+    tx: &mut SqlTx<'static, Any>,
+    dialect: super::Dialect,
+    customer_id: &str,
+    items: &[String],
+) -> StoreResult<i64> {
+    let last = append(
+        tx,
+        dialect,
+        EventName::CustomerUpdated,
+        None,
+        &serde_json::json!({ "customer_id": customer_id }),
+    )
+    .await?;
+    append_items_updated(tx, dialect, items, last).await
+}
+
 /// Appends `feedback.updated` for each item (their consoles show the new customer) after
 /// `last`, and returns the last sequence number.
 pub(crate) async fn append_items_updated(
@@ -390,15 +409,7 @@ impl Store {
             &customer_id,
         )
         .await?;
-        let last = append(
-            &mut tx,
-            self.dialect(),
-            EventName::CustomerUpdated,
-            None,
-            &serde_json::json!({ "customer_id": customer_id }),
-        )
-        .await?;
-        let last = append_items_updated(&mut tx, self.dialect(), &items, last).await?;
+        let last = append_link_changed(&mut tx, self.dialect(), &customer_id, &items).await?;
         self.commit(tx, Some(last)).await?;
         identity.customer_id = None;
         Ok(identity)
