@@ -483,3 +483,54 @@ async fn the_link_picker_lists_the_servers_suggestions_first() {
         .await;
     s.stop().await;
 }
+
+/// The server's own refusal, decoded by the real client, is underlined in the composer like a
+/// violation found locally (the body nests them: `violations.violations`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn violations_found_by_the_server_are_marked_in_the_composer() {
+    use earshot::domain::api::NewReply;
+    use earshot::domain::{ReplyPart, Visibility};
+    let s = start().await;
+    let id = post(&s.base, "visitor", "my kettle lid is loose").await;
+    let mut alice = HeadlessConsole::start(&s.base, ALICE);
+    alice.open_item("lid", &id).await;
+    // No local rulebook, so whatever gets marked came from the server.
+    alice.model.rules = None;
+    alice.keys("r");
+    let text = "Your card 4111 1111 1111 1111 is on file";
+    alice.type_text(text);
+    let refused = HttpBackend::new(&s.base, ALICE)
+        .unwrap()
+        .send_reply(
+            &id,
+            "server-marks",
+            &NewReply {
+                parts: vec![ReplyPart {
+                    visibility: Visibility::Direct,
+                    body: text.into(),
+                }],
+                overrides: vec![],
+                rulebook_version: None,
+                base_message_id: None,
+            },
+        )
+        .await
+        .expect_err("the server refuses a card number");
+    alice.handle(Msg::ReplySent {
+        feedback_id: id.clone(),
+        key: "server-marks".into(),
+        result: Err(refused),
+    });
+    let composer = alice
+        .model
+        .composer
+        .as_ref()
+        .expect("the composer stays open");
+    let card = composer
+        .violations
+        .iter()
+        .find(|v| v.rule == "PII-CARD")
+        .unwrap_or_else(|| panic!("no PII-CARD mark: {:?}", composer.violations));
+    assert_eq!(&text[card.start..card.end], "4111 1111 1111 1111");
+    s.stop().await;
+}

@@ -2365,9 +2365,16 @@ fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
     fx
 }
 
-/// Violations in a 422 problem body, read loosely (the rule engine's JSON shape).
+/// Violations in a 422 problem body, read loosely (the rule engine's JSON shape). The
+/// reference server nests them: `{"violations": {"rulebook_version", "violations": [...],
+/// "refused": [...]}}`; a flat `violations` array (other backends) is read too.
 fn server_violations(problem: &serde_json::Value) -> Vec<ViolationMark> {
-    let Some(list) = problem.get("violations").and_then(|v| v.as_array()) else {
+    let found = problem.get("violations");
+    let list = found
+        .and_then(|v| v.get("violations"))
+        .and_then(|v| v.as_array())
+        .or_else(|| found.and_then(|v| v.as_array()));
+    let Some(list) = list else {
         return vec![];
     };
     list.iter()
