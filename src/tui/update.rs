@@ -1250,16 +1250,31 @@ pub fn recipient(m: &Model, fb: &Feedback, part: Visibility) -> Result<String, S
         .map_err(|why| format!("no route: {why}"))
 }
 
+/// The order a reply is about: one of the customer's orders that the post names (the first
+/// named, if several), else their newest. A complaint about AC-563140 must not be answered about
+/// the order placed yesterday.
+fn order_for(post: &str, transactions: &[Transaction]) -> Option<String> {
+    let orders = transactions
+        .iter()
+        .filter(|t| t.kind == TransactionKind::Order && !t.reference.is_empty());
+    let post = post.to_lowercase();
+    let named = orders
+        .clone()
+        .filter_map(|t| post.find(&t.reference.to_lowercase()).map(|at| (at, t)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, t)| t);
+    named
+        .or_else(|| orders.max_by_key(|t| t.occurred_at))
+        .map(|t| t.reference.clone())
+}
+
 fn placeholders(m: &Model) -> Placeholders {
     let fb = m.selected();
     let cust = m.selected_customer_id().and_then(|id| m.customers.get(&id));
     let c = cust.and_then(|v| v.customer.loaded());
-    let last_order = cust.and_then(|v| v.transactions.loaded()).and_then(|t| {
-        t.iter()
-            .filter(|t| t.kind == TransactionKind::Order)
-            .max_by_key(|t| t.occurred_at)
-            .map(|t| t.reference.clone())
-    });
+    let last_order = cust
+        .and_then(|v| v.transactions.loaded())
+        .and_then(|t| order_for(fb.map_or("", |f| f.text.as_str()), t));
     Placeholders {
         first_name: c.map(|c| c.first_name.clone()).or_else(|| {
             fb.and_then(|f| {

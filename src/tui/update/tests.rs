@@ -1907,3 +1907,44 @@ fn the_tone_key_cycles_the_label_as_a_patch_at_the_items_version() {
         "{help:#?}"
     );
 }
+
+#[test]
+fn the_order_placeholder_prefers_the_order_the_post_names() {
+    let order = |reference: &str, days_ago: i64| Transaction {
+        id: format!("trx_{reference}"),
+        customer_id: "cus_1".into(),
+        kind: TransactionKind::Order,
+        reference: reference.into(),
+        description: "Kettle".into(),
+        amount: crate::domain::Money {
+            amount: "10.00".parse().unwrap(),
+            currency: "EUR".into(),
+        },
+        occurred_at: t0() - chrono::Duration::days(days_ago),
+    };
+    let orders = vec![
+        order("AC-140906", 1),
+        order("AC-563140", 30),
+        order("AC-000001", 90),
+    ];
+    // The post names an older order: that one, not the newest.
+    assert_eq!(
+        order_for(
+            "I was charged twice for order ac-563140. Refund please",
+            &orders
+        )
+        .as_deref(),
+        Some("AC-563140")
+    );
+    // Two named: the first one the customer wrote.
+    assert_eq!(
+        order_for("AC-000001 arrived, AC-563140 did not", &orders).as_deref(),
+        Some("AC-000001")
+    );
+    // None named: the newest order.
+    assert_eq!(
+        order_for("where is my kettle", &orders).as_deref(),
+        Some("AC-140906")
+    );
+    assert_eq!(order_for("anything", &[]), None);
+}
