@@ -423,13 +423,48 @@ fn to_256(rgb: (u8, u8, u8)) -> Color {
     Color::Indexed(best)
 }
 
+/// The nearest of the 16 ANSI colours *by meaning*: a colour with a hue keeps its hue (the
+/// themes' soft red and green must stay red and green, not become grey, as nearest-by-distance
+/// made them: sentiment marks and rule underlines depend on it); only greys go to the greys.
 fn to_16(rgb: (u8, u8, u8)) -> Color {
-    ANSI16
-        .iter()
-        .min_by_key(|(_, c)| dist(rgb, *c))
-        .map(|(c, _)| *c)
-        .unwrap_or(Color::Reset)
+    let (r, g, b) = (rgb.0 as i32, rgb.1 as i32, rgb.2 as i32);
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let chroma = max - min;
+    if chroma < GREY_CHROMA {
+        return [Color::Black, Color::DarkGray, Color::Gray, Color::White]
+            .into_iter()
+            .min_by_key(|c| {
+                let grey = ANSI16
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map_or(0, |(_, v)| v.0 as i32);
+                (grey - (max + min) / 2).abs()
+            })
+            .unwrap_or(Color::Reset);
+    }
+    // Hue in degrees, 0 = red.
+    let hue = if max == r {
+        60.0 * (((g - b) as f64 / chroma as f64).rem_euclid(6.0))
+    } else if max == g {
+        60.0 * ((b - r) as f64 / chroma as f64 + 2.0)
+    } else {
+        60.0 * ((r - g) as f64 / chroma as f64 + 4.0)
+    };
+    let bright = max >= 240;
+    let pick = |normal, light| if bright { light } else { normal };
+    match hue {
+        h if !(30.0..330.0).contains(&h) => pick(Color::Red, Color::LightRed),
+        h if h < 75.0 => pick(Color::Yellow, Color::LightYellow),
+        h if h < 165.0 => pick(Color::Green, Color::LightGreen),
+        h if h < 200.0 => pick(Color::Cyan, Color::LightCyan),
+        h if h < 265.0 => pick(Color::Blue, Color::LightBlue),
+        _ => pick(Color::Magenta, Color::LightMagenta),
+    }
 }
+
+/// Below this spread between the strongest and weakest channel a colour counts as grey.
+const GREY_CHROMA: i32 = 40;
 
 /// Reduce one colour to `depth`; `None` means "no colour".
 pub fn reduce_color(c: Color, depth: ColorDepth) -> Option<Color> {
@@ -494,6 +529,27 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn sixteen_colours_keep_the_hue_of_the_palette() {
+        let c = |hex: u32| to_16(((hex >> 16) as u8, (hex >> 8) as u8, hex as u8));
+        // The default theme's red, green, yellow, blue, magenta, cyan.
+        assert_eq!(c(0xe06c75), Color::Red);
+        assert_eq!(c(0x98c379), Color::Green);
+        assert_eq!(c(0xe5c07b), Color::Yellow);
+        assert_eq!(c(0x82aaff), Color::LightBlue);
+        assert_eq!(c(0xc678dd), Color::Magenta);
+        assert_eq!(c(0x56b6c2), Color::Cyan);
+        // Greys stay greys.
+        assert_eq!(c(0x1e2127), Color::Black);
+        assert_eq!(c(0x7f848e), Color::DarkGray);
+        assert_eq!(c(0xd7dae0), Color::Gray);
+        assert_eq!(c(0xffffff), Color::White);
+        // Through the real theme loading, at 16 colours.
+        let (t, _) = Theme::load("default", None, ColorDepth::Ansi16);
+        assert_eq!(t.get("sentiment.negative").fg, Some(Color::Red));
+        assert_eq!(t.get("sentiment.positive").fg, Some(Color::Green));
     }
 
     #[test]
