@@ -1022,7 +1022,10 @@ fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
     let is_new = m.stream.upsert(fb);
     m.dirty = true;
     let old = m.stream.selected.clone();
-    if (m.follow && is_new) || m.stream.selected.is_none() {
+    // While the agent writes a reply, an arrival never takes the selection (and the composer
+    // with it) to another item, follow mode or not: the text would go to another customer.
+    let composing = m.focus == Focus::Composer && m.composer.is_some();
+    if (m.follow && is_new && !composing) || m.stream.selected.is_none() {
         if m.follow {
             m.stream.follow_newest();
         } else {

@@ -1948,3 +1948,41 @@ fn the_order_placeholder_prefers_the_order_the_post_names() {
     );
     assert_eq!(order_for("anything", &[]), None);
 }
+
+#[test]
+fn follow_mode_never_moves_an_open_composer_to_another_item() {
+    let (mut m, _) = loaded(20);
+    keys(&mut m, "f");
+    assert!(m.follow);
+    let target = selected_id(&m);
+    keys(&mut m, "r");
+    assert_eq!(m.focus, Focus::Composer);
+    type_text(&mut m, "Sorry about");
+    update(
+        &mut m,
+        event(
+            EventName::FeedbackCreated,
+            serde_json::to_value(feedback(40)).unwrap(),
+        ),
+    );
+    // The reply stays on its item, with its text.
+    assert_eq!(selected_id(&m), target);
+    let c = m.composer.as_ref().expect("the composer is still open");
+    assert_eq!(c.feedback_id, target);
+    assert_eq!(m.focus, Focus::Composer);
+    type_text(&mut m, " the wait");
+    let c = m.composer.as_ref().unwrap();
+    assert_eq!(c.text(c.active), "Sorry about the wait");
+    // Back in the stream, following goes on with the next arrival.
+    keys(&mut m, "esc");
+    assert_ne!(m.focus, Focus::Composer);
+    assert!(m.follow);
+    update(
+        &mut m,
+        event(
+            EventName::FeedbackCreated,
+            serde_json::to_value(feedback(41)).unwrap(),
+        ),
+    );
+    assert_eq!(selected_id(&m), "fb_00041");
+}
