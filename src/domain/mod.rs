@@ -5,6 +5,7 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
+pub mod metrics;
 pub mod recipient;
 
 use chrono::{DateTime, Utc};
