@@ -64,17 +64,23 @@ pub struct FeedbackPatch {
     )]
     #[schema(value_type = Option<String>)]
     pub assignee: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Only `assignee` may be null (to unassign); the others are absent or a value.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    #[schema(nullable = false)]
     pub department: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    #[schema(nullable = false)]
     pub status: Option<FeedbackStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    #[schema(nullable = false)]
     pub priority: Option<Priority>,
     /// An agent's correction of the triage label: audited, learned from, re-routes priority/SLA.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    #[schema(nullable = false)]
     pub sentiment_label: Option<SentimentLabel>,
     /// An agent's correction of the kind (complaint, question, praise, tip, other).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "present")]
+    #[schema(nullable = false)]
     pub kind: Option<FeedbackKind>,
 }
 
@@ -304,7 +310,9 @@ pub struct RulebookSource {
 #[serde(deny_unknown_fields)]
 pub struct NewDepartment {
     pub id: String,
+    /// 1 to 256 characters, not only spaces.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub name: Option<String>,
 }
 
@@ -354,6 +362,22 @@ pub struct Problem {
 pub struct ProblemField {
     pub pointer: String,
     pub detail: String,
+}
+
+/// `Option<T>` that is absent or a value, never null (`"status": null` is refused, not taken
+/// for "no change").
+mod present {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        T::deserialize(d).map(Some)
+    }
 }
 
 /// `Option<Option<T>>` that tells "absent" from "null".

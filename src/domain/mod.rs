@@ -14,11 +14,13 @@ use std::fmt;
 use std::str::FromStr;
 use utoipa::ToSchema;
 
-/// Declares a string-backed enum with serde names, `Display`, `FromStr` and `ALL`.
+/// Declares a string-backed enum with serde names, `Display`, `FromStr`, `ALL` and an OpenAPI
+/// schema that lists the names as they are on the wire (utoipa's derive, given the serde
+/// renames through this macro, documented the Rust variant names instead).
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -36,6 +38,17 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl FromStr for $name {
             type Err = UnknownValue;

@@ -1,7 +1,7 @@
 //! Bearer-token authentication and the JSON body extractor that answers problem+json.
 
 use super::audit::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ProblemType};
 use super::store::{hash_token, AuthenticatedAgent};
 use super::AppState;
 use crate::domain::Scope;
@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
         let agent =
             state.store.authenticate(token).await?.ok_or_else(|| {
-                ApiError::unauthorized("the token is unknown, expired or revoked")
+                ApiError::invalid_token("the token is unknown, expired or revoked")
             })?;
         if let Some(caller) = parts.extensions.get::<Caller>() {
             caller.set(&agent.agent.id);
@@ -60,9 +60,7 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(limiter) = &state.limiter {
             if let Err(wait) = limiter.check(&hash_token(token)) {
                 let mut e = ApiError::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "Too many requests",
+                    ProblemType::RATE_LIMITED,
                     format!("this token is over its request rate; retry in {wait} s"),
                 );
                 e.retry_after = Some(wait);
@@ -94,26 +92,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             });
         if !json_type {
             return Err(ApiError::new(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Expected JSON",
+                ProblemType::UNSUPPORTED_MEDIA_TYPE,
                 "send the body with Content-Type: application/json",
             ));
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|r| {
-                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        r.status(),
-                        "body-too-large",
-                        "Body too large",
-                        "the request body is over the limit",
-                    )
-                } else {
-                    ApiError::bad_request("the request body could not be read")
-                }
-            })?;
+            .map_err(body_rejection)?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
         if !value.is_object() {
@@ -190,10 +175,14 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         // An id of ours is short; a longer one is refused before it reaches the database (and
         // is never echoed back in a "not found").
         if let Ok(raw) = axum::extract::RawPathParams::from_request_parts(parts, state).await {
-            if raw.iter().any(|(_, v)| v.len() > MAX_PATH_ID_BYTES) {
-                return Err(ApiError::bad_request(format!(
-                    "an id in the path is over {MAX_PATH_ID_BYTES} bytes"
-                )));
+            if let Some((name, _)) = raw
+                .iter()
+                .find(|(_, v)| v.chars().count() > MAX_PATH_ID_BYTES)
+            {
+                return Err(ApiError::bad_request_at(
+                    &format!("/{name}"),
+                    format!("an id in the path is over {MAX_PATH_ID_BYTES} characters"),
+                ));
             }
         }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
@@ -205,16 +194,50 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// `Query<T>` whose rejections are problem+json (400 with the reason).
+/// `Query<T>` whose rejections are problem+json: 400 with the reason and, when one parameter is
+/// to blame, a pointer to it (`/limit`).
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let params = form_urlencoded::parse(query.as_bytes());
+        serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(params))
+            .map(ApiQuery)
+            .map_err(|e| {
+                let detail = format!("the query string is not valid: {}", e.inner());
+                match json_pointer(e.path()) {
+                    p if p.is_empty() => ApiError::bad_request(detail),
+                    p => ApiError::bad_request_at(&p, detail),
+                }
+            })
+    }
+}
+
+/// The raw body (an import file) whose rejections are problem+json: 413 over the route's limit,
+/// 400 when it cannot be read.
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(body_rejection)
+    }
+}
+
+fn body_rejection(r: axum::extract::rejection::BytesRejection) -> ApiError {
+    if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            ProblemType::BODY_TOO_LARGE,
+            "the request body is over the limit",
+        )
+    } else {
+        ApiError::bad_request("the request body could not be read")
     }
 }

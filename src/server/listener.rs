@@ -22,7 +22,7 @@
 use super::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
-use axum::http::{Request, Response, StatusCode};
+use axum::http::{Request, Response};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -431,9 +431,7 @@ const MAX_HEAD_BYTES: usize = 128 * 1024;
 fn request_timed_out() -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut response = super::error::ApiError::new(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        "request-timeout",
-        "Request timed out",
+        super::error::ProblemType::REQUEST_TIMEOUT,
         "the request (its body included) did not complete in time",
     )
     .into_response();
@@ -531,9 +529,7 @@ fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>, tasks: &mut JoinSet<()>)
             .keep_alive(false);
         let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
             let mut e = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "Too many connections",
+                super::error::ProblemType::OVERLOADED,
                 format!(
                     "the server has all the connections it takes; retry in {OVERLOADED_RETRY_AFTER} s"
                 ),

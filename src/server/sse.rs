@@ -118,10 +118,24 @@ async fn still_allowed(store: &Store, token: &str) -> Option<Option<Vec<String>>
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventParams {
-    /// For clients that cannot set headers (EventSource in a browser).
+    /// Resume after this event, for clients that cannot set headers (EventSource in a browser).
     last_event_id: Option<i64>,
+}
+
+/// One event of the stream, as a client's SSE parser gives it: `data` is an [`Event`] as JSON.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the frames are written by axum's `Sse`
+pub struct SseFrame {
+    /// The event's `seq`.
+    id: String,
+    /// The event's name.
+    event: EventName,
+    /// The [`Event`] as JSON.
+    #[schema(content_media_type = "application/json")]
+    data: String,
 }
 
 fn resume_point(headers: &HeaderMap, params: &EventParams) -> ApiResult<Option<i64>> {
@@ -135,6 +149,14 @@ fn resume_point(headers: &HeaderMap, params: &EventParams) -> ApiResult<Option<i
     Ok(params.last_event_id)
 }
 
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    summary = "The event log as server-sent events (each `data:` is an Event)",
+    params(EventParams,
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "resume after this event")),
+    responses((status = 200, description = "the stream; `stream.reset` first when the resume point is gone",
+            content_type = "text/event-stream", body = SseFrame),
+        (status = 400, description = "a Last-Event-ID that is not an event id"),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn events(
     State(state): State<AppState>,
     auth: Auth,
@@ -146,9 +168,7 @@ pub async fn events(
     let token = bearer_in(&headers).unwrap_or_default().to_string();
     let slot = state.streams.acquire(&hash_token(&token)).ok_or_else(|| {
         let mut e = ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too-many-streams",
-            "Too many event streams",
+            super::error::ProblemType::TOO_MANY_STREAMS,
             format!(
                 "this token already has {} open event streams; close one or retry in {STREAMS_RETRY_AFTER} s",
                 state.streams.per_token
@@ -191,7 +211,7 @@ async fn start_point(store: &Store, resume: Option<i64>) -> ApiResult<StartPoint
             reset: None,
         },
         // Events after `r` are gone when the oldest kept event is later than r + 1.
-        Some(r) if oldest > 0 && r + 1 < oldest || r > newest => StartPoint {
+        Some(r) if oldest > 0 && r.saturating_add(1) < oldest || r > newest => StartPoint {
             cursor: newest,
             reset: Some(Event {
                 seq: newest,

@@ -5,9 +5,9 @@ use crate::domain::api::{
     CustomerFields, IdentityMatches, ImportReport, LinkIdentity, MergeCustomers, MergeResult, Page,
 };
 use crate::domain::*;
-use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::server::auth::{ApiBytes, ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::customer_data::{self, ImportError, ImportFormat, ImportKind};
-use crate::server::error::{ApiError, ApiResult};
+use crate::server::error::{ApiError, ApiResult, ProblemType};
 use crate::server::store::AuthenticatedAgent;
 use crate::server::AppState;
 use axum::extract::State;
@@ -15,17 +15,26 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// A name, email or phone, at least 2 characters.
+    #[param(min_length = 2, max_length = 256)]
     q: String,
+    /// At most this many, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Page size, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -43,6 +52,12 @@ impl PageParams {
     }
 }
 
+#[utoipa::path(get, path = "/v1/customers", tag = "customers",
+    summary = "Search customers by name, email or phone",
+    params(SearchParams),
+    responses((status = 200, description = "the customers found, best first", body = Page<Customer>),
+        (status = 403, description = "the token lacks the read scope"),
+        (status = 422, description = "q over its length")))]
 pub async fn search(
     State(state): State<AppState>,
     auth: Auth,
@@ -50,10 +65,13 @@ pub async fn search(
 ) -> ApiResult<Json<Page<Customer>>> {
     auth.require(Scope::Read)?;
     super::feedback::bounded("/q", Some(&p.q), super::feedback::MAX_QUERY_BYTES)?;
-    let q = p.q.trim();
-    if q.chars().count() < 2 {
-        return Err(ApiError::bad_request("search needs at least 2 characters"));
+    if !super::grammar::is_search(&p.q) {
+        return Err(ApiError::bad_request_at(
+            "/q",
+            "search needs at least 2 characters besides spaces around them",
+        ));
     }
+    let q = p.q.trim();
     let items = state
         .store
         .search_customers(q, page_limit(p.limit)?)
@@ -64,6 +82,10 @@ pub async fn search(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", summary = "A customer's profile",
+    params(("id" = String, Path, description = "the customer's id", max_length = 128)),
+    responses((status = 200, description = "the profile", body = Customer),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn profile(
     State(state): State<AppState>,
     auth: Auth,
@@ -73,6 +95,11 @@ pub async fn profile(
     Ok(Json(state.store.customer(&id).await?))
 }
 
+#[utoipa::path(get, path = "/v1/customers/{id}/history", tag = "customers",
+    summary = "A customer's timeline, newest first (what the caller's departments see)",
+    params(("id" = String, Path, description = "the customer's id", max_length = 128), PageParams),
+    responses((status = 200, description = "one page of the timeline", body = Page<HistoryEntry>),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn history(
     State(state): State<AppState>,
     auth: Auth,
@@ -89,6 +116,11 @@ pub async fn history(
     Ok(Json(Page { items, next_cursor }))
 }
 
+#[utoipa::path(get, path = "/v1/customers/{id}/transactions", tag = "customers",
+    summary = "A customer's orders, refunds and subscriptions, newest first",
+    params(("id" = String, Path, description = "the customer's id", max_length = 128), PageParams),
+    responses((status = 200, description = "one page of transactions", body = Page<Transaction>),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn transactions(
     State(state): State<AppState>,
     auth: Auth,
@@ -102,6 +134,13 @@ pub async fn transactions(
     Ok(Json(Page { items, next_cursor }))
 }
 
+#[utoipa::path(post, path = "/v1/identities/{id}/link", tag = "identities",
+    summary = "Link a social identity to a customer",
+    params(("id" = String, Path, description = "the identity's id", max_length = 128)),
+    request_body = LinkIdentity,
+    responses((status = 200, description = "the identity, linked", body = Identity),
+        (status = 403, description = "the token lacks the reply scope"),
+        (status = 422, description = "customer_id over its length")))]
 pub async fn link(
     State(state): State<AppState>,
     auth: Auth,
@@ -151,6 +190,13 @@ fn validated(fields: &mut CustomerFields, creating: bool) -> ApiResult<()> {
     })
 }
 
+#[utoipa::path(post, path = "/v1/customers", tag = "customers",
+    summary = "Create a customer (supervisor or admin)",
+    request_body = CustomerFields,
+    responses((status = 201, description = "the new customer", body = Customer),
+        (status = 403, description = "an agent's token, or one without the reply scope"),
+        (status = 409, description = "the external_id is taken"),
+        (status = 422, description = "invalid fields, each with its pointer")))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -162,6 +208,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers",
+    summary = "Change a customer's fields (supervisor or admin); absent fields are left alone",
+    params(("id" = String, Path, description = "the customer's id", max_length = 128)),
+    request_body = CustomerFields,
+    responses((status = 200, description = "the customer, changed", body = Customer),
+        (status = 403, description = "an agent's token, or one without the reply scope"),
+        (status = 409, description = "the external_id is taken"),
+        (status = 422, description = "invalid fields, each with its pointer")))]
 pub async fn patch(
     State(state): State<AppState>,
     auth: Auth,
@@ -178,6 +232,13 @@ pub async fn patch(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/customers/{id}/merge", tag = "customers",
+    summary = "Merge another customer into this one (supervisor or admin); the other id is retired",
+    params(("id" = String, Path, description = "the customer's id", max_length = 128)),
+    request_body = MergeCustomers,
+    responses((status = 200, description = "the survivor, with the conflicts settled", body = MergeResult),
+        (status = 403, description = "an agent's token, or one without the reply scope"),
+        (status = 422, description = "a customer merged into itself, or `from` over its length")))]
 pub async fn merge(
     State(state): State<AppState>,
     auth: Auth,
@@ -198,8 +259,9 @@ pub async fn merge(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
     kind: ImportKind,
     format: Option<ImportFormat>,
@@ -210,12 +272,23 @@ pub const IMPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 /// `POST /v1/customers/import?kind=customers|transactions[&format=csv|jsonl]`, the file as the
 /// body (`Content-Type: text/csv` or `application/jsonl` when `format` is not given).
+#[utoipa::path(post, path = "/v1/customers/import", tag = "customers",
+    summary = "Import customers or transactions (admin); the file is the body",
+    params(ImportParams),
+    request_body(description = "the file: CSV with a header row, or one JSON object per line",
+        content((String = "text/csv"), (String = "application/jsonl"))),
+    responses((status = 200, description = "what was created, updated, unchanged and skipped", body = ImportReport),
+        (status = 400, description = "a file that is not UTF-8"),
+        (status = 403, description = "the token lacks the admin scope"),
+        (status = 413, description = "a file over the limit (use `earshot import`)"),
+        (status = 415, description = "neither a known Content-Type nor format"),
+        (status = 422, description = "a file that cannot be read as its format")))]
 pub async fn import(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(p): ApiQuery<ImportParams>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<ImportReport>> {
     let agent = auth.require(Scope::Admin)?;
     let content_type = headers
@@ -227,9 +300,7 @@ pub async fn import(
         .or_else(|| ImportFormat::from_content_type(content_type))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unknown import format",
+                ProblemType::UNSUPPORTED_MEDIA_TYPE,
                 "send Content-Type: text/csv or application/jsonl, or add format=csv|jsonl",
             )
         })?;
@@ -251,6 +322,11 @@ pub async fn import(
     Ok(Json(report))
 }
 
+#[utoipa::path(get, path = "/v1/identities/{id}/matches", tag = "identities",
+    summary = "Customers who may be behind an identity, ranked, with a score and reasons",
+    params(("id" = String, Path, description = "the identity's id", max_length = 128)),
+    responses((status = 200, description = "the identity and its candidates", body = IdentityMatches),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn matches(
     State(state): State<AppState>,
     auth: Auth,
@@ -262,6 +338,12 @@ pub async fn matches(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/identities/{id}/link", tag = "identities",
+    summary = "Unlink an identity from its customer",
+    params(("id" = String, Path, description = "the identity's id", max_length = 128)),
+    responses((status = 200, description = "the identity, unlinked", body = Identity),
+        (status = 403, description = "the token lacks the reply scope"),
+        (status = 422, description = "the identity is not linked to a customer")))]
 pub async fn unlink(
     State(state): State<AppState>,
     auth: Auth,

@@ -7,7 +7,7 @@ use crate::domain::api::{
 use crate::domain::*;
 use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
 use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::server::error::{ApiError, ApiResult};
+use crate::server::error::{ApiError, ApiResult, ProblemType};
 use crate::server::routing::{self, Facts};
 use crate::server::store::{
     AuthenticatedAgent, Correction, FeedbackFilter, Intake, PatchPolicy, ReplyRecipient, StoreError,
@@ -41,25 +41,45 @@ pub const MAX_OVERRIDES: usize = 32;
 /// 422 at `pointer` when an optional text field is over `max` bytes.
 pub(crate) fn bounded(pointer: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
     match value {
-        Some(v) if v.len() > max => Err(ApiError::invalid(pointer, format!("at most {max} bytes"))),
+        Some(v) if v.chars().count() > max => Err(ApiError::invalid(
+            pointer,
+            format!("at most {max} characters"),
+        )),
         _ => Ok(()),
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     status: Option<FeedbackStatus>,
     /// `me`, `unassigned`, `any` (default) or an agent id.
+    #[param(max_length = 128)]
     assignee: Option<String>,
+    #[param(max_length = 128)]
     department: Option<String>,
     channel: Option<Channel>,
+    /// Words of the text or the author.
+    #[param(max_length = 256)]
     q: Option<String>,
+    /// Only this customer's items.
+    #[param(max_length = 128)]
     customer: Option<String>,
+    /// Page size, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/feedback", tag = "feedback",
+    summary = "The queue, newest first, of the caller's departments",
+    params(ListParams),
+    responses((status = 200, description = "one page of items", body = Page<Feedback>),
+        (status = 403, description = "the token lacks the read scope"),
+        (status = 404, description = "a department that is not the caller's"),
+        (status = 422, description = "a filter over its length")))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -118,6 +138,13 @@ fn etag(version: i64) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
+#[utoipa::path(get, path = "/v1/feedback/{id}", tag = "feedback",
+    summary = "One item with its thread",
+    params(("id" = String, Path, description = "the item's id", max_length = 128)),
+    responses((status = 200, description = "the item and its thread; ETag is its version",
+            body = FeedbackDetail,
+            headers(("ETag" = String, description = "the item's version, for If-Match"))),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn detail(
     State(state): State<AppState>,
     auth: Auth,
@@ -135,6 +162,15 @@ pub async fn detail(
     Ok(response)
 }
 
+#[utoipa::path(post, path = "/v1/feedback", tag = "feedback",
+    summary = "Intake: offline feedback or a listening tool's post",
+    request_body = NewFeedback,
+    responses((status = 201, description = "the new item, routed", body = Feedback,
+            headers(("Location" = String, description = "the item's URL"))),
+        (status = 200, description = "the item this external_id already made (a retry)", body = Feedback),
+        (status = 403, description = "the token lacks the reply scope"),
+        (status = 409, description = "the external_id is taken by an item of another department"),
+        (status = 422, description = "empty text or handle, a field over its length, an unknown customer_id")))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -230,22 +266,32 @@ pub async fn create(
 fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
     let value = headers.get(header::IF_MATCH).ok_or_else(|| {
         ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "If-Match required",
+            ProblemType::PRECONDITION_REQUIRED,
             "send If-Match with the item's version (its ETag)",
         )
     })?;
-    let text = value
-        .to_str()
-        .unwrap_or_default()
-        .trim()
-        .trim_start_matches("W/")
-        .trim_matches('"');
-    text.parse()
-        .map_err(|_| ApiError::bad_request("If-Match must be the item's version, as in its ETag"))
+    let bad = || ApiError::bad_request("If-Match must be the item's version, as in its ETag");
+    let text = value.to_str().map_err(|_| bad())?;
+    if !super::grammar::is_if_match(text) {
+        return Err(bad());
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map_err(|_| bad())
 }
 
+#[utoipa::path(patch, path = "/v1/feedback/{id}", tag = "feedback",
+    summary = "Assign, reroute, change status, priority or the triage labels",
+    params(("id" = String, Path, description = "the item's id", max_length = 128),
+        ("If-Match" = String, Header, description = "the item's version, as in its ETag")),
+    request_body = FeedbackPatch,
+    responses((status = 200, description = "the item, changed; ETag is its new version", body = Feedback,
+            headers(("ETag" = String, description = "the item's version, for If-Match"))),
+        (status = 400, description = "If-Match that is not a version"),
+        (status = 403, description = "the token lacks the reply scope, or an agent moves an item out of their departments"),
+        (status = 412, description = "the item is at another version"),
+        (status = 428, description = "no If-Match")))]
 pub async fn patch(
     State(state): State<AppState>,
     auth: Auth,
@@ -332,16 +378,13 @@ pub async fn patch(
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
     let key = headers
         .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_matches('"').to_string())
-        .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::bad_request("send an Idempotency-Key header with every reply"))?;
-    if key.len() > 255 {
-        return Err(ApiError::bad_request(
-            "Idempotency-Key is over 255 characters",
-        ));
+    match key.to_str() {
+        Ok(key) if super::grammar::is_idempotency_key(key) => Ok(key.to_string()),
+        _ => Err(ApiError::bad_request(
+            "Idempotency-Key is 1 to 255 printable ASCII characters, not starting or ending with a space or a quote",
+        )),
     }
-    Ok(key)
 }
 
 /// Shape checks of a reply: micro (one direct part), macro (one public part) or both.
@@ -409,6 +452,17 @@ fn check_parts(reply: &NewReply) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/v1/feedback/{id}/replies", tag = "replies",
+    summary = "Deliver a reply (checked against the rulebook in force)",
+    params(("id" = String, Path, description = "the item's id", max_length = 128),
+        ("Idempotency-Key" = String, Header, description = "a key per reply: a retry with it gets the stored reply", max_length = 255)),
+    request_body = NewReply,
+    responses((status = 201, description = "the reply, its messages queued for delivery", body = Reply),
+        (status = 200, description = "the stored reply of an earlier request with this key", body = Reply),
+        (status = 400, description = "no Idempotency-Key"),
+        (status = 403, description = "the token lacks the reply scope"),
+        (status = 409, description = "base_message_id is not the newest message: the new ones are in `violations.changes`"),
+        (status = 422, description = "a malformed reply, a recipient that cannot be reached, or rule violations (in `violations`)")))]
 pub async fn reply(
     State(state): State<AppState>,
     auth: Auth,
@@ -497,9 +551,7 @@ fn enforce_rules(
         .filter(|v| *v != rulebook.version())
     {
         let mut e = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "rulebook-changed",
-            "The rulebook changed",
+            ProblemType::RULEBOOK_CHANGED,
             format!(
                 "the draft was checked against rulebook {version}; {} is in force, check again",
                 rulebook.version()
@@ -540,9 +592,7 @@ fn enforce_rules(
         .map(|r| format!("{}: {}", r.rule, r.reason))
         .collect();
     let mut e = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "rule-violation",
-        "The reply breaks business rules",
+        ProblemType::RULE_VIOLATION,
         format!("not delivered: {}", refused.join("; ")),
     );
     e.violations = Some(serde_json::json!({
@@ -553,6 +603,12 @@ fn enforce_rules(
     Err(e)
 }
 
+#[utoipa::path(post, path = "/v1/feedback/{id}/presence", tag = "feedback",
+    summary = "Say the caller is viewing, composing on or has left an item (a presence.changed event)",
+    params(("id" = String, Path, description = "the item's id", max_length = 128)),
+    request_body = PresenceUpdate,
+    responses((status = 204, description = "published"),
+        (status = 403, description = "the token lacks the reply scope")))]
 pub async fn presence(
     State(state): State<AppState>,
     auth: Auth,

@@ -8,14 +8,36 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::Json;
 
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// `GET /v1/health`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`: the server answers.
+    pub status: String,
+    pub version: String,
 }
 
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+#[utoipa::path(get, path = "/v1/health", tag = "meta", summary = "Liveness (no token)",
+    security(()),
+    responses((status = 200, description = "the server is up", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    summary = "This document, generated from the router (no token)",
+    security(()),
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(super::openapi::document())
 }
 
+#[utoipa::path(get, path = "/v1/me", tag = "meta",
+    summary = "The calling agent and the scopes of its token",
+    responses((status = 200, description = "the caller", body = Me),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn me(auth: Auth) -> ApiResult<Json<Me>> {
     let agent = auth.require(Scope::Read)?;
     Ok(Json(Me {
@@ -24,6 +46,9 @@ pub async fn me(auth: Auth) -> ApiResult<Json<Me>> {
     }))
 }
 
+#[utoipa::path(get, path = "/v1/agents", tag = "org", summary = "Agents, with their availability",
+    responses((status = 200, description = "every agent", body = Page<Agent>),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn agents(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Page<Agent>>> {
     auth.require(Scope::Read)?;
     Ok(Json(Page {
@@ -33,6 +58,9 @@ pub async fn agents(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
 }
 
 /// The rulebook in force, so that consoles lint with exactly what the server enforces.
+#[utoipa::path(get, path = "/v1/rules", tag = "meta", summary = "The rulebook in force",
+    responses((status = 200, description = "its id, version and TOML source", body = crate::domain::api::RulebookSource),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn rules(
     State(state): State<AppState>,
     auth: Auth,
@@ -46,6 +74,9 @@ pub async fn rules(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/departments", tag = "org", summary = "Departments",
+    responses((status = 200, description = "every department", body = Page<Department>),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn departments(
     State(state): State<AppState>,
     auth: Auth,
@@ -59,6 +90,10 @@ pub async fn departments(
 
 /// The organisation's triage model: how many corrections it learned and its accuracy on each
 /// before learning it (prequential). Supervisors and admins.
+#[utoipa::path(get, path = "/v1/triage/model", tag = "meta",
+    summary = "The organisation's triage model: corrections learned, prequential accuracy (supervisors, admins)",
+    responses((status = 200, description = "the model's state", body = crate::server::triage::ModelStatus),
+        (status = 403, description = "an agent's token, or one without the read scope")))]
 pub async fn triage_model(
     State(state): State<AppState>,
     auth: Auth,

@@ -2,6 +2,7 @@
 
 mod customers;
 mod feedback;
+pub mod grammar;
 mod meta;
 pub mod openapi;
 mod org;
@@ -14,86 +15,117 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
-/// One route of the API. The router is built from [`ROUTES`], so that tests can walk every
-/// route (an authorization case for each, say) and a new route cannot be missed by them.
+/// One route of the API. The router and the OpenAPI document are both built from [`ROUTES`],
+/// the router from the handler's `#[utoipa::path]` (its method and path included), so a route
+/// cannot exist undocumented; tests walk [`ROUTES`] (an authorization case for each, and a
+/// check that `method` and `path` here are those of the handler's documentation).
 pub struct Route {
     pub method: Method,
-    /// The path under `/v1`, with `{id}` for a path parameter.
+    /// The full path, with `{id}` for a path parameter (`/v1/feedback/{id}`).
     pub path: &'static str,
-    handler: fn() -> MethodRouter<AppState>,
+    handler: fn() -> UtoipaMethodRouter<AppState>,
 }
 
 impl Route {
     pub fn full_path(&self) -> String {
-        format!("/v1{}", self.path)
+        self.path.to_string()
+    }
+
+    /// The route's documentation and its method router, as `utoipa_axum` makes them from the
+    /// handler's `#[utoipa::path]`.
+    pub fn documented(&self) -> UtoipaMethodRouter<AppState> {
+        (self.handler)()
     }
 }
 
+/// `route!(GET "/v1/x/{id}" => module::handler)`, optionally followed by `, layer = <a tower
+/// layer>` for the route alone.
 macro_rules! route {
-    ($method:ident $path:literal => $via:ident($handler:path)) => {
+    ($method:ident $path:literal => $($handler:ident)::+ $(, layer = $layer:expr)?) => {
         Route {
             method: Method::$method,
             path: $path,
-            handler: || $via($handler),
+            handler: || {
+                #[allow(unused_mut)]
+                let mut documented: UtoipaMethodRouter<AppState> =
+                    utoipa_axum::routes!($($handler)::+);
+                $(documented.2 = documented.2.layer($layer);)?
+                documented
+            },
         }
     };
 }
 
+/// Every route of the server. Adding one is a change here and at its handler:
+/// 1. annotate the handler with `#[utoipa::path(METHOD, path = "/v1/...", params(...),
+///    request_body = ..., responses(...))]`: its success statuses and bodies, and the refusals
+///    particular to it (403, 404, 409, 412, 422...) with a description; the refusals every route
+///    of its kind shares (401 and 429 for a token, 400 for a path, query or body, 413, 415 and
+///    422 for a body, 500 and 503) are added by [`openapi::common_responses`], and the
+///    problem+json body of every refusal by [`openapi::problem_bodies`]. A value whose shape
+///    JSON Schema can state exactly (a cursor, a header) gets its pattern from [`grammar`],
+///    which the server checks with too. A public route says `security(())`.
+/// 2. add `route!(METHOD "/v1/..." => module::handler)` below (same method and path: the test
+///    `openapi::tests::routes_are_their_documentation` fails otherwise).
+/// 3. give it its cases in `tests/server_authz.rs`, which walks this table.
+///
+/// A route outside `/v1` (a Prometheus `/metrics`, say) is listed the same way.
 pub static ROUTES: &[Route] = &[
-    route!(GET "/health" => get(meta::health)),
-    route!(GET "/openapi.json" => get(meta::openapi)),
-    route!(GET "/me" => get(meta::me)),
-    route!(PATCH "/me" => patch(org::patch_me)),
-    route!(GET "/agents" => get(meta::agents)),
-    route!(PATCH "/agents/{id}" => patch(org::patch_agent)),
-    route!(GET "/departments" => get(meta::departments)),
-    route!(POST "/departments" => post(org::create_department)),
-    route!(GET "/audit" => get(org::audit)),
-    route!(GET "/feedback" => get(feedback::list)),
-    route!(POST "/feedback" => post(feedback::create)),
-    route!(GET "/feedback/{id}" => get(feedback::detail)),
-    route!(PATCH "/feedback/{id}" => patch(feedback::patch)),
-    route!(POST "/feedback/{id}/replies" => post(feedback::reply)),
-    route!(POST "/feedback/{id}/presence" => post(feedback::presence)),
-    route!(POST "/replies" => post(replies::bulk)),
-    route!(GET "/messages/{id}/attempts" => get(replies::attempts)),
-    route!(GET "/customers" => get(customers::search)),
-    route!(POST "/customers" => post(customers::create)),
-    Route {
-        method: Method::POST,
-        path: "/customers/import",
-        // Files are bigger than the other bodies.
-        handler: || {
-            post(customers::import).layer(DefaultBodyLimit::max(customers::IMPORT_BODY_LIMIT))
-        },
-    },
-    route!(GET "/customers/{id}" => get(customers::profile)),
-    route!(PATCH "/customers/{id}" => patch(customers::patch)),
-    route!(POST "/customers/{id}/merge" => post(customers::merge)),
-    route!(GET "/customers/{id}/history" => get(customers::history)),
-    route!(GET "/customers/{id}/transactions" => get(customers::transactions)),
-    route!(POST "/identities/{id}/link" => post(customers::link)),
-    route!(DELETE "/identities/{id}/link" => delete(customers::unlink)),
-    route!(GET "/identities/{id}/matches" => get(customers::matches)),
-    route!(GET "/rules" => get(meta::rules)),
-    route!(GET "/triage/model" => get(meta::triage_model)),
-    route!(GET "/events" => get(super::sse::events)),
+    route!(GET "/v1/health" => meta::health),
+    route!(GET "/v1/openapi.json" => meta::openapi),
+    route!(GET "/v1/me" => meta::me),
+    route!(PATCH "/v1/me" => org::patch_me),
+    route!(GET "/v1/agents" => meta::agents),
+    route!(PATCH "/v1/agents/{id}" => org::patch_agent),
+    route!(GET "/v1/departments" => meta::departments),
+    route!(POST "/v1/departments" => org::create_department),
+    route!(GET "/v1/audit" => org::audit),
+    route!(GET "/v1/feedback" => feedback::list),
+    route!(POST "/v1/feedback" => feedback::create),
+    route!(GET "/v1/feedback/{id}" => feedback::detail),
+    route!(PATCH "/v1/feedback/{id}" => feedback::patch),
+    route!(POST "/v1/feedback/{id}/replies" => feedback::reply),
+    route!(POST "/v1/feedback/{id}/presence" => feedback::presence),
+    route!(POST "/v1/replies" => replies::bulk),
+    route!(GET "/v1/messages/{id}/attempts" => replies::attempts),
+    route!(GET "/v1/customers" => customers::search),
+    route!(POST "/v1/customers" => customers::create),
+    // Files are bigger than the other bodies.
+    route!(POST "/v1/customers/import" => customers::import,
+        layer = DefaultBodyLimit::max(customers::IMPORT_BODY_LIMIT)),
+    route!(GET "/v1/customers/{id}" => customers::profile),
+    route!(PATCH "/v1/customers/{id}" => customers::patch),
+    route!(POST "/v1/customers/{id}/merge" => customers::merge),
+    route!(GET "/v1/customers/{id}/history" => customers::history),
+    route!(GET "/v1/customers/{id}/transactions" => customers::transactions),
+    route!(POST "/v1/identities/{id}/link" => customers::link),
+    route!(DELETE "/v1/identities/{id}/link" => customers::unlink),
+    route!(GET "/v1/identities/{id}/matches" => customers::matches),
+    route!(GET "/v1/rules" => meta::rules),
+    route!(GET "/v1/triage/model" => meta::triage_model),
+    route!(GET "/v1/events" => super::sse::events),
 ];
 
+/// The routes of [`ROUTES`] with their documentation: the router that serves them and the
+/// OpenAPI document that describes them come out of this one value.
+pub(crate) fn documented_routes() -> OpenApiRouter<AppState> {
+    ROUTES.iter().fold(
+        OpenApiRouter::with_openapi(openapi::base()),
+        |router, route| router.routes(route.documented()),
+    )
+}
+
 pub fn router(state: AppState) -> Router {
-    let mut v1 = Router::new();
-    for route in ROUTES {
-        v1 = v1.route(route.path, (route.handler)());
-    }
-    let v1 = v1.route_layer(middleware::from_fn_with_state(
+    let (routes, _document) = documented_routes().split_for_parts();
+    let routes = routes.route_layer(middleware::from_fn_with_state(
         state.clone(),
         audit_refusals,
     ));
     Router::new()
-        .nest("/v1", v1)
+        .merge(routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
@@ -103,18 +135,16 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found(State(state): State<AppState>, method: Method) -> ApiError {
     let e = ApiError::not_found("no such route");
-    record_unrouted(&state, &method, e.status).await;
+    record_unrouted(&state, &method, e.status()).await;
     e
 }
 
 async fn method_not_allowed(State(state): State<AppState>, method: Method) -> ApiError {
     let e = ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
+        super::error::ProblemType::METHOD_NOT_ALLOWED,
         "this route does not take that method",
     );
-    record_unrouted(&state, &method, e.status).await;
+    record_unrouted(&state, &method, e.status()).await;
     e
 }
 
@@ -201,12 +231,12 @@ pub(crate) fn encode_cursor(at: chrono::DateTime<chrono::Utc>, id: &str) -> Stri
 }
 
 pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_request("the cursor is not one this server gave out");
-    let (at, id) = cursor.split_once('.').ok_or_else(bad)?;
-    let at: i64 = at.parse().map_err(|_| bad())?;
-    if id.is_empty() || id.len() > 64 {
+    let bad = || ApiError::bad_request_at("/cursor", "the cursor is not one this server gave out");
+    if !grammar::is_cursor(cursor) {
         return Err(bad());
     }
+    let (at, id) = cursor.split_once('.').ok_or_else(bad)?;
+    let at: i64 = at.parse().map_err(|_| bad())?;
     Ok((at, id.to_string()))
 }
 
@@ -229,6 +259,6 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request("limit must be between 1 and 500")),
+        Some(_) => Err(ApiError::bad_request_at("/limit", "limit must be between 1 and 500")),
     }
 }

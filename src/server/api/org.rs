@@ -19,6 +19,12 @@ const MAX_FILTER_BYTES: usize = 128;
 
 /// `POST /v1/departments` (admin scope): 201 with the department; 409 `already-exists` for a
 /// taken id, 422 for a malformed one.
+#[utoipa::path(post, path = "/v1/departments", tag = "org", summary = "Create a department (admin)",
+    request_body = NewDepartment,
+    responses((status = 201, description = "the new department", body = Department),
+        (status = 403, description = "the token lacks the admin scope"),
+        (status = 409, description = "the id is taken"),
+        (status = 422, description = "a malformed id or name")))]
 pub async fn create_department(
     State(state): State<AppState>,
     auth: Auth,
@@ -33,6 +39,11 @@ pub async fn create_department(
 }
 
 /// `PATCH /v1/me`: the caller says whether they take new work.
+#[utoipa::path(patch, path = "/v1/me", tag = "org",
+    summary = "Set the caller's availability: away agents get no new items",
+    request_body = AgentPatch,
+    responses((status = 200, description = "the caller, changed", body = Agent),
+        (status = 403, description = "the token lacks the reply scope")))]
 pub async fn patch_me(
     State(state): State<AppState>,
     auth: Auth,
@@ -49,6 +60,12 @@ pub async fn patch_me(
 
 /// `PATCH /v1/agents/{id}`: an admin, or a supervisor of a department the agent works in, sets
 /// another agent's availability (someone went home without saying so).
+#[utoipa::path(patch, path = "/v1/agents/{id}", tag = "org",
+    summary = "Set an agent's availability (admin, or a supervisor of the agent's department)",
+    params(("id" = String, Path, description = "the agent's id", max_length = 128)),
+    request_body = AgentPatch,
+    responses((status = 200, description = "the agent, changed", body = Agent),
+        (status = 403, description = "neither an admin nor a supervisor of the agent's department")))]
 pub async fn patch_agent(
     State(state): State<AppState>,
     auth: Auth,
@@ -80,23 +97,35 @@ fn may_manage(caller: &AuthenticatedAgent, target: &Agent) -> bool {
                 .any(|d| caller.agent.departments.contains(d)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// The acting agent's id.
+    #[param(max_length = 128)]
     actor: Option<String>,
     /// The start of the action name: `agent.` for every agent action.
+    #[param(max_length = 128)]
     action: Option<String>,
     /// The object's id (an item, an agent, a department).
+    #[param(max_length = 128)]
     object: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    /// Page size, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /v1/audit`, newest first: everything for a token with the admin scope; for a
 /// supervisor, what concerns their departments (see `store::audit_log`); 403 for others.
+#[utoipa::path(get, path = "/v1/audit", tag = "org",
+    summary = "The audit log, newest first (supervisors: their departments; admins: all)",
+    params(AuditParams),
+    responses((status = 200, description = "one page of entries", body = Page<AuditEntry>),
+        (status = 403, description = "an agent's token")))]
 pub async fn audit(
     State(state): State<AppState>,
     auth: Auth,
@@ -117,18 +146,28 @@ pub async fn audit(
         ("action", &p.action),
         ("object", &p.object),
     ] {
-        if value.as_ref().is_some_and(|v| v.len() > MAX_FILTER_BYTES) {
-            return Err(ApiError::bad_request(format!(
-                "{name} is over {MAX_FILTER_BYTES} bytes"
-            )));
+        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_FILTER_BYTES) {
+            return Err(ApiError::bad_request_at(
+                &format!("/{name}"),
+                format!("{name} is over {MAX_FILTER_BYTES} characters"),
+            ));
         }
     }
     let limit = page_limit(p.limit)?;
     let before_id =
         match p.cursor.as_deref() {
-            Some(c) => Some(decode_cursor(c)?.1.parse::<i64>().map_err(|_| {
-                ApiError::bad_request("the cursor is not one this server gave out")
-            })?),
+            Some(c) if super::grammar::is_audit_cursor(c) => Some(
+                decode_cursor(c)?
+                    .1
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::bad_request_at("/cursor", "the cursor is not one this server gave out"))?,
+            ),
+            Some(_) => {
+                return Err(ApiError::bad_request_at(
+                    "/cursor",
+                    "the cursor is not one this server gave out",
+                ))
+            }
             None => None,
         };
     let filter = AuditFilter {

@@ -33,6 +33,14 @@ fn item_key(key: &str, feedback_id: &str) -> String {
 /// delivered to each thread, each item marked answered. Answers 200 with one result per item in
 /// request order: its reply (201, or 200 for the stored result of a retried request) or the
 /// problem that stopped it (another department's item is "not found", as everywhere).
+#[utoipa::path(post, path = "/v1/replies", tag = "replies",
+    summary = "One reply to many items; one result per item, in request order",
+    params(("Idempotency-Key" = String, Header, description = "a key per request: a retry gets each item's stored reply", max_length = 255)),
+    request_body = NewBulkReply,
+    responses((status = 200, description = "one result per item: its reply, or the problem that stopped it", body = BulkReplyResults),
+        (status = 400, description = "no Idempotency-Key"),
+        (status = 403, description = "the token lacks the reply scope"),
+        (status = 422, description = "no items, too many, or one named twice")))]
 pub async fn bulk(
     State(state): State<AppState>,
     auth: Auth,
@@ -85,12 +93,12 @@ pub async fn bulk(
                         method: &axum::http::Method::POST,
                         route: "/v1/replies",
                         target: &id,
-                        status: e.status,
+                        status: e.status(),
                     })
                     .await;
                 BulkItemResult {
                     feedback_id: id,
-                    status: e.status.as_u16(),
+                    status: e.status().as_u16(),
                     reply: None,
                     problem: Some(e.to_problem()),
                 }
@@ -102,6 +110,11 @@ pub async fn bulk(
 }
 
 /// Every attempt to deliver one outbound message, oldest first.
+#[utoipa::path(get, path = "/v1/messages/{id}/attempts", tag = "replies",
+    summary = "Delivery attempts of an outbound message (the receiver's status or the error, duration)",
+    params(("id" = String, Path, description = "the message's id", max_length = 128)),
+    responses((status = 200, description = "every attempt, oldest first", body = Page<DeliveryAttempt>),
+        (status = 403, description = "the token lacks the read scope")))]
 pub async fn attempts(
     State(state): State<AppState>,
     auth: Auth,

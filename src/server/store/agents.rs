@@ -102,11 +102,13 @@ impl Store {
         if let Some(problem) = department_id_problem(id) {
             return Err(StoreError::InvalidField("/id", problem));
         }
+        // At most 256 characters as sent, and not only spaces (which are trimmed).
+        let too_long = name.is_some_and(|n| n.chars().count() > 256);
         let name = name.map(str::trim).unwrap_or(id);
-        if name.is_empty() || name.len() > 256 {
+        if name.is_empty() || too_long {
             return Err(StoreError::InvalidField(
                 "/name",
-                "a department name is 1 to 256 bytes".into(),
+                "a department name is 1 to 256 characters, not only spaces".into(),
             ));
         }
         let mut tx = self.begin_write().await?;
