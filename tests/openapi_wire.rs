@@ -110,6 +110,7 @@ async fn extractor_refusals_are_problems_with_pointers() {
     // Path: not UTF-8, too long.
     let r = s.get("/v1/feedback/%FF", ALICE).await;
     assert_eq!(problem_type_of(&r).slug, "bad-request");
+    assert_eq!(pointers(&r), ["/id"]);
     let r = s.get(&format!("/v1/feedback/{}", "é".repeat(129)), ALICE).await;
     assert_eq!(pointers(&r), ["/id"]);
     // 128 characters is an id (that names nothing), however many bytes they take.

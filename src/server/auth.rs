@@ -187,10 +187,28 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
         }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(_) => Err(ApiError::bad_request(
-                "the path is not valid: an id must be percent-encoded UTF-8",
-            )),
+            Err(rejection) => {
+                let detail = "the path is not valid: an id must be percent-encoded UTF-8";
+                match path_key(&rejection) {
+                    Some(key) => Err(ApiError::bad_request_at(&format!("/{key}"), detail)),
+                    None => Err(ApiError::bad_request(detail)),
+                }
+            }
         }
+    }
+}
+
+/// The path parameter a path rejection is about, when it names one.
+fn path_key(rejection: &axum::extract::rejection::PathRejection) -> Option<&str> {
+    use axum::extract::path::ErrorKind;
+    let axum::extract::rejection::PathRejection::FailedToDeserializePathParams(e) = rejection else {
+        return None;
+    };
+    match e.kind() {
+        ErrorKind::ParseErrorAtKey { key, .. }
+        | ErrorKind::InvalidUtf8InPathParam { key }
+        | ErrorKind::DeserializeError { key, .. } => Some(key),
+        _ => None,
     }
 }
 
