@@ -62,7 +62,7 @@ macro_rules! string_enum {
     };
 }
 
-// After the macro: its types are declared with `string_enum!`.
+// After the macro: `string_enum!` is visible only to modules declared below it.
 pub mod metrics;
 
 /// A string that names no variant of an enum (a bad channel, status, role...).
