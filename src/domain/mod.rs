@@ -5,7 +5,6 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
-pub mod metrics;
 pub mod recipient;
 
 use chrono::{DateTime, Utc};
@@ -57,6 +56,9 @@ pub struct UnknownValue {
     pub kind: &'static str,
     pub value: String,
 }
+
+// After the macro: a module's use of `string_enum!` needs it defined first.
+pub mod metrics;
 
 string_enum!(
     /// Where feedback arrives and replies go.
