@@ -1,5 +1,5 @@
 //! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `department`, `agent`,
-//! `audit`, `check-config`.
+//! `intake`, `audit`, `check-config`.
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -39,6 +39,9 @@ pub enum Command {
     /// Manage agents and their tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage intake sources: listening tools that post signed webhooks to /v1/intake/{name}.
+    #[command(subcommand)]
+    Intake(IntakeCommand),
     /// Read the audit log, newest first: who set up, changed or was refused what.
     Audit(AuditArgs),
     /// Import customers or their transactions from a CSV file (with a header row) or JSON Lines;
@@ -58,6 +61,48 @@ pub enum DepartmentCommand {
         /// A display name (default: the id).
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+/// Where intake sources' secrets come from (the same file for `serve` and `intake add`).
+#[derive(Debug, Args)]
+pub struct IntakeKeyArg {
+    /// The intake key file (default: intake.key in the data directory); `intake add` creates it
+    /// (mode 0600) when there is none. Servers sharing a database need the same file.
+    #[arg(long, env = "EARSHOT_INTAKE_KEY_FILE", value_name = "FILE")]
+    pub intake_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Create an intake source and print its `whsec_` secret (shown once; only derived, never
+    /// stored).
+    Add {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        /// The source's name, the last part of its URL: /v1/intake/NAME.
+        #[arg(long)]
+        name: String,
+        /// The channel of items that do not name one.
+        #[arg(long)]
+        channel: Option<crate::domain::Channel>,
+        /// Send the source's items to this department (default: where routing sends them).
+        #[arg(long)]
+        department: Option<String>,
+        #[command(flatten)]
+        key: IntakeKeyArg,
+    },
+    /// Revoke a source: its secret stops working at once.
+    Revoke {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the sources, revoked ones too.
+    List {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
     },
 }
 
@@ -211,6 +256,8 @@ pub struct ServeArgs {
     /// Seconds a request may take from its head to its response, body included (408 beyond).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub request_timeout: u64,
+    #[command(flatten)]
+    pub intake_key: IntakeKeyArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,6 +76,18 @@ impl ApiError {
         e
     }
 
+    /// 429 with `Retry-After: wait`.
+    pub fn rate_limited(detail: impl Into<String>, wait: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            detail,
+        );
+        e.retry_after = Some(wait);
+        e
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,6 +2,7 @@
 
 mod customers;
 mod feedback;
+mod intake;
 mod meta;
 pub mod openapi;
 mod org;
@@ -58,6 +59,7 @@ pub static ROUTES: &[Route] = &[
     route!(PATCH "/feedback/{id}" => patch(feedback::patch)),
     route!(POST "/feedback/{id}/replies" => post(feedback::reply)),
     route!(POST "/feedback/{id}/presence" => post(feedback::presence)),
+    route!(POST "/intake/{source}" => post(intake::receive)),
     route!(POST "/replies" => post(replies::bulk)),
     route!(GET "/messages/{id}/attempts" => get(replies::attempts)),
     route!(GET "/customers" => get(customers::search)),
