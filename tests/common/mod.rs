@@ -3,6 +3,7 @@
 //! organisation, and helpers to call it over real HTTP.
 #![allow(dead_code)]
 
+pub mod intake;
 pub mod pty;
 
 use earshot::domain::*;
