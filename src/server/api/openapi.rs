@@ -17,6 +17,7 @@ use utoipa::OpenApi as _;
         Feedback,
         FeedbackDetail,
         NewFeedback,
+        IntakeItem,
         FeedbackPatch,
         NewReply,
         NewBulkReply,
@@ -151,6 +152,12 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
         "/v1/feedback/{id}/presence",
         "Viewing / composing (body PresenceUpdate)",
         "",
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/intake/{source}",
+        "A listening tool's new post (body IntakeItem), signed with the source's secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature), no bearer token; 201 new, 200 repeat",
+        "Feedback",
     ),
     (
         HttpMethod::Get,
