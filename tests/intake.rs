@@ -55,6 +55,23 @@ async fn start_intake(key: &KeyDir) -> TestServer {
     start_with(test_db().await, move |c| c.intake_key = Some(path)).await
 }
 
+/// A source: its name, default channel and department.
+type Source<'a> = (&'a str, Option<Channel>, Option<&'a str>);
+
+/// A server with an intake key and these sources; their secrets, in order.
+async fn with_sources<const N: usize>(
+    sources: [Source<'_>; N],
+) -> (KeyDir, TestServer, [String; N]) {
+    let key = key_dir();
+    let s = start_intake(&key).await;
+    let mut secrets = Vec::new();
+    for (name, channel, department) in sources {
+        secrets.push(source(&s, &key.path, name, channel, department).await);
+    }
+    let secrets = secrets.try_into().expect("one secret per source");
+    (key, s, secrets)
+}
+
 fn post(ext: &str, text: &str) -> Value {
     json!({"author_handle": "@ann", "text": text, "external_id": ext,
            "url": format!("https://x.example/ann/status/{ext}")})
@@ -62,16 +79,8 @@ fn post(ext: &str, text: &str) -> Value {
 
 #[tokio::test]
 async fn a_signed_post_is_taken_once_and_its_repeats_return_it() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let secret = source(
-        &s,
-        &key.path,
-        "brandwatch",
-        Some(Channel::X),
-        Some("support"),
-    )
-    .await;
+    let (_key, s, [secret]) =
+        with_sources([("brandwatch", Some(Channel::X), Some("support"))]).await;
     let first = post_signed(
         &s,
         "brandwatch",
@@ -127,10 +136,11 @@ async fn a_signed_post_is_taken_once_and_its_repeats_return_it() {
 
 #[tokio::test]
 async fn bad_missing_and_stale_signatures_are_refused_and_store_nothing() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let secret = source(&s, &key.path, "talkwalker", Some(Channel::X), None).await;
-    let other = source(&s, &key.path, "other-tool", Some(Channel::X), None).await;
+    let (_key, s, [secret, other]) = with_sources([
+        ("talkwalker", Some(Channel::X), None),
+        ("other-tool", Some(Channel::X), None),
+    ])
+    .await;
     let body = post("2001", "where is my parcel").to_string();
     let ts = now();
     let t = ts.to_string();
@@ -238,9 +248,7 @@ async fn bad_missing_and_stale_signatures_are_refused_and_store_nothing() {
 
 #[tokio::test]
 async fn a_revoked_source_is_refused_and_its_secret_is_no_bearer_token() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let secret = source(&s, &key.path, "radian6", Some(Channel::Forum), None).await;
+    let (key, s, [secret]) = with_sources([("radian6", Some(Channel::Forum), None)]).await;
     for path in ["/v1/me", "/v1/feedback"] {
         let r = s.get(path, &secret).await;
         assert_problem(&r, StatusCode::UNAUTHORIZED);
@@ -285,16 +293,10 @@ async fn a_revoked_source_is_refused_and_its_secret_is_no_bearer_token() {
 
 #[tokio::test]
 async fn parent_external_id_joins_the_thread_of_the_same_source_and_channel() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let secret = source(&s, &key.path, "brandwatch", None, Some("support")).await;
-    let other = source(
-        &s,
-        &key.path,
-        "elsewhere",
-        Some(Channel::X),
-        Some("support"),
-    )
+    let (_key, s, [secret, other]) = with_sources([
+        ("brandwatch", None, Some("support")),
+        ("elsewhere", Some(Channel::X), Some("support")),
+    ])
     .await;
     let on = |channel: &str, ext: &str, parent: Option<&str>| {
         let mut v = post(ext, "my kettle is broken");
@@ -388,23 +390,10 @@ async fn parent_external_id_joins_the_thread_of_the_same_source_and_channel() {
 
 #[tokio::test]
 async fn a_source_joins_only_threads_of_its_own_department() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let billing = source(
-        &s,
-        &key.path,
-        "billing-tool",
-        Some(Channel::X),
-        Some("billing"),
-    )
-    .await;
-    let support = source(
-        &s,
-        &key.path,
-        "support-tool",
-        Some(Channel::X),
-        Some("support"),
-    )
+    let (_key, s, [billing, support]) = with_sources([
+        ("billing-tool", Some(Channel::X), Some("billing")),
+        ("support-tool", Some(Channel::X), Some("support")),
+    ])
     .await;
     let theirs = post_signed(
         &s,
@@ -425,16 +414,10 @@ async fn a_source_joins_only_threads_of_its_own_department() {
 
 #[tokio::test]
 async fn the_same_external_id_on_two_channels_or_two_sources_is_two_items() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let secret = source(&s, &key.path, "brandwatch", None, Some("support")).await;
-    let other = source(
-        &s,
-        &key.path,
-        "talkwalker",
-        Some(Channel::X),
-        Some("support"),
-    )
+    let (_key, s, [secret, other]) = with_sources([
+        ("brandwatch", None, Some("support")),
+        ("talkwalker", Some(Channel::X), Some("support")),
+    ])
     .await;
     let mut ids = std::collections::HashSet::new();
     for (channel, webhook) in [("x", "w1"), ("facebook", "w2")] {
@@ -494,9 +477,7 @@ async fn the_same_external_id_on_two_channels_or_two_sources_is_two_items() {
 
 #[tokio::test]
 async fn a_server_with_another_key_file_says_so_instead_of_refusing_signatures() {
-    let key = key_dir();
-    let s = start_intake(&key).await;
-    let secret = source(&s, &key.path, "brandwatch", Some(Channel::X), None).await;
+    let (_key, s, [secret]) = with_sources([("brandwatch", Some(Channel::X), None)]).await;
     let db = s.stop().await;
     let other_key = key_dir();
     let path = other_key.path.clone();

@@ -4,7 +4,7 @@
 //! Standard Webhooks specification written out here. Both are checked against the
 //! specification's test vectors (`tests/intake.rs`).
 
-use super::{Reply, TestServer};
+use super::{reply_of, Reply, TestServer};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use earshot::domain::Channel;
@@ -114,16 +114,7 @@ pub async fn post_raw(
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.expect("request sent");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    reply_of(req).await
 }
 
 /// Posts `item` signed with `whsec` under `webhook_id`, now.

@@ -42,18 +42,7 @@ pub struct NewIntakeSource<'a> {
 
 /// Why `name` cannot name a source, if it cannot: it is a path segment, so it is kept plain.
 pub fn source_name_problem(name: &str) -> Option<String> {
-    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-    if name.is_empty() || name.len() > MAX_SOURCE_NAME {
-        Some(format!(
-            "a source name is 1 to {MAX_SOURCE_NAME} characters"
-        ))
-    } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) || !name.chars().all(plain) {
-        Some(format!(
-            "'{name}' is not a source name: use lowercase letters, digits, '-' and '_', starting with a letter"
-        ))
-    } else {
-        None
-    }
+    super::agents::plain_name_problem("source name", name, MAX_SOURCE_NAME)
 }
 
 const COLUMNS: &str = "id, name, channel, department, salt, secret_hash, created_at, revoked_at";
