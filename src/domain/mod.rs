@@ -49,6 +49,9 @@ macro_rules! string_enum {
     };
 }
 
+// After the macro: `string_enum!` is visible only to modules declared below it.
+pub mod metrics;
+
 /// A string that names no variant of an enum (a bad channel, status, role...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} '{value}'")]
@@ -56,9 +59,6 @@ pub struct UnknownValue {
     pub kind: &'static str,
     pub value: String,
 }
-
-// After the macro: a module's use of `string_enum!` needs it defined first.
-pub mod metrics;
 
 string_enum!(
     /// Where feedback arrives and replies go.
