@@ -1,5 +1,5 @@
 //! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `department`, `agent`,
-//! `audit`, `import`, `check-config`, `completions`, `man`.
+//! `intake`, `audit`, `import`, `check-config`, `completions`, `man`.
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -41,6 +41,9 @@ pub enum Command {
     /// Manage agents and their tokens.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage intake sources: listening tools that post signed webhooks to /v1/intake/{name}.
+    #[command(subcommand)]
+    Intake(IntakeCommand),
     /// Read the audit log, newest first: who set up, changed or was refused what.
     Audit(AuditArgs),
     /// Import customers or their transactions from a CSV file (with a header row) or JSON Lines;
@@ -83,6 +86,48 @@ pub enum DepartmentCommand {
         /// A display name (default: the id).
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+/// Where intake sources' secrets come from (the same file for `serve` and `intake add`).
+#[derive(Debug, Args)]
+pub struct IntakeKeyArg {
+    /// The intake key file (default: intake.key in the data directory); `intake add` creates it
+    /// (mode 0600) when there is none. Servers sharing a database need the same file.
+    #[arg(long, env = "EARSHOT_INTAKE_KEY_FILE", value_name = "FILE")]
+    pub intake_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Create an intake source and print its `whsec_` secret (shown once; only derived, never
+    /// stored).
+    Add {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        /// The source's name, the last part of its URL: /v1/intake/NAME.
+        #[arg(long)]
+        name: String,
+        /// The channel of items that do not name one.
+        #[arg(long)]
+        channel: Option<crate::domain::Channel>,
+        /// Send the source's items to this department (default: where routing sends them).
+        #[arg(long)]
+        department: Option<String>,
+        #[command(flatten)]
+        key: IntakeKeyArg,
+    },
+    /// Revoke a source: its secret stops working at once.
+    Revoke {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the sources, revoked ones too.
+    List {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
     },
 }
 
@@ -242,6 +287,8 @@ pub struct ServeArgs {
     /// How log lines are written to standard error.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub intake_key: IntakeKeyArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,7 @@
 use clap::Parser;
 use earshot::cli::{
     AgentCommand, AuditArgs, AuditFormat, Cli, Command, ConsoleArgs, DemoArgs, DepartmentCommand,
-    ImportArgs, LogFormat, LookArgs, ServeArgs,
+    ImportArgs, IntakeCommand, LogFormat, LookArgs, ServeArgs,
 };
 use earshot::client::config::{ConfigFlags, ConnectionConfig};
 use earshot::client::http::HttpBackend;
@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Department(cmd)) => department(cmd).await,
             Some(Command::Agent(cmd)) => agent(cmd).await,
+            Some(Command::Intake(cmd)) => intake(cmd).await,
             Some(Command::Audit(args)) => audit(args).await,
             Some(Command::Import(args)) => import(args).await,
             Some(Command::Completions { shell }) => {
@@ -182,6 +183,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_streams_per_token: args.max_streams_per_token,
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
     };
+    config.intake_key = Some(
+        args.intake_key
+            .intake_key_file
+            .unwrap_or_else(paths::intake_key),
+    );
     let running = server::start(config).await?;
     println!("earshot server listening on {}", running.url());
     if args.demo {
@@ -279,6 +285,77 @@ async fn department(cmd: DepartmentCommand) -> anyhow::Result<ExitCode> {
             store.close().await;
             let department = added?;
             println!("department {} ({}) created", department.id, department.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn intake(cmd: IntakeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        IntakeCommand::Add {
+            db,
+            name,
+            channel,
+            department,
+            key,
+        } => {
+            let path = key.intake_key_file.unwrap_or_else(paths::intake_key);
+            let (key, created) =
+                server::intake::IntakeKey::load_or_create(&path).map_err(anyhow::Error::msg)?;
+            if created {
+                eprintln!(
+                    "earshot: created the intake key file {} (keep it; servers need it to check signatures)",
+                    path.display()
+                );
+            }
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let added =
+                server::intake::add_source(&store, &key, &name, channel, department.as_deref())
+                    .await;
+            store.close().await;
+            let (source, secret) = added?;
+            println!(
+                "intake source {} created: POST /v1/intake/{} (channel {}, department {})",
+                source.id,
+                source.name,
+                source
+                    .channel
+                    .map(|c| c.as_str())
+                    .unwrap_or("named by each item"),
+                source.department.as_deref().unwrap_or("by routing"),
+            );
+            println!("secret (shown once, keep it safe): {}", secret.to_whsec());
+        }
+        IntakeCommand::Revoke { db, name } => {
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let revoked = store.revoke_intake_source(&name).await;
+            store.close().await;
+            if !revoked? {
+                eprintln!("earshot: no live intake source named {name}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("intake source {name} revoked");
+        }
+        IntakeCommand::List { db } => {
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let sources = store.intake_sources().await;
+            store.close().await;
+            for s in sources? {
+                let at = |t: chrono::DateTime<chrono::Utc>| {
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                };
+                println!(
+                    "{}  {}  channel {}  department {}  created {}  {}",
+                    s.name,
+                    s.id,
+                    s.channel.map(|c| c.as_str()).unwrap_or("-"),
+                    s.department.as_deref().unwrap_or("-"),
+                    at(s.created_at),
+                    s.revoked_at
+                        .map(|t| format!("revoked {}", at(t)))
+                        .unwrap_or_else(|| "live".into()),
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

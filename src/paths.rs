@@ -65,6 +65,11 @@ pub fn demo_db() -> String {
     data_dir().join("demo.db").to_string_lossy().into_owned()
 }
 
+/// The intake key file `serve` and `intake add` use unless told otherwise.
+pub fn intake_key() -> PathBuf {
+    data_dir().join("intake.key")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

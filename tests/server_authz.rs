@@ -245,6 +245,15 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
             headers: vec![],
             expect: Status(StatusCode::NOT_FOUND),
         },
+        // Signed by a source, never opened by a bearer token: an agent's token joining the other
+        // department's thread through that department's own source is unauthenticated.
+        ("POST", "/v1/intake/{source}") => Case {
+            path: format!("/v1/intake/tool-{}", other.department),
+            body: Some(json!({"channel": "forum", "author_handle": "@intruder",
+                              "text": "joining your thread", "thread_id": item})),
+            headers: vec![],
+            expect: Status(StatusCode::UNAUTHORIZED),
+        },
         ("POST", "/v1/replies") => Case {
             path: path.to_string(),
             body: Some(json!({"feedback_ids": [item],
@@ -347,10 +356,15 @@ async fn snapshot(s: &TestServer, o: &Owned) -> Value {
 
 #[tokio::test]
 async fn no_route_lets_an_agent_into_another_department() {
-    let s = start().await;
+    let key = common::intake::key_dir();
+    let path = key.path.clone();
+    let s = start_with(test_db().await, move |c| c.intake_key = Some(path)).await;
     let mut owned = Vec::new();
     for d in DEPARTMENTS {
         owned.push(own(&s, d).await);
+        // Each department's listening tool (the intake case aims at the other's).
+        let name = format!("tool-{d}");
+        common::intake::source(&s, &key.path, &name, None, Some(d)).await;
     }
     let before: Vec<Value> = futures::future::join_all(owned.iter().map(|o| snapshot(&s, o))).await;
 
@@ -406,12 +420,13 @@ async fn no_route_lets_an_agent_into_another_department() {
                 assert_nothing_of(other, &text, &echoed, &what);
                 checked += 1;
             }
-            // The same external id as the other's item: the id is taken, nothing is shown.
+            // The same external id as the other's item on its channel: the id is taken,
+            // nothing is shown (external ids are per channel).
             let dup = s
                 .post(
                     "/v1/feedback",
                     &me.token,
-                    json!({"channel": "webchat", "author_handle": "@copycat",
+                    json!({"channel": routed_to(other.department).0, "author_handle": "@copycat",
                            "text": "same post id", "external_id": other.external_id}),
                 )
                 .await;

@@ -47,9 +47,60 @@ pub struct NewFeedback {
     /// Defaults to now; a listening tool passes the post's own time.
     #[serde(default)]
     pub received_at: Option<DateTime<Utc>>,
-    /// The listening tool's id for the post, so that a webhook retry does not duplicate it.
+    /// The listening tool's id for the post, so that a webhook retry does not duplicate it
+    /// (unique per channel: a Facebook post may reuse an X post's id).
     #[serde(default)]
     pub external_id: Option<String>,
+    /// Join the thread of the post with this `external_id` on the same channel (instead of
+    /// naming our `thread_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_external_id: Option<String>,
+}
+
+/// `POST /v1/intake/{source}`, signed with the source's secret (Standard Webhooks): a new item
+/// from a listening tool. The fields of [`NewFeedback`]; `channel` defaults to the source's.
+/// External ids are unique per source and channel, and `parent_external_id` names a post of
+/// the same source on the same channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeItem {
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    pub text: String,
+    pub author_handle: String,
+    #[serde(default)]
+    pub author_name: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub parent_external_id: Option<String>,
+}
+
+impl IntakeItem {
+    /// The item as `POST /v1/feedback` takes it, on `default_channel` unless it names one;
+    /// `None` when it names none and there is no default.
+    pub fn into_feedback(self, default_channel: Option<Channel>) -> Option<NewFeedback> {
+        Some(NewFeedback {
+            channel: self.channel.or(default_channel)?,
+            text: self.text,
+            author_handle: self.author_handle,
+            author_name: self.author_name,
+            customer_id: self.customer_id,
+            thread_id: self.thread_id,
+            url: self.url,
+            received_at: self.received_at,
+            external_id: self.external_id,
+            parent_external_id: self.parent_external_id,
+        })
+    }
 }
 
 /// `PATCH /v1/feedback/{id}` with `If-Match: <version>`. Absent fields are left alone;

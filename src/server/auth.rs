@@ -81,39 +81,57 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.split(';').next().is_some_and(|m| {
-                    m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json")
-                })
-            });
-        if !json_type {
-            return Err(ApiError::new(
-                ProblemType::UNSUPPORTED_MEDIA_TYPE,
-                "send the body with Content-Type: application/json",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(ApiError::invalid("", "the body must be a JSON object"));
-        }
-        if let Some(pointer) = nul_pointer(&value, &mut String::new()) {
-            return Err(ApiError::invalid(
-                &pointer,
-                "text may not contain a NUL character",
-            ));
-        }
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| ApiError::invalid(&json_pointer(e.path()), e.inner().to_string()))
+        require_json(req.headers())?;
+        let bytes = body_bytes(req, state).await?;
+        decode_json(&bytes).map(ApiJson)
     }
+}
+
+/// 415 unless the request says its body is JSON.
+pub(crate) fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| {
+                m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json")
+            })
+        });
+    if json_type {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ProblemType::UNSUPPORTED_MEDIA_TYPE,
+            "send the body with Content-Type: application/json",
+        ))
+    }
+}
+
+/// The whole body, 413 over the limit.
+pub(crate) async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(body_rejection)
+}
+
+/// A JSON object body as `T`, refused as [`ApiJson`] says.
+pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid("", "the body must be a JSON object"));
+    }
+    if let Some(pointer) = nul_pointer(&value, &mut String::new()) {
+        return Err(ApiError::invalid(
+            &pointer,
+            "text may not contain a NUL character",
+        ));
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| ApiError::invalid(&json_pointer(e.path()), e.inner().to_string()))
 }
 
 /// The RFC 6901 pointer of the place serde stopped at (`/parts/0/bcc`), `""` for the whole body.

@@ -36,6 +36,7 @@ macro_rules! problem_types {
 problem_types! {
     BAD_REQUEST = BAD_REQUEST "bad-request" "Bad request";
     UNAUTHORIZED = UNAUTHORIZED "unauthorized" "Missing or invalid token";
+    INVALID_SIGNATURE = UNAUTHORIZED "invalid-signature" "Signature not valid";
     FORBIDDEN = FORBIDDEN "forbidden" "Not allowed";
     NOT_FOUND = NOT_FOUND "not-found" "Not found";
     METHOD_NOT_ALLOWED = METHOD_NOT_ALLOWED "method-not-allowed" "Method not allowed";
@@ -54,6 +55,7 @@ problem_types! {
     TOO_MANY_STREAMS = TOO_MANY_REQUESTS "too-many-streams" "Too many event streams";
     INTERNAL = INTERNAL_SERVER_ERROR "internal" "Internal error";
     UNAVAILABLE = SERVICE_UNAVAILABLE "unavailable" "Storage unavailable";
+    INTAKE_UNAVAILABLE = SERVICE_UNAVAILABLE "intake-unavailable" "Intake unavailable";
     OVERLOADED = SERVICE_UNAVAILABLE "overloaded" "Too many connections";
 }
 
@@ -148,6 +150,13 @@ impl ApiError {
             pointer: pointer.to_string(),
             detail,
         });
+        e
+    }
+
+    /// 429 with `Retry-After: wait`.
+    pub fn rate_limited(detail: impl Into<String>, wait: u64) -> Self {
+        let mut e = Self::new(ProblemType::RATE_LIMITED, detail);
+        e.retry_after = Some(wait);
         e
     }
 

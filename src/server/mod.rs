@@ -8,6 +8,7 @@ pub mod customer_data;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod intake;
 pub mod listener;
 pub mod ratelimit;
 pub mod routing;
@@ -52,6 +53,9 @@ pub struct ServerConfig {
     pub outbound: Option<delivery::OutboundConfig>,
     /// Header-read and idle timeouts, the connection cap, event streams per token.
     pub limits: listener::Limits,
+    /// The intake key file (`--intake-key-file`), from which intake sources' secrets derive;
+    /// without one, `POST /v1/intake/{source}` answers 503.
+    pub intake_key: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -68,6 +72,7 @@ impl ServerConfig {
             rate_limit: ratelimit::RateLimit::default(),
             outbound: None,
             limits: listener::Limits::default(),
+            intake_key: None,
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct AppState {
     pub triage: triage::TriageEngine,
     /// Open event streams per token.
     pub streams: Arc<sse::StreamSlots>,
+    /// Where intake sources' secrets come from.
+    pub intake_key: Arc<intake::KeyFile>,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
@@ -193,6 +200,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         shutdown: shutdown_rx.clone(),
         triage: triage::TriageEngine::new(),
         streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
+        intake_key: Arc::new(intake::KeyFile::new(config.intake_key.clone())),
     };
     let refusals = state.refusals.clone();
     spawn_background(&config, &state);

@@ -1908,6 +1908,7 @@ fn submit_log(m: &mut Model, form: LogForm) -> Vec<Effect> {
         url: None,
         received_at: None,
         external_id: None,
+        parent_external_id: None,
     })]
 }
 

@@ -3,6 +3,7 @@
 //! organisation, and helpers to call it over real HTTP.
 #![allow(dead_code)]
 
+pub mod intake;
 pub mod pty;
 
 use earshot::domain::*;
@@ -288,6 +289,20 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// Sends `req`; the answer with its body as JSON (or as a string when it is not JSON).
+pub async fn reply_of(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
 impl TestServer {
     pub async fn call(
         &self,
@@ -307,16 +322,7 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        reply_of(req).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {

@@ -10,7 +10,8 @@ use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult, ProblemType};
 use crate::server::routing::{self, Facts};
 use crate::server::store::{
-    AuthenticatedAgent, Correction, FeedbackFilter, Intake, PatchPolicy, ReplyRecipient, StoreError,
+    AuthenticatedAgent, Correction, DepartmentScope, FeedbackFilter, Intake, PatchPolicy,
+    ReplyRecipient, StoreError, Via,
 };
 use crate::server::AppState;
 use axum::extract::State;
@@ -177,31 +178,33 @@ pub async fn create(
     ApiJson(new): ApiJson<NewFeedback>,
 ) -> ApiResult<Response> {
     let agent = auth.require(Scope::Reply)?;
-    let text = new.text.trim();
-    if text.is_empty() {
-        return Err(ApiError::invalid("/text", "text is empty"));
-    }
-    if new.text.len() > MAX_TEXT_BYTES {
-        return Err(ApiError::invalid(
-            "/text",
-            format!("text is over {MAX_TEXT_BYTES} bytes"),
-        ));
-    }
-    if new.author_handle.trim().is_empty() || new.author_handle.len() > MAX_NAME_BYTES {
-        return Err(ApiError::invalid(
-            "/author_handle",
-            format!("author_handle must be 1 to {MAX_NAME_BYTES} bytes"),
-        ));
-    }
-    bounded("/author_name", new.author_name.as_deref(), MAX_NAME_BYTES)?;
-    bounded("/customer_id", new.customer_id.as_deref(), MAX_ID_BYTES)?;
-    bounded("/thread_id", new.thread_id.as_deref(), MAX_ID_BYTES)?;
-    bounded(
-        "/external_id",
-        new.external_id.as_deref(),
-        MAX_EXTERNAL_ID_BYTES,
-    )?;
-    bounded("/url", new.url.as_deref(), MAX_URL_BYTES)?;
+    let origin = Origin {
+        scope: agent.scope(),
+        logged_by: Some(agent.agent.id.clone()),
+        department: None,
+        via: Via::default(),
+    };
+    intake(&state, new, origin).await
+}
+
+/// Where a new item comes from: who may see what it joins, who logged it, the department an
+/// intake source sends its items to, and the source and webhook it came by.
+pub(crate) struct Origin {
+    pub scope: DepartmentScope,
+    pub logged_by: Option<String>,
+    pub department: Option<String>,
+    pub via: Via,
+}
+
+/// The one intake path of `POST /v1/feedback` and `POST /v1/intake/{source}`: checks, triage,
+/// routing, then the store (thread join, identity auto-link, assignment, events). 201 with
+/// `Location` for a new item, 200 with the stored item for a repeat.
+pub(crate) async fn intake(
+    state: &AppState,
+    new: NewFeedback,
+    origin: Origin,
+) -> ApiResult<Response> {
+    check_new(&new)?;
     let tier = match &new.customer_id {
         Some(c) => Some(
             state
@@ -225,30 +228,32 @@ pub async fn create(
         .received_at
         .map(|t| t.timestamp_micros())
         .unwrap_or_else(|| state.store.now());
+    let via = Via {
+        parent_external_id: new.parent_external_id,
+        ..origin.via
+    };
     let intake = Intake {
         id: None,
         channel: new.channel,
-        text: new.text.clone(),
-        author_name: new
-            .author_name
-            .clone()
-            .unwrap_or_else(|| new.author_handle.clone()),
-        author_handle: new.author_handle.clone(),
-        customer_id: new.customer_id.clone(),
-        thread_id: new.thread_id.clone(),
-        url: new.url.clone(),
+        author_name: new.author_name.unwrap_or_else(|| new.author_handle.clone()),
+        text: new.text,
+        author_handle: new.author_handle,
+        customer_id: new.customer_id,
+        thread_id: new.thread_id,
+        url: new.url,
         received_at,
-        external_id: new.external_id.clone(),
+        external_id: new.external_id,
         sentiment: score,
         triage,
-        department: decision.department,
+        department: origin.department.unwrap_or(decision.department),
         priority: decision.priority,
         sla_due_at: received_at + decision.sla_hours * 3_600_000_000,
         auto_assign: true,
         status: FeedbackStatus::New,
-        logged_by: Some(agent.agent.id.clone()),
+        logged_by: origin.logged_by,
+        via,
     };
-    let (feedback, created) = state.store.create_feedback(intake, &agent.scope()).await?;
+    let (feedback, created) = state.store.create_feedback(intake, &origin.scope).await?;
     let location = HeaderValue::from_str(&format!("/v1/feedback/{}", feedback.id));
     let status = if created {
         StatusCode::CREATED
@@ -260,6 +265,35 @@ pub async fn create(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// The shape checks of a new item: text, author, and the length of every field.
+fn check_new(new: &NewFeedback) -> ApiResult<()> {
+    if new.text.trim().is_empty() {
+        return Err(ApiError::invalid("/text", "text is empty"));
+    }
+    if new.text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::invalid(
+            "/text",
+            format!("text is over {MAX_TEXT_BYTES} bytes"),
+        ));
+    }
+    if new.author_handle.trim().is_empty() || new.author_handle.len() > MAX_NAME_BYTES {
+        return Err(ApiError::invalid(
+            "/author_handle",
+            format!("author_handle must be 1 to {MAX_NAME_BYTES} bytes"),
+        ));
+    }
+    bounded("/author_name", new.author_name.as_deref(), MAX_NAME_BYTES)?;
+    bounded("/customer_id", new.customer_id.as_deref(), MAX_ID_BYTES)?;
+    bounded("/thread_id", new.thread_id.as_deref(), MAX_ID_BYTES)?;
+    for (pointer, value) in [
+        ("/external_id", &new.external_id),
+        ("/parent_external_id", &new.parent_external_id),
+    ] {
+        bounded(pointer, value.as_deref(), MAX_EXTERNAL_ID_BYTES)?;
+    }
+    bounded("/url", new.url.as_deref(), MAX_URL_BYTES)
 }
 
 /// `If-Match` is required: a change made against a stale copy must not win silently.

@@ -3,6 +3,7 @@
 mod customers;
 mod feedback;
 pub mod grammar;
+mod intake;
 mod meta;
 pub mod openapi;
 mod org;
@@ -89,6 +90,7 @@ pub static ROUTES: &[Route] = &[
     route!(PATCH "/v1/feedback/{id}" => feedback::patch),
     route!(POST "/v1/feedback/{id}/replies" => feedback::reply),
     route!(POST "/v1/feedback/{id}/presence" => feedback::presence),
+    route!(POST "/v1/intake/{source}" => intake::receive),
     route!(POST "/v1/replies" => replies::bulk),
     route!(GET "/v1/messages/{id}/attempts" => replies::attempts),
     route!(GET "/v1/customers" => customers::search),

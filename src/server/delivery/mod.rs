@@ -20,6 +20,7 @@ pub mod config;
 pub mod sink;
 pub mod webhook;
 
+pub use crate::server::store::{Answers, PostRef};
 pub use config::{Endpoint, OutboundConfig, RetryPolicy};
 
 use super::store::{AttemptStart, Store};
@@ -53,7 +54,8 @@ pub enum Attempt {
 /// record of attempts are the worker's job, the same for every adapter.
 #[async_trait::async_trait]
 pub trait OutboundChannel: Send + Sync {
-    async fn attempt(&self, message: &Message) -> Attempt;
+    /// `answers` says which posts the message replies to, so the receiver can post it in place.
+    async fn attempt(&self, message: &Message, answers: &Answers) -> Attempt;
 }
 
 /// A channel nothing is configured for: every attempt is a final failure with the reason.
@@ -61,7 +63,7 @@ struct Unconfigured(Channel);
 
 #[async_trait::async_trait]
 impl OutboundChannel for Unconfigured {
-    async fn attempt(&self, _message: &Message) -> Attempt {
+    async fn attempt(&self, _message: &Message, _answers: &Answers) -> Attempt {
         Attempt::Fatal {
             http_status: None,
             error: format!("no outbound channel is configured for {}", self.0),
@@ -367,6 +369,15 @@ impl Worker {
     async fn deliver(&self, message: &Message, finishing: &AtomicBool) {
         let adapter = self.adapters.get(message.channel);
         let status = message.delivery_status;
+        // Read once: the posts a message answers do not change while it is delivered.
+        let answers = match self.store.answers(message).await {
+            Ok(a) => a,
+            Err(e) => {
+                // Left as it is; after the lease runs out, the next poll picks it up.
+                tracing::warn!(error = %e, message = %message.id, "cannot read the posts a message answers");
+                return;
+            }
+        };
         loop {
             let n = match self
                 .store
@@ -402,7 +413,7 @@ impl Worker {
                 }
             };
             let started = Instant::now();
-            let outcome = adapter.attempt(message).await;
+            let outcome = adapter.attempt(message, &answers).await;
             let elapsed = started.elapsed();
             let (http_status, error) = match &outcome {
                 Attempt::Delivered { http_status } => (*http_status, None),

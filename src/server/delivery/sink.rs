@@ -17,8 +17,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How far a webhook's timestamp may be from now.
-const TOLERANCE: Duration = Duration::from_secs(300);
 /// How many webhook ids the sink remembers for de-duplication.
 const REMEMBER: usize = 10_000;
 
@@ -92,21 +90,13 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    };
-    let id = header("webhook-id");
-    if let Err(why) = sink.secret.verify(
-        id,
-        header("webhook-timestamp"),
-        header("webhook-signature"),
-        &body,
-        TOLERANCE,
-    ) {
-        tracing::warn!(%channel, reason = why, "demo sink refused a webhook");
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Err(e) = sink.secret.verify(&headers, &body) {
+        let reason = super::webhook::refusal_reason(&e);
+        tracing::warn!(%channel, %reason, "demo sink refused a webhook");
         return StatusCode::UNAUTHORIZED;
     }
     let Ok(payload) = serde_json::from_slice::<Payload>(&body) else {

@@ -7,18 +7,20 @@
 //! - `webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the
 //!   base64-decoded part of the channel's `whsec_...` secret.
 //!
+//! Signing and verifying are the maintained `standardwebhooks` crate's (the specification's own
+//! Rust library); this module holds the secret and builds the payload.
+//!
 //! The body is `{"type": "message.outbound", "timestamp": ..., "data": {...}}`, identical on
 //! every attempt. Any 2xx acknowledges; 408, 429 and 5xx (and transport errors) are retried;
 //! other answers (a 401 for a bad signature, a 404...) are final refusals.
 
 use super::{Attempt, OutboundChannel};
 use crate::domain::{Channel, Message, Visibility};
+use crate::server::store::{Answers, PostRef};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::time::Duration;
 
 /// A webhook signing secret, given as `whsec_<base64>`; its bytes are never printed.
@@ -57,49 +59,53 @@ impl WebhookSecret {
         format!("whsec_{}", B64.encode(&self.0))
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length; this cannot fail.
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length")
+    /// The maintained Standard Webhooks implementation, keyed with these bytes.
+    fn webhook(&self) -> standardwebhooks::Webhook {
+        // `from_bytes` takes any key; it returns a Result only for symmetry with `new`.
+        standardwebhooks::Webhook::from_bytes(self.0.clone()).expect("any key is a key")
     }
 
-    /// The `webhook-signature` value for one delivery.
-    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = self.mac();
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+    /// The `webhook-signature` value for one delivery; `None` when the body is not UTF-8 (the
+    /// specification signs text).
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+        self.webhook().sign(id, timestamp, body).ok()
     }
 
-    /// Checks a `webhook-signature` header (space-separated `v1,<sig>` entries, any may match) in
-    /// constant time, and that the timestamp is within `tolerance` of now.
+    /// Checks a request's `webhook-id`, `webhook-timestamp` (within 5 minutes of now, as the
+    /// specification's libraries allow) and `webhook-signature` (space-separated `v1,<sig>`
+    /// entries, any may match, compared in constant time) against its body.
     pub fn verify(
         &self,
-        id: &str,
-        timestamp: &str,
-        signatures: &str,
+        headers: &axum::http::HeaderMap,
         body: &[u8],
-        tolerance: Duration,
-    ) -> Result<(), &'static str> {
-        let ts: i64 = timestamp.parse().map_err(|_| "bad webhook-timestamp")?;
-        let skew = (Utc::now().timestamp() - ts).unsigned_abs();
-        if skew > tolerance.as_secs() {
-            return Err("webhook-timestamp outside the tolerance");
+    ) -> Result<(), standardwebhooks::WebhookError> {
+        self.webhook().verify(body, headers)
+    }
+
+    /// The SHA-256 of the secret's bytes, hex: what is stored to recognise a secret.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&self.0))
+    }
+
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> WebhookSecret {
+        WebhookSecret(bytes)
+    }
+}
+
+/// Why a signed request was refused, in words for the sender (never the expected signature).
+pub fn refusal_reason(e: &standardwebhooks::WebhookError) -> String {
+    use standardwebhooks::WebhookError as E;
+    match e {
+        E::MissingHeader(h) => format!("the webhook-{h} header is missing"),
+        E::InvalidHeader(h) => format!("the webhook-{h} header is not text"),
+        E::InvalidTimestamp => "webhook-timestamp is not a number of seconds".into(),
+        E::TimestampTooOldError => {
+            "webhook-timestamp is more than 5 minutes in the past; sign the request again".into()
         }
-        for sig in signatures.split_whitespace() {
-            let Some(b64) = sig.strip_prefix("v1,") else {
-                continue;
-            };
-            let Ok(expected) = B64.decode(b64) else {
-                continue;
-            };
-            let mut mac = self.mac();
-            mac.update(format!("{id}.{ts}.").as_bytes());
-            mac.update(body);
-            if mac.verify_slice(&expected).is_ok() {
-                return Ok(());
-            }
-        }
-        Err("no valid v1 signature")
+        E::FutureTimestampError => "webhook-timestamp is more than 5 minutes in the future".into(),
+        E::InvalidSignature => "no webhook-signature entry matches the body".into(),
+        E::InvalidPayload => "the body is not UTF-8 text".into(),
+        E::InvalidSecret(_) => "the signing secret is not valid".into(),
     }
 }
 
@@ -126,9 +132,13 @@ pub struct OutboundMessage {
     pub author: String,
     pub body: String,
     pub created_at: DateTime<Utc>,
+    /// The post this part answers (the item the reply was sent to).
+    pub in_reply_to: Option<PostRef>,
+    /// The first post of the thread (the same as `in_reply_to` for a reply to it).
+    pub thread_root: Option<PostRef>,
 }
 
-pub fn payload(m: &Message) -> Payload {
+pub fn payload(m: &Message, answers: &Answers) -> Payload {
     Payload {
         kind: "message.outbound".into(),
         timestamp: m.created_at,
@@ -143,6 +153,8 @@ pub fn payload(m: &Message) -> Payload {
             author: m.author.clone(),
             body: m.body.clone(),
             created_at: m.created_at,
+            in_reply_to: answers.in_reply_to.clone(),
+            thread_root: answers.thread_root.clone(),
         },
     }
 }
@@ -217,8 +229,8 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 #[async_trait::async_trait]
 impl OutboundChannel for WebhookChannel {
-    async fn attempt(&self, message: &Message) -> Attempt {
-        let body = match serde_json::to_vec(&payload(message)) {
+    async fn attempt(&self, message: &Message, answers: &Answers) -> Attempt {
+        let body = match serde_json::to_vec(&payload(message, answers)) {
             Ok(b) => b,
             Err(e) => {
                 return Attempt::Fatal {
@@ -228,7 +240,12 @@ impl OutboundChannel for WebhookChannel {
             }
         };
         let timestamp = Utc::now().timestamp();
-        let signature = self.secret.sign(&message.id, timestamp, &body);
+        let Some(signature) = self.secret.sign(&message.id, timestamp, &body) else {
+            return Attempt::Fatal {
+                http_status: None,
+                error: "the message is not UTF-8 text".into(),
+            };
+        };
         let sent = self
             .client
             .post(self.url.clone())
@@ -283,27 +300,37 @@ mod tests {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let body = br#"{"test": 2432232314}"#;
         let sig = secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
-        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            sig.as_deref().unwrap(),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
     }
 
     #[test]
     fn verifies_and_refuses() {
         let secret = WebhookSecret::random();
         let now = Utc::now().timestamp();
-        let sig = secret.sign("msg_1", now, b"{}");
-        let tol = Duration::from_secs(300);
-        let ts = now.to_string();
-        assert!(secret.verify("msg_1", &ts, &sig, b"{}", tol).is_ok());
+        let headers = |id: &str, ts: i64, sig: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("webhook-id", id.parse().unwrap());
+            h.insert("webhook-timestamp", ts.to_string().parse().unwrap());
+            h.insert("webhook-signature", sig.parse().unwrap());
+            h
+        };
+        let sig = secret.sign("msg_1", now, b"{}").unwrap();
+        assert!(secret.verify(&headers("msg_1", now, &sig), b"{}").is_ok());
         let both = format!("v1,AAAA {sig}");
-        assert!(secret.verify("msg_1", &ts, &both, b"{}", tol).is_ok());
-        assert!(secret.verify("msg_2", &ts, &sig, b"{}", tol).is_err());
-        assert!(secret.verify("msg_1", &ts, &sig, b"{ }", tol).is_err());
-        let old = (now - 3600).to_string();
-        let old_sig = secret.sign("msg_1", now - 3600, b"{}");
-        assert!(secret.verify("msg_1", &old, &old_sig, b"{}", tol).is_err());
+        assert!(secret.verify(&headers("msg_1", now, &both), b"{}").is_ok());
+        assert!(secret.verify(&headers("msg_2", now, &sig), b"{}").is_err());
+        assert!(secret.verify(&headers("msg_1", now, &sig), b"{ }").is_err());
+        let old_sig = secret.sign("msg_1", now - 3600, b"{}").unwrap();
+        let stale = secret.verify(&headers("msg_1", now - 3600, &old_sig), b"{}");
+        assert!(refusal_reason(&stale.unwrap_err()).contains("5 minutes"));
         assert!(WebhookSecret::random()
-            .verify("msg_1", &ts, &sig, b"{}", tol)
+            .verify(&headers("msg_1", now, &sig), b"{}")
             .is_err());
+        let missing = secret.verify(&axum::http::HeaderMap::new(), b"{}");
+        assert!(refusal_reason(&missing.unwrap_err()).contains("missing"));
         assert_eq!(WebhookSecret::parse(&secret.to_whsec()).unwrap(), secret);
     }
 }

@@ -377,6 +377,7 @@ pub fn intake_with(
         auto_assign: true,
         status: FeedbackStatus::New,
         logged_by: None,
+        via: Default::default(),
     }
 }
 

@@ -66,14 +66,18 @@ pub const MAX_DEPARTMENT_ID: usize = 64;
 /// Why `id` cannot name a department, if it cannot: ids are what routing rules, agents and
 /// the queue's `department=` filter name, so they are kept plain.
 pub fn department_id_problem(id: &str) -> Option<String> {
+    plain_name_problem("department id", id, MAX_DEPARTMENT_ID)
+}
+
+/// Why `name` cannot be a plain name (of a department, an intake source...), if it cannot:
+/// 1 to `max` lowercase letters, digits, '-' and '_', starting with a letter.
+pub(crate) fn plain_name_problem(what: &str, name: &str, max: usize) -> Option<String> {
     let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-    if id.is_empty() || id.len() > MAX_DEPARTMENT_ID {
+    if name.is_empty() || name.len() > max {
+        Some(format!("a {what} is 1 to {max} characters"))
+    } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) || !name.chars().all(plain) {
         Some(format!(
-            "a department id is 1 to {MAX_DEPARTMENT_ID} characters"
-        ))
-    } else if !id.starts_with(|c: char| c.is_ascii_lowercase()) || !id.chars().all(plain) {
-        Some(format!(
-            "'{id}' is not a department id: use lowercase letters, digits, '-' and '_', starting with a letter"
+            "'{name}' is not a {what}: use lowercase letters, digits, '-' and '_', starting with a letter"
         ))
     } else {
         None

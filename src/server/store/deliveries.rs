@@ -9,6 +9,22 @@ use crate::domain::Message;
 use sqlx::{Any, Transaction};
 use std::time::Duration;
 
+/// A post as the bridge finds it on its network: the listening tool's id for it and its URL
+/// (either may be unknown, for feedback logged by an agent), with our item id.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PostRef {
+    pub feedback_id: String,
+    pub external_id: Option<String>,
+    pub url: Option<String>,
+}
+
+/// What an outbound message answers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answers {
+    pub in_reply_to: Option<PostRef>,
+    pub thread_root: Option<PostRef>,
+}
+
 /// What the last attempt said when a server stopped in the middle of it.
 pub const INTERRUPTED: &str = "interrupted: the server stopped during the attempt";
 
@@ -265,5 +281,31 @@ impl Store {
             .await?
             .ok_or_else(|| super::StoreError::NotFound(format!("message {message_id}")))?;
         rows::message(&row)
+    }
+}
+
+impl Store {
+    /// The posts an outbound message answers: its item and the first item of its thread.
+    pub async fn answers(&self, message: &Message) -> StoreResult<Answers> {
+        let post = |id: Option<&str>| {
+            let id = id.map(str::to_string);
+            async move {
+                let Some(id) = id else { return Ok(None) };
+                let row: Option<(Option<String>, Option<String>)> =
+                    sqlx::query_as("SELECT external_id, url FROM feedback WHERE id = $1")
+                        .bind(&id)
+                        .fetch_optional(self.reader())
+                        .await?;
+                Ok::<_, super::StoreError>(row.map(|(external_id, url)| PostRef {
+                    feedback_id: id,
+                    external_id,
+                    url,
+                }))
+            }
+        };
+        Ok(Answers {
+            in_reply_to: post(message.feedback_id.as_deref()).await?,
+            thread_root: post(Some(&message.thread_id)).await?,
+        })
     }
 }

@@ -37,6 +37,21 @@ pub struct Intake {
     pub status: FeedbackStatus,
     /// Who logged it (an agent for offline feedback), for the audit log.
     pub logged_by: Option<String>,
+    /// The intake source and webhook it came by, and the post it answers.
+    pub via: Via,
+}
+
+/// How a post arrived beyond its own fields. External ids are unique per source (or, without
+/// one, per channel) and channel: listening tools number posts per network, so a Facebook post
+/// may reuse an X post's id.
+#[derive(Debug, Clone, Default)]
+pub struct Via {
+    /// The intake source's name (`POST /v1/intake/{name}`); `None` for `POST /v1/feedback`.
+    pub source: Option<String>,
+    /// The source's `webhook-id`: a repeat returns the item the first one made.
+    pub webhook_id: Option<String>,
+    /// Join the thread of the post with this external id (same source, same channel).
+    pub parent_external_id: Option<String>,
 }
 
 /// An agent's correction of an item's triage, with the priority and SLA routing re-derived from it.
@@ -201,6 +216,61 @@ pub(crate) async fn insert_message(tx: &mut SqlTx<'static, Any>, m: &Message) ->
     Ok(())
 }
 
+/// The stored item with this external id from the same source (or, without one, logged over the
+/// API) on the same channel.
+async fn by_external_id(
+    tx: &mut SqlTx<'static, Any>,
+    source: Option<&str>,
+    channel: Channel,
+    external_id: &str,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM feedback WHERE COALESCE(intake_source, '') = $1 AND channel = $2 AND external_id = $3",
+    )
+    .bind(source.unwrap_or(""))
+    .bind(channel.as_str())
+    .bind(external_id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// The thread (and department) a new post joins: the one named by `thread_id`, or that of the
+/// post whose external id is `parent_external_id`; a thread of its own (`None`) otherwise.
+async fn thread_of(
+    tx: &mut SqlTx<'static, Any>,
+    intake: &Intake,
+    scope: &DepartmentScope,
+) -> StoreResult<Option<(String, String)>> {
+    let parent = intake.via.parent_external_id.as_deref();
+    match (&intake.thread_id, parent) {
+        (Some(_), Some(_)) => Err(StoreError::InvalidField(
+            "/parent_external_id",
+            "give thread_id or parent_external_id, not both".into(),
+        )),
+        (Some(t), None) => join_thread(tx, t, scope).await.map(Some),
+        (None, Some(ext)) => {
+            let no_parent = || {
+                StoreError::InvalidField(
+                    "/parent_external_id",
+                    format!(
+                        "no post with external_id '{ext}' on {} from this source",
+                        intake.channel
+                    ),
+                )
+            };
+            let id = by_external_id(tx, intake.via.source.as_deref(), intake.channel, ext)
+                .await?
+                .ok_or_else(no_parent)?;
+            // Out of scope is "no such post", as for thread_id.
+            join_thread(tx, &id, scope)
+                .await
+                .map(Some)
+                .map_err(|_| no_parent())
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// The thread a new post joins, and its department: `thread_id` names an item (the thread's
 /// first post, or any post in it) that the caller can see. A thread belongs to the department
 /// of the item it joins, so a conversation is answered by one department.
@@ -226,34 +296,41 @@ async fn join_thread(
 
 impl Store {
     /// Stores a routed item with its inbound message, history entry and `feedback.created`
-    /// event, all in one transaction. A repeated `external_id` returns the stored item and
-    /// `false` (a listening tool's retry must not create a duplicate), if it is in `scope`;
-    /// otherwise the caller learns only that the id is taken. A `thread_id` must name an item
-    /// in `scope`.
+    /// event, all in one transaction. A repeated `webhook-id` of the same source, or a repeated
+    /// `external_id` of the same source (or, without one, the same channel) returns the stored
+    /// item and `false` (a listening tool's retry must not create a duplicate), if it is in
+    /// `scope`; otherwise the caller learns only that the id is taken. A `thread_id` or
+    /// `parent_external_id` must name an item in `scope`.
     pub async fn create_feedback(
         &self,
         intake: Intake,
         scope: &DepartmentScope,
     ) -> StoreResult<(Feedback, bool)> {
         let mut tx = self.begin_write().await?;
-        if let Some(ext) = &intake.external_id {
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT id FROM feedback WHERE external_id = $1")
-                    .bind(ext)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(id) = existing {
-                let f = load_feedback(&mut tx, &id).await?;
-                tx.rollback().await?;
-                if !scope.allows(&f.department) {
-                    return Err(StoreError::Taken(
-                        "an item with this external_id exists already".into(),
-                    ));
-                }
-                return Ok((f, false));
+        let source = intake.via.source.as_deref();
+        let earlier = match (source, intake.via.webhook_id.as_deref()) {
+            (Some(s), Some(w)) => super::intake::webhook_item(&mut tx, s, w).await?,
+            _ => None,
+        };
+        let earlier = match (earlier, &intake.external_id) {
+            (Some(id), _) => Some(id),
+            (None, Some(ext)) => by_external_id(&mut tx, source, intake.channel, ext).await?,
+            (None, None) => None,
+        };
+        if let Some(id) = earlier {
+            let f = load_feedback(&mut tx, &id).await?;
+            tx.rollback().await?;
+            if !scope.allows(&f.department) {
+                return Err(StoreError::Taken(
+                    "an item with this external_id exists already".into(),
+                ));
             }
+            return Ok((f, false));
         }
         let (feedback, last_seq) = self.insert_feedback(&mut tx, &intake, scope, true).await?;
+        if let (Some(s), Some(w)) = (source, intake.via.webhook_id.as_deref()) {
+            super::intake::record_webhook(&mut tx, s, w, &feedback.id).await?;
+        }
         self.commit(tx, last_seq).await?;
         Ok((feedback, true))
     }
@@ -283,8 +360,8 @@ impl Store {
         live: bool,
     ) -> StoreResult<(Feedback, Option<i64>)> {
         let id = intake.id.clone().unwrap_or_else(|| new_id("fb"));
-        let (thread_id, department) = match &intake.thread_id {
-            Some(t) => join_thread(tx, t, scope).await?,
+        let (thread_id, department) = match thread_of(tx, intake, scope).await? {
+            Some(joined) => joined,
             None => (id.clone(), intake.department.clone()),
         };
         require_department(tx, &department).await?;
@@ -311,8 +388,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
              received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
-             sentiment_label, sentiment_confidence, kind, urgency, cues) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22)",
+             sentiment_label, sentiment_confidence, kind, urgency, cues, intake_source) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -336,6 +413,7 @@ impl Store {
         .bind(intake.triage.kind.as_str())
         .bind(urgency_column(&intake.triage.urgency))
         .bind(serde_json::to_string(&intake.triage.cues).unwrap_or_else(|_| "[]".into()))
+        .bind(&intake.via.source)
         .execute(&mut **tx)
         .await?;
         let message = Message {
@@ -375,13 +453,17 @@ impl Store {
         if !live {
             return Ok((feedback, None));
         }
+        let detail = match &intake.via.source {
+            Some(source) => format!("{} via intake {source}", intake.channel),
+            None => intake.channel.to_string(),
+        };
         audit_in(
             tx,
             intake.logged_by.as_deref(),
             "feedback.create",
             &id,
             "ok",
-            intake.channel.as_str(),
+            &detail,
         )
         .await?;
         let mut last = append(

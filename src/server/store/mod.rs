@@ -16,6 +16,7 @@ mod deliveries;
 mod events;
 mod feedback;
 mod identities;
+mod intake;
 mod replies;
 mod rows;
 mod scope;
@@ -28,9 +29,10 @@ pub use agents::{
 pub use audit_log::{AuditFilter, AuditScope};
 pub use customer_data::{Progress, IMPORT_BATCH};
 pub use customers::NewCustomer;
-pub use deliveries::{AttemptStart, INTERRUPTED};
+pub use deliveries::{Answers, AttemptStart, PostRef, INTERRUPTED};
 pub use events::EventRow;
-pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy};
+pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy, Via};
+pub use intake::{new_source_id, source_name_problem, IntakeSource, NewIntakeSource};
 pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
 
