@@ -254,6 +254,8 @@ fn feedback_items(n: usize) -> Vec<Feedback> {
                 sla_due_at: received_at + CDuration::minutes(30 + 30 * rng.below(8) as i64),
                 version: 1,
                 unassigned_reason: None,
+                thread_messages: 1,
+                author_roles: vec![],
             }
         })
         .collect()
@@ -414,6 +416,8 @@ fn serve(m: &mut Model, fx: Vec<Effect>) {
                         result: Ok(FeedbackDetail {
                             thread: thread_of(&fb),
                             feedback: fb,
+                            authors: vec![],
+                            participants: vec![],
                         }),
                         id,
                     }

@@ -5,8 +5,8 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
-pub mod metrics;
 pub mod recipient;
+pub mod thread;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -49,6 +49,9 @@ macro_rules! string_enum {
         }
     };
 }
+
+// After the macro: textual macro scope covers only the modules declared below it.
+pub mod metrics;
 
 /// A string that names no variant of an enum (a bad channel, status, role...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -340,6 +343,13 @@ pub struct Feedback {
     /// `None` when it is assigned or was unassigned on purpose. Absent from older servers.
     #[serde(default)]
     pub unassigned_reason: Option<String>,
+    /// Messages on the item's thread (inbound and outbound) in the item's department. Absent
+    /// from older servers.
+    #[serde(default)]
+    pub thread_messages: u32,
+    /// The roles of the author's customer (empty when unlinked). Absent from older servers.
+    #[serde(default)]
+    pub author_roles: Vec<CustomerRole>,
 }
 
 /// A message on a thread, inbound from the customer or outbound from an agent.

@@ -16,6 +16,8 @@ use utoipa::OpenApi as _;
     components(schemas(
         Feedback,
         FeedbackDetail,
+        crate::domain::thread::MessageAuthor,
+        crate::domain::thread::Participant,
         NewFeedback,
         FeedbackPatch,
         NewReply,
@@ -119,7 +121,7 @@ const ROUTES: &[(HttpMethod, &str, &str, &str)] = &[
     (
         HttpMethod::Get,
         "/v1/feedback/{id}",
-        "One item with its thread",
+        "One item with its thread, each message's author and the thread's participants with their roles",
         "FeedbackDetail",
     ),
     (
