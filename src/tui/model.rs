@@ -1433,10 +1433,22 @@ pub(crate) mod fixtures {
                 3 => FeedbackStatus::Answered,
                 _ => FeedbackStatus::Pending,
             },
-            priority: Priority::Normal,
+            priority: match n % 7 {
+                0 => Priority::High,
+                3 => Priority::Urgent,
+                5 => Priority::Low,
+                _ => Priority::Normal,
+            },
             sla_due_at: t0() + chrono::Duration::minutes(n as i64 * 11 - 30),
             version: 1,
             unassigned_reason: None,
+            thread_messages: if n % 3 == 0 { 3 } else { 1 },
+            author_roles: match n % 5 {
+                0 => vec![CustomerRole::Detractor],
+                2 => vec![CustomerRole::Helper],
+                4 => vec![CustomerRole::PowerUser],
+                _ => vec![],
+            },
         }
     }
 

@@ -84,6 +84,33 @@ fn sla_text(m: &Model, fb: &Feedback) -> (String, &'static str) {
     }
 }
 
+/// Lays out groups of spans separated by ` · `, as many whole groups per line as fit in
+/// `width`; continuation lines start with `indent`. A group wider than a line gets its own.
+fn flow(groups: Vec<Vec<Span<'static>>>, sep: Style, width: usize, indent: &str) -> Vec<Line<'static>> {
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    let mut used = 0;
+    for g in groups {
+        let w: usize = g.iter().map(|s| s.width()).sum();
+        match lines.last_mut() {
+            Some(line) if used + 3 + w <= width => {
+                line.push(Span::styled(" · ", sep));
+                line.extend(g);
+                used += 3 + w;
+            }
+            last => {
+                let mut line = Vec::new();
+                if last.is_some() && !indent.is_empty() {
+                    line.push(Span::raw(indent.to_string()));
+                }
+                used = line.iter().map(|s: &Span| s.width()).sum::<usize>() + w;
+                line.extend(g);
+                lines.push(line);
+            }
+        }
+    }
+    lines.into_iter().map(Line::from).collect()
+}
+
 /// Wraps `prefix` + `text` to `width`: the first line after `prefix`, the rest under it.
 fn wrapped(text: &str, prefix: &str, width: usize, style: Style, lead: Style) -> Vec<Line<'static>> {
     let indent = " ".repeat(crate::tui::textutil::display_width(prefix));
@@ -104,21 +131,21 @@ pub fn triage_lines(m: &Model, fb: &Feedback, width: usize) -> Vec<Line<'static>
     let t = &m.theme;
     let (_, tone_scope) = super::stream::sentiment_mark(fb.sentiment_label);
     let (sla, sla_scope) = sla_text(m, fb);
-    let mut head = vec![
-        Span::styled("tone ", t.get("profile.label")),
-        Span::styled(
-            format!(
-                "{} {:.0}%{}",
-                fb.sentiment_label,
-                fb.sentiment_confidence.clamp(0.0, 1.0) * 100.0,
-                if fb.corrected { " (corrected)" } else { "" }
+    let groups = vec![
+        vec![
+            Span::styled("tone ", t.get("profile.label")),
+            Span::styled(
+                format!(
+                    "{} {:.0}%{}",
+                    fb.sentiment_label,
+                    fb.sentiment_confidence.clamp(0.0, 1.0) * 100.0,
+                    if fb.corrected { " (corrected)" } else { "" }
+                ),
+                t.get(tone_scope),
             ),
-            t.get(tone_scope),
-        ),
-        Span::styled(" · ", t.get("profile.label")),
-        Span::styled(fb.kind.to_string(), t.get("profile.value")),
-        Span::styled(" · ", t.get("profile.label")),
-        Span::styled(
+        ],
+        vec![Span::styled(fb.kind.to_string(), t.get("profile.value"))],
+        vec![Span::styled(
             format!("{} priority", fb.priority),
             match fb.priority {
                 crate::domain::Priority::Urgent | crate::domain::Priority::High => {
@@ -126,20 +153,11 @@ pub fn triage_lines(m: &Model, fb: &Feedback, width: usize) -> Vec<Line<'static>
                 }
                 _ => t.get("profile.value"),
             },
-        ),
-        Span::styled(" · ", t.get("profile.label")),
-        Span::styled(sla, t.get(sla_scope)),
+        )],
+        vec![Span::styled(sla, t.get(sla_scope))],
     ];
-    let mut out = Vec::new();
-    let head_w: usize = head.iter().map(|s| s.width()).sum();
-    if head_w > width {
-        // Two lines rather than a cut-off SLA at 80 columns.
-        let tail = head.split_off(6);
-        out.push(Line::from(head));
-        out.push(Line::from(tail[1..].to_vec()));
-    } else {
-        out.push(Line::from(head));
-    }
+    // Whole parts per line rather than a cut-off SLA at 80 columns.
+    let mut out = flow(groups, t.get("profile.label"), width, "");
     if !fb.urgency.is_empty() {
         let words: Vec<&str> = fb.urgency.iter().map(|u| u.as_str()).collect();
         out.extend(wrapped(
@@ -288,11 +306,12 @@ pub fn lines(m: &Model, width: usize) -> Vec<ViewLine> {
         .iter()
         .position(|x| x.direction == Direction::Inbound && x.feedback_id.as_deref() == Some(&fb.id));
     for (i, msg) in thread.messages.iter().enumerate() {
-        let head = message_head(m, fb, msg, people);
-        out.push(ViewLine {
-            line: head,
-            message: Some(i),
-        });
+        for head in message_head(m, fb, msg, people, width) {
+            out.push(ViewLine {
+                line: head,
+                message: Some(i),
+            });
+        }
         let body_style = if msg.direction == Direction::Outbound {
             t.get("composer.recipient").remove_modifier(Modifier::BOLD)
         } else {
@@ -330,7 +349,8 @@ fn message_head(
     fb: &Feedback,
     msg: &Message,
     people: Option<&crate::tui::conversation::People>,
-) -> Line<'static> {
+    width: usize,
+) -> Vec<Line<'static>> {
     let t = &m.theme;
     let author = people.and_then(|p| p.author_of(&msg.id));
     let vis_style = match msg.visibility {
@@ -380,19 +400,18 @@ fn message_head(
             ));
         }
     }
-    spans.push(Span::styled(
-        format!(" · {} · ", time(msg.created_at)),
-        t.get("ui.text.dim"),
-    ));
-    spans.push(Span::styled(msg.visibility.to_string(), vis_style));
     let status_style = match msg.delivery_status {
         crate::domain::DeliveryStatus::Failed => t.get("rule.error"),
         crate::domain::DeliveryStatus::Delivered => t.get("stream.state.answered"),
         _ => t.get("ui.text.dim"),
     };
-    spans.push(Span::styled(" · ", t.get("ui.text.dim")));
-    spans.push(Span::styled(status_word(msg), status_style));
-    Line::from(spans)
+    let groups = vec![
+        spans,
+        vec![Span::styled(time(msg.created_at), t.get("ui.text.dim"))],
+        vec![Span::styled(msg.visibility.to_string(), vis_style)],
+        vec![Span::styled(status_word(msg), status_style)],
+    ];
+    flow(groups, t.get("ui.text.dim"), width, "  ")
 }
 
 pub fn title(m: &Model) -> String {

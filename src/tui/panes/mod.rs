@@ -150,3 +150,5 @@ pub fn short_duration(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conversation;
