@@ -109,13 +109,18 @@ fn open(m: &mut Model) -> Vec<Effect> {
         m.set_status(super::model::Level::Info, "select an item to open");
         return vec![];
     };
+    m.focus = Focus::Stream;
+    open_item(m, id)
+}
+
+/// Shows `id`'s conversation from its start (the focus is left where it is).
+fn open_item(m: &mut Model, id: String) -> Vec<Effect> {
     m.conversation.open = Some(Open {
         feedback_id: id.clone(),
         scroll: 0,
         loading: true,
         asked_at_len: m.threads.get(&id).map_or(0, |t| t.messages.len()),
     });
-    m.focus = Focus::Stream;
     // Always fresh: colleagues' replies and new participants since the thread was loaded.
     vec![Effect::LoadThread(id)]
 }
@@ -189,6 +194,12 @@ pub fn after_update(m: &mut Model) -> Vec<Effect> {
         m.conversation.open = None;
         m.dirty = true;
         return vec![];
+    }
+    // The agent moved to another item (a click, the next-item key): the conversation, the
+    // profile and the composer stay about one and the same item.
+    if let Some(sel) = m.stream.selected.clone().filter(|s| *s != open.feedback_id) {
+        m.dirty = true;
+        return open_item(m, sel);
     }
     let drawn = super::panes::conversation::drawn_messages(m);
     let thread = m.threads.get(&open.feedback_id);

@@ -1035,7 +1035,9 @@ fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
     let old = m.stream.selected.clone();
     // While the agent writes a reply, an arrival never takes the selection (and the composer
     // with it) to another item, follow mode or not: the text would go to another customer.
-    let composing = m.focus == Focus::Composer && m.composer.is_some();
+    // Nor while the agent reads a conversation (it would change under their eyes).
+    let composing =
+        (m.focus == Focus::Composer && m.composer.is_some()) || m.conversation.is_open();
     if (m.follow && is_new && !composing) || m.stream.selected.is_none() {
         if m.follow {
             m.stream.follow_newest();

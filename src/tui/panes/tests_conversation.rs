@@ -266,3 +266,28 @@ fn the_filter_takes_fielded_terms_with_free_text() {
         assert!(fb.text.to_lowercase().contains("order"));
     }
 }
+
+#[test]
+fn the_conversation_stays_on_the_selected_item() {
+    let mut m = open_scene("default", 120, 40);
+    m.follow = true;
+    // An arrival in follow mode does not take the selection away from the open conversation.
+    let mut fb = feedback(50);
+    fb.received_at = t0();
+    update(&mut m, Msg::Stream(StreamItem::Event(Event {
+        seq: 20,
+        name: EventName::FeedbackCreated,
+        data: serde_json::to_value(&fb).unwrap(),
+        created_at: t0(),
+    })));
+    assert_eq!(m.stream.selected.as_deref(), Some("fb_00006"));
+    assert_eq!(m.conversation.open_id(), Some("fb_00006"));
+    // When the agent moves to another item (as a click or the next-item key does), the
+    // conversation goes with them at the next update.
+    m.stream.select_pos(0);
+    let fx = update(&mut m, Msg::Tick(t0()));
+    let sel = m.stream.selected.clone().unwrap();
+    assert_ne!(sel, "fb_00006");
+    assert_eq!(m.conversation.open_id(), Some(sel.as_str()));
+    assert!(fx.contains(&Effect::LoadThread(sel)), "{fx:?}");
+}
