@@ -62,12 +62,7 @@ fn authored(row: &sqlx::any::AnyRow) -> StoreResult<AuthoredMessage> {
     let customer_id: Option<String> = get(row, "author_customer_id")?;
     let first: Option<String> = get(row, "c_first_name")?;
     let last: Option<String> = get(row, "c_last_name")?;
-    let roles: Option<String> = get(row, "c_roles")?;
-    let roles: Vec<CustomerRole> = match roles {
-        Some(r) => serde_json::from_str(&r)
-            .map_err(|e| StoreError::Corrupt(format!("column roles: {e}")))?,
-        None => Vec::new(),
-    };
+    let roles = rows::roles_or_none(row, "c_roles")?;
     let sentiment: f64 = get(row, "sentiment")?;
     let label = match get::<Option<String>>(row, "sentiment_label")? {
         Some(l) => l

@@ -110,12 +110,17 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
         version: get(row, "version")?,
         unassigned_reason: get(row, "unassigned_reason")?,
         thread_messages: u32::try_from(get::<i64>(row, "thread_messages")?).unwrap_or(u32::MAX),
-        author_roles: match get::<Option<String>>(row, "author_roles")? {
-            Some(r) => serde_json::from_str(&r)
-                .map_err(|e| StoreError::Corrupt(format!("column roles: {e}")))?,
-            None => Vec::new(),
-        },
+        author_roles: roles_or_none(row, "author_roles")?,
     })
+}
+
+/// A customer's roles from a joined column: none when there is no customer (NULL).
+pub(super) fn roles_or_none(row: &AnyRow, col: &str) -> StoreResult<Vec<CustomerRole>> {
+    match get::<Option<String>>(row, col)? {
+        Some(r) => serde_json::from_str(&r)
+            .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}"))),
+        None => Ok(Vec::new()),
+    }
 }
 
 pub(super) fn message(row: &AnyRow) -> StoreResult<Message> {

@@ -2,7 +2,7 @@
 //! error, unlinked author). Never a blank.
 
 use super::pane_block;
-use crate::domain::{Customer, CustomerRole, HistoryEntry, Transaction};
+use crate::domain::{Customer, HistoryEntry, Transaction};
 use crate::tui::action::Action;
 use crate::tui::action::Context;
 use crate::tui::model::{CustomerView, Focus, Load, Model};
@@ -13,14 +13,7 @@ use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-fn role_label(r: CustomerRole) -> &'static str {
-    match r {
-        CustomerRole::PowerUser => "power user",
-        CustomerRole::Detractor => "detractor",
-        CustomerRole::Helper => "helper",
-        CustomerRole::Advocate => "advocate",
-    }
-}
+use crate::domain::thread::role_word as role_label;
 
 fn yes(b: bool) -> &'static str {
     if b {
