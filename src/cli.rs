@@ -1,5 +1,5 @@
 //! The command line: `earshot [demo]`, `console`, `serve`, `lint`, `department`, `agent`,
-//! `audit`, `check-config`.
+//! `audit`, `import`, `check-config`, `completions`, `man`.
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -9,6 +9,7 @@ use std::path::PathBuf;
 #[command(
     name = "earshot",
     version,
+    propagate_version = true,
     about = "A keyboard-driven social-CRM console for the terminal"
 )]
 pub struct Cli {
@@ -27,7 +28,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a text against a rulebook (RULES.md); exit 0 deliverable, 1 not, 2 usage or rulebook error.
     Lint(crate::lint::LintArgs),
-    /// Check the user's keymap, theme and canned replies; print every problem, exit 1 if any.
+    /// Check the user's config.toml, keymap, themes and canned replies; print every problem,
+    /// exit 1 if any.
     CheckConfig {
         /// Configuration directory (default: $XDG_CONFIG_HOME/earshot).
         #[arg(long)]
@@ -45,6 +47,29 @@ pub enum Command {
     /// idempotent by external id. Exit 0 when every row was imported, 1 when some were skipped
     /// (each is printed with its line), 2 when the file or the database could not be used.
     Import(ImportArgs),
+    /// Print a shell completion script to standard output
+    /// (e.g. `earshot completions bash > ~/.local/share/bash-completion/completions/earshot`).
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages: earshot.1 and one earshot-COMMAND.1 per subcommand.
+    Man {
+        /// Directory to write them to (created if missing); without it, earshot.1 goes to
+        /// standard output.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// How the server's log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event (colours only when standard error is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +188,9 @@ pub struct DemoArgs {
     /// Run the server only, on this address, and print how to connect (headless demos).
     #[arg(long)]
     pub headless: Option<SocketAddr>,
+    /// With --headless: how log lines are written to standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub look: LookArgs,
 }
@@ -211,6 +239,9 @@ pub struct ServeArgs {
     /// Seconds a request may take from its head to its response, body included (408 beyond).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub request_timeout: u64,
+    /// How log lines are written to standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,4 +272,74 @@ pub enum AgentCommand {
         #[arg(long)]
         agent: String,
     },
+}
+
+/// `earshot completions SHELL`: the completion script of this command line.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "earshot", out);
+}
+
+/// `earshot man`: the main page (which lists every subcommand), to `out`.
+pub fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(out)
+}
+
+/// `earshot man --out DIR`: earshot.1 and one page per subcommand (earshot-agent-add.1...);
+/// returns the files written, sorted.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::generate_to(Cli::command(), dir)?;
+    let mut written: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("earshot") && n.ends_with(".1"))
+        })
+        .collect();
+    written.sort();
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_answers_version() {
+        let cmd = Cli::command();
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        for sub in cmd.get_subcommands() {
+            paths.push(vec![sub.get_name().to_string()]);
+            for subsub in sub.get_subcommands() {
+                paths.push(vec![sub.get_name().into(), subsub.get_name().into()]);
+            }
+        }
+        assert!(paths.len() > 10, "{paths:?}");
+        for path in paths {
+            let args = std::iter::once("earshot".to_string())
+                .chain(path.iter().cloned())
+                .chain(["--version".to_string()]);
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayVersion,
+                "{path:?}"
+            );
+            assert!(
+                err.to_string().contains(env!("CARGO_PKG_VERSION")),
+                "{path:?}: {err}"
+            );
+        }
+    }
 }

@@ -7,10 +7,10 @@ use crate::domain::{Channel, Visibility};
 use crate::rules::{
     CheckContext, CheckResult, DraftPart, Level, Rulebook, RulebookError, Violation,
 };
+use annotate_snippets::{AnnotationKind, Group, Renderer, Snippet};
 use clap::{Args, ValueEnum};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use unicode_width::UnicodeWidthChar;
 
 #[derive(Debug, Clone, Args)]
 pub struct LintArgs {
@@ -52,13 +52,34 @@ pub enum Format {
 
 /// Runs `earshot lint` on the process's standard streams; returns the exit status.
 pub fn run(args: &LintArgs) -> i32 {
+    use std::io::IsTerminal;
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let colours = Colours {
+        out: renderer_for(stdout.is_terminal()),
+        err: renderer_for(stderr.is_terminal()),
+    };
     run_with(
         args,
         &mut stdin.lock(),
         &mut stdout.lock(),
         &mut stderr.lock(),
+        &colours,
     )
+}
+
+/// How diagnostics are drawn on each stream.
+pub struct Colours {
+    pub out: Renderer,
+    pub err: Renderer,
+}
+
+impl Colours {
+    pub fn plain() -> Colours {
+        Colours {
+            out: Renderer::plain(),
+            err: Renderer::plain(),
+        }
+    }
 }
 
 /// `run` with the streams passed in, for tests.
@@ -67,11 +88,12 @@ pub fn run_with(
     stdin: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    colours: &Colours,
 ) -> i32 {
     let book = match Rulebook::load(&args.rules) {
         Ok(book) => book,
         Err(e) => {
-            let _ = write!(err, "{}", render_rulebook_error(&e));
+            let _ = write!(err, "{}", render_rulebook_error(&e, &colours.err));
             return 2;
         }
     };
@@ -87,7 +109,7 @@ pub fn run_with(
         &context(args),
     );
     let rendered = match args.format {
-        Format::Text => render_text(&result, &text),
+        Format::Text => render_text(&result, &text, &colours.out),
         Format::Json => render_json(&result),
     };
     if out
@@ -179,10 +201,10 @@ pub fn render_json(result: &CheckResult) -> String {
 }
 
 /// `line:col level rule message`, the offending line and a caret underline, then a summary.
-pub fn render_text(result: &CheckResult, text: &str) -> String {
+pub fn render_text(result: &CheckResult, text: &str, renderer: &Renderer) -> String {
     let mut out = String::new();
     for v in &result.violations {
-        out.push_str(&render_violation(v, text));
+        out.push_str(&render_violation(v, text, renderer));
     }
     let count = |level: Level| {
         result
@@ -206,28 +228,47 @@ pub fn render_text(result: &CheckResult, text: &str) -> String {
     out
 }
 
-fn render_violation(v: &Violation, text: &str) -> String {
+fn render_violation(v: &Violation, text: &str, renderer: &Renderer) -> String {
     let (line_no, line_start) = line_of(text, v.start);
     let line_end = text[line_start..]
         .find('\n')
         .map_or(text.len(), |i| line_start + i);
     let line = text[line_start..line_end].trim_end_matches('\r');
     let col = text[line_start..v.start].chars().count() + 1;
-    let gutter = " ".repeat(line_no.to_string().len());
     let mut out = format!("{line_no}:{col} {} {} {}\n", v.level, v.rule, v.message);
-    out.push_str(&format!("{gutter} |\n{line_no} | {}\n", printable(line)));
+    // The line as shown (control characters replaced), and the span within it.
     let underline_end = v.end.min(line_start + line.len()).max(v.start);
-    let pad = padding(&line[..v.start - line_start]);
-    let carets = "^".repeat(display_width(&text[v.start..underline_end]).max(1));
-    out.push_str(&format!("{gutter} | {pad}{carets}\n"));
-    if let Some(fix) = &v.fix {
-        out.push_str(&format!(
-            "{gutter} = fix: {}\n",
-            printable(&shorten(fix, 120))
-        ));
+    let before = printable(&line[..v.start - line_start]);
+    let marked = printable(&text[v.start..underline_end]);
+    let shown = printable(line);
+    let span = before.len()..before.len() + marked.len();
+    let mut group = Group::with_level(level_of(v.level)).element(
+        Snippet::source(shown.as_str())
+            .line_start(line_no)
+            .annotation(AnnotationKind::Primary.span(span)),
+    );
+    let fix = v
+        .fix
+        .as_deref()
+        .map(|f| format!("fix: {}", printable(&shorten(f, 120))));
+    if let Some(fix) = &fix {
+        group = group.element(
+            annotate_snippets::Level::HELP
+                .no_name()
+                .message(fix.as_str()),
+        );
     }
-    out.push('\n');
+    out.push_str(&renderer.render(&[group]));
+    out.push_str("\n\n");
     out
+}
+
+fn level_of(level: Level) -> annotate_snippets::Level<'static> {
+    match level {
+        Level::Error => annotate_snippets::Level::ERROR,
+        Level::Warning => annotate_snippets::Level::WARNING,
+        Level::Info => annotate_snippets::Level::INFO,
+    }
 }
 
 /// 1-based line number and byte start of the line holding `offset`.
@@ -237,26 +278,6 @@ fn line_of(text: &str, offset: usize) -> (usize, usize) {
         before.matches('\n').count() + 1,
         before.rfind('\n').map_or(0, |i| i + 1),
     )
-}
-
-/// Tabs stay tabs so the caret lines up whatever the terminal's tab width.
-fn padding(before: &str) -> String {
-    before
-        .chars()
-        .map(|c| {
-            if c == '\t' {
-                "\t".to_string()
-            } else {
-                " ".repeat(c.width().unwrap_or(0))
-            }
-        })
-        .collect()
-}
-
-fn display_width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if c == '\t' { 1 } else { c.width().unwrap_or(0) })
-        .sum()
 }
 
 /// Control and bidi-override characters would drive the terminal: shown as U+FFFD instead.
@@ -279,20 +300,42 @@ fn shorten(s: &str, max_chars: usize) -> String {
     format!("{head}…")
 }
 
-/// `file:line:col: message`, then the offending line of the rulebook with a caret.
-pub fn render_rulebook_error(e: &RulebookError) -> String {
+/// `error: file:line:col: message`, then the offending line of the rulebook with a caret.
+pub fn render_rulebook_error(e: &RulebookError, renderer: &Renderer) -> String {
     let mut out = format!("error: {e}\n");
     let source = std::fs::read_to_string(&e.file).ok();
     if let Some(line) = source
         .as_deref()
         .and_then(|s| s.lines().nth(e.line.wrapping_sub(1)))
     {
-        let gutter = " ".repeat(e.line.to_string().len());
-        let before: String = line.chars().take(e.column.saturating_sub(1)).collect();
-        out.push_str(&format!("{gutter} |\n{} | {}\n", e.line, printable(line)));
-        out.push_str(&format!("{gutter} | {}^\n", padding(&before)));
+        let shown = printable(line);
+        let start: usize = shown
+            .chars()
+            .take(e.column.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum();
+        let end = shown[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8());
+        let group = Group::with_level(annotate_snippets::Level::ERROR).element(
+            Snippet::source(shown.as_str())
+                .line_start(e.line)
+                .annotation(AnnotationKind::Primary.span(start..end)),
+        );
+        out.push_str(&renderer.render(&[group]));
+        out.push('\n');
     }
     out
+}
+
+/// Colours for a terminal that takes them; plain text (the same characters) otherwise.
+pub fn renderer_for(terminal: bool) -> Renderer {
+    if terminal && std::env::var_os("NO_COLOR").is_none() {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    }
 }
 
 #[cfg(test)]
@@ -313,7 +356,13 @@ mod tests {
     fn lint(args: &[&str], stdin: &str) -> (i32, String, String) {
         let cli = Cli::try_parse_from(std::iter::once("lint").chain(args.iter().copied())).unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run_with(&cli.lint, &mut stdin.as_bytes(), &mut out, &mut err);
+        let code = run_with(
+            &cli.lint,
+            &mut stdin.as_bytes(),
+            &mut out,
+            &mut err,
+            &Colours::plain(),
+        );
         (
             code,
             String::from_utf8(out).unwrap(),
@@ -449,5 +498,53 @@ mod tests {
             out.contains("1 | 投资 It will arrive tomorrow.\n  |         ^^^^^^^^^^^^^^^^^^^^\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal_and_carets_still_align() {
+        let r = default_rules();
+        let (_, out, _) = lint(
+            &["--rules", &r, "--tier", "standard"],
+            "\u{1b}[2J\u{7}We refunded $90.",
+        );
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(
+            out.contains("1 | \u{FFFD}[2J\u{FFFD}We refunded $90.\n  |                  ^^^\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn colours_only_for_a_terminal() {
+        let r = default_rules();
+        let book = Rulebook::load(Path::new(&r)).unwrap();
+        let text = "We refunded $90.";
+        let result = book.check(
+            &[DraftPart::new(Visibility::Public, text.to_string())],
+            &CheckContext {
+                tier: Some("standard".into()),
+                ..Default::default()
+            },
+        );
+        let plain = render_text(&result, text, &renderer_for(false));
+        let styled = render_text(&result, text, &Renderer::styled());
+        assert!(!plain.contains('\u{1b}') && styled.contains('\u{1b}'));
+        let strip = |s: &str| {
+            let mut out = String::new();
+            let mut chars = s.chars();
+            while let Some(c) = chars.next() {
+                if c == '\u{1b}' {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        assert_eq!(strip(&styled), plain, "the same text without colours");
     }
 }

@@ -4,7 +4,7 @@
 use clap::Parser;
 use earshot::cli::{
     AgentCommand, AuditArgs, AuditFormat, Cli, Command, ConsoleArgs, DemoArgs, DepartmentCommand,
-    ImportArgs, LookArgs, ServeArgs,
+    ImportArgs, LogFormat, LookArgs, ServeArgs,
 };
 use earshot::client::config::{ConfigFlags, ConnectionConfig};
 use earshot::client::http::HttpBackend;
@@ -42,6 +42,11 @@ fn main() -> ExitCode {
             Some(Command::Agent(cmd)) => agent(cmd).await,
             Some(Command::Audit(args)) => audit(args).await,
             Some(Command::Import(args)) => import(args).await,
+            Some(Command::Completions { shell }) => {
+                earshot::cli::write_completions(shell, &mut std::io::stdout());
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(Command::Man { out }) => man(out),
         }
     });
     match result {
@@ -53,36 +58,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// `EARSHOT_LOG` (tracing's filter syntax), or info with sqlx's per-query lines turned down.
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_env("EARSHOT_LOG")
-        .unwrap_or_else(|_| "info,sqlx=warn".into())
+fn log_to_stderr(format: LogFormat) {
+    earshot::logging::to_stderr(format);
 }
 
-/// Logs for server commands go to stderr; the console's go to a file (see `log_to_file`).
-fn log_to_stderr() {
-    let filter = log_filter();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// The console draws on the terminal, so its logs (and the in-process demo server's) go to a
-/// file in the data directory, never to the screen.
 fn log_to_file() -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let dir = paths::data_dir();
-    std::fs::create_dir_all(&dir).ok()?;
-    let appender = tracing_appender::rolling::never(&dir, "earshot.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = log_filter();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(writer)
-        .try_init()
-        .ok()?;
-    Some(guard)
+    earshot::logging::to_file(&paths::console_log())
+}
+
+fn man(out: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    match out {
+        None => earshot::cli::write_man_page(&mut std::io::stdout())?,
+        Some(dir) => {
+            let written = earshot::cli::write_man_pages(&dir).map_err(|e| {
+                anyhow::anyhow!("cannot write the man pages to {}: {e}", dir.display())
+            })?;
+            for p in written {
+                println!("{}", p.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn console_options(look: LookArgs, config: Option<&ConnectionConfig>) -> ConsoleOptions {
@@ -128,10 +124,29 @@ async fn console(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
         eprintln!("earshot: {warning}");
     }
     let backend = config.connect()?;
+    refuse_bad_token(&backend, &config).await?;
     let _guard = log_to_file();
     let options = console_options(args.look, Some(&config));
     tui::run_console(Arc::new(backend) as Arc<dyn CrmBackend>, options).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A token the backend refuses (401, or 403 for a token without the read scope) would leave a
+/// console showing nothing but errors: say so and exit non-zero before taking the terminal. An
+/// unreachable backend is no reason to stop (the console works offline and reconnects), so
+/// the check waits a few seconds at most.
+async fn refuse_bad_token(backend: &HttpBackend, config: &ConnectionConfig) -> anyhow::Result<()> {
+    use earshot::client::ClientError;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), backend.me()).await;
+    if let Ok(Err(ClientError::Unauthorized(detail))) = answer {
+        anyhow::bail!(
+            "{} refused the token from the {} ({}): check the token, or ask an admin for a new one (`earshot agent add`)",
+            config.url,
+            config.token_from,
+            earshot::text::sanitize_inline(&detail)
+        );
+    }
+    Ok(())
 }
 
 fn check_config(config_dir: Option<std::path::PathBuf>) -> ExitCode {
@@ -148,7 +163,7 @@ fn check_config(config_dir: Option<std::path::PathBuf>) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    log_to_stderr();
+    log_to_stderr(args.log_format);
     let db = args.db.unwrap_or_else(paths::default_db);
     let mut config = ServerConfig::new(db.clone(), args.listen);
     config.demo = args.demo;
@@ -185,7 +200,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let headless = args.headless.is_some();
     // Headless demos log to stderr like `serve`; with the console, logs go to a file.
     let _guard = if headless {
-        log_to_stderr();
+        log_to_stderr(args.log_format);
         None
     } else {
         log_to_file()

@@ -1,5 +1,10 @@
-//! Where Earshot keeps its files: the XDG data directory (databases, drafts, outbox, logs) and
-//! the XDG config directory (config, keymap, theme).
+//! Where Earshot keeps its files, after the XDG base directories, in one place:
+//! - config (`$XDG_CONFIG_HOME/earshot`): `config.toml`, `keymap.toml`, `canned.toml`, `themes/`;
+//! - data (`$XDG_DATA_HOME/earshot`): the databases, the console's drafts and outbox;
+//! - state (`$XDG_STATE_HOME/earshot`): the console's log.
+//!
+//! Every other module asks here; without a home directory they fall back to `./.earshot`.
+//! This module imports nothing of ours, so the client, the console and the server may all use it.
 
 use etcetera::BaseStrategy;
 use std::path::PathBuf;
@@ -8,18 +13,48 @@ fn strategy() -> Option<etcetera::base_strategy::Xdg> {
     etcetera::base_strategy::Xdg::new().ok()
 }
 
-/// `$XDG_DATA_HOME/earshot` (or `~/.local/share/earshot`); `./.earshot` when there is no home.
-pub fn data_dir() -> PathBuf {
+fn under(dir: impl Fn(&etcetera::base_strategy::Xdg) -> PathBuf) -> PathBuf {
     strategy()
-        .map(|s| s.data_dir().join("earshot"))
+        .map(|s| dir(&s).join("earshot"))
         .unwrap_or_else(|| PathBuf::from(".earshot"))
+}
+
+/// `$XDG_DATA_HOME/earshot` (or `~/.local/share/earshot`).
+pub fn data_dir() -> PathBuf {
+    under(|s| s.data_dir())
 }
 
 /// `$XDG_CONFIG_HOME/earshot` (or `~/.config/earshot`).
 pub fn config_dir() -> PathBuf {
-    strategy()
-        .map(|s| s.config_dir().join("earshot"))
-        .unwrap_or_else(|| PathBuf::from(".earshot"))
+    under(|s| s.config_dir())
+}
+
+/// `$XDG_STATE_HOME/earshot` (or `~/.local/state/earshot`).
+pub fn state_dir() -> PathBuf {
+    under(|s| {
+        s.state_dir()
+            .unwrap_or_else(|| s.home_dir().join(".local/state"))
+    })
+}
+
+/// The console's log file, `earshot.log` in the state directory.
+pub fn console_log() -> PathBuf {
+    state_dir().join("earshot.log")
+}
+
+/// The console's config file, `config.toml` in the config directory.
+pub fn config_file() -> PathBuf {
+    config_dir().join("config.toml")
+}
+
+/// The console's drafts, one file per item.
+pub fn drafts_dir() -> PathBuf {
+    data_dir().join("drafts")
+}
+
+/// The console's outbox of replies not yet accepted by the backend.
+pub fn outbox_dir() -> PathBuf {
+    data_dir().join("outbox")
 }
 
 pub fn default_db() -> String {
@@ -28,4 +63,32 @@ pub fn default_db() -> String {
 
 pub fn demo_db() -> String {
     data_dir().join("demo.db").to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The environment is the process's: one test sets and restores it, the others do not read it.
+    #[test]
+    fn each_kind_of_file_goes_under_its_xdg_directory() {
+        let saved: Vec<_> = ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"]
+            .iter()
+            .map(|k| (*k, std::env::var_os(k)))
+            .collect();
+        std::env::set_var("XDG_CONFIG_HOME", "/x/config");
+        std::env::set_var("XDG_DATA_HOME", "/x/data");
+        std::env::set_var("XDG_STATE_HOME", "/x/state");
+        let got = (config_file(), drafts_dir(), outbox_dir(), console_log());
+        for (k, v) in saved {
+            match v {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
+        assert_eq!(got.0, PathBuf::from("/x/config/earshot/config.toml"));
+        assert_eq!(got.1, PathBuf::from("/x/data/earshot/drafts"));
+        assert_eq!(got.2, PathBuf::from("/x/data/earshot/outbox"));
+        assert_eq!(got.3, PathBuf::from("/x/state/earshot/earshot.log"));
+    }
 }

@@ -186,3 +186,52 @@ async fn the_rulebook_reloads_from_its_file_and_a_broken_file_is_refused() {
     server.shutdown().await;
     drop(db);
 }
+
+/// Editors save by writing a new file and renaming it over the old one: the reload must follow
+/// the name, for a rulebook file and for a rulebook directory alike.
+#[tokio::test]
+async fn a_rulebook_saved_by_rename_is_picked_up_file_or_directory() {
+    for as_dir in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        let v1 = earshot::rules::DEFAULT_RULEBOOK.to_string();
+        std::fs::write(&path, &v1).unwrap();
+        let db = test_db().await;
+        let mut config =
+            earshot::server::ServerConfig::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+        config.rules = Some(if as_dir {
+            dir.path().to_path_buf()
+        } else {
+            path.clone()
+        });
+        let server = earshot::server::start(config).await.unwrap();
+        seed(&server.store).await;
+        let base = server.url();
+        let mut events = subscribe(&base, SAM, None).await;
+        let old = earshot::rules::Rulebook::from_toml_str(&v1, "v1")
+            .unwrap()
+            .version()
+            .to_string();
+        let saved = dir.path().join(".rules.toml.swp");
+        std::fs::write(
+            &saved,
+            v1.replacen(
+                &format!("version = \"{old}\""),
+                "version = \"2026.12.02-9\"",
+                1,
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&saved, &path).unwrap();
+        let (_, name, data) = next_event(&mut events, 10)
+            .await
+            .unwrap_or_else(|| panic!("rules.updated (directory: {as_dir})"));
+        assert_eq!(name, "rules.updated");
+        assert_eq!(
+            data["data"]["version"], "2026.12.02-9",
+            "directory: {as_dir}"
+        );
+        server.shutdown().await;
+        drop(db);
+    }
+}

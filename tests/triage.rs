@@ -201,3 +201,48 @@ async fn the_organisation_model_learns_from_corrections() {
     assert_eq!(engine.status().corrections, 12);
     s.stop().await;
 }
+
+/// Two instances on one database (the team set-up, on PostgreSQL in CI): what agents teach one
+/// instance is used for items arriving at the other within 5 seconds (the refresher runs every 2).
+#[tokio::test]
+async fn a_correction_on_one_instance_is_used_by_another_within_five_seconds() {
+    let a = start().await;
+    let b = start_on(a.db.second_handle()).await;
+    let probe = "blorf blorf with the kettle";
+    let before = b.feedback(SAM, "email", "q0@example.com", probe).await;
+    assert_ne!(before["sentiment_label"], "positive", "{before}");
+    for n in 0..12 {
+        let f = a
+            .feedback(
+                SAM,
+                "email",
+                &format!("k{n}@example.com"),
+                &format!("blorf blorf about order {n}"),
+            )
+            .await;
+        let r = correct(&a, &f, json!({"sentiment_label": "positive"}), SAM).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let taught = std::time::Instant::now();
+    let mut n = 0;
+    let label = loop {
+        n += 1;
+        let f = b
+            .feedback(SAM, "email", &format!("q{n}@example.com"), probe)
+            .await;
+        if f["sentiment_label"] == "positive"
+            || taught.elapsed() > std::time::Duration::from_secs(5)
+        {
+            break f["sentiment_label"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        label, "positive",
+        "instance B still scores the probe as {label} 5 s after the corrections on A"
+    );
+    let model = b.get("/v1/triage/model", SAM).await;
+    assert_eq!(model.body["corrections"], 12, "{}", model.body);
+    b.stop().await;
+    a.stop().await;
+}

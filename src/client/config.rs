@@ -24,9 +24,6 @@ use super::ClientError;
 use reqwest::Url;
 use std::path::{Path, PathBuf};
 
-/// The config file's name inside the earshot config directory.
-pub const CONFIG_FILE_NAME: &str = "config.toml";
-
 /// Why no connection could be configured.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -160,20 +157,43 @@ pub struct ConfigFile {
     pub warnings: Vec<String>,
 }
 
-/// `$XDG_CONFIG_HOME/earshot` (or `~/.config/earshot`).
-pub fn config_dir() -> Option<PathBuf> {
-    use etcetera::BaseStrategy;
-    etcetera::base_strategy::Xdg::new()
-        .ok()
-        .map(|s| s.config_dir().join("earshot"))
+/// The 1-based line of each top-level key, for messages that point at it.
+fn key_lines(text: &str) -> std::collections::HashMap<String, usize> {
+    let Ok(table) = toml::de::DeTable::parse(text) else {
+        return Default::default();
+    };
+    table
+        .get_ref()
+        .keys()
+        .map(|k| {
+            let line = text[..k.span().start.min(text.len())].matches('\n').count() + 1;
+            (k.get_ref().to_string(), line)
+        })
+        .collect()
 }
 
-/// `$XDG_DATA_HOME/earshot` (or `~/.local/share/earshot`): drafts and the outbox live here.
-pub fn data_dir() -> Option<PathBuf> {
-    use etcetera::BaseStrategy;
-    etcetera::base_strategy::Xdg::new()
-        .ok()
-        .map(|s| s.data_dir().join("earshot"))
+/// Every problem of the config file at `path`, for `earshot check-config`: unreadable or
+/// invalid, unknown keys (with their line), modes that let others read a token or redirect
+/// the console, a token file readable by others (with the `chmod` that fixes it), a refused
+/// URL. Nothing when there is no file.
+pub fn check_file(path: &Path) -> Vec<String> {
+    let file = match ConfigFile::load(path) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Vec::new(),
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut problems = file.warnings.clone();
+    if let Some(token_file) = &file.token_file {
+        if let Err(e) = read_token_file(token_file) {
+            problems.push(format!("{}: token_file: {e}", path.display()));
+        }
+    }
+    if let Some(url) = &file.url {
+        if let Err(e) = check_url(url, file.insecure) {
+            problems.push(format!("{}: url: {e}", path.display()));
+        }
+    }
+    problems
 }
 
 fn expand_path(raw: &str, base: Option<&Path>) -> PathBuf {
@@ -192,7 +212,7 @@ fn expand_path(raw: &str, base: Option<&Path>) -> PathBuf {
 impl ConfigFile {
     /// The default location, `$XDG_CONFIG_HOME/earshot/config.toml`.
     pub fn default_path() -> Option<PathBuf> {
-        config_dir().map(|d| d.join(CONFIG_FILE_NAME))
+        Some(crate::paths::config_file())
     }
 
     /// Parses the text of a config file found at `path` (no disk access).
@@ -208,6 +228,7 @@ impl ConfigFile {
             ..ConfigFile::default()
         };
         let base = path.parent();
+        let lines = key_lines(text);
         for (key, value) in table {
             let string = |v: &toml::Value| -> Result<String, ConfigError> {
                 v.as_str()
@@ -234,9 +255,16 @@ impl ConfigFile {
                         file.mouse = flag;
                     }
                 }
-                other => file
-                    .warnings
-                    .push(format!("{}: unknown key `{other}` ignored", path.display())),
+                other => {
+                    let at = lines
+                        .get(other)
+                        .map(|line| format!(":{line}"))
+                        .unwrap_or_default();
+                    file.warnings.push(format!(
+                        "{}{at}: unknown key `{other}` ignored (known: url, token, token_file, theme, keymap, insecure, mouse)",
+                        path.display()
+                    ))
+                }
             }
         }
         if file.token.is_some() && file.token_file.is_some() {

@@ -92,8 +92,8 @@ pub struct DraftStore {
 
 impl DraftStore {
     /// `$XDG_DATA_HOME/earshot/drafts`.
-    pub fn default_dir() -> Option<PathBuf> {
-        super::config::data_dir().map(|d| d.join("drafts"))
+    pub fn default_dir() -> PathBuf {
+        crate::paths::drafts_dir()
     }
 
     /// A store in `dir`, created (0700) when missing.

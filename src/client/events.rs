@@ -19,12 +19,12 @@
 
 use super::http::{clean_message, describe_error, retry_after};
 use super::StreamItem;
+pub use crate::backoff::Backoff;
 use crate::domain::api::StreamReset;
 use crate::domain::{Event, EventName};
 use crate::text::Sanitize;
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures::stream::{BoxStream, Stream, StreamExt};
-use rand::Rng;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 use std::time::{Duration, Instant};
@@ -64,38 +64,6 @@ pub(crate) struct Endpoint {
     pub auth: HeaderValue,
     /// Until the response headers arrive.
     pub connect_timeout: Duration,
-}
-
-/// Exponential backoff with "equal jitter": a delay in [d/2, d], d doubling up to the maximum.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    current: Duration,
-}
-
-impl Backoff {
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        let initial = initial.max(Duration::from_millis(1));
-        Backoff {
-            initial,
-            max: max.max(initial),
-            current: initial,
-        }
-    }
-
-    /// The next delay, and the one after it doubled.
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.current;
-        self.current = (self.current * 2).min(self.max);
-        let half = d / 2;
-        let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter)
-    }
-
-    pub fn reset(&mut self) {
-        self.current = self.initial;
-    }
 }
 
 /// The resume point and the de-duplication that goes with it.
@@ -433,20 +401,6 @@ mod tests {
             name.as_str(),
             serde_json::to_string(&e).unwrap()
         )
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(250), Duration::from_secs(15));
-        let delays: Vec<u128> = (0..10).map(|_| b.next_delay().as_millis()).collect();
-        let bases = [
-            250u128, 500, 1000, 2000, 4000, 8000, 15000, 15000, 15000, 15000,
-        ];
-        for (d, base) in delays.iter().zip(bases) {
-            assert!(*d >= base / 2 && *d <= base, "{d} for {base}");
-        }
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(250));
     }
 
     #[test]

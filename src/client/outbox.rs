@@ -133,8 +133,8 @@ fn check_key(key: &str) -> Result<(), OutboxError> {
 
 impl Outbox {
     /// `$XDG_DATA_HOME/earshot/outbox`.
-    pub fn default_dir() -> Option<PathBuf> {
-        super::config::data_dir().map(|d| d.join("outbox"))
+    pub fn default_dir() -> PathBuf {
+        crate::paths::outbox_dir()
     }
 
     /// The outbox in `dir`, created (0700) when missing.

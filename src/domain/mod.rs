@@ -50,7 +50,7 @@ macro_rules! string_enum {
     };
 }
 
-// After the macro: textual macro scope covers only the modules declared below it.
+// After the macro: `string_enum!` is visible only to modules declared below it.
 pub mod metrics;
 
 /// A string that names no variant of an enum (a bad channel, status, role...).

@@ -1,5 +1,6 @@
 //! The rulebook in force on the server: served at `GET /v1/rules`, used to re-check every reply
-//! at delivery, and reloaded when its file changes or on SIGHUP. A broken file is refused with a
+//! at delivery, and reloaded when its file changes (file-system notifications through `notify`,
+//! debounced: an editor's save is several events) or on SIGHUP. A broken file is refused with a
 //! log line and the previous rulebook stays in force; consoles learn of a new version from the
 //! `rules.updated` event.
 
@@ -8,11 +9,11 @@ use crate::domain::EventName;
 use crate::rules::Rulebook;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
-use tokio::sync::watch;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
 
-/// How often the rulebook file is looked at for changes.
-const POLL: Duration = Duration::from_secs(2);
+/// How long file events must settle before one reload.
+const SETTLE: Duration = Duration::from_millis(250);
 
 pub struct RulesInForce {
     current: RwLock<Arc<Rulebook>>,
@@ -60,25 +61,63 @@ impl RulesInForce {
     }
 }
 
-/// Newest modification time of the file, or of the `*.toml` files of a directory.
-fn modified(path: &Path) -> Option<SystemTime> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.is_file() {
-        return meta.modified().ok();
+/// The file (or the directory's `*.toml` file) an event names concerns the rulebook.
+fn concerns(rules: &Path, is_dir: bool, changed: &Path) -> bool {
+    if is_dir {
+        changed.extension().is_some_and(|e| e == "toml")
+    } else {
+        changed.file_name() == rules.file_name()
     }
-    std::fs::read_dir(path)
-        .ok()?
-        .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
-        .max()
 }
 
-/// Watches the rulebook file (polling: simple, and works on every filesystem) and SIGHUP.
+/// Watches the rulebook: a directory itself, a file through its directory (editors save by
+/// writing a new file and renaming it over the old one, which a watch on the file itself
+/// would lose). Each settled batch of changes sends one `()`.
+fn watch_rules(
+    path: &Path,
+    changed: mpsc::UnboundedSender<()>,
+) -> notify::Result<notify_debouncer_mini::Debouncer<notify::RecommendedWatcher>> {
+    use notify::RecursiveMode;
+    let is_dir = path.is_dir();
+    let watched = if is_dir {
+        path.to_path_buf()
+    } else {
+        match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    let rules = path.to_path_buf();
+    let mut debouncer = notify_debouncer_mini::new_debouncer(
+        SETTLE,
+        move |events: notify_debouncer_mini::DebounceEventResult| {
+            if let Ok(events) = events {
+                if events.iter().any(|e| concerns(&rules, is_dir, &e.path)) {
+                    let _ = changed.send(());
+                }
+            }
+        },
+    )?;
+    debouncer
+        .watcher()
+        .watch(&watched, RecursiveMode::NonRecursive)?;
+    Ok(debouncer)
+}
+
+/// Reloads the rulebook when its file changes, and on SIGHUP.
 pub fn spawn_reloader(rules: Arc<RulesInForce>, store: Store, mut shutdown: watch::Receiver<bool>) {
     let Some(path) = rules.path.clone() else {
         return;
     };
     tokio::spawn(async move {
-        let mut seen = modified(&path);
+        let (tx, mut changes) = mpsc::unbounded_channel();
+        let _watcher = match watch_rules(&path, tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot watch the rulebook for changes; send SIGHUP to reload it");
+                None
+            }
+        };
         #[cfg(unix)]
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
@@ -93,16 +132,13 @@ pub fn spawn_reloader(rules: Arc<RulesInForce>, store: Store, mut shutdown: watc
             };
             #[cfg(not(unix))]
             let hangup = std::future::pending::<()>();
-            let forced = tokio::select! {
-                _ = tokio::time::sleep(POLL) => false,
-                _ = hangup => true,
+            tokio::select! {
+                Some(()) = changes.recv() => {}
+                _ = hangup => {}
                 _ = super::stopped(&mut shutdown) => return,
-            };
-            let now = modified(&path);
-            if !forced && now == seen {
-                continue;
             }
-            seen = now;
+            // Changes that came meanwhile are covered by this reload.
+            while changes.try_recv().is_ok() {}
             match rules.reload(&store).await {
                 Ok(version) => {
                     tracing::info!(path = %path.display(), %version, "rulebook reloaded")

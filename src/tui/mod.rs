@@ -45,22 +45,6 @@ pub struct ConsoleOptions {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The default configuration directory, `$XDG_CONFIG_HOME/earshot`.
-pub fn default_config_dir() -> Option<PathBuf> {
-    use etcetera::BaseStrategy;
-    etcetera::choose_base_strategy()
-        .ok()
-        .map(|s| s.config_dir().join("earshot"))
-}
-
-/// The default data directory, `$XDG_DATA_HOME/earshot`.
-pub fn default_data_dir() -> Option<PathBuf> {
-    use etcetera::BaseStrategy;
-    etcetera::choose_base_strategy()
-        .ok()
-        .map(|s| s.data_dir().join("earshot"))
-}
-
 /// The resolved configuration of a console session.
 pub struct LoadedConfig {
     pub config_dir: Option<PathBuf>,
@@ -82,8 +66,18 @@ fn read_optional(path: &Path) -> Result<Option<String>, String> {
 
 /// Load keymap, theme and canned replies; every problem is a warning, never an error.
 pub fn load_config(options: &ConsoleOptions) -> LoadedConfig {
-    let config_dir = options.config_dir.clone().or_else(default_config_dir);
-    let data_dir = options.data_dir.clone().or_else(default_data_dir);
+    let config_dir = Some(
+        options
+            .config_dir
+            .clone()
+            .unwrap_or_else(crate::paths::config_dir),
+    );
+    let data_dir = Some(
+        options
+            .data_dir
+            .clone()
+            .unwrap_or_else(crate::paths::data_dir),
+    );
     let depth = options
         .color
         .unwrap_or_else(|| ColorDepth::detect(|k| std::env::var(k).ok()));
@@ -139,10 +133,10 @@ pub fn load_config(options: &ConsoleOptions) -> LoadedConfig {
     }
 }
 
-/// Every problem in the user's configuration (`keymap.toml`, `canned.toml`, `themes/*.toml`),
-/// for `earshot check-config` (which exits non-zero when this is not empty).
+/// Every problem in the user's configuration (`config.toml`, `keymap.toml`, `canned.toml`,
+/// `themes/*.toml`), for `earshot check-config` (which exits non-zero when this is not empty).
 pub fn check_config(config_dir: &Path) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = crate::client::config::check_file(&config_dir.join("config.toml"));
     let keymap_path = config_dir.join("keymap.toml");
     match read_optional(&keymap_path) {
         Ok(Some(src)) => {

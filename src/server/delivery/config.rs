@@ -62,19 +62,7 @@ impl RetryPolicy {
     /// The wait after failed attempt `n` (1-based): `base * 2^(n-1)`, capped, then "equal
     /// jitter" (half fixed, half random) so that many messages failing together spread out.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(30);
-        let full = self
-            .base
-            .saturating_mul(1u32 << exp)
-            .min(self.max)
-            .as_micros() as u64;
-        let half = full / 2;
-        let jitter = if half > 0 {
-            rand::Rng::gen_range(&mut rand::thread_rng(), 0..=half)
-        } else {
-            0
-        };
-        Duration::from_micros(half + jitter)
+        crate::backoff::Backoff::new(self.base, self.max).nth_delay(attempt)
     }
 }
 
