@@ -547,10 +547,13 @@ fn the_conversation_view_shows_a_colleagues_reply_and_one_that_arrives_live() {
         screen.wait_for(&["● live"], Duration::from_secs(30))?;
         keys(&mut writer, b"/ZQX-4711");
         screen.wait_for(&["/ZQX-4711"], Duration::from_secs(10))?;
+        // Enter accepts the filter; once the prompt is gone (the stream's key hints are back),
+        // Enter on the row opens its conversation. (Generous waits: a debug build on a busy
+        // machine.)
         keys(&mut writer, b"\r");
-        std::thread::sleep(Duration::from_millis(300));
+        screen.wait_for(&[" STREAM "], Duration::from_secs(20))?;
         keys(&mut writer, b"\r");
-        screen.wait_for(&["Conversation · @kettle_kim"], Duration::from_secs(10))?;
+        screen.wait_for(&["Conversation · @kettle_kim"], Duration::from_secs(30))?;
         keys(&mut writer, b"z");
         screen.wait_for(&["We are sending a new lid today, Kim."], Duration::from_secs(15))?;
         screen.wait_for(&["Alice Martin (colleague)"], Duration::from_secs(5))?;
