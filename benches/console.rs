@@ -254,6 +254,8 @@ fn feedback_items(n: usize) -> Vec<Feedback> {
                 sla_due_at: received_at + CDuration::minutes(30 + 30 * rng.below(8) as i64),
                 version: 1,
                 unassigned_reason: None,
+                thread_messages: 1,
+                author_roles: vec![],
             }
         })
         .collect()
@@ -347,8 +349,32 @@ fn history(id: &str) -> Vec<HistoryEntry> {
         .collect()
 }
 
+/// The item's post, then a public thread of others joining and agents answering, some of it
+/// long enough to wrap (what the conversation view draws).
 fn thread_of(fb: &Feedback) -> Vec<Message> {
-    vec![Message {
+    let mut thread = vec![post_of(fb)];
+    for k in 0..8 {
+        let outbound = k % 3 == 1;
+        thread.push(Message {
+            id: format!("msg_{}_{k}", fb.id),
+            direction: if outbound { Direction::Outbound } else { Direction::Inbound },
+            address: if outbound { fb.author.handle.clone() } else { format!("other_{k}") },
+            author: if outbound { "Bo Lindqvist".into() } else { format!("Other {k}") },
+            body: format!(
+                "Reply {k} on the thread: {} Same here since last week, and nobody answered the two emails I sent about it.",
+                fb.text
+            ),
+            delivery_status: if outbound { DeliveryStatus::Delivered } else { DeliveryStatus::Received },
+            feedback_id: Some(format!("{}_{k}", fb.id)),
+            created_at: fb.received_at + CDuration::minutes(k as i64 + 1),
+            ..post_of(fb)
+        });
+    }
+    thread
+}
+
+fn post_of(fb: &Feedback) -> Message {
+    Message {
         id: format!("msg_{}", fb.id),
         thread_id: fb.thread_id.clone(),
         feedback_id: Some(fb.id.clone()),
@@ -362,7 +388,7 @@ fn thread_of(fb: &Feedback) -> Vec<Message> {
         status_reason: None,
         reply_id: None,
         created_at: fb.received_at,
-    }]
+    }
 }
 
 fn agent(id: &str, name: &str, dept: &str) -> Agent {
@@ -414,6 +440,8 @@ fn serve(m: &mut Model, fx: Vec<Effect>) {
                         result: Ok(FeedbackDetail {
                             thread: thread_of(&fb),
                             feedback: fb,
+                            authors: vec![],
+                            participants: vec![],
                         }),
                         id,
                     }
@@ -550,10 +578,23 @@ fn scripts() -> Vec<Script> {
     composer.extend(std::iter::repeat_n(key("backspace"), REPLY.chars().count()));
     composer.extend(keys("esc"));
 
+    // The conversation view open over the stream: scroll, page, zoom, reply from it, back.
+    let mut conversation = keys("ret");
+    conversation.extend(std::iter::repeat_n(key("j"), 10));
+    conversation.extend(std::iter::repeat_n(key("k"), 5));
+    conversation.extend(keys("pagedown pagedown pageup G g g z j k z r"));
+    conversation.extend(text_keys("Thanks"));
+    conversation.extend(std::iter::repeat_n(key("backspace"), 6));
+    conversation.extend(keys("esc esc"));
+
     vec![
         Script {
             name: "stream j/k/pgdn/G/gg",
             keys: nav,
+        },
+        Script {
+            name: "conversation view",
+            keys: conversation,
         },
         Script {
             name: "filter / typing",

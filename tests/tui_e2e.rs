@@ -497,3 +497,88 @@ fn e_reply(dir: &std::path::Path, key: &str) -> earshot::domain::api::NewReply {
         .unwrap()
         .reply
 }
+
+async fn post_json(base: &str, token: &str, path: &str, body: serde_json::Value, key: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// `Enter` on a stream row opens its conversation: the whole post, then the thread, where a
+/// colleague's public reply shows with its author, and then one that arrives live.
+#[test]
+fn the_conversation_view_shows_a_colleagues_reply_and_one_that_arrives_live() {
+    let home = tempfile::tempdir().unwrap();
+    let server = serve_demo(&home.path().join("demo.db"), home.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A customer's forum post (support by default) and Alice's public answer to it.
+    let (status, fb) = rt.block_on(post_json(
+        &server.url,
+        "es_demo_sam",
+        "/v1/feedback",
+        serde_json::json!({"channel": "forum", "author_handle": "kettle_kim",
+            "text": "My kettle ZQX-4711 leaks all over the counter since Monday and the lid will not close anymore."}),
+        None,
+    ));
+    assert_eq!(status, 201, "{fb}");
+    let id = fb["id"].as_str().unwrap().to_string();
+    let (status, reply) = rt.block_on(post_json(
+        &server.url,
+        "es_demo_alice",
+        &format!("/v1/feedback/{id}/replies"),
+        serde_json::json!({"parts": [{"visibility": "public", "body": "We are sending a new lid today, Kim."}]}),
+        Some("e2e-conv-1"),
+    ));
+    assert_eq!(status, 201, "{reply}");
+
+    let (child, mut screen, mut writer) = spawn_console(
+        home.path(),
+        &["console", "--url", &server.url, "--token", "es_demo_farah"],
+    );
+    let result = (|| -> Result<(), String> {
+        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
+        screen.wait_for(&["● live"], Duration::from_secs(30))?;
+        keys(&mut writer, b"/ZQX-4711");
+        screen.wait_for(&["/ZQX-4711"], Duration::from_secs(10))?;
+        // Enter accepts the filter; once the prompt is gone (the stream's key hints are back),
+        // Enter on the row opens its conversation. (Generous waits: a debug build on a busy
+        // machine.)
+        keys(&mut writer, b"\r");
+        screen.wait_for(&[" STREAM "], Duration::from_secs(20))?;
+        keys(&mut writer, b"\r");
+        screen.wait_for(&["Conversation · @kettle_kim"], Duration::from_secs(30))?;
+        keys(&mut writer, b"z");
+        screen.wait_for(&["We are sending a new lid today, Kim."], Duration::from_secs(15))?;
+        screen.wait_for(&["Alice Martin (colleague)"], Duration::from_secs(5))?;
+        if !screen.text().contains("the lid will not close anymore") {
+            return Err(format!("the whole post is not shown:\n{}", screen.text()));
+        }
+        // A second colleague's answer arrives while the conversation is open.
+        let (status, body) = rt.block_on(post_json(
+            &server.url,
+            "es_demo_jonas",
+            &format!("/v1/feedback/{id}/replies"),
+            serde_json::json!({"parts": [{"visibility": "public", "body": "Tracking for the lid follows by email."}]}),
+            Some("e2e-conv-2"),
+        ));
+        if status != 201 {
+            return Err(format!("second reply refused: {status} {body}"));
+        }
+        keys(&mut writer, b"G");
+        screen.wait_for(&["Tracking for the lid follows by email."], Duration::from_secs(15))?;
+        screen.wait_for(&["Jonas Berg (colleague)"], Duration::from_secs(5))?;
+        // Esc goes back to the stream.
+        keys(&mut writer, b"\x1b");
+        screen.wait_for(&["Stream · "], Duration::from_secs(5))?;
+        Ok(())
+    })();
+    quit(child, &mut screen, &mut writer);
+    result.unwrap();
+}

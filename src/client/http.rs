@@ -680,6 +680,8 @@ pub(crate) mod tests {
             sla_due_at: now,
             version,
             unassigned_reason: None,
+            thread_messages: 1,
+            author_roles: vec![],
         }
     }
 
@@ -712,7 +714,7 @@ pub(crate) mod tests {
                 "/v1/feedback/{id}",
                 get(|Path(id): Path<String>| async move {
                     match id.as_str() {
-                        "fb_1" => ([("etag", "\"9\"")], Json(FeedbackDetail { feedback: feedback("fb_1", 1), thread: vec![] })).into_response(),
+                        "fb_1" => ([("etag", "\"9\"")], Json(FeedbackDetail { feedback: feedback("fb_1", 1), thread: vec![], authors: vec![], participants: vec![] })).into_response(),
                         "bad json" => "{not json".into_response(),
                         "slow" => {
                             tokio::time::sleep(Duration::from_secs(5)).await;

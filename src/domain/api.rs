@@ -3,6 +3,7 @@
 //!
 //! Request bodies refuse unknown fields: a typo in a client must be an error, not a silent no-op.
 
+use super::thread::{MessageAuthor, Participant};
 use super::*;
 
 /// `GET /v1/...` lists: `{"items": [...], "next_cursor": ...}`.
@@ -24,6 +25,13 @@ pub struct Me {
 pub struct FeedbackDetail {
     pub feedback: Feedback,
     pub thread: Vec<Message>,
+    /// Who wrote each message of `thread`, in the same order. Absent from older servers.
+    #[serde(default)]
+    pub authors: Vec<MessageAuthor>,
+    /// The customers who wrote on the thread, in order of joining, with their roles.
+    /// Absent from older servers.
+    #[serde(default)]
+    pub participants: Vec<Participant>,
 }
 
 /// `POST /v1/feedback`: offline feedback logged by an agent, or a listening tool's webhook.

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod recipient;
+pub mod thread;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -355,6 +356,13 @@ pub struct Feedback {
     /// `None` when it is assigned or was unassigned on purpose. Absent from older servers.
     #[serde(default)]
     pub unassigned_reason: Option<String>,
+    /// Messages on the item's thread (inbound and outbound) in the item's department. Absent
+    /// from older servers.
+    #[serde(default)]
+    pub thread_messages: u32,
+    /// The roles of the author's customer (empty when unlinked). Absent from older servers.
+    #[serde(default)]
+    pub author_roles: Vec<CustomerRole>,
 }
 
 /// A message on a thread, inbound from the customer or outbound from an agent.

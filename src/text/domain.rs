@@ -6,6 +6,7 @@
 //! server, never shown.
 
 use super::sanitize::{sanitize, sanitize_inline, sanitize_json};
+use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::api::{
     FeedbackDetail, IdentityMatches, MatchCandidate, Me, Page, Presence, Problem, ProblemField,
 };
@@ -214,6 +215,25 @@ impl Sanitize for FeedbackDetail {
     fn sanitize(&mut self) {
         self.feedback.sanitize();
         self.thread.sanitize();
+        self.authors.sanitize();
+        self.participants.sanitize();
+    }
+}
+
+impl Sanitize for MessageAuthor {
+    fn sanitize(&mut self) {
+        line(&mut self.message_id);
+        line_opt(&mut self.identity_id);
+        line_opt(&mut self.agent_id);
+        line_opt(&mut self.customer_id);
+    }
+}
+
+impl Sanitize for Participant {
+    fn sanitize(&mut self) {
+        self.identity.sanitize();
+        line_opt(&mut self.customer_id);
+        line_opt(&mut self.customer_name);
     }
 }
 
@@ -352,6 +372,8 @@ mod tests {
             sla_due_at: now,
             version: 1,
             unassigned_reason: None,
+            thread_messages: 1,
+            author_roles: vec![],
         };
         sanitize_feedback(&mut f);
         assert_eq!(f.text, "Refund me\nnow 👨\u{200D}👩\u{200D}👧");

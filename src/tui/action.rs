@@ -10,6 +10,8 @@ use std::str::FromStr;
 pub enum Context {
     Global,
     Stream,
+    /// The conversation view (over the stream); keys it does not bind are the stream's.
+    Conversation,
     Profile,
     Composer,
 }
@@ -18,6 +20,7 @@ impl Context {
     pub const ALL: &'static [Context] = &[
         Context::Global,
         Context::Stream,
+        Context::Conversation,
         Context::Profile,
         Context::Composer,
     ];
@@ -26,6 +29,7 @@ impl Context {
         match self {
             Context::Global => "global",
             Context::Stream => "stream",
+            Context::Conversation => "conversation",
             Context::Profile => "profile",
             Context::Composer => "composer",
         }
@@ -74,7 +78,8 @@ actions! {
     ViewMine = "view_mine", Global, "View: my queue";
     ViewDept = "view_dept", Global, "View: my department";
     ViewAll = "view_all", Global, "View: all feedback";
-    CycleView = "cycle_view", Global, "Cycle views (mine, department, all)";
+    ViewUnassigned = "view_unassigned", Global, "View: items nobody is assigned";
+    CycleView = "cycle_view", Global, "Cycle views (mine, department, unassigned, all)";
     ToggleFollow = "toggle_follow", Global, "Follow mode: keep the newest item selected";
     ToggleZoom = "toggle_zoom", Global, "Zoom the focused pane";
     CopyLink = "copy_link", Global, "Copy the item's link (OSC 52)";
@@ -86,7 +91,9 @@ actions! {
     PageUp = "page_up", Stream, "Page up";
     SelectFirst = "select_first", Stream, "Select the newest item";
     SelectLast = "select_last", Stream, "Select the oldest item";
-    Filter = "filter", Stream, "Filter the stream";
+    Filter = "filter", Stream, "Filter the stream: free text and is:late sentiment:negative role:detractor channel:x status:open @handle";
+    CycleSort = "cycle_sort", Stream, "Sort the stream: arrival, SLA due time, priority";
+    OpenConversation = "open_conversation", Stream, "Open the conversation: the whole post, the thread, its participants";
     ClearFilter = "clear_filter", Stream, "Clear the filter";
     Reply = "reply", Stream, "Reply to the selected item";
     AssignToMe = "assign_to_me", Stream, "Claim the selected item (assign it to me)";
@@ -99,6 +106,13 @@ actions! {
     ToggleMark = "toggle_mark", Stream, "Mark or unmark the item for a macro reply to many";
     ClearMarks = "clear_marks", Stream, "Unmark every item";
     SendMacroToMarked = "send_macro_to_marked", Global, "Send the public part of this reply to every marked item";
+    CloseConversation = "close_conversation", Conversation, "Back to the stream";
+    ConversationDown = "conversation_down", Conversation, "Scroll the conversation down";
+    ConversationUp = "conversation_up", Conversation, "Scroll the conversation up";
+    ConversationPageDown = "conversation_page_down", Conversation, "Page the conversation down";
+    ConversationPageUp = "conversation_page_up", Conversation, "Page the conversation up";
+    ConversationTop = "conversation_top", Conversation, "To the start of the conversation";
+    ConversationBottom = "conversation_bottom", Conversation, "To the newest message";
     ProfileDown = "profile_down", Profile, "Scroll the profile down";
     ProfileUp = "profile_up", Profile, "Scroll the profile up";
     LinkIdentity = "link_identity", Profile, "Link the author to a customer (search)";

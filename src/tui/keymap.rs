@@ -248,6 +248,10 @@ impl Keymap {
     /// except plain printable keys in the composer (they are text there).
     pub fn lookup(&self, ctx: Context, seq: &[KeyPress]) -> Lookup {
         let r = self.lookup_in(ctx, seq);
+        // The conversation view is over the stream: what it does not bind, the stream does.
+        if ctx == Context::Conversation && r == Lookup::None {
+            return self.lookup(Context::Stream, seq);
+        }
         if r != Lookup::None || ctx == Context::Global {
             return r;
         }
@@ -305,7 +309,10 @@ impl Keymap {
                 .map(|(k, _)| k)
                 .min_by_key(|k| k.len())
         };
-        pick(ctx).or_else(|| {
+        let over_stream = (ctx == Context::Conversation)
+            .then(|| pick(Context::Stream))
+            .flatten();
+        pick(ctx).or(over_stream).or_else(|| {
             if ctx != Context::Global {
                 pick(Context::Global)
             } else {

@@ -48,6 +48,8 @@ pub enum ViewKind {
     Mine,
     /// Routed to one of my departments.
     Dept,
+    /// Nobody is assigned (in my departments, as the server scopes them).
+    Unassigned,
     All,
 }
 
@@ -56,6 +58,7 @@ impl ViewKind {
         match self {
             ViewKind::Mine => "mine",
             ViewKind::Dept => "dept",
+            ViewKind::Unassigned => "unassigned",
             ViewKind::All => "all",
         }
     }
@@ -63,6 +66,7 @@ impl ViewKind {
         match self {
             ViewKind::Mine => "my queue",
             ViewKind::Dept => "my department",
+            ViewKind::Unassigned => "unassigned",
             ViewKind::All => "all",
         }
     }
@@ -70,6 +74,7 @@ impl ViewKind {
         match s {
             "mine" | "me" | "queue" => Some(ViewKind::Mine),
             "dept" | "department" => Some(ViewKind::Dept),
+            "unassigned" | "none" => Some(ViewKind::Unassigned),
             "all" => Some(ViewKind::All),
             _ => None,
         }
@@ -77,7 +82,8 @@ impl ViewKind {
     pub fn next(self) -> ViewKind {
         match self {
             ViewKind::Mine => ViewKind::Dept,
-            ViewKind::Dept => ViewKind::All,
+            ViewKind::Dept => ViewKind::Unassigned,
+            ViewKind::Unassigned => ViewKind::All,
             ViewKind::All => ViewKind::Mine,
         }
     }
@@ -262,6 +268,14 @@ pub struct StreamState {
     job: Option<FilterJob>,
     /// Rows per slice of a job; 0 means `FILTER_SLICE` (tests use tiny slices).
     pub filter_slice: usize,
+    /// The filter's fielded terms (`is:late`, `role:detractor`...); `filter_lc` is its free text.
+    query: super::filter::Query,
+    /// The clock `is:late` is judged by: the model's, set when the filter is applied.
+    pub now: DateTime<Utc>,
+    /// The display order (`tui::sort`); under a work order, `order` holds the view's rows in
+    /// display order (kept exact on every change of the view).
+    sort: super::sort::SortKey,
+    order: Vec<usize>,
     me: Option<String>,
     departments: Vec<String>,
     /// The selected item's id.
@@ -308,20 +322,69 @@ impl StreamState {
         self.selected.as_deref().and_then(|id| self.get(id))
     }
 
-    /// The row at display position `pos` (0 = newest visible).
+    /// The row at display position `pos` (0 = newest visible, or first in the work order).
     pub fn row_at(&self, pos: usize) -> Option<&Row> {
+        self.idx_at(pos).map(|i| &self.rows[i])
+    }
+
+    fn idx_at(&self, pos: usize) -> Option<usize> {
         let n = self.view.len();
         if pos >= n {
             return None;
         }
-        Some(&self.rows[self.view[n - 1 - pos]])
+        match self.sort {
+            super::sort::SortKey::Arrival => Some(self.view[n - 1 - pos]),
+            _ => self.order.get(pos).copied(),
+        }
+    }
+
+    /// The display position of row `idx`, or where it would be if it were visible.
+    fn display_pos(&self, idx: usize) -> Result<usize, usize> {
+        let n = self.view.len();
+        match self.sort {
+            super::sort::SortKey::Arrival => self
+                .view
+                .binary_search(&idx)
+                .map(|i| n - 1 - i)
+                .map_err(|i| n.saturating_sub(i)),
+            by => {
+                let key = super::sort::key(&self.rows[idx], idx, by);
+                self.order
+                    .binary_search_by(|j| super::sort::key(&self.rows[*j], *j, by).cmp(&key))
+            }
+        }
     }
 
     fn pos_of_index(&self, idx: usize) -> Option<usize> {
-        self.view
-            .binary_search(&idx)
-            .ok()
-            .map(|i| self.view.len() - 1 - i)
+        self.display_pos(idx).ok()
+    }
+
+    pub fn sort(&self) -> super::sort::SortKey {
+        self.sort
+    }
+
+    /// Shows the view in another order; selection and scroll stay on their items.
+    pub fn set_sort(&mut self, by: super::sort::SortKey) {
+        self.finish_filter();
+        self.sort = by;
+        self.resort();
+    }
+
+    /// Rebuilds the display order of a work order after the view changed.
+    fn resort(&mut self) {
+        let by = self.sort;
+        if by == super::sort::SortKey::Arrival {
+            self.order = Vec::new();
+            return;
+        }
+        let rows = &self.rows;
+        let mut keyed: Vec<((u8, u8, i64, usize), usize)> = self
+            .view
+            .iter()
+            .map(|i| (super::sort::key(&rows[*i], *i, by), *i))
+            .collect();
+        keyed.sort_unstable();
+        self.order = keyed.into_iter().map(|(_, i)| i).collect();
     }
 
     /// Display position of an item, if visible.
@@ -336,32 +399,39 @@ impl StreamState {
     /// Display position of the top row.
     pub fn top_pos(&self) -> usize {
         match self.top {
-            Some(idx) => match self.view.binary_search(&idx) {
-                Ok(i) => self.view.len() - 1 - i,
-                // The top item left the view: the next older visible item takes its place.
-                Err(i) => self.view.len().saturating_sub(i),
-            },
+            // The top item left the view: the next visible item takes its place.
+            Some(idx) => self.display_pos(idx).unwrap_or_else(|p| p),
             None => 0,
         }
     }
 
     fn matches(&self, row: &Row) -> bool {
-        let fb = &row.fb;
-        let in_view = match self.view_kind() {
-            ViewKind::All => true,
-            ViewKind::Mine => self.me.is_some() && fb.assignee.as_deref() == self.me.as_deref(),
-            ViewKind::Dept => self.departments.iter().any(|d| *d == fb.department),
-        };
-        in_view && (self.filter_lc.is_empty() || row.hay.contains(&self.filter_lc))
+        self.in_view(row) && (self.filter_lc.is_empty() || row.hay.contains(&self.filter_lc))
     }
 
+    /// In the view kind and holding the filter's fielded terms (`tui::filter`).
     fn in_view(&self, row: &Row) -> bool {
         let fb = &row.fb;
-        match self.view_kind() {
+        let in_kind = match self.view_kind() {
             ViewKind::All => true,
             ViewKind::Mine => self.me.is_some() && fb.assignee.as_deref() == self.me.as_deref(),
             ViewKind::Dept => self.departments.iter().any(|d| *d == fb.department),
+            ViewKind::Unassigned => fb.assignee.is_none(),
+        };
+        in_kind && (!self.query.has_terms() || self.query.matches(fb, self.facts(row)))
+    }
+
+    fn facts<'a>(&'a self, row: &Row) -> super::filter::Facts<'a> {
+        super::filter::Facts {
+            now: self.now,
+            me: self.me.as_deref(),
+            seen: row.seen,
         }
+    }
+
+    /// The parsed filter (fielded terms and free text).
+    pub fn query(&self) -> &super::filter::Query {
+        &self.query
     }
 
     fn rebuild(&mut self) {
@@ -375,6 +445,7 @@ impl StreamState {
             })
             .collect();
         self.view = view;
+        self.resort();
     }
 
     pub fn set_me(&mut self, me: Option<String>, departments: Vec<String>) {
@@ -391,7 +462,16 @@ impl StreamState {
     /// Narrowing a filter (typing more) only re-checks the items already visible, in slices
     /// (`continue_filter`); a backspace restores the view saved for the shorter filter.
     pub fn set_filter(&mut self, f: &str) {
-        let lc = f.to_lowercase();
+        let query = super::filter::parse(f);
+        let lc = query.text.clone();
+        if query.terms != self.query.terms {
+            // Other fielded terms: a new view over every row (their free text included).
+            self.query = query;
+            self.filter = f.to_string();
+            self.filter_lc = lc;
+            self.rebuild();
+            return;
+        }
         if lc == self.filter_lc {
             self.filter = f.to_string();
             return;
@@ -417,6 +497,7 @@ impl StreamState {
         while let Some((saved_filter, saved_view)) = self.narrower_from.pop() {
             if saved_filter == self.filter_lc {
                 self.view = saved_view;
+                self.resort();
                 return;
             }
             if !self.filter_lc.starts_with(&saved_filter) {
@@ -424,6 +505,7 @@ impl StreamState {
             }
             // A prefix of what we want: narrow from it.
             self.view = saved_view.clone();
+            self.resort();
             self.narrower_from.push((saved_filter, saved_view.clone()));
             self.start_job(saved_view);
             return;
@@ -471,6 +553,7 @@ impl StreamState {
         }
         if let Some(job) = self.job.take() {
             self.view = job.kept;
+            self.resort();
         }
         true
     }
@@ -489,6 +572,7 @@ impl StreamState {
         self.finish_filter();
         let changed = self.upsert_row(fb);
         self.update_saved_views();
+        self.resort();
         changed
     }
 
@@ -545,7 +629,7 @@ impl StreamState {
             self.last_upserted = Some(idx);
             if self.matches(&self.rows[idx]) {
                 self.view.push(idx);
-                if at_top {
+                if at_top && self.sort == super::sort::SortKey::Arrival {
                     self.top = Some(idx);
                 }
             }
@@ -671,14 +755,14 @@ impl StreamState {
         if n >= height && top + height > n {
             top = n - height;
         }
-        self.top = Some(self.view[n - 1 - top]);
+        self.top = self.idx_at(top);
     }
 
     /// Follow mode: select the newest item and show it at the top.
     pub fn follow_newest(&mut self) {
         self.finish_filter();
         self.select_pos(0);
-        self.top = self.view.last().copied();
+        self.top = self.idx_at(0);
     }
 }
 
@@ -1123,6 +1207,8 @@ pub struct Model {
     /// point, so each (re)connection starts at "now" and the queue is fetched again.
     pub events_seen: bool,
     pub stream: StreamState,
+    /// The conversation view and what it has shown (`tui::conversation`).
+    pub conversation: super::conversation::Conversations,
     pub focus: Focus,
     pub zoom: bool,
     pub follow: bool,
@@ -1195,6 +1281,7 @@ impl Model {
             connection: Connection::Connecting,
             events_seen: false,
             stream: StreamState::new(ViewKind::All),
+            conversation: Default::default(),
             focus: Focus::Stream,
             zoom: false,
             follow: false,
@@ -1346,10 +1433,22 @@ pub(crate) mod fixtures {
                 3 => FeedbackStatus::Answered,
                 _ => FeedbackStatus::Pending,
             },
-            priority: Priority::Normal,
+            priority: match n % 7 {
+                0 => Priority::High,
+                3 => Priority::Urgent,
+                5 => Priority::Low,
+                _ => Priority::Normal,
+            },
             sla_due_at: t0() + chrono::Duration::minutes(n as i64 * 11 - 30),
             version: 1,
             unassigned_reason: None,
+            thread_messages: if n % 3 == 0 { 3 } else { 1 },
+            author_roles: match n % 5 {
+                0 => vec![CustomerRole::Detractor],
+                2 => vec![CustomerRole::Helper],
+                4 => vec![CustomerRole::PowerUser],
+                _ => vec![],
+            },
         }
     }
 

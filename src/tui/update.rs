@@ -120,6 +120,12 @@ const DRAFT_DEBOUNCE_SECS: i64 = 2;
 const STATUS_SECS: i64 = 6;
 
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
+    let mut fx = update_model(m, msg);
+    fx.extend(super::conversation::after_update(m));
+    fx
+}
+
+fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(ev) => on_key(m, ev),
         Msg::Paste(text) => on_paste(m, &text),
@@ -399,7 +405,10 @@ fn on_key(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
         m.dirty = true;
         return overlay_key(m, kp);
     }
-    let ctx = context_of(m.focus);
+    let ctx = match context_of(m.focus) {
+        Context::Stream if m.conversation.is_open() => Context::Conversation,
+        ctx => ctx,
+    };
     let mut seq = std::mem::take(&mut m.pending_keys);
     let had_pending = !seq.is_empty();
     seq.push(kp);
@@ -686,6 +695,7 @@ fn on_thread(
     m.dirty = true;
     match result {
         Ok(detail) => {
+            super::conversation::on_thread(m, &id, &detail);
             m.stream.upsert(detail.feedback);
             let msgs: Vec<Message> = detail.thread.into_iter().map(clean_message).collect();
             let t = m.threads.entry(id.clone()).or_default();
@@ -940,6 +950,7 @@ fn on_event(m: &mut Model, ev: crate::domain::Event) -> Vec<Effect> {
         EventName::StreamReset => refetch(m),
         EventName::MessageCreated | EventName::ReplyStatusChanged => {
             if let Ok(msg) = serde_json::from_value::<Message>(ev.data) {
+                super::conversation::on_message(m, &clean_message(msg.clone()));
                 on_message(m, msg);
             }
             vec![]
@@ -1024,7 +1035,9 @@ fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
     let old = m.stream.selected.clone();
     // While the agent writes a reply, an arrival never takes the selection (and the composer
     // with it) to another item, follow mode or not: the text would go to another customer.
-    let composing = m.focus == Focus::Composer && m.composer.is_some();
+    // Nor while the agent reads a conversation (it would change under their eyes).
+    let composing =
+        (m.focus == Focus::Composer && m.composer.is_some()) || m.conversation.is_open();
     if (m.follow && is_new && !composing) || m.stream.selected.is_none() {
         if m.follow {
             m.stream.follow_newest();
@@ -1307,6 +1320,12 @@ fn move_selection(m: &mut Model, f: impl FnOnce(&mut StreamState)) -> Vec<Effect
     selection_changed(m, old)
 }
 
+fn set_sort(m: &mut Model, by: super::sort::SortKey) -> Vec<Effect> {
+    m.stream.set_sort(by);
+    m.set_status(Level::Info, format!("sorted by {}", by.as_str()));
+    after_view_change(m)
+}
+
 fn set_view(m: &mut Model, v: ViewKind) -> Vec<Effect> {
     m.stream.set_view(v);
     m.dirty = true;
@@ -1314,6 +1333,7 @@ fn set_view(m: &mut Model, v: ViewKind) -> Vec<Effect> {
 }
 
 fn apply_filter(m: &mut Model, f: &str) -> Vec<Effect> {
+    m.stream.now = m.now;
     m.stream.set_filter(f);
     after_view_change(m)
 }
@@ -1323,6 +1343,7 @@ fn acts_on_selection(a: Action) -> bool {
     matches!(
         a,
         Action::Reply
+            | Action::OpenConversation
             | Action::AssignToMe
             | Action::Reassign
             | Action::Escalate
@@ -1357,7 +1378,19 @@ pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
 fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
     m.dirty = true;
     let page = stream_rows(m).max(1) as isize;
+    if let Some(fx) = super::conversation::run(m, a) {
+        return fx;
+    }
     match a {
+        // Handled by `conversation::run` above.
+        Action::OpenConversation
+        | Action::CloseConversation
+        | Action::ConversationDown
+        | Action::ConversationUp
+        | Action::ConversationPageDown
+        | Action::ConversationPageUp
+        | Action::ConversationTop
+        | Action::ConversationBottom => vec![],
         Action::Quit => quit(m),
         Action::Help => {
             m.overlay = Some(Overlay::Help { scroll: 0 });
@@ -1394,6 +1427,11 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
         Action::ViewMine => set_view(m, ViewKind::Mine),
         Action::ViewDept => set_view(m, ViewKind::Dept),
         Action::ViewAll => set_view(m, ViewKind::All),
+        Action::ViewUnassigned => set_view(m, ViewKind::Unassigned),
+        Action::CycleSort => {
+            let by = m.stream.sort().next();
+            set_sort(m, by)
+        }
         Action::CycleView => {
             let v = m.stream.view_kind().next();
             set_view(m, v)
@@ -2701,7 +2739,14 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         "view" | "v" => match rest.first().and_then(|v| ViewKind::parse(v)) {
             Some(v) => set_view(m, v),
             None => {
-                m.set_status(Level::Error, "usage: :view mine|dept|all");
+                m.set_status(Level::Error, "usage: :view mine|dept|unassigned|all");
+                vec![]
+            }
+        },
+        "sort" => match rest.first().and_then(|v| super::sort::SortKey::parse(v)) {
+            Some(by) => set_sort(m, by),
+            None => {
+                m.set_status(Level::Error, "usage: :sort arrival|sla|priority");
                 vec![]
             }
         },

@@ -157,8 +157,19 @@ pub async fn detail(
         .store
         .thread(&feedback.thread_id, &agent.scope())
         .await?;
+    let written = state
+        .store
+        .thread_authors(&feedback.thread_id, &agent.scope())
+        .await?;
+    let (authors, participants) = crate::domain::thread::participants(&written);
     let version = feedback.version;
-    let mut response = Json(FeedbackDetail { feedback, thread }).into_response();
+    let mut response = Json(FeedbackDetail {
+        feedback,
+        thread,
+        authors,
+        participants,
+    })
+    .into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
 }

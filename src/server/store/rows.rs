@@ -63,7 +63,10 @@ pub(super) const FEEDBACK_COLUMNS: &str = "f.id, f.channel, f.origin, f.customer
      f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, f.sla_due_at, f.version, f.unassigned_reason, \
      f.sentiment_label, f.sentiment_confidence, f.kind, f.urgency, f.cues, f.corrected, \
      i.id AS i_id, i.network AS i_network, i.handle AS i_handle, i.display_name AS i_display_name, \
-     i.verified AS i_verified, i.customer_id AS i_customer_id";
+     i.verified AS i_verified, i.customer_id AS i_customer_id, \
+     (SELECT COUNT(*) FROM messages tm JOIN feedback tf ON tf.id = tm.feedback_id \
+      WHERE tm.thread_id = f.thread_id AND tf.department = f.department) AS thread_messages, \
+     (SELECT c.roles FROM customers c WHERE c.id = COALESCE(f.customer_id, i.customer_id)) AS author_roles";
 
 pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
     let sentiment: f64 = get(row, "sentiment")?;
@@ -106,7 +109,18 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
         sla_due_at: time(row, "sla_due_at")?,
         version: get(row, "version")?,
         unassigned_reason: get(row, "unassigned_reason")?,
+        thread_messages: u32::try_from(get::<i64>(row, "thread_messages")?).unwrap_or(u32::MAX),
+        author_roles: roles_or_none(row, "author_roles")?,
     })
+}
+
+/// A customer's roles from a joined column: none when there is no customer (NULL).
+pub(super) fn roles_or_none(row: &AnyRow, col: &str) -> StoreResult<Vec<CustomerRole>> {
+    match get::<Option<String>>(row, col)? {
+        Some(r) => serde_json::from_str(&r)
+            .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}"))),
+        None => Ok(Vec::new()),
+    }
 }
 
 pub(super) fn message(row: &AnyRow) -> StoreResult<Message> {

@@ -56,9 +56,10 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         t.get("ui.help.section"),
     )));
     for c in [
-        ":view mine|dept|all",
+        ":view mine|dept|unassigned|all",
+        ":sort arrival|sla|priority",
         ":theme NAME",
-        ":filter TEXT",
+        ":filter TEXT  (is:late sentiment:neg role:detractor channel:x status:open @handle)",
         ":follow on|off",
         ":reply micro|macro|both",
         ":override RULE REASON",

@@ -3,6 +3,7 @@
 
 pub mod cmdline;
 pub mod composer;
+pub mod conversation;
 pub mod help;
 pub mod profile;
 pub mod statusbar;
@@ -72,7 +73,11 @@ pub fn render(f: &mut Frame, m: &Model) {
         f.render_widget(Block::new().style(bg), area);
     }
     if a.stream.area() > 0 {
-        stream::render(f, a.stream, m);
+        if m.conversation.is_open() {
+            conversation::render(f, a.stream, m);
+        } else {
+            stream::render(f, a.stream, m);
+        }
     }
     if a.profile.area() > 0 {
         profile::render(f, a.profile, m);
@@ -145,3 +150,5 @@ pub fn short_duration(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conversation;

@@ -2,7 +2,7 @@
 //! error, unlinked author). Never a blank.
 
 use super::pane_block;
-use crate::domain::{Customer, CustomerRole, HistoryEntry, Transaction};
+use crate::domain::{Customer, HistoryEntry, Transaction};
 use crate::tui::action::Action;
 use crate::tui::action::Context;
 use crate::tui::model::{CustomerView, Focus, Load, Model};
@@ -13,14 +13,7 @@ use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-fn role_label(r: CustomerRole) -> &'static str {
-    match r {
-        CustomerRole::PowerUser => "power user",
-        CustomerRole::Detractor => "detractor",
-        CustomerRole::Helper => "helper",
-        CustomerRole::Advocate => "advocate",
-    }
-}
+use crate::domain::thread::role_word as role_label;
 
 fn yes(b: bool) -> &'static str {
     if b {
@@ -52,7 +45,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             .keys_for(Context::Profile, Action::LinkIdentity)
             .unwrap_or_else(|| ":link".into());
         let a = &fb.author;
-        let lines = vec![
+        let mut lines = vec![
             Line::from(Span::styled(format!("{} ({} on {})", a.display_name, handle_label(a.network, &a.handle), a.network), t.get("profile.name"))),
             Line::from(Span::styled("Not linked to a customer.", t.get("profile.unlinked"))),
             Line::from(""),
@@ -61,7 +54,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
                 Span::styled(key, t.get("ui.help.key")),
                 Span::styled(" (in this pane) to link this identity to a customer found by name, email or phone.", t.get("ui.text.dim")),
             ]),
+            Line::from(""),
         ];
+        lines.extend(super::conversation::triage_lines(m, fb, inner.width as usize));
         f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
         return;
     };
@@ -159,6 +154,10 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
 
     let w = rest_area.width as usize;
     let mut lines: Vec<Line> = Vec::new();
+    // The item's triage and the cues that decided it, before the customer's details.
+    if let Some(fb) = m.selected() {
+        lines.extend(super::conversation::triage_lines(m, fb, w));
+    }
     if !roles_fit {
         for (label, text) in wrap_items("Roles ", &roles, ", ", w) {
             lines.push(Line::from(vec![

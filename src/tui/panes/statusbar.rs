@@ -14,12 +14,20 @@ pub fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
     match ctx {
         Context::Stream | Context::Global => &[
             (Action::SelectNext, "down"),
+            (Action::OpenConversation, "open"),
             (Action::Reply, "reply"),
             (Action::Filter, "filter"),
             (Action::CycleView, "view"),
             (Action::AssignToMe, "assign"),
             (Action::Help, "help"),
             (Action::Quit, "quit"),
+        ],
+        Context::Conversation => &[
+            (Action::ConversationDown, "scroll"),
+            (Action::ConversationPageDown, "page"),
+            (Action::Reply, "reply"),
+            (Action::ToggleZoom, "zoom"),
+            (Action::CloseConversation, "back"),
         ],
         Context::Profile => &[
             (Action::LinkIdentity, "link"),
@@ -41,6 +49,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let t = &m.theme;
     let bar = t.get("ui.statusbar");
     let (mode, ctx) = match m.focus {
+        Focus::Stream if m.conversation.is_open() => ("THREAD", Context::Conversation),
         Focus::Stream => ("STREAM", Context::Stream),
         Focus::Profile => ("PROFILE", Context::Profile),
         Focus::Composer => ("REPLY", Context::Composer),

@@ -2,11 +2,13 @@
 //! than 20.
 
 use super::{pane_block, short_duration};
-use crate::domain::{Channel, FeedbackStatus, PresenceState, SentimentLabel};
+use crate::domain::{
+    Channel, CustomerRole, Feedback, FeedbackStatus, PresenceState, Priority, SentimentLabel,
+};
 use crate::tui::model::{Focus, Model, Row};
 use crate::tui::textutil::{fit, fit_right, handle_label, one_line};
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -90,7 +92,8 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
     let wide = width >= 100;
     let author_w = if wide { 18 } else { 14 };
     let (dept_w, asg_w) = if wide { (10, 10) } else { (0, 0) };
-    let fixed = 6 + 4 + 2 + (author_w + 1) + 5 + 5 + if wide { dept_w + 1 + asg_w + 1 } else { 0 };
+    // gutter, state, channel, tone, role, priority, author, thread, (preview), age, SLA.
+    let fixed = 12 + 3 + (author_w + 1) + 4 + 5 + 5 + if wide { dept_w + 1 + asg_w + 1 } else { 0 };
     let preview_w = width.saturating_sub(fixed).max(4);
 
     let mut base = t.get("stream.item");
@@ -167,9 +170,21 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
         Span::styled(" ", base.patch(sel)),
         Span::styled(smark, st(sscope)),
         Span::styled(" ", base.patch(sel)),
+        role_span(m, fb, base.patch(sel)),
+        priority_span(m, fb, base.patch(sel)),
+        Span::styled(" ", base.patch(sel)),
         Span::styled(
             fit(&handle_label(fb.channel, &fb.author.handle), author_w),
             st("stream.author"),
+        ),
+        Span::styled(" ", base.patch(sel)),
+        Span::styled(
+            if fb.thread_messages > 1 {
+                fit_right(&format!("✉{}", fb.thread_messages.min(999)), 3)
+            } else {
+                "   ".to_string()
+            },
+            st("stream.channel"),
         ),
         Span::styled(" ", base.patch(sel)),
         Span::styled(fit(&notes, notes_w), st("composer.presence")),
@@ -197,6 +212,56 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
     Line::from(spans)
 }
 
+/// One letter for the author's most telling role: a detractor or a helper stands out.
+pub fn role_mark(roles: &[CustomerRole]) -> Option<(&'static str, CustomerRole)> {
+    [
+        (CustomerRole::Detractor, "D"),
+        (CustomerRole::Helper, "H"),
+        (CustomerRole::Advocate, "A"),
+        (CustomerRole::PowerUser, "P"),
+    ]
+    .into_iter()
+    .find(|(r, _)| roles.contains(r))
+    .map(|(r, s)| (s, r))
+}
+
+fn role_span<'a>(m: &Model, fb: &Feedback, base: Style) -> Span<'a> {
+    let t = &m.theme;
+    match role_mark(&fb.author_roles) {
+        Some((s, CustomerRole::Detractor)) => Span::styled(
+            s,
+            base.patch(t.get("sentiment.negative"))
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        Some((s, CustomerRole::Helper)) => Span::styled(
+            s,
+            base.patch(t.get("sentiment.positive"))
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        Some((s, _)) => Span::styled(s, base.patch(t.get("profile.role"))),
+        None => Span::styled(" ", base),
+    }
+}
+
+fn priority_span<'a>(m: &Model, fb: &Feedback, base: Style) -> Span<'a> {
+    let t = &m.theme;
+    match fb.priority {
+        Priority::Urgent => Span::styled("‼", base.patch(t.get("sla.overdue"))),
+        Priority::High => Span::styled("!", base.patch(t.get("sla.soon"))),
+        Priority::Low => Span::styled("↓", base.patch(t.get("ui.text.dim"))),
+        Priority::Normal => Span::styled(" ", base),
+    }
+}
+
+/// The one-line legend of the row's marks, in the pane's bottom border.
+pub fn legend(width: usize) -> &'static str {
+    if width >= 100 {
+        " ± tone · role: D detractor H helper A advocate P power user · ‼ ! ↓ priority · ✉ messages · age · SLA "
+    } else {
+        " ±tone · D detractor H helper A advocate P power · ‼!↓ pri · ✉ msgs "
+    }
+}
+
 pub fn title(m: &Model) -> String {
     let s = &m.stream;
     let mut t = format!(
@@ -212,6 +277,9 @@ pub fn title(m: &Model) -> String {
         // The count is of the rows not yet ruled out; it settles within a few frames.
         t.push_str(" · filtering…");
     }
+    if s.sort() != crate::tui::sort::SortKey::Arrival {
+        t.push_str(&format!(" · by {}", s.sort().as_str()));
+    }
     if m.follow {
         t.push_str(" · follow");
     }
@@ -226,7 +294,10 @@ pub fn title(m: &Model) -> String {
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let focused = m.focus == Focus::Stream;
-    let block = pane_block(m, title(m), focused);
+    let block = pane_block(m, title(m), focused).title_bottom(Line::from(Span::styled(
+        legend(area.width as usize),
+        m.theme.get("ui.text.dim"),
+    )));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let s = &m.stream;

@@ -15,7 +15,7 @@ use crossterm::event::KeyEvent;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-fn keys(m: &mut Model, seq: &str) -> Vec<Effect> {
+pub(super) fn keys(m: &mut Model, seq: &str) -> Vec<Effect> {
     let mut fx = Vec::new();
     for k in seq.split(' ') {
         let k = KeyPress::parse(k).unwrap();
@@ -24,7 +24,7 @@ fn keys(m: &mut Model, seq: &str) -> Vec<Effect> {
     fx
 }
 
-fn type_text(m: &mut Model, text: &str) {
+pub(super) fn type_text(m: &mut Model, text: &str) {
     for c in text.chars() {
         update(
             m,
@@ -38,7 +38,7 @@ fn type_text(m: &mut Model, text: &str) {
 
 /// Twelve items, signed in, connected, the X item fb_00006 selected with its customer loaded
 /// and a two-part draft.
-fn scene(theme: &str, w: u16, h: u16) -> Model {
+pub(super) fn scene(theme: &str, w: u16, h: u16) -> Model {
     let (km, _) = Keymap::load(None, None);
     let (canned, _) = crate::tui::canned::load(None);
     let mut m = Model::new(
@@ -121,7 +121,7 @@ fn scene(theme: &str, w: u16, h: u16) -> Model {
     m
 }
 
-fn draw(m: &Model) -> String {
+pub(super) fn draw(m: &Model) -> String {
     let mut t = Terminal::new(TestBackend::new(m.size.0, m.size.1)).unwrap();
     t.draw(|f| super::render(f, m)).unwrap();
     format!("{:?}", t.backend().buffer())

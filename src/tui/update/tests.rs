@@ -1214,6 +1214,8 @@ fn thread(m: &mut Model, id: &str, msgs: Vec<Message>) -> Vec<Effect> {
             result: Ok(FeedbackDetail {
                 feedback: fb,
                 thread: msgs,
+                authors: vec![],
+                participants: vec![],
             }),
         },
     )
