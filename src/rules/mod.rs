@@ -223,6 +223,16 @@ impl RulebookError {
     }
 }
 
+/// The file, or a directory's `*.toml` files in name order, as (name, text) pairs.
+fn read_sources(path: &Path) -> Result<Vec<(String, String)>, RulebookError> {
+    let meta = std::fs::metadata(path).map_err(|e| RulebookError::io(path, &e))?;
+    if meta.is_dir() {
+        return read_dir_sources(path);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| RulebookError::io(path, &e))?;
+    Ok(vec![(path.display().to_string(), text)])
+}
+
 impl Rulebook {
     /// Compiles one rulebook file's text; `file_name` is used in error locations.
     pub fn from_toml_str(source: &str, file_name: &str) -> Result<Rulebook, RulebookError> {
@@ -235,13 +245,7 @@ impl Rulebook {
     /// `[vocabulary]` in at most one, and rule ids must be unique across files. Those rules make
     /// the files' concatenation a valid rulebook again, which is what `source()` serves.
     pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
-        let meta = std::fs::metadata(path).map_err(|e| RulebookError::io(path, &e))?;
-        let files = if meta.is_dir() {
-            read_dir_sources(path)?
-        } else {
-            let text = std::fs::read_to_string(path).map_err(|e| RulebookError::io(path, &e))?;
-            vec![(path.display().to_string(), text)]
-        };
+        let files = read_sources(path)?;
         Self::from_sources(&files)
     }
 
@@ -249,13 +253,7 @@ impl Rulebook {
     /// examples of phone rules are verified only by [`verify_for`](Self::verify_for), when the
     /// text could hold a phone number. Everything else is verified now.
     pub fn load_for_one_check(path: &Path) -> Result<Rulebook, RulebookError> {
-        let meta = std::fs::metadata(path).map_err(|e| RulebookError::io(path, &e))?;
-        let files = if meta.is_dir() {
-            read_dir_sources(path)?
-        } else {
-            let text = std::fs::read_to_string(path).map_err(|e| RulebookError::io(path, &e))?;
-            vec![(path.display().to_string(), text)]
-        };
+        let files = read_sources(path)?;
         let mut rulebook = Self::compile_sources(&files)?;
         rulebook.verify_examples(&files, Examples::NotPhone)?;
         rulebook.deferred = Some(files);
