@@ -56,6 +56,35 @@ pub struct Rulebook {
     source: String,
     compiled: compile::Compiled,
     cache: check::ContextCache,
+    /// The sources, kept when the examples of phone rules were not verified yet
+    /// ([`Rulebook::load_for_one_check`]).
+    deferred: Option<Vec<(String, String)>>,
+}
+
+/// Which rules' examples a verification covers. Validating a phone number needs
+/// libphonenumber's metadata, whose first use builds it (most of a one-shot process's start-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Examples {
+    All,
+    NotPhone,
+    OnlyPhone,
+}
+
+impl Examples {
+    fn covers(self, kind: &compile::Kind) -> bool {
+        let phone = matches!(
+            kind,
+            compile::Kind::Pii {
+                detector: detectors::Detector::Phone,
+                ..
+            }
+        );
+        match self {
+            Examples::All => true,
+            Examples::NotPhone => !phone,
+            Examples::OnlyPhone => phone,
+        }
+    }
 }
 
 impl fmt::Debug for Rulebook {
@@ -194,6 +223,16 @@ impl RulebookError {
     }
 }
 
+/// The file, or a directory's `*.toml` files in name order, as (name, text) pairs.
+fn read_sources(path: &Path) -> Result<Vec<(String, String)>, RulebookError> {
+    let meta = std::fs::metadata(path).map_err(|e| RulebookError::io(path, &e))?;
+    if meta.is_dir() {
+        return read_dir_sources(path);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| RulebookError::io(path, &e))?;
+    Ok(vec![(path.display().to_string(), text)])
+}
+
 impl Rulebook {
     /// Compiles one rulebook file's text; `file_name` is used in error locations.
     pub fn from_toml_str(source: &str, file_name: &str) -> Result<Rulebook, RulebookError> {
@@ -206,28 +245,50 @@ impl Rulebook {
     /// `[vocabulary]` in at most one, and rule ids must be unique across files. Those rules make
     /// the files' concatenation a valid rulebook again, which is what `source()` serves.
     pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
-        let meta = std::fs::metadata(path).map_err(|e| RulebookError::io(path, &e))?;
-        let files = if meta.is_dir() {
-            read_dir_sources(path)?
-        } else {
-            let text = std::fs::read_to_string(path).map_err(|e| RulebookError::io(path, &e))?;
-            vec![(path.display().to_string(), text)]
-        };
+        let files = read_sources(path)?;
         Self::from_sources(&files)
     }
 
+    /// [`load`](Self::load) for a process that checks one text and exits (`earshot lint`): the
+    /// examples of phone rules are verified only by [`verify_for`](Self::verify_for), when the
+    /// text could hold a phone number. Everything else is verified now.
+    pub fn load_for_one_check(path: &Path) -> Result<Rulebook, RulebookError> {
+        let files = read_sources(path)?;
+        let mut rulebook = Self::compile_sources(&files)?;
+        rulebook.verify_examples(&files, Examples::NotPhone)?;
+        rulebook.deferred = Some(files);
+        Ok(rulebook)
+    }
+
+    /// Before checking `text`: the deferred examples of phone rules are verified when `text`
+    /// has a digit (only then may the phone detector validate a number). A no-op for a
+    /// rulebook loaded any other way, whose examples were all verified.
+    pub fn verify_for(&self, text: &str) -> Result<(), RulebookError> {
+        match &self.deferred {
+            Some(files) if text.bytes().any(|b| b.is_ascii_digit()) => {
+                self.verify_examples(files, Examples::OnlyPhone)
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn from_sources(files: &[(String, String)]) -> Result<Rulebook, RulebookError> {
+        let rulebook = Self::compile_sources(files)?;
+        rulebook.verify_examples(files, Examples::All)?;
+        Ok(rulebook)
+    }
+
+    fn compile_sources(files: &[(String, String)]) -> Result<Rulebook, RulebookError> {
         let compiled = compile::compile(files)?;
         let source = concat_sources(files)?;
-        let rulebook = Rulebook {
+        Ok(Rulebook {
             id: compiled.id.clone(),
             version: compiled.version.clone(),
             source,
             compiled,
             cache: check::ContextCache::default(),
-        };
-        rulebook.verify_examples(files)?;
-        Ok(rulebook)
+            deferred: None,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -340,9 +401,13 @@ impl Rulebook {
     /// A bad example that does not fire, or a good one that fires, refuses the rulebook: the
     /// examples are the rule's own specification. Conditions are not applied; an amount cap is
     /// tried under each tier it lists (bad: fires under one; good: fires under none).
-    fn verify_examples(&self, files: &[(String, String)]) -> Result<(), RulebookError> {
+    fn verify_examples(
+        &self,
+        files: &[(String, String)],
+        which: Examples,
+    ) -> Result<(), RulebookError> {
         for (index, rule) in self.compiled.rules.iter().enumerate() {
-            if rule.examples.is_empty() {
+            if rule.examples.is_empty() || !which.covers(&rule.kind) {
                 continue;
             }
             let applicable = check::Applicable::single(&self.compiled, index as u32);

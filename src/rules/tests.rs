@@ -940,3 +940,41 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn phone_examples_wait_for_a_text_with_a_digit_when_loaded_for_one_check() {
+    // A good example that the phone detector flags: the rulebook is wrong.
+    let rules = "[[rule]]\nid = \"P\"\nkind = \"pii\"\ndetector = \"phone\"\nlevel = \"error\"\nmessage = \"m\"\nexamples = { good = [\"call (650) 253-0000\"] }\n[[rule]]\nid = \"E\"\nkind = \"pii\"\ndetector = \"email\"\nlevel = \"error\"\nmessage = \"m\"\nexamples = { bad = [\"x@example.com\"] }\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(&path, format!("{HEADER}{rules}")).unwrap();
+    // Loaded in full (the server, the console), it is refused at once.
+    let err = Rulebook::load(&path).unwrap_err();
+    assert!(
+        err.message.contains("rule `P`: good example fires"),
+        "{err}"
+    );
+    // For one check, only when the text could hold a phone number.
+    let book = Rulebook::load_for_one_check(&path).unwrap();
+    assert!(book.verify_for("Thanks, we're on it.").is_ok());
+    let err = book.verify_for("Order 88231").unwrap_err();
+    assert!(
+        err.message.contains("rule `P`: good example fires"),
+        "{err}"
+    );
+    assert_eq!(
+        (err.line, err.file.ends_with("t.toml")),
+        (10, true),
+        "{err}"
+    );
+    // The other rules' examples are verified at load, as always.
+    let broken = rules.replace("bad = [\"x@example.com\"]", "bad = [\"no address\"]");
+    std::fs::write(&path, format!("{HEADER}{broken}")).unwrap();
+    let err = Rulebook::load_for_one_check(&path).unwrap_err();
+    assert!(
+        err.message.contains("rule `E`: bad example does not fire"),
+        "{err}"
+    );
+    // A fully loaded rulebook has nothing deferred.
+    assert!(default_book().verify_for("call (650) 253-0000").is_ok());
+}
