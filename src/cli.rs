@@ -211,6 +211,10 @@ pub struct ServeArgs {
     /// Seconds a request may take from its head to its response, body included (408 beyond).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Requests handled at once at most (event streams not counted); one more is answered 503
+    /// with Retry-After at once instead of waiting in a queue (default: 64 per core).
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -88,10 +88,16 @@ pub fn router(state: AppState) -> Router {
     for route in ROUTES {
         v1 = v1.route(route.path, (route.handler)());
     }
-    let v1 = v1.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        audit_refusals,
-    ));
+    let v1 = v1
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit_refusals,
+        ))
+        // Outermost, so that a shed request costs no more than its refusal.
+        .route_layer(middleware::from_fn_with_state(
+            state.in_flight.clone(),
+            super::overload::limit,
+        ));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
