@@ -68,6 +68,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Latencies of one step, with its rate.
+#[derive(Default)]
 struct Step {
     ms: Vec<f64>,
     wall: Duration,
@@ -214,12 +215,7 @@ async fn collect(
     handles: Vec<tokio::task::JoinHandle<(Vec<f64>, usize, usize)>>,
     start: Instant,
 ) -> Step {
-    let mut step = Step {
-        ms: Vec::new(),
-        wall: Duration::ZERO,
-        errors: 0,
-        shed: 0,
-    };
+    let mut step = Step::default();
     for h in handles {
         let (ms, e, s) = h.await.unwrap();
         step.ms.extend(ms);
@@ -252,12 +248,7 @@ async fn reads_open(
             (scheduled.elapsed().as_secs_f64() * 1000.0, outcome)
         }));
     }
-    let mut step = Step {
-        ms: Vec::new(),
-        wall: Duration::ZERO,
-        errors: 0,
-        shed: 0,
-    };
+    let mut step = Step::default();
     for h in handles {
         match h.await.unwrap() {
             (t, Outcome::Ok) => step.ms.push(t),
@@ -391,7 +382,9 @@ async fn write_bound(db: &str, agent_id: &str, ids: &[String], round: usize, sec
             conn.begin_with("BEGIN IMMEDIATE").await.unwrap()
         };
         if postgres {
-            tx.execute("LOCK TABLE events IN EXCLUSIVE MODE").await.unwrap();
+            tx.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
         }
         let repeat: Option<(String, String)> = sqlx::query_as(
             "SELECT request_hash, response FROM replies WHERE agent_id = $1 AND idempotency_key = $2",
@@ -413,7 +406,10 @@ async fn write_bound(db: &str, agent_id: &str, ids: &[String], round: usize, sec
             use sqlx::Row;
             (row.get("thread_id"), row.get("status"))
         };
-        let (msg_id, reply_id) = (format!("msg_bound_{round}_{n}"), format!("rp_bound_{round}_{n}"));
+        let (msg_id, reply_id) = (
+            format!("msg_bound_{round}_{n}"),
+            format!("rp_bound_{round}_{n}"),
+        );
         sqlx::query(
             "INSERT INTO messages (id, thread_id, feedback_id, direction, visibility, channel, address, author, body, \
              delivery_status, status_reason, reply_id, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
@@ -449,11 +445,13 @@ async fn write_bound(db: &str, agent_id: &str, ids: &[String], round: usize, sec
         .await
         .unwrap();
         if matches!(status.as_str(), "new" | "open" | "pending") {
-            sqlx::query("UPDATE feedback SET status = 'answered', version = version + 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            sqlx::query(
+                "UPDATE feedback SET status = 'answered', version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         }
         sqlx::query("INSERT INTO audit_log (at, agent_id, action, target, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(now)
@@ -525,7 +523,10 @@ async fn write_steps(
         .into_iter()
         .enumerate()
     {
-        steps.push((workers, writes(base, http, ids.clone(), workers, round, secs).await));
+        steps.push((
+            workers,
+            writes(base, http, ids.clone(), workers, round, secs).await,
+        ));
     }
     let after = write_bound(db, &agent, ids, 1, secs).await;
     let bound = (before + after) / 2.0;
@@ -575,9 +576,14 @@ async fn subscribe_one(
             }
             // The item's data: `{"seq":..,"name":..,"data":{..,"created_at":..}}`; the
             // item's own `created_at` is the first one inside `data`.
-            let inner = e.data.find("\"data\":").map_or(&e.data[..], |i| &e.data[i..]);
+            let inner = e
+                .data
+                .find("\"data\":")
+                .map_or(&e.data[..], |i| &e.data[i..]);
             if let Some(created) = created_at(inner) {
-                let delay = (chrono::Utc::now() - created).num_microseconds().unwrap_or(0);
+                let delay = (chrono::Utc::now() - created)
+                    .num_microseconds()
+                    .unwrap_or(0);
                 if tx.send(delay as f64 / 1000.0).is_err() {
                     return;
                 }

@@ -343,7 +343,10 @@ async fn a_lagging_subscriber_gets_every_event_in_order_without_gap_or_duplicate
     let mut live = subscribe(&s.base, SAM, None).await;
     let last = s.feedback(SAM, "webchat", "lag-last", "and now?").await;
     let (_, name, data) = next_event(&mut live, 20).await.expect("a live event");
-    assert_eq!((name.as_str(), &data["data"]["id"]), ("feedback.created", &last["id"]));
+    assert_eq!(
+        (name.as_str(), &data["data"]["id"]),
+        ("feedback.created", &last["id"])
+    );
     let expected: Vec<i64> = s
         .store()
         .events_after(first, 100_000)

@@ -466,14 +466,26 @@ async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_stream
             break r;
         }
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(Instant::now() < end, "never refused while a request was held");
+        assert!(
+            Instant::now() < end,
+            "never refused while a request was held"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     assert!(retry_after(&refused) >= 1);
     let problem = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "/overloaded").await;
-    assert!(problem["detail"].as_str().unwrap().contains("retry"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("retry"),
+        "{problem}"
+    );
     // A mutation is refused the same way, before it is read or written.
-    let r = s.post("/v1/feedback", SAM, serde_json::json!({"channel": "webchat", "author_handle": "x", "text": "refused"})).await;
+    let r = s
+        .post(
+            "/v1/feedback",
+            SAM,
+            serde_json::json!({"channel": "webchat", "author_handle": "x", "text": "refused"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
     // An event stream opens although every place is taken.
     let mut stream = subscribe(&s.base, SAM, None).await;

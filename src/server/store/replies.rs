@@ -186,7 +186,8 @@ impl Pending {
     }
 }
 
-const MESSAGE_COLUMNS: &str = "messages (id, thread_id, feedback_id, direction, visibility, channel, address, author, body, \
+const MESSAGE_COLUMNS: &str =
+    "messages (id, thread_id, feedback_id, direction, visibility, channel, address, author, body, \
      delivery_status, status_reason, reply_id, created_at)";
 const REPLY_COLUMNS: &str =
     "replies (id, feedback_id, agent_id, idempotency_key, request_hash, response, created_at)";
@@ -303,26 +304,51 @@ fn reply_rows(pending: &mut Pending, job: &ReplyJob, feedback: &Feedback) -> Rep
             ]
         };
         for m in &messages {
-            let line = format!("{} reply by {}: {}", m.visibility, agent.name, summary(&m.body));
-            pending.history.push(history(HistoryKind::Reply, m.channel, line));
+            let line = format!(
+                "{} reply by {}: {}",
+                m.visibility,
+                agent.name,
+                summary(&m.body)
+            );
+            pending
+                .history
+                .push(history(HistoryKind::Reply, m.channel, line));
         }
         for o in &reply.overrides {
             let line = format!("rule {} overridden by {}: {}", o.rule, agent.name, o.reason);
-            pending.history.push(history(HistoryKind::Override, feedback.channel, line));
+            pending
+                .history
+                .push(history(HistoryKind::Override, feedback.channel, line));
         }
     }
     let overrides = serde_json::to_string(&reply.overrides).unwrap_or_default();
-    pending.audit.push(audit_row(&agent.id, "reply.create", &reply_id, &overrides, now));
+    pending.audit.push(audit_row(
+        &agent.id,
+        "reply.create",
+        &reply_id,
+        &overrides,
+        now,
+    ));
     for o in &reply.overrides {
         let detail = format!("{}: {}", o.rule, o.reason);
-        pending.audit.push(audit_row(&agent.id, "rule.override", &reply_id, &detail, now));
+        pending.audit.push(audit_row(
+            &agent.id,
+            "rule.override",
+            &reply_id,
+            &detail,
+            now,
+        ));
     }
     for m in &messages {
         let data = serde_json::to_string(m).unwrap_or_default();
-        pending.events.push((EventName::MessageCreated, feedback.department.clone(), data));
+        pending
+            .events
+            .push((EventName::MessageCreated, feedback.department.clone(), data));
     }
     let data = serde_json::to_string(&updated).unwrap_or_default();
-    pending.events.push((EventName::FeedbackUpdated, updated.department.clone(), data));
+    pending
+        .events
+        .push((EventName::FeedbackUpdated, updated.department.clone(), data));
     ReplyOutcome {
         reply: record,
         repeated: false,
@@ -412,7 +438,9 @@ impl Store {
         let mut outcomes = Vec::with_capacity(group.len());
         for job in group {
             match self.prepare(&mut tx, &mut pending, &mut last, job).await {
-                Ok(Prepared::New(outcome) | Prepared::Repeat(outcome)) => outcomes.push(Ok(outcome)),
+                Ok(Prepared::New(outcome) | Prepared::Repeat(outcome)) => {
+                    outcomes.push(Ok(outcome))
+                }
                 // A database error may have ended the transaction: the group is retried.
                 Err(StoreError::Db(e)) => return Err(StoreError::Db(e)),
                 // A refusal (stale thread, unknown item, key reused) wrote nothing.
