@@ -289,6 +289,10 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub intake_key: IntakeKeyArg,
+    /// Requests handled at once at most (event streams not counted); one more is answered 503
+    /// with Retry-After at once instead of waiting in a queue (default: 64 per core).
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -182,6 +182,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections,
         max_streams_per_token: args.max_streams_per_token,
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        max_in_flight: args
+            .max_in_flight
+            .unwrap_or_else(server::overload::default_max_in_flight),
     };
     config.intake_key = Some(
         args.intake_key

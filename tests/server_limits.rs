@@ -440,3 +440,65 @@ async fn a_request_body_sent_a_byte_at_a_time_is_cut_with_408() {
     );
     s.stop().await;
 }
+
+/// Past `max_in_flight` requests being handled, one more is answered 503 problem+json with
+/// `Retry-After` at once (not queued), event streams are not counted, and once the held
+/// request is answered the server serves again.
+#[tokio::test]
+async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_streams_still_open() {
+    let s = start_with(test_db().await, |c| c.limits.max_in_flight = 1).await;
+    // A request held open: its head is in and its body is not, so its handler waits for the
+    // body holding the only place.
+    let body = serde_json::json!({"channel": "webchat", "author_handle": "held", "text": "a request held open"})
+        .to_string();
+    let mut held = TcpStream::connect(addr(&s)).await.unwrap();
+    let head = format!(
+        "POST /v1/feedback HTTP/1.1\r\nHost: earshot\r\nAuthorization: Bearer {SAM}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    held.write_all(&body.as_bytes()[..5]).await.unwrap();
+    let end = Instant::now() + DEADLINE;
+    let refused = loop {
+        let r = fresh_get(&s.base, "/v1/health", None).await;
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break r;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            Instant::now() < end,
+            "never refused while a request was held"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(retry_after(&refused) >= 1);
+    let problem = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "/overloaded").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("retry"),
+        "{problem}"
+    );
+    // A mutation is refused the same way, before it is read or written.
+    let r = s
+        .post(
+            "/v1/feedback",
+            SAM,
+            serde_json::json!({"channel": "webchat", "author_handle": "x", "text": "refused"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    // An event stream opens although every place is taken.
+    let mut stream = subscribe(&s.base, SAM, None).await;
+    held.write_all(&body.as_bytes()[5..]).await.unwrap();
+    let (head, created) = read_response(&mut held).await;
+    assert!(head.starts_with("http/1.1 201"), "{head}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let (_, name, event) = next_event(&mut stream, 20).await.expect("an event");
+    assert_eq!(name, "feedback.created");
+    assert_eq!(event["data"]["id"], created["id"]);
+    assert_eq!(
+        fresh_get(&s.base, "/v1/health", None).await.status(),
+        StatusCode::OK
+    );
+    s.stop().await;
+}

@@ -56,7 +56,7 @@ problem_types! {
     INTERNAL = INTERNAL_SERVER_ERROR "internal" "Internal error";
     UNAVAILABLE = SERVICE_UNAVAILABLE "unavailable" "Storage unavailable";
     INTAKE_UNAVAILABLE = SERVICE_UNAVAILABLE "intake-unavailable" "Intake unavailable";
-    OVERLOADED = SERVICE_UNAVAILABLE "overloaded" "Too many connections";
+    OVERLOADED = SERVICE_UNAVAILABLE "overloaded" "The server is at capacity";
 }
 
 impl ProblemType {

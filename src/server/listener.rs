@@ -67,6 +67,9 @@ pub struct Limits {
     /// read included (408 otherwise): a body sent a byte at a time cannot hold a connection.
     /// An event stream's response is ready at once, so streams are not cut by it.
     pub request_timeout: Duration,
+    /// Requests handled at once at most (event streams not counted); one more is answered
+    /// 503 with `Retry-After` at once (see `overload`).
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +80,7 @@ impl Default for Limits {
             max_connections: 4096,
             max_streams_per_token: 8,
             request_timeout: Duration::from_secs(30),
+            max_in_flight: super::overload::default_max_in_flight(),
         }
     }
 }

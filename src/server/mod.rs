@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod intake;
 pub mod listener;
+pub mod overload;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
@@ -46,6 +47,9 @@ pub struct ServerConfig {
     pub sim_burst_every_min: f64,
     /// How many events the log keeps for resuming subscribers.
     pub event_retention: i64,
+    /// Batches of events the in-memory fan-out keeps for a subscriber that is behind; one
+    /// further behind reads what it missed from the event log.
+    pub event_backlog: usize,
     /// Requests per token; `per_second: 0` turns limiting off.
     pub rate_limit: ratelimit::RateLimit,
     /// Where outbound messages are posted (`--outbound`). Without it, the demo delivers to its
@@ -69,6 +73,7 @@ impl ServerConfig {
             sim_per_minute: 6.0,
             sim_burst_every_min: 10.0,
             event_retention: 1_000_000,
+            event_backlog: sse::FANOUT_BACKLOG,
             rate_limit: ratelimit::RateLimit::default(),
             outbound: None,
             limits: listener::Limits::default(),
@@ -95,6 +100,10 @@ pub struct AppState {
     pub streams: Arc<sse::StreamSlots>,
     /// Where intake sources' secrets come from.
     pub intake_key: Arc<intake::KeyFile>,
+    /// Requests in flight at most (503 beyond).
+    pub in_flight: overload::InFlightLimit,
+    /// Committed events, encoded once, for every open stream.
+    pub fanout: sse::Fanout,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
@@ -201,6 +210,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         triage: triage::TriageEngine::new(),
         streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
         intake_key: Arc::new(intake::KeyFile::new(config.intake_key.clone())),
+        in_flight: overload::InFlightLimit::new(config.limits.max_in_flight),
+        fanout: sse::Fanout::new(config.event_backlog),
     };
     let refusals = state.refusals.clone();
     spawn_background(&config, &state);
@@ -238,6 +249,11 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
     state
         .triage
         .spawn_refresher(state.store.clone(), state.shutdown.clone());
+    state.fanout.spawn(
+        state.store.clone(),
+        state.streams.clone(),
+        state.shutdown.clone(),
+    );
     rulebook::spawn_reloader(
         state.rules.clone(),
         state.store.clone(),

@@ -1,14 +1,21 @@
 //! `GET /v1/events`: the event log as server-sent events.
 //!
-//! Each subscriber reads the event table from its own cursor, page by page, only as fast as it
-//! consumes (so a slow consumer holds one page in memory, not a backlog), and sleeps on a
-//! watch channel that changes when new events commit. `id:` is the sequence number; resuming
-//! with `Last-Event-ID` gives every later event once, in order. When the resume point has been
-//! pruned, the stream starts with `stream.reset` so the console refetches.
+//! One fan-out task ([`Fanout`]) reads each batch of newly committed events from the table
+//! once, encodes each event's frame once, checks once the token of every open stream, and
+//! broadcasts the batch (a tokio broadcast of `Arc`s: subscribers share the frames, they do not
+//! copy them). A subscriber sends the frames its departments may see. It reads the table
+//! itself only to catch up: from its resume point (`Last-Event-ID`) when it opens, and when
+//! it falls behind the broadcast (it lagged, or a batch does not follow on from its cursor), a
+//! page at a time, only as fast as it consumes, so a slow consumer holds one page, not a
+//! backlog. `id:` is the sequence number; resuming with `Last-Event-ID` gives every later event
+//! once, in order. When the resume point has been pruned, the stream starts with
+//! `stream.reset` so the console refetches.
 //!
-//! A stream lives only as long as its token: the token is checked again before every page read
-//! after a wake-up and every [`TOKEN_RECHECK`] while nothing happens, and the stream ends (the
-//! body finishes) once the token is revoked or expired or its agent is gone. One token holds at
+//! A stream lives only as long as its token: the fan-out task checks every open stream's token
+//! after each batch commits and before the batch is sent, and every [`TOKEN_RECHECK`] while
+//! nothing happens; a stream catching up from the table checks its own token page by page. The
+//! stream ends (the body finishes) once the token is revoked or expired or its agent is gone, so
+//! a revoked token is never sent an event committed after its revocation. One token holds at
 //! most `max_streams_per_token` open streams at once (429 beyond that).
 
 use super::auth::{bearer_in, ApiQuery, Auth};
@@ -17,16 +24,17 @@ use super::store::{hash_token, EventRow, Store, StoreError};
 use super::AppState;
 use crate::domain::api::StreamReset;
 use crate::domain::{Event, EventName, Scope};
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 const PAGE: i64 = 256;
@@ -37,6 +45,11 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const TOKEN_RECHECK: Duration = Duration::from_secs(5);
 /// `Retry-After` (seconds) of the 429 for a token that already has its maximum of open streams.
 pub const STREAMS_RETRY_AFTER: u64 = 5;
+/// Batches the broadcast keeps for subscribers that are behind (the default of
+/// `ServerConfig::event_backlog`); one further behind catches up from the table.
+pub const FANOUT_BACKLOG: usize = 256;
+/// The keep-alive comment sent after [`KEEP_ALIVE`] without any output.
+const PING: &[u8] = b":ping\n\n";
 
 /// Open streams per token (by token hash), so that one token cannot hold thousands of them.
 pub struct StreamSlots {
@@ -74,6 +87,12 @@ impl StreamSlots {
         })
     }
 
+    /// The token hashes with at least one open stream.
+    pub fn tokens(&self) -> Vec<String> {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.keys().cloned().collect()
+    }
+
     /// How many streams the token with hash `key` has open.
     pub fn open(&self, key: &str) -> usize {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -96,6 +115,7 @@ impl Drop for StreamSlot {
 /// What keeps a stream open: its token (checked again now and then) and its slot.
 pub struct Holder {
     token: String,
+    hash: String,
     _slot: StreamSlot,
 }
 
@@ -162,11 +182,12 @@ pub async fn events(
     auth: Auth,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<EventParams>,
-) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+) -> ApiResult<Response> {
     let agent = auth.require(Scope::Read)?.clone();
     let resume = resume_point(&headers, &params)?;
     let token = bearer_in(&headers).unwrap_or_default().to_string();
-    let slot = state.streams.acquire(&hash_token(&token)).ok_or_else(|| {
+    let hash = hash_token(&token);
+    let slot = state.streams.acquire(&hash).ok_or_else(|| {
         let mut e = ApiError::new(
             super::error::ProblemType::TOO_MANY_STREAMS,
             format!(
@@ -180,18 +201,30 @@ pub async fn events(
     let scope: Option<Vec<String>> = agent.department_scope().map(<[String]>::to_vec);
     // The start point is fixed here, before the response headers go out: a client that has its
     // headers must get every event committed after that moment. Reading it lazily, when the body
-    // is first polled, loses the events that commit in between.
-    let latest = state.store.subscribe_seq();
+    // is first polled, loses the events that commit in between. The broadcast is joined first,
+    // so every batch sent after the start point was read reaches this stream.
+    let live = state.fanout.subscribe();
     let start = start_point(&state.store, resume).await?;
     let stream = event_stream(
         state.store.clone(),
         start,
-        latest,
+        live,
         scope,
         state.shutdown.clone(),
-        Holder { token, _slot: slot },
+        Holder {
+            token,
+            hash,
+            _slot: slot,
+        },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping")))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// Where a subscriber starts reading: after `cursor`, preceded by `reset` when the resume point
@@ -232,88 +265,251 @@ async fn start_point(store: &Store, resume: Option<i64>) -> ApiResult<StartPoint
     Ok(start)
 }
 
-fn visible(row: &EventRow, scope: &Option<Vec<String>>) -> bool {
-    match (scope, &row.department) {
+fn visible(department: &Option<String>, scope: &Option<Vec<String>>) -> bool {
+    match (scope, department) {
         (None, _) | (_, None) => true,
         (Some(mine), Some(dept)) => mine.contains(dept),
     }
 }
 
-fn to_sse(event: &Event) -> SseEvent {
+/// An event as the bytes of its SSE frame.
+fn encode(event: &Event) -> Bytes {
     let data = serde_json::to_string(event).unwrap_or_default();
-    SseEvent::default()
-        .id(event.seq.to_string())
-        .event(event.name.as_str())
-        .data(data)
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        event.seq,
+        event.name.as_str()
+    ))
 }
 
-/// The stream of one subscriber, from its start point on. `latest` was taken before the start
-/// point was read, so no commit in between goes unnoticed. The stream owns `holder` (its slot is
-/// freed when the stream is dropped) and ends once the holder's token is no longer valid.
+/// One event of a batch, encoded once for every subscriber.
+pub struct Frame {
+    seq: i64,
+    department: Option<String>,
+    bytes: Bytes,
+}
+
+impl Frame {
+    fn of(row: &EventRow) -> Frame {
+        Frame {
+            seq: row.event.seq,
+            department: row.department.clone(),
+            bytes: encode(&row.event),
+        }
+    }
+}
+
+/// What the fan-out task broadcasts: every event with a sequence number in `(after, upto]`,
+/// and the result of checking, after they committed, the tokens of the streams open then.
+pub struct Batch {
+    after: i64,
+    upto: i64,
+    frames: Vec<Frame>,
+    /// The token hashes checked for this batch.
+    checked: HashSet<String>,
+    /// Those of them still valid, with the departments each may see (`None`: all).
+    valid: HashMap<String, Option<Vec<String>>>,
+}
+
+/// The broadcast of encoded event batches (one fan-out task per server).
+#[derive(Clone)]
+pub struct Fanout {
+    tx: broadcast::Sender<Arc<Batch>>,
+}
+
+impl Fanout {
+    /// A broadcast that keeps `backlog` batches (at least 1) for subscribers behind.
+    pub fn new(backlog: usize) -> Self {
+        Fanout {
+            tx: broadcast::channel(backlog.max(1)).0,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
+        self.tx.subscribe()
+    }
+
+    /// The fan-out task: reads what commits, checks the open streams' tokens, broadcasts.
+    pub fn spawn(&self, store: Store, slots: Arc<StreamSlots>, shutdown: watch::Receiver<bool>) {
+        tokio::spawn(fan_out(self.tx.clone(), store, slots, shutdown));
+    }
+}
+
+async fn fan_out(
+    tx: broadcast::Sender<Arc<Batch>>,
+    store: Store,
+    slots: Arc<StreamSlots>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut latest = store.subscribe_seq();
+    let mut cursor = *latest.borrow_and_update();
+    let mut next_check = Instant::now() + TOKEN_RECHECK;
+    loop {
+        tokio::select! {
+            changed = latest.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep_until(next_check) => {}
+            _ = crate::server::stopped(&mut shutdown) => return,
+        }
+        // Marked seen before reading, so a commit during the read wakes us again.
+        let newest = *latest.borrow_and_update();
+        if tx.receiver_count() == 0 {
+            // Nobody listens: a stream that opens later catches up from the table.
+            cursor = cursor.max(newest);
+            next_check = Instant::now() + TOKEN_RECHECK;
+            continue;
+        }
+        loop {
+            let rows = match store.events_after(cursor, PAGE).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event fan-out: read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let full = rows.len() as i64 == PAGE;
+            let after = cursor;
+            if let Some(last) = rows.last() {
+                cursor = last.event.seq;
+            }
+            let (checked, valid) = check_tokens(&store, &slots).await;
+            next_check = Instant::now() + TOKEN_RECHECK;
+            let batch = Batch {
+                after,
+                upto: cursor,
+                frames: rows.iter().map(Frame::of).collect(),
+                checked,
+                valid,
+            };
+            let _ = tx.send(Arc::new(batch));
+            if !full {
+                break;
+            }
+        }
+    }
+}
+
+/// Every open stream's token checked in one query; when the check fails, every token counts
+/// as invalid (failing closed, as a stream does on its own: its client resumes).
+async fn check_tokens(
+    store: &Store,
+    slots: &StreamSlots,
+) -> (HashSet<String>, HashMap<String, Option<Vec<String>>>) {
+    let hashes = slots.tokens();
+    let valid = match store.authenticate_hashes(&hashes).await {
+        Ok(agents) => agents
+            .into_iter()
+            .filter(|(_, a)| a.has(Scope::Read))
+            .map(|(h, a)| (h, a.department_scope().map(<[String]>::to_vec)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "event fan-out: cannot check the tokens; ending the streams");
+            HashMap::new()
+        }
+    };
+    (hashes.into_iter().collect(), valid)
+}
+
+/// The stream of one subscriber, from its start point on: the table until it has caught up,
+/// then the broadcast (back to the table whenever it falls behind). `live` was joined before
+/// the start point was read, so no batch in between goes missing. The stream owns `holder` (its
+/// slot is freed when the stream is dropped) and ends once the holder's token is no longer
+/// valid.
 pub fn event_stream(
     store: Store,
     start: StartPoint,
-    mut latest: watch::Receiver<i64>,
+    mut live: broadcast::Receiver<Arc<Batch>>,
     mut scope: Option<Vec<String>>,
     mut shutdown: watch::Receiver<bool>,
     holder: Holder,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
     async_stream::stream! {
         let holder = holder;
         if let Some(reset) = &start.reset {
-            yield Ok(to_sse(reset));
+            yield Ok(encode(reset));
         }
         let mut cursor = start.cursor;
+        let mut behind = true;
+        let mut last_output = Instant::now();
         // The token was checked when the stream was opened.
         let mut next_check = Instant::now() + TOKEN_RECHECK;
         loop {
-            // Mark the current value seen before reading, so a commit after the read still wakes us.
-            latest.borrow_and_update();
-            let rows = match store.events_after(cursor, PAGE).await {
-                Ok(rows) => rows,
-                Err(e) => { tracing::warn!(error = %e, "event stream: read failed"); return; }
-            };
-            let full = rows.len() as i64 == PAGE;
-            for row in rows {
-                cursor = row.event.seq;
-                if visible(&row, &scope) {
-                    yield Ok(to_sse(&row.event));
+            while behind {
+                let rows = match store.events_after(cursor, PAGE).await {
+                    Ok(rows) => rows,
+                    Err(e) => { tracing::warn!(error = %e, "event stream: read failed"); return; }
+                };
+                behind = rows.len() as i64 == PAGE;
+                for row in rows {
+                    cursor = row.event.seq;
+                    if visible(&row.department, &scope) {
+                        last_output = Instant::now();
+                        yield Ok(encode(&row.event));
+                    }
                 }
-            }
-            if full {
                 // A long replay checks the token too, page by page once it is due.
-                if Instant::now() >= next_check {
+                if behind && Instant::now() >= next_check {
                     match still_allowed(&store, &holder.token).await {
                         Some(now) => scope = now,
                         None => return,
                     }
                     next_check = Instant::now() + TOKEN_RECHECK;
                 }
-                continue;
             }
-            // Wait for a commit, re-checking the token every TOKEN_RECHECK meanwhile; after a
-            // wake-up, check it before reading the page, so that a revoked token is not sent
-            // the events committed after its revocation.
-            loop {
-                tokio::select! {
-                    changed = latest.changed() => {
-                        if changed.is_err() { return }
-                        break;
+            let received = tokio::select! {
+                received = live.recv() => received,
+                _ = tokio::time::sleep_until(last_output + KEEP_ALIVE) => {
+                    last_output = Instant::now();
+                    yield Ok(Bytes::from_static(PING));
+                    continue;
+                }
+                _ = crate::server::stopped(&mut shutdown) => return,
+            };
+            let batch = match received {
+                Ok(batch) => batch,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "event stream: behind the fan-out; catching up from the log");
+                    // Batches were dropped before this stream read them: the table has them.
+                    // The token is checked first, as the batches would have.
+                    match still_allowed(&store, &holder.token).await {
+                        Some(now) => scope = now,
+                        None => return,
                     }
-                    _ = tokio::time::sleep_until(next_check) => {
-                        if still_allowed(&store, &holder.token).await.is_none() {
-                            return;
-                        }
-                        next_check = Instant::now() + TOKEN_RECHECK;
-                    }
-                    _ = crate::server::stopped(&mut shutdown) => return,
+                    next_check = Instant::now() + TOKEN_RECHECK;
+                    behind = true;
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            if batch.checked.contains(&holder.hash) {
+                match batch.valid.get(&holder.hash) {
+                    Some(now) => scope = now.clone(),
+                    None => return,
+                }
+            } else if batch.upto > cursor {
+                // Opened after the batch's tokens were listed: check this one.
+                match still_allowed(&store, &holder.token).await {
+                    Some(now) => scope = now,
+                    None => return,
                 }
             }
-            match still_allowed(&store, &holder.token).await {
-                Some(now) => scope = now,
-                None => return,
-            }
             next_check = Instant::now() + TOKEN_RECHECK;
+            if batch.upto <= cursor {
+                continue;
+            }
+            if batch.after > cursor {
+                // Events between the cursor and this batch were sent before this stream
+                // caught up to them: read them from the table.
+                behind = true;
+                continue;
+            }
+            for frame in &batch.frames {
+                if frame.seq > cursor && visible(&frame.department, &scope) {
+                    last_output = Instant::now();
+                    yield Ok(frame.bytes.clone());
+                }
+            }
+            cursor = batch.upto;
         }
     }
 }

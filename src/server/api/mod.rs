@@ -122,10 +122,16 @@ pub(crate) fn documented_routes() -> OpenApiRouter<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (routes, _document) = documented_routes().split_for_parts();
-    let routes = routes.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        audit_refusals,
-    ));
+    let routes = routes
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit_refusals,
+        ))
+        // Outermost, so that a shed request costs no more than its refusal.
+        .route_layer(middleware::from_fn_with_state(
+            state.in_flight.clone(),
+            super::overload::limit,
+        ));
     Router::new()
         .merge(routes)
         .fallback(not_found)

@@ -8,6 +8,10 @@ use crate::domain::{Agent, AgentRole, Availability, Department, Scope};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Token hashes checked per query (well below both databases' limits on bound parameters).
+const AUTH_CHUNK: usize = 500;
 
 pub struct NewAgent<'a> {
     pub name: &'a str,
@@ -306,27 +310,64 @@ impl Store {
 
     /// The agent a bearer token belongs to, if the token is known, not expired and not revoked.
     pub async fn authenticate(&self, token: &str) -> StoreResult<Option<AuthenticatedAgent>> {
-        let row = sqlx::query(
-            "SELECT t.agent_id, t.scopes, t.expires_at, t.revoked_at FROM tokens t WHERE t.hash = $1",
-        )
-        .bind(hash_token(token))
-        .fetch_optional(self.reader())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at: Option<i64> = get(&row, "expires_at")?;
-        let revoked_at: Option<i64> = get(&row, "revoked_at")?;
-        if revoked_at.is_some() || expires_at.is_some_and(|t| t <= now_micros()) {
-            return Ok(None);
+        let hash = hash_token(token);
+        Ok(self
+            .authenticate_hashes(std::slice::from_ref(&hash))
+            .await?
+            .remove(&hash))
+    }
+
+    /// The agents behind the valid tokens among `hashes` (token hashes), by hash, in one query
+    /// (a round trip per request, and one per batch of events for every open stream's token,
+    /// instead of one per stream). A token missing from the answer is unknown, expired,
+    /// revoked, or its agent is gone.
+    pub async fn authenticate_hashes(
+        &self,
+        hashes: &[String],
+    ) -> StoreResult<HashMap<String, AuthenticatedAgent>> {
+        let mut found = HashMap::new();
+        for chunk in hashes.chunks(AUTH_CHUNK) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT t.hash, t.scopes, a.id, a.name, a.role, a.availability, d.department_id \
+                 FROM tokens t JOIN agents a ON a.id = t.agent_id \
+                 LEFT JOIN agent_departments d ON d.agent_id = a.id \
+                 WHERE t.hash IN ({}) AND t.revoked_at IS NULL \
+                 AND (t.expires_at IS NULL OR t.expires_at > $1) \
+                 ORDER BY t.hash, d.department_id",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now_micros());
+            for h in chunk {
+                query = query.bind(h.as_str());
+            }
+            for row in query.fetch_all(self.reader()).await? {
+                let hash: String = get(&row, "hash")?;
+                let department: Option<String> = get(&row, "department_id")?;
+                if let Some(known) = found.get_mut(&hash) {
+                    let known: &mut AuthenticatedAgent = known;
+                    known.agent.departments.extend(department);
+                    continue;
+                }
+                let scopes: String = get(&row, "scopes")?;
+                let agent = AuthenticatedAgent {
+                    agent: Agent {
+                        id: get(&row, "id")?,
+                        name: get(&row, "name")?,
+                        role: parse::<AgentRole>(&row, "role")?,
+                        departments: department.into_iter().collect(),
+                        availability: parse::<Availability>(&row, "availability")?,
+                    },
+                    scopes: scopes
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .filter_map(|s| s.parse().ok())
+                        .collect(),
+                };
+                found.insert(hash, agent);
+            }
         }
-        let scopes: String = get(&row, "scopes")?;
-        let scopes = scopes
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        let agent_id: String = get(&row, "agent_id")?;
-        let agent = self.agent(&agent_id).await?;
-        Ok(Some(AuthenticatedAgent { agent, scopes }))
+        Ok(found)
     }
 
     pub async fn agent(&self, id: &str) -> StoreResult<Agent> {

@@ -18,6 +18,7 @@ mod events;
 mod feedback;
 mod identities;
 mod intake;
+mod multi_row;
 mod replies;
 mod rows;
 mod scope;
@@ -104,6 +105,9 @@ pub struct Store {
     /// The newest committed event sequence number; SSE subscribers wait on it.
     latest_seq: watch::Sender<i64>,
     url: String,
+    /// The reply writer's queue (group commit, see `create_reply`); `None` in the writer's
+    /// own handle.
+    replies: Option<replies::ReplyQueue>,
 }
 
 impl Store {
@@ -142,14 +146,16 @@ impl Store {
             .fetch_one(&reader)
             .await?;
         let (latest_seq, _) = watch::channel(latest);
-        let store = Store {
+        let mut store = Store {
             reader,
             writer,
             dialect,
             latest_seq,
             url,
+            replies: None,
         };
         store.backfill_contacts().await?;
+        store.replies = Some(replies::ReplyQueue::start(store.clone()));
         Ok(store)
     }
 
