@@ -190,9 +190,12 @@ async fn audit_refusals(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "(no route)".to_string());
-    let target = request
-        .uri()
-        .path()
+    // As when the routes were nested under `/v1` (which axum strips from the path they see):
+    // the third segment after it, the refusal audit's `object` (tests/org_setup.rs).
+    let path = request.uri().path();
+    let target = path
+        .strip_prefix("/v1")
+        .unwrap_or(path)
         .split('/')
         .nth(3)
         .unwrap_or_default()
