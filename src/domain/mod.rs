@@ -5,7 +5,9 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
+pub mod problem;
 pub mod recipient;
+pub mod verdict;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

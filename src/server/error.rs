@@ -108,14 +108,17 @@ impl From<StoreError> for ApiError {
             StoreError::Stale(changes) => {
                 let mut e = ApiError::new(
                     StatusCode::CONFLICT,
-                    "stale-thread",
+                    crate::domain::problem::STALE_THREAD,
                     "The thread changed",
                     format!(
                         "{} new message(s) since the one the reply was based on; review them, then edit or send again without base_message_id to confirm",
                         changes.len()
                     ),
                 );
-                e.violations = Some(serde_json::json!({ "changes": changes }));
+                e.violations = crate::domain::problem::ProblemExtension::StaleThread(
+                    crate::domain::problem::StaleThread { changes },
+                )
+                .to_value();
                 e
             }
             StoreError::Invalid(detail) => ApiError::invalid("", detail),

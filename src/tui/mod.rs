@@ -7,13 +7,17 @@
 pub mod action;
 pub mod app;
 pub mod canned;
+pub mod composer_target;
 pub mod drafts;
 pub mod effects;
+pub mod guard;
 pub mod keymap;
 pub mod lint;
 pub mod meter;
 pub mod model;
+pub mod overlay;
 pub mod panes;
+pub mod policy;
 pub mod terminal;
 pub mod textutil;
 pub mod theme;

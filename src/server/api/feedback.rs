@@ -1,5 +1,6 @@
 //! The queue: intake, listing, one item with its thread, changes, replies and presence.
 
+use crate::domain::problem::{ProblemExtension, RuleRefusal, RulebookChanged};
 use super::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
@@ -498,14 +499,17 @@ fn enforce_rules(
     {
         let mut e = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "rulebook-changed",
+            crate::domain::problem::RULEBOOK_CHANGED,
             "The rulebook changed",
             format!(
                 "the draft was checked against rulebook {version}; {} is in force, check again",
                 rulebook.version()
             ),
         );
-        e.violations = Some(serde_json::json!({ "rulebook_version": rulebook.version() }));
+        e.violations = ProblemExtension::RulebookChanged(RulebookChanged {
+            rulebook_version: rulebook.version().to_string(),
+        })
+        .to_value();
         return Err(e);
     }
     let mut violations = Vec::new();
@@ -541,15 +545,16 @@ fn enforce_rules(
         .collect();
     let mut e = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "rule-violation",
+        crate::domain::problem::RULE_VIOLATION,
         "The reply breaks business rules",
         format!("not delivered: {}", refused.join("; ")),
     );
-    e.violations = Some(serde_json::json!({
-        "rulebook_version": result.rulebook_version,
-        "violations": result.violations,
-        "refused": outcome.refused,
-    }));
+    e.violations = ProblemExtension::RuleViolation(RuleRefusal {
+        rulebook_version: result.rulebook_version,
+        violations: result.violations,
+        refused: outcome.refused,
+    })
+    .to_value();
     Err(e)
 }
 
