@@ -127,7 +127,7 @@ mod bulk_view {
         f.render_widget(block, pop);
         f.render_widget(
             Paragraph::new(truncate_to_width(
-                "Clear this draft? y clears (C-z brings it back), any other key keeps it",
+                "Clear this draft? y clears it (C-z undoes), any other key keeps it",
                 inner.width as usize,
             ))
             .style(t.get("ui.text")),
