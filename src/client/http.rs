@@ -13,11 +13,11 @@ use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, LinkIdentity, Me, NewFeedback, NewReply, Page,
     PresenceUpdate, Problem,
 };
+use crate::domain::problem::{ProblemExtension, ServerProblem};
 use crate::domain::{
     Agent, Customer, Department, Feedback, HistoryEntry, Identity, PresenceState, Reply,
     Transaction,
 };
-use crate::domain::problem::{ProblemExtension, ServerProblem};
 use crate::text::{sanitize_inline, Sanitize};
 use futures::stream::BoxStream;
 use reqwest::header::{

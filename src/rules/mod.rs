@@ -38,8 +38,8 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use counters::{panic_is_contained, sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
 pub use crate::domain::verdict::{Level, OverridePolicy, Refusal, RefusalReason, Violation};
+pub use counters::{panic_is_contained, sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
 pub use overrides::{AcceptedOverride, OverrideOutcome};
 
 use crate::domain::{AgentRole, Channel, Override, SentimentLabel, Visibility};
@@ -96,8 +96,6 @@ pub struct CheckContext {
     pub sentiment: Option<SentimentLabel>,
 }
 
-
-
 /// The outcome of checking a draft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -106,7 +104,6 @@ pub struct CheckResult {
     pub deliverable: bool,
     pub violations: Vec<Violation>,
 }
-
 
 /// A refused rulebook. Displays as `file:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]

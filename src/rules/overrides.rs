@@ -25,7 +25,6 @@ pub struct AcceptedOverride {
     pub reason: String,
 }
 
-
 pub(crate) fn evaluate(
     result: &CheckResult,
     overrides: &[Override],

@@ -62,18 +62,18 @@ pub fn detach(m: &mut Model) {
     m.composer = None;
 }
 
-/// The composer's title: always who the reply goes to, and a warning when that is not the
-/// selected item.
-pub fn title(m: &Model, kind: &str, cycle_key: &str, next_keys: &str) -> String {
+/// The composer's title: always who the reply goes to, and (first, so that it survives a narrow
+/// pane) a warning when that is not the selected item.
+pub fn title(m: &Model, kind: &str, cycle_key: &str) -> String {
     let Some(fb) = m.composer_item() else {
         return "Reply".into();
     };
     let who = super::textutil::handle_label(fb.channel, &fb.author.handle);
-    let mut t = format!("Reply to {who} · {kind} ({cycle_key})");
     if m.composer_elsewhere() {
-        t.push_str(&format!(" · not the selected item ({next_keys} moves)"));
+        format!("Reply to {who} · not the selected item · {kind} ({cycle_key})")
+    } else {
+        format!("Reply to {who} · {kind} ({cycle_key})")
     }
-    t
 }
 
 /// `r` on the stream: the composer goes to the selected item (the agent chose it), focused.

@@ -26,11 +26,10 @@ pub fn is_own(m: &Model, msg: &Message) -> bool {
     if msg.direction != Direction::Outbound {
         return false;
     }
-    let ours = msg.reply_id.as_deref().is_some_and(|rid| {
-        m.outbox
-            .iter()
-            .any(|o| o.reply_id.as_deref() == Some(rid))
-    });
+    let ours = msg
+        .reply_id
+        .as_deref()
+        .is_some_and(|rid| m.outbox.iter().any(|o| o.reply_id.as_deref() == Some(rid)));
     ours || m.me.as_ref().is_some_and(|me| me.name == msg.author)
 }
 
@@ -39,7 +38,9 @@ pub fn is_own(m: &Model, msg: &Message) -> bool {
 pub fn initial_base(feedback_id: &str, msgs: &[Message]) -> Option<String> {
     msgs.iter()
         .rev()
-        .find(|x| x.feedback_id.as_deref() == Some(feedback_id) && x.direction == Direction::Inbound)
+        .find(|x| {
+            x.feedback_id.as_deref() == Some(feedback_id) && x.direction == Direction::Inbound
+        })
         .map(|x| x.id.clone())
 }
 
@@ -47,8 +48,7 @@ pub fn initial_base(feedback_id: &str, msgs: &[Message]) -> Option<String> {
 /// left it (or, the first time, on the post).
 pub fn merge_loaded(t: &mut ThreadState, feedback_id: &str, msgs: Vec<Message>, first: bool) {
     let keep = !first
-        && t
-            .base
+        && t.base
             .as_ref()
             .is_some_and(|b| msgs.iter().any(|x| &x.id == b));
     if !keep {

@@ -954,7 +954,9 @@ impl LinkSearch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Command(LineInput),
     Filter(LineInput),
     Canned(Picker),
@@ -964,7 +966,9 @@ pub enum Overlay {
     /// The thread moved on since the agent last saw it: the new messages, in full.
     Guard(super::guard::GuardView),
     /// What a bulk (macro) reply did to each item, until dismissed.
-    BulkResults { scroll: u16 },
+    BulkResults {
+        scroll: u16,
+    },
     /// `clear_draft` asks first: the text would be gone.
     ConfirmClear,
 }

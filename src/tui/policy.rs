@@ -54,7 +54,10 @@ pub fn blocking(
             },
         }
         let n = errors.len();
-        let fixable = c.violations.iter().any(|v| v.rule == *rule && v.fix.is_some());
+        let fixable = c
+            .violations
+            .iter()
+            .any(|v| v.rule == *rule && v.fix.is_some());
         // Whether any reason would do (the policy allows this agent at all).
         let hint = match judge(rules, rule, &"x".repeat(2048), role) {
             Ok(()) => format!("fix it or `:override {rule} <reason>`"),

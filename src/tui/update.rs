@@ -1295,7 +1295,11 @@ fn order_for(post: &str, transactions: &[Transaction]) -> Option<String> {
 fn placeholders(m: &Model) -> Placeholders {
     let fb = m.composer_item();
     let cust = fb
-        .and_then(|f| f.customer_id.clone().or_else(|| f.author.customer_id.clone()))
+        .and_then(|f| {
+            f.customer_id
+                .clone()
+                .or_else(|| f.author.customer_id.clone())
+        })
         .and_then(|id| m.customers.get(&id));
     let c = cust.and_then(|v| v.customer.loaded());
     let last_order = cust

@@ -1,10 +1,10 @@
 //! The queue: intake, listing, one item with its thread, changes, replies and presence.
 
-use crate::domain::problem::{ProblemExtension, RuleRefusal, RulebookChanged};
 use super::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
 };
+use crate::domain::problem::{ProblemExtension, RuleRefusal, RulebookChanged};
 use crate::domain::*;
 use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
 use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};

@@ -70,13 +70,20 @@ pub fn lines(m: &Model, view: &GuardView) -> Vec<Line<'static>> {
 pub fn render(f: &mut Frame, area: Rect, m: &Model, view: &GuardView) {
     let t = &m.theme;
     f.render_widget(Clear, area);
-    let what = if view.resolve { "send and resolve" } else { "send" };
+    let what = if view.resolve {
+        "send and resolve"
+    } else {
+        "send"
+    };
     let title = format!(
         " The thread moved on: {} new message(s) · y/Enter: I read them, {what} · Esc: back ",
         view.messages.len()
     );
     let block = Block::bordered()
-        .title(truncate_to_width(&title, area.width.saturating_sub(2) as usize))
+        .title(truncate_to_width(
+            &title,
+            area.width.saturating_sub(2) as usize,
+        ))
         .border_style(t.get("rule.warning"))
         .style(t.get("ui.popup"));
     let inner = block.inner(area);

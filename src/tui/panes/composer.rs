@@ -29,17 +29,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
         return;
     };
     let key = |a: Action| m.keymap.keys_for(Context::Composer, a).unwrap_or_default();
-    let moves = format!(
-        "{}/{}",
-        m.keymap.keys_for(Context::Global, Action::NextItem).unwrap_or_default(),
-        m.keymap.keys_for(Context::Global, Action::PrevItem).unwrap_or_default()
-    );
-    let title = crate::tui::composer_target::title(
-        m,
-        c.kind.as_str(),
-        &key(Action::CycleReplyType),
-        &moves,
-    );
+    let title =
+        crate::tui::composer_target::title(m, c.kind.as_str(), &key(Action::CycleReplyType));
     let block = pane_block(m, title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -195,7 +186,7 @@ fn render_part(
     several: bool,
 ) {
     let t = &m.theme;
-    let Some(fb) = m.selected() else { return };
+    let Some(fb) = m.composer_item() else { return };
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let text = c.text(part);
     let mt = meter(fb.channel, part, &text);

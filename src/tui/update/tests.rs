@@ -1407,7 +1407,12 @@ fn stale_send_guard_shows_what_changed_and_one_key_confirms_with_the_new_base() 
     assert_eq!(reply.base_message_id.as_deref(), Some("msg_1"));
     // Someone replied meanwhile; the server stops the send and says with what (409).
     let long = format!("Bo's answer, {} the end", "in full ".repeat(40));
-    let m2 = message("msg_2", "fb_00000", crate::domain::Direction::Outbound, &long);
+    let m2 = message(
+        "msg_2",
+        "fb_00000",
+        crate::domain::Direction::Outbound,
+        &long,
+    );
     let fx = update(
         &mut m,
         Msg::ReplySent {
@@ -1480,10 +1485,18 @@ fn re_selecting_the_item_never_clears_the_guard() {
     keys(&mut m, "r");
     type_text(&mut m, "x");
     // A colleague's reply arrives (event), then the agent leaves, looks elsewhere, comes back.
-    let m2 = message("msg_2", "fb_00000", crate::domain::Direction::Outbound, "Bo was here");
+    let m2 = message(
+        "msg_2",
+        "fb_00000",
+        crate::domain::Direction::Outbound,
+        "Bo was here",
+    );
     update(
         &mut m,
-        event(EventName::MessageCreated, serde_json::to_value(&m2).unwrap()),
+        event(
+            EventName::MessageCreated,
+            serde_json::to_value(&m2).unwrap(),
+        ),
     );
     let fx = keys(&mut m, "C-s");
     assert!(!fx.iter().any(|f| matches!(f, Effect::SendReply { .. })));
@@ -2015,3 +2028,5 @@ fn follow_mode_never_moves_an_open_composer_to_another_item() {
     );
     assert_eq!(selected_id(&m), "fb_00041");
 }
+
+mod composer;
