@@ -8,6 +8,7 @@ use super::effects::{Effect, UnsavedDrafts, Wake};
 use super::keymap::{KeyPress, Lookup};
 use super::lint::{CompiledRules, LintContext, MarkLevel, ViolationMark};
 use super::model::*;
+use super::overlay::bulk_results::{BulkEntry, BulkOutcome, BulkReport};
 use super::panes;
 use super::textutil::sanitize_multiline;
 use super::theme::Theme;
@@ -1483,7 +1484,19 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
         },
         Action::Refresh => {
             m.set_status(Level::Info, "refreshing…");
-            refetch(m)
+            let mut fx = refetch(m);
+            // Our replies not yet known delivered: their threads say where they are.
+            let mut waiting: Vec<String> = m
+                .outbox
+                .iter()
+                .filter(|o| {
+                    o.state == SendState::Sent && !matches!(o.label(), "delivered" | "failed")
+                })
+                .map(|o| o.feedback_id.clone())
+                .collect();
+            waiting.dedup();
+            fx.extend(waiting.into_iter().map(Effect::LoadThread));
+            fx
         }
         Action::SelectNext => move_selection(m, |s| s.move_by(1)),
         Action::SelectPrev => move_selection(m, |s| s.move_by(-1)),
@@ -1995,14 +2008,31 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
     let mut fx = Vec::new();
     let mut sent = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
+    let mut report = BulkReport::default();
     let ids: Vec<String> = m.marked.iter().cloned().collect();
     for id in ids {
         let Some(fb) = m.stream.get(&id).map(|r| r.fb.clone()) else {
             skipped.push(format!("{id} (not loaded)"));
+            report.entries.push(BulkEntry {
+                feedback_id: id.clone(),
+                who: String::new(),
+                outcome: BulkOutcome::Skipped {
+                    why: "not loaded in this console".into(),
+                },
+            });
             continue;
+        };
+        let who = super::textutil::handle_label(fb.channel, &fb.author.handle);
+        let skip = |why: String| BulkEntry {
+            feedback_id: id.clone(),
+            who: who.clone(),
+            outcome: BulkOutcome::Skipped { why },
         };
         if !fb.channel.has_public_thread() {
             skipped.push(format!("{id} ({} has no public thread)", fb.channel));
+            report
+                .entries
+                .push(skip(format!("{} has no public thread", fb.channel)));
             continue;
         }
         if let Some(rules) = &m.rules {
@@ -2012,6 +2042,10 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
                 v.level == MarkLevel::Error && !overrides.iter().any(|o| o.rule == v.rule)
             }) {
                 skipped.push(format!("{id} (rule {} on {})", v.rule, fb.channel));
+                report.entries.push(skip(format!(
+                    "rule {} on {}: {}",
+                    v.rule, fb.channel, v.message
+                )));
                 continue;
             }
         }
@@ -2031,6 +2065,11 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
             base_message_id: m.threads.get(&id).and_then(|t| t.base.clone()),
         };
         queue_item(m, &id, &key, parts);
+        report.entries.push(BulkEntry {
+            feedback_id: id.clone(),
+            who: who.clone(),
+            outcome: BulkOutcome::Sent { key: key.clone() },
+        });
         fx.push(Effect::SendReply {
             feedback_id: id.clone(),
             key,
@@ -2057,6 +2096,9 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
         },
         text,
     );
+    // Every item's result, until the agent dismisses the list.
+    m.bulk = Some(report);
+    m.overlay = Some(Overlay::BulkResults { scroll: 0 });
     fx
 }
 

@@ -236,3 +236,117 @@ fn the_policys_roles_and_minimum_reason_are_applied_before_sending() {
         .text
         .contains("no rule NO-SUCH-RULE"));
 }
+
+#[test]
+fn a_bulk_reply_lists_every_item_until_dismissed_and_shows_delivery() {
+    use crate::domain::problem::{ProblemExtension, RuleRefusal, ServerProblem};
+    use crate::domain::verdict::{Refusal, RefusalReason};
+    let (mut m, _) = loaded(8);
+    // Public threads: fb_00000 (X), fb_00001 (facebook), fb_00005 (instagram); fb_00002 is
+    // email (skipped).
+    for id in ["fb_00000", "fb_00001", "fb_00002", "fb_00005"] {
+        m.marked.insert(id.into());
+    }
+    let pos = m.stream.position_of("fb_00000").unwrap();
+    m.stream.select_pos(pos);
+    update(&mut m, Msg::Resize(120, 40));
+    keys(&mut m, "r");
+    let c = m.composer.as_mut().unwrap();
+    c.kind = ReplyKind::Macro;
+    c.active = Visibility::Public;
+    type_text(&mut m, "We are on it, thank you for your patience");
+    let fx = keys(&mut m, "A-m");
+    let sends: Vec<(String, String)> = fx
+        .iter()
+        .filter_map(|f| match f {
+            Effect::SendReply {
+                feedback_id, key, ..
+            } => Some((feedback_id.clone(), key.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 3, "{sends:?}");
+    assert!(matches!(m.overlay, Some(Overlay::BulkResults { .. })));
+    // fb_00000 is refused by the server's rules; fb_00001 goes out and its delivery event comes
+    // before the answer to the POST.
+    let key_of = |id: &str| sends.iter().find(|(f, _)| f == id).unwrap().1.clone();
+    update(
+        &mut m,
+        Msg::ReplySent {
+            feedback_id: "fb_00000".into(),
+            key: key_of("fb_00000"),
+            result: Err(ClientError::Refused {
+                detail: "not delivered: BRAND-TONE".into(),
+                problem: Box::new(ServerProblem {
+                    status: 422,
+                    kind: "rule-violation".into(),
+                    errors: vec![],
+                    extension: ProblemExtension::RuleViolation(RuleRefusal {
+                        rulebook_version: "1".into(),
+                        violations: vec![],
+                        refused: vec![Refusal {
+                            rule: "BRAND-TONE".into(),
+                            violation: 0,
+                            reason: RefusalReason::Missing,
+                        }],
+                    }),
+                }),
+            }),
+        },
+    );
+    let mut out = message(
+        "msg_9",
+        "fb_00001",
+        crate::domain::Direction::Outbound,
+        "We are on it",
+    );
+    out.reply_id = Some("rep_1".into());
+    out.delivery_status = crate::domain::DeliveryStatus::Delivered;
+    update(
+        &mut m,
+        event(
+            EventName::ReplyStatusChanged,
+            serde_json::to_value(&out).unwrap(),
+        ),
+    );
+    let mut queued = out.clone();
+    queued.delivery_status = crate::domain::DeliveryStatus::Queued;
+    update(
+        &mut m,
+        Msg::ReplySent {
+            feedback_id: "fb_00001".into(),
+            key: key_of("fb_00001"),
+            result: Ok(reply_of("fb_00001", "rep_1", vec![queued])),
+        },
+    );
+    let screen = draw_text(&m);
+    assert!(screen.contains("1 refused, 1 skipped"), "{screen}");
+    let line = |id: &str| {
+        screen
+            .lines()
+            .find(|l| {
+                l.contains(id)
+                    && (l.contains("refused")
+                        || l.contains("skipped")
+                        || l.contains("deliver")
+                        || l.contains("sending"))
+            })
+            .unwrap_or_else(|| panic!("no line for {id}:\n{screen}"))
+            .to_string()
+    };
+    assert!(line("fb_00000").contains("refused") && line("fb_00000").contains("BRAND-TONE"));
+    assert!(
+        line("fb_00001").contains("delivered"),
+        "{}",
+        line("fb_00001")
+    );
+    assert!(line("fb_00002").contains("skipped") && line("fb_00002").contains("no public thread"));
+    // Refused and skipped items stay marked; sent ones are not.
+    assert!(m.marked.contains("fb_00000") && m.marked.contains("fb_00002"));
+    assert!(!m.marked.contains("fb_00001"));
+    // It stays through other messages until dismissed.
+    arrive(&mut m, 70);
+    assert!(matches!(m.overlay, Some(Overlay::BulkResults { .. })));
+    keys(&mut m, "esc");
+    assert!(m.overlay.is_none() && m.bulk.is_none());
+}
