@@ -38,6 +38,15 @@ pub fn key(m: &mut Model, kp: KeyPress, esc: bool) -> Vec<Effect> {
             return vec![];
         };
         confirm_seen(m, &view.feedback_id, &view.messages);
+        // The agent read what happened on the item (a colleague's answer included): no second
+        // question about it being answered already.
+        if let Some(c) = m
+            .composer
+            .as_mut()
+            .filter(|c| c.feedback_id == view.feedback_id)
+        {
+            c.confirm_stale = true;
+        }
         return crate::tui::update::send_reply(m, view.resolve);
     }
     vec![]
