@@ -345,7 +345,9 @@ async fn two_agents_on_one_item_see_each_other_and_the_second_send_is_guarded() 
     jonas.keys("y");
     jonas
         .until("Jonas's reply delivered", |m| {
-            sent(m) && earshot::tui::guard::unseen(m, &m.composer.as_ref().unwrap().feedback_id).is_empty()
+            sent(m)
+                && earshot::tui::guard::unseen(m, &m.composer.as_ref().unwrap().feedback_id)
+                    .is_empty()
         })
         .await;
     assert_eq!(outbound(&s, &item).await, 2);
@@ -604,7 +606,12 @@ async fn an_override_the_rulebook_forbids_is_refused_by_the_console_as_by_the_se
     alice.type_text(text);
     alice.keys("esc");
     earshot::tui::update::run_command(&mut alice.model, &format!("override PII-CARD {reason}"));
-    let status = alice.model.status.as_ref().map(|s| s.text.clone()).unwrap_or_default();
+    let status = alice
+        .model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
     assert!(status.contains("cannot be overridden"), "{status}");
     assert!(alice.model.composer.as_ref().unwrap().overrides.is_empty());
     s.stop().await;

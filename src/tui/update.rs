@@ -2900,6 +2900,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             }
             vec![]
         }
+        "send-resolve" | "sr" => run_action(m, Action::SendAndResolve),
         "refresh" => run_action(m, Action::Refresh),
         "help" | "h" | "warnings" => run_action(m, Action::Help),
         "copy" => match rest.first().copied() {
