@@ -21,7 +21,7 @@ use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
 };
 use crate::domain::{
-    Agent, Channel, Customer, Department, Event, Feedback, FeedbackStatus, HistoryEntry, Identity,
+    Agent, Channel, Customer, Department, Feedback, FeedbackStatus, HistoryEntry, Identity,
     PresenceState, Reply, Transaction,
 };
 use futures::stream::BoxStream;
@@ -106,7 +106,8 @@ pub use crate::domain::api::RulebookSource;
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamItem {
     Connected,
-    Event(Event),
+    /// Decoded once, here: the console matches on the typed payload.
+    Event(crate::domain::event_payload::TypedEvent),
     /// The connection dropped; the stream reconnects by itself after `retry_in_ms`.
     Disconnected {
         reason: String,

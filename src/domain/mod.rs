@@ -5,6 +5,7 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
+pub mod event_payload;
 pub mod problem;
 pub mod recipient;
 pub mod verdict;

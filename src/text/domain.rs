@@ -291,6 +291,23 @@ impl Sanitize for crate::domain::problem::ServerProblem {
     }
 }
 
+impl Sanitize for crate::domain::event_payload::TypedEvent {
+    fn sanitize(&mut self) {
+        use crate::domain::event_payload::EventPayload as P;
+        match &mut self.payload {
+            P::FeedbackCreated(f) | P::FeedbackUpdated(f) => f.sanitize(),
+            P::MessageCreated(m) | P::ReplyStatusChanged(m) => m.sanitize(),
+            P::PresenceChanged(p) => p.sanitize(),
+            P::CustomerUpdated(c) => c.sanitize(),
+            P::RulesUpdated(r) => {
+                line(&mut r.id);
+                line(&mut r.version);
+            }
+            P::StreamReset(_) => {}
+        }
+    }
+}
+
 impl Sanitize for Event {
     fn sanitize(&mut self) {
         sanitize_json(&mut self.data);

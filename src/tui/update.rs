@@ -14,12 +14,12 @@ use super::textutil::sanitize_multiline;
 use super::theme::Theme;
 use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState, StreamItem};
 use crate::domain::api::{
-    FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page, Presence,
+    FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
 };
 use crate::domain::{
-    Agent, AgentRole, Channel, Customer, Department, EventName, Feedback, FeedbackStatus,
-    HistoryEntry, Identity, Message, Override, PresenceState, Priority, Reply, ReplyPart,
-    SentimentLabel, Transaction, TransactionKind, Visibility,
+    Agent, AgentRole, Channel, Customer, Department, Feedback, FeedbackStatus, HistoryEntry,
+    Identity, Message, Override, PresenceState, Priority, Reply, ReplyPart, SentimentLabel,
+    Transaction, TransactionKind, Visibility,
 };
 use chrono::{DateTime, Utc};
 use crossterm::event::{
@@ -911,49 +911,39 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
     }
 }
 
-fn on_event(m: &mut Model, ev: crate::domain::Event) -> Vec<Effect> {
+fn on_event(m: &mut Model, ev: crate::domain::event_payload::TypedEvent) -> Vec<Effect> {
+    use crate::domain::event_payload::EventPayload as P;
     m.events_seen = true;
-    match ev.name {
-        EventName::FeedbackCreated | EventName::FeedbackUpdated => {
-            match serde_json::from_value::<Feedback>(ev.data) {
-                Ok(fb) => on_feedback(m, fb),
-                Err(_) => vec![],
+    match ev.payload {
+        P::FeedbackCreated(fb) | P::FeedbackUpdated(fb) => on_feedback(m, fb),
+        P::PresenceChanged(p) => {
+            if m.me.as_ref().is_some_and(|me| me.id == p.agent_id) {
+                return vec![];
             }
+            let list = m.presence.entry(p.feedback_id.clone()).or_default();
+            list.retain(|x| x.agent_id != p.agent_id);
+            if p.state != PresenceState::Left {
+                let mut p = p;
+                p.agent_name = super::textutil::sanitize(&p.agent_name);
+                // Expiry runs on our clock, not the server's.
+                p.at = m.now;
+                list.push(p);
+            }
+            m.presence.retain(|_, l| !l.is_empty());
+            m.dirty = true;
+            vec![]
         }
-        EventName::PresenceChanged => {
-            if let Ok(p) = serde_json::from_value::<Presence>(ev.data) {
-                if m.me.as_ref().is_some_and(|me| me.id == p.agent_id) {
-                    return vec![];
-                }
-                let list = m.presence.entry(p.feedback_id.clone()).or_default();
-                list.retain(|x| x.agent_id != p.agent_id);
-                if p.state != PresenceState::Left {
-                    let mut p = p;
-                    p.agent_name = super::textutil::sanitize(&p.agent_name);
-                    // Expiry runs on our clock, not the server's.
-                    p.at = m.now;
-                    list.push(p);
-                }
-                m.presence.retain(|_, l| !l.is_empty());
+        P::CustomerUpdated(c) => {
+            if let Some(v) = m.customers.get_mut(&c.id) {
+                v.customer = Load::Loaded(clean_customer(c));
                 m.dirty = true;
             }
             vec![]
         }
-        EventName::CustomerUpdated => {
-            if let Ok(c) = serde_json::from_value::<Customer>(ev.data) {
-                if let Some(v) = m.customers.get_mut(&c.id) {
-                    v.customer = Load::Loaded(clean_customer(c));
-                    m.dirty = true;
-                }
-            }
-            vec![]
-        }
-        EventName::RulesUpdated => vec![Effect::LoadRules],
-        EventName::StreamReset => refetch(m),
-        EventName::MessageCreated | EventName::ReplyStatusChanged => {
-            if let Ok(msg) = serde_json::from_value::<Message>(ev.data) {
-                on_message(m, msg);
-            }
+        P::RulesUpdated(_) => vec![Effect::LoadRules],
+        P::StreamReset(_) => refetch(m),
+        P::MessageCreated(msg) | P::ReplyStatusChanged(msg) => {
+            on_message(m, msg);
             vec![]
         }
     }

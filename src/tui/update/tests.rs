@@ -1,6 +1,6 @@
 use super::*;
-use crate::domain::api::Page;
-use crate::domain::{Event, Message};
+use crate::domain::api::{Page, Presence};
+use crate::domain::{Event, EventName, Message};
 use crate::tui::keymap::Keymap;
 use crate::tui::lint::CompiledRules;
 use crate::tui::model::fixtures::*;
@@ -68,12 +68,16 @@ fn type_text(m: &mut Model, text: &str) -> Vec<Effect> {
 }
 
 fn event(name: EventName, data: serde_json::Value) -> Msg {
-    Msg::Stream(StreamItem::Event(Event {
+    // Decoded as the client decodes what the server streams.
+    let raw = Event {
         seq: 1,
         name,
         data,
         created_at: t0(),
-    }))
+    };
+    Msg::Stream(StreamItem::Event(
+        crate::domain::event_payload::TypedEvent::decode(&raw).expect("a well-formed event"),
+    ))
 }
 
 fn selected_id(m: &Model) -> String {
@@ -250,15 +254,19 @@ fn updates_replace_items_in_place() {
         FeedbackStatus::Answered
     );
     assert_eq!(m.stream.total(), 5);
-    // Garbage data is ignored, not a crash.
-    update(
-        &mut m,
-        event(EventName::FeedbackUpdated, serde_json::json!({"nope": 1})),
-    );
-    update(
-        &mut m,
-        event(EventName::MessageCreated, serde_json::json!(null)),
-    );
+    // Garbage data never reaches the reducer: the client's decoding refuses it.
+    for (name, data) in [
+        (EventName::FeedbackUpdated, serde_json::json!({"nope": 1})),
+        (EventName::MessageCreated, serde_json::json!(null)),
+    ] {
+        let raw = Event {
+            seq: 2,
+            name,
+            data,
+            created_at: t0(),
+        };
+        assert!(crate::domain::event_payload::TypedEvent::decode(&raw).is_err());
+    }
 }
 
 #[test]
@@ -937,7 +945,14 @@ fn connection_state_and_stream_reset() {
         &mut m,
         event(
             EventName::PresenceChanged,
-            serde_json::json!({"not": "a presence"}),
+            serde_json::to_value(Presence {
+                feedback_id: "fb_00001".into(),
+                agent_id: "agt_bo".into(),
+                agent_name: "Bo".into(),
+                state: PresenceState::Viewing,
+                at: t0(),
+            })
+            .unwrap(),
         ),
     );
     update(

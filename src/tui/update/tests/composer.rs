@@ -94,7 +94,13 @@ fn refetches_and_filters_move_the_selection_not_the_composer() {
     assert_eq!(target(&m), mine);
     apply_filter(&mut m, "");
     // A refetch (stream.reset) with the item's new version.
-    let fx = update(&mut m, event(EventName::StreamReset, serde_json::json!({})));
+    let fx = update(
+        &mut m,
+        event(
+            EventName::StreamReset,
+            serde_json::json!({"oldest_seq": 1, "latest_seq": 9}),
+        ),
+    );
     assert!(!fx.is_empty());
     let generation = m.stream.generation;
     update(
