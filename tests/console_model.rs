@@ -14,7 +14,7 @@ use earshot::client::Outbox;
 use earshot::client::{CrmBackend, HttpBackend, StreamItem};
 use earshot::tui::effects::{Effect, Runner};
 use earshot::tui::keymap::{KeyPress, Keymap};
-use earshot::tui::model::{Connection, Model};
+use earshot::tui::model::{Connection, Model, Overlay};
 use earshot::tui::theme::Theme;
 use earshot::tui::update::{init, update, Msg};
 use earshot::tui::ColorDepth;
@@ -325,19 +325,29 @@ async fn two_agents_on_one_item_see_each_other_and_the_second_send_is_guarded() 
     jonas.keys("C-s");
     jonas
         .until("the stale-send guard", |m| {
-            m.composer
-                .as_ref()
-                .and_then(|c| c.stale.as_ref())
-                .is_some_and(|changes| changes.iter().any(|m| m.body.contains("replacement seal")))
+            matches!(&m.overlay, Some(Overlay::Guard(v))
+                if v.messages.iter().any(|m| m.body.contains("replacement seal")))
         })
         .await;
     assert_eq!(outbound(&s, &item).await, 1, "only Alice's reply went out");
+    // Leaving and selecting the item again does not clear the guard.
+    jonas.keys("esc esc j k");
+    jonas.settle(800).await;
+    jonas.keys("r C-s");
+    jonas
+        .until("the guard again after re-selecting", |m| {
+            matches!(&m.overlay, Some(Overlay::Guard(_)))
+        })
+        .await;
+    assert_eq!(outbound(&s, &item).await, 1, "still only Alice's reply");
 
-    // Jonas confirms: his reply goes out once, after Alice's.
-    jonas.keys("C-s");
+    // Jonas confirms with one key: his reply goes out once, after Alice's.
+    jonas.keys("y");
     jonas
         .until("Jonas's reply delivered", |m| {
-            sent(m) && m.composer.as_ref().is_none_or(|c| c.stale.is_none())
+            sent(m)
+                && earshot::tui::guard::unseen(m, &m.composer.as_ref().unwrap().feedback_id)
+                    .is_empty()
         })
         .await;
     assert_eq!(outbound(&s, &item).await, 2);
@@ -532,5 +542,77 @@ async fn violations_found_by_the_server_are_marked_in_the_composer() {
         .find(|v| v.rule == "PII-CARD")
         .unwrap_or_else(|| panic!("no PII-CARD mark: {:?}", composer.violations));
     assert_eq!(&text[card.start..card.end], "4111 1111 1111 1111");
+    s.stop().await;
+}
+
+/// The console judges an override as the server does: the server's refusal of `PII-CARD`
+/// (`override.allowed = false`), decoded by the real client into the typed refusal, gives the
+/// same reason as the console's own check, which refuses `:override PII-CARD ...` before sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_the_rulebook_forbids_is_refused_by_the_console_as_by_the_server() {
+    use earshot::domain::api::NewReply;
+    use earshot::domain::problem::ProblemExtension;
+    use earshot::domain::verdict::RefusalReason;
+    use earshot::domain::{Override, ReplyPart, Visibility};
+    let s = start().await;
+    let id = post(&s.base, "visitor", "my kettle lid is loose").await;
+    let mut alice = HeadlessConsole::start(&s.base, ALICE);
+    alice.open_item("lid", &id).await;
+    let text = "Your card 4111 1111 1111 1111 is on file";
+    let reason = "the customer asked us to repeat it in writing";
+    let refused = HttpBackend::new(&s.base, ALICE)
+        .unwrap()
+        .send_reply(
+            &id,
+            "override-refused",
+            &NewReply {
+                parts: vec![ReplyPart {
+                    visibility: Visibility::Direct,
+                    body: text.into(),
+                }],
+                overrides: vec![Override {
+                    rule: "PII-CARD".into(),
+                    reason: reason.into(),
+                }],
+                rulebook_version: None,
+                base_message_id: None,
+            },
+        )
+        .await
+        .expect_err("the server refuses the override");
+    let earshot::client::ClientError::Refused { problem, .. } = &refused else {
+        panic!("{refused:?}")
+    };
+    let ProblemExtension::RuleViolation(r) = &problem.extension else {
+        panic!("not a typed rule refusal: {problem:?}")
+    };
+    let server_says = r
+        .refused
+        .iter()
+        .find(|x| x.rule == "PII-CARD")
+        .expect("PII-CARD refused");
+    assert_eq!(server_says.reason, RefusalReason::NotAllowed);
+    // The console's own check, with the rulebook the server sent it.
+    let role = alice.model.me.as_ref().map(|a| a.role);
+    let console_says =
+        earshot::tui::policy::judge(alice.model.rules.as_deref(), "PII-CARD", reason, role)
+            .expect_err("the console refuses it too");
+    assert!(
+        console_says.contains(&RefusalReason::NotAllowed.to_string()),
+        "{console_says}"
+    );
+    // And says so on `:override`, adding nothing.
+    alice.keys("r");
+    alice.type_text(text);
+    alice.keys("esc");
+    earshot::tui::update::run_command(&mut alice.model, &format!("override PII-CARD {reason}"));
+    let status = alice
+        .model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("cannot be overridden"), "{status}");
+    assert!(alice.model.composer.as_ref().unwrap().overrides.is_empty());
     s.stop().await;
 }

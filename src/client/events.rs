@@ -21,6 +21,7 @@ use super::http::{clean_message, describe_error, retry_after};
 use super::StreamItem;
 pub use crate::backoff::Backoff;
 use crate::domain::api::StreamReset;
+use crate::domain::event_payload::TypedEvent;
 use crate::domain::{Event, EventName};
 use crate::text::Sanitize;
 use eventsource_stream::{EventStreamError, Eventsource};
@@ -345,7 +346,14 @@ pub(crate) fn stream(
                             Some(Ok(raw)) => {
                                 if let Some(event) = resume.accept(&raw) {
                                     delivered = true;
-                                    yield StreamItem::Event(event);
+                                    match TypedEvent::decode(&event) {
+                                        Ok(mut typed) => {
+                                            typed.sanitize();
+                                            yield StreamItem::Event(typed);
+                                        }
+                                        // Counted as seen (the resume point moved on), not shown.
+                                        Err(e) => tracing::warn!("event skipped: {}", clean_message(&e)),
+                                    }
                                 }
                             }
                             Some(Err(EventStreamError::Transport(e))) => break e.to_string(),
@@ -387,6 +395,11 @@ mod tests {
             data: data.into(),
             retry: None,
         }
+    }
+
+    /// A feedback item as the server streams it (the payload of `feedback.created`).
+    fn fb(n: i64) -> serde_json::Value {
+        serde_json::to_value(crate::tui::model::fixtures::feedback(n as usize)).unwrap()
     }
 
     fn frame(seq: i64, name: EventName, data: serde_json::Value) -> String {
@@ -645,13 +658,7 @@ mod tests {
                         // First connection: three events, then the connection is cut mid-frame.
                         1 => {
                             let mut chunks: Vec<Result<String, std::io::Error>> = (1..=3)
-                                .map(|s| {
-                                    Ok(frame(
-                                        s,
-                                        EventName::FeedbackCreated,
-                                        serde_json::json!({"n": s}),
-                                    ))
-                                })
+                                .map(|s| Ok(frame(s, EventName::FeedbackCreated, fb(s))))
                                 .collect();
                             chunks.push(Ok(": ping\n\nid: 4\nevent: feedback.cre".to_string()));
                             let cut = futures::stream::once(async {
@@ -663,13 +670,7 @@ mod tests {
                         // Second: a sloppy server repeats the last one it sent, then carries on.
                         2 => {
                             let chunks: Vec<Result<String, Infallible>> = (from..=from + 2)
-                                .map(|s| {
-                                    Ok(frame(
-                                        s,
-                                        EventName::FeedbackCreated,
-                                        serde_json::json!({"n": s}),
-                                    ))
-                                })
+                                .map(|s| Ok(frame(s, EventName::FeedbackCreated, fb(s))))
                                 .collect();
                             sse(Body::from_stream(futures::stream::iter(chunks)))
                         }
@@ -713,16 +714,19 @@ mod tests {
         let router = Router::new().route(
             "/v1/events",
             get(|| async {
-                let data = serde_json::json!({
-                    "text": "\u{1B}]0;pwned\u{7}\u{1B}[2Jhi \u{202E}there\u{9B}31m 👨\u{200D}👩\u{200D}👧",
-                    "author": {"display_name": "Eve\n\u{1B}]52;c;cm0gLXJm\u{7}", "handle": "@e\u{200B}ve"},
-                    "url": "https://x.example/\u{1B}]8;;https://evil\u{1B}\\",
-                });
+                let mut data = fb(1);
+                data["text"] =
+                    "\u{1B}]0;pwned\u{7}\u{1B}[2Jhi \u{202E}there\u{9B}31m 👨\u{200D}👩\u{200D}👧"
+                        .into();
+                data["author"]["display_name"] = "Eve\n\u{1B}]52;c;cm0gLXJm\u{7}".into();
+                data["author"]["handle"] = "@e\u{200B}ve".into();
+                data["url"] = "https://x.example/\u{1B}]8;;https://evil\u{1B}\\".into();
                 let body = format!(
-                    ": hello\n\n{}{}",
+                    ": hello\n\n{}{}{}",
                     frame(1, EventName::FeedbackCreated, data),
-                    // A bare, numbered payload with a hostile key too.
-                    "id: 2\nevent: message.created\ndata: {\"bo\\u001b[1mdy\":\"ok\\u0007\"}\n\n"
+                    // A bare, numbered payload that is not a message: skipped, not shown.
+                    "id: 2\nevent: message.created\ndata: {\"bo\\u001b[1mdy\":\"ok\\u0007\"}\n\n",
+                    frame(3, EventName::FeedbackCreated, fb(3)),
                 );
                 sse(Body::from(body))
             }),
@@ -731,17 +735,22 @@ mod tests {
         let backend = HttpBackend::with_options(&base, "t", fast()).unwrap();
         let mut stream = backend.events(None);
         let items = collect(&mut stream, 3).await;
+        use crate::domain::event_payload::EventPayload;
         let StreamItem::Event(e) = &items[1] else {
             panic!("{items:?}")
         };
-        assert_eq!(e.data["text"], "hi there 👨\u{200D}👩\u{200D}👧");
-        assert_eq!(e.data["author"]["display_name"], "Eve ");
-        assert_eq!(e.data["author"]["handle"], "@eve");
-        assert_eq!(e.data["url"], "https://x.example/");
+        let EventPayload::FeedbackCreated(f) = &e.payload else {
+            panic!("{e:?}")
+        };
+        assert_eq!(f.text, "hi there 👨\u{200D}👩\u{200D}👧");
+        assert_eq!(f.author.display_name, "Eve ");
+        assert_eq!(f.author.handle, "@eve");
+        assert_eq!(f.url.as_deref(), Some("https://x.example/"));
+        // The undecodable one was skipped: next comes seq 3.
         let StreamItem::Event(e) = &items[2] else {
             panic!("{items:?}")
         };
-        assert_eq!(e.data, serde_json::json!({"body": "ok"}));
+        assert_eq!(e.seq, 3);
     }
 
     #[tokio::test]
@@ -769,7 +778,7 @@ mod tests {
                         sse(Body::from(frame(
                             1,
                             EventName::CustomerUpdated,
-                            serde_json::json!({}),
+                            serde_json::to_value(crate::tui::model::fixtures::customer(1)).unwrap(),
                         )))
                     }
                 }

@@ -13,11 +13,12 @@ use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, LinkIdentity, Me, NewFeedback, NewReply, Page,
     PresenceUpdate, Problem,
 };
+use crate::domain::problem::{ProblemExtension, ServerProblem};
 use crate::domain::{
     Agent, Customer, Department, Feedback, HistoryEntry, Identity, PresenceState, Reply,
     Transaction,
 };
-use crate::text::{sanitize_inline, sanitize_json, Sanitize};
+use crate::text::{sanitize_inline, Sanitize};
 use futures::stream::BoxStream;
 use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH,
@@ -366,17 +367,13 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
 }
 
 /// Maps a non-2xx response to a [`ClientError`], with the problem's detail when there is one.
+/// The problem body is decoded once, here, into the typed shapes of `domain::problem` (and
+/// sanitised field by field): the console never reads a problem by key names.
 pub(crate) async fn error_from_response(resp: reqwest::Response, max: usize) -> ClientError {
     let status = resp.status();
     let retry = retry_after(resp.headers());
     let body = read_limited(resp, max).await.unwrap_or_default();
-    let mut problem: Option<serde_json::Value> = serde_json::from_slice(&body)
-        .ok()
-        .filter(serde_json::Value::is_object);
-    if let Some(p) = &mut problem {
-        sanitize_json(p);
-    }
-    let parsed: Option<Problem> = problem.clone().and_then(|p| serde_json::from_value(p).ok());
+    let parsed: Option<Problem> = serde_json::from_slice(&body).ok();
     let detail = parsed
         .as_ref()
         .map(|p| {
@@ -387,33 +384,64 @@ pub(crate) async fn error_from_response(resp: reqwest::Response, max: usize) -> 
             }
         })
         .or_else(|| {
-            problem
-                .as_ref()
-                .and_then(|p| p.get("detail").or_else(|| p.get("title")))
-                .and_then(|v| v.as_str())
+            // Another backend's problem-ish body: its detail or title, if a string.
+            let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+            v.get("detail")
+                .or_else(|| v.get("title"))
+                .and_then(|d| d.as_str())
                 .map(str::to_string)
         })
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
     let detail = clean_message(&detail);
+    let problem = typed_problem(status, parsed);
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ClientError::Unauthorized(detail),
         StatusCode::NOT_FOUND => ClientError::NotFound(detail),
-        StatusCode::CONFLICT | StatusCode::PRECONDITION_FAILED => ClientError::Conflict(detail),
+        StatusCode::CONFLICT => match problem.extension {
+            ProblemExtension::StaleThread(s) => ClientError::Stale {
+                detail,
+                changes: s.changes,
+            },
+            _ => ClientError::Conflict(detail),
+        },
+        StatusCode::PRECONDITION_FAILED => ClientError::Conflict(detail),
         StatusCode::BAD_REQUEST
         | StatusCode::PAYLOAD_TOO_LARGE
-        | StatusCode::UNPROCESSABLE_ENTITY => {
-            let problem = problem.unwrap_or_else(
-                || serde_json::json!({"status": status.as_u16(), "detail": detail}),
-            );
-            ClientError::Refused { detail, problem }
-        }
+        | StatusCode::UNPROCESSABLE_ENTITY => ClientError::Refused {
+            detail,
+            problem: Box::new(problem),
+        },
         StatusCode::TOO_MANY_REQUESTS => ClientError::RateLimited(retry.unwrap_or(1)),
         StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
             ClientError::Unreachable(format!("{}: {detail}", status.as_u16()))
         }
         _ => ClientError::Protocol(format!("unexpected HTTP {}: {detail}", status.as_u16())),
     }
+}
+
+/// The typed problem of an error answer. An extension that does not have its type's shape is
+/// dropped (and logged): the detail still says what happened.
+fn typed_problem(status: StatusCode, parsed: Option<Problem>) -> ServerProblem {
+    let Some(p) = parsed else {
+        return ServerProblem {
+            status: status.as_u16(),
+            ..Default::default()
+        };
+    };
+    let kind = p.kind.rsplit('/').next().unwrap_or("").to_string();
+    let extension = ProblemExtension::decode(&p.kind, p.violations).unwrap_or_else(|e| {
+        tracing::warn!("problem {}: {}", sanitize_inline(&kind), clean_message(&e));
+        ProblemExtension::None
+    });
+    let mut problem = ServerProblem {
+        status: status.as_u16(),
+        kind,
+        errors: p.errors,
+        extension,
+    };
+    problem.sanitize();
+    problem
 }
 
 fn header(name: HeaderName, value: &str) -> Result<HeaderMap, ClientError> {
@@ -743,11 +771,32 @@ pub(crate) mod tests {
                     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                     seen.headers.lock().unwrap().push(("idempotency-key".into(), key));
                     if r.parts.iter().any(|p| p.body.contains("refund")) {
-                        let body = serde_json::json!({
-                            "type": "rules", "title": "Refused", "status": 422,
-                            "detail": "rule no-refund-promises\u{1B}[31m matched",
-                            "violations": [{"rule": "no-refund-promises", "message": "x\u{202E}"}],
+                        // The server's own shape (`domain::problem`), with hostile text in it.
+                        use crate::domain::problem::{ProblemExtension, RuleRefusal};
+                        use crate::domain::verdict::{Level, OverridePolicy, Violation};
+                        let ext = ProblemExtension::RuleViolation(RuleRefusal {
+                            rulebook_version: "1".into(),
+                            violations: vec![Violation {
+                                rule: "no-refund-promises".into(),
+                                level: Level::Error,
+                                message: "x\u{202E}".into(),
+                                part: Visibility::Direct,
+                                start: 0,
+                                end: 4,
+                                fix: None,
+                                overridable: true,
+                                override_policy: OverridePolicy::default(),
+                            }],
+                            refused: vec![],
                         });
+                        let body = Problem {
+                            kind: "https://earshot.dev/problems/rule-violation".into(),
+                            title: "Refused".into(),
+                            status: 422,
+                            detail: "rule no-refund-promises\u{1B}[31m matched".into(),
+                            errors: vec![],
+                            violations: ext.to_value(),
+                        };
                         return (AxStatus::UNPROCESSABLE_ENTITY, Json(body)).into_response();
                     }
                     if r.parts.iter().any(|p| p.body == "slow down") {
@@ -940,8 +989,13 @@ pub(crate) mod tests {
         match b.send_reply("fb_1", "key-124", &refused).await.unwrap_err() {
             ClientError::Refused { detail, problem } => {
                 assert_eq!(detail, "rule no-refund-promises matched");
-                assert_eq!(problem["violations"][0]["message"], "x");
-                assert_eq!(problem["status"], 422);
+                use crate::domain::problem::ProblemExtension;
+                let ProblemExtension::RuleViolation(r) = &problem.extension else {
+                    panic!("{problem:?}")
+                };
+                assert_eq!(r.violations[0].message, "x");
+                assert_eq!(problem.status, 422);
+                assert_eq!(problem.kind, "rule-violation");
             }
             other => panic!("{other:?}"),
         }

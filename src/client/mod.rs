@@ -21,7 +21,7 @@ use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
 };
 use crate::domain::{
-    Agent, Channel, Customer, Department, Event, Feedback, FeedbackStatus, HistoryEntry, Identity,
+    Agent, Channel, Customer, Department, Feedback, FeedbackStatus, HistoryEntry, Identity,
     PresenceState, Reply, Transaction,
 };
 use futures::stream::BoxStream;
@@ -40,11 +40,18 @@ pub enum ClientError {
     /// `If-Match` did not match (412) or another conflict (409): the item changed.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// 422: validation failed or rules refused the reply; `problem` is the server's body.
+    /// 409 stale-thread: the reply's thread moved on; `changes` are the messages it did not
+    /// take into account.
+    #[error("the thread changed: {detail}")]
+    Stale {
+        detail: String,
+        changes: Vec<crate::domain::Message>,
+    },
+    /// 422: validation failed or rules refused the reply; `problem` is the server's body, typed.
     #[error("refused: {detail}")]
     Refused {
         detail: String,
-        problem: serde_json::Value,
+        problem: Box<crate::domain::problem::ServerProblem>,
     },
     /// 429 with the server's Retry-After in seconds.
     #[error("rate limited, retry after {0}s")]
@@ -60,7 +67,10 @@ impl ClientError {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            ClientError::Refused { .. } | ClientError::NotFound(_) | ClientError::Conflict(_)
+            ClientError::Refused { .. }
+                | ClientError::NotFound(_)
+                | ClientError::Conflict(_)
+                | ClientError::Stale { .. }
         )
     }
 
@@ -96,7 +106,8 @@ pub use crate::domain::api::RulebookSource;
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamItem {
     Connected,
-    Event(Event),
+    /// Decoded once, here: the console matches on the typed payload.
+    Event(crate::domain::event_payload::TypedEvent),
     /// The connection dropped; the stream reconnects by itself after `retry_in_ms`.
     Disconnected {
         reason: String,

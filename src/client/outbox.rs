@@ -632,7 +632,7 @@ mod tests {
         let b = outbox.enqueue_with_key("k-b", "fb_2", reply("ok")).unwrap();
         let refused = ClientError::Refused {
             detail: "rule no-refund-promises".into(),
-            problem: serde_json::json!({}),
+            problem: Default::default(),
         };
         let r = outbox
             .drain(&Scripted::answering(vec![Err(refused), Ok(())]))

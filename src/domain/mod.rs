@@ -5,8 +5,11 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
+pub mod event_payload;
+pub mod problem;
 pub mod recipient;
 pub mod thread;
+pub mod verdict;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

@@ -38,8 +38,9 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
+pub use crate::domain::verdict::{Level, OverridePolicy, Refusal, RefusalReason, Violation};
 pub use counters::{panic_is_contained, sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
-pub use overrides::{AcceptedOverride, OverrideOutcome, Refusal, RefusalReason};
+pub use overrides::{AcceptedOverride, OverrideOutcome};
 
 use crate::domain::{AgentRole, Channel, Override, SentimentLabel, Visibility};
 use serde::{Deserialize, Serialize};
@@ -124,49 +125,6 @@ pub struct CheckContext {
     pub sentiment: Option<SentimentLabel>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warning => "warning",
-            Level::Info => "info",
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Who may override a rule's errors, and with how long a reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OverridePolicy {
-    pub allowed: bool,
-    /// Empty: any agent.
-    pub roles: Vec<AgentRole>,
-    pub min_reason_chars: usize,
-}
-
-impl Default for OverridePolicy {
-    fn default() -> Self {
-        OverridePolicy {
-            allowed: true,
-            roles: Vec::new(),
-            min_reason_chars: 0,
-        }
-    }
-}
-
 /// The outcome of checking a draft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -174,21 +132,6 @@ pub struct CheckResult {
     /// No error-level violation (overrides are applied by `Rulebook::check_overrides`).
     pub deliverable: bool,
     pub violations: Vec<Violation>,
-}
-
-/// One finding. `start..end` are UTF-8 byte offsets into the text of `part`, on char boundaries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Violation {
-    pub rule: String,
-    pub level: Level,
-    pub message: String,
-    pub part: Visibility,
-    pub start: usize,
-    pub end: usize,
-    /// The replacement text for `start..end`, when the rule has one.
-    pub fix: Option<String>,
-    pub overridable: bool,
-    pub override_policy: OverridePolicy,
 }
 
 /// A refused rulebook. Displays as `file:line:col: message`.
@@ -322,6 +265,25 @@ impl Rulebook {
             deliverable,
             violations,
         }
+    }
+
+    /// The override policy of a rule (`None` for a rule this rulebook does not have).
+    pub fn override_policy(&self, rule: &str) -> Option<&OverridePolicy> {
+        self.compiled
+            .rules
+            .iter()
+            .find(|r| r.id == rule)
+            .map(|r| &r.policy)
+    }
+
+    /// Whether one override is accepted under `policy` for an agent of `role`: the very test
+    /// `check_overrides` applies to each override, so the console refuses what the server would.
+    pub fn judge_override(
+        policy: &OverridePolicy,
+        o: &Override,
+        role: AgentRole,
+    ) -> Result<(), RefusalReason> {
+        overrides::judge(o, policy, role).map(|_| ())
     }
 
     /// Which error-level violations stay un-overridden under each rule's policy, and why.

@@ -4,7 +4,7 @@
 //! An override names a rule (DESIGN.md §4; `domain::Override { rule, reason }`), so it covers
 //! every error of that rule in the draft: the agent overrides "this rule in this reply".
 
-use super::{CheckResult, Level};
+use super::{CheckResult, Level, Refusal, RefusalReason};
 use crate::domain::{AgentRole, Override};
 use serde::{Deserialize, Serialize};
 
@@ -23,57 +23,6 @@ pub struct OverrideOutcome {
 pub struct AcceptedOverride {
     pub rule: String,
     pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refusal {
-    pub rule: String,
-    /// Index into `CheckResult::violations`.
-    pub violation: usize,
-    pub reason: RefusalReason,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum RefusalReason {
-    /// No override was given for this rule.
-    Missing,
-    /// The rule's policy forbids overriding it.
-    NotAllowed,
-    RoleNotPermitted {
-        role: AgentRole,
-        roles: Vec<AgentRole>,
-    },
-    ReasonTooShort {
-        min_reason_chars: usize,
-        given: usize,
-    },
-}
-
-impl std::fmt::Display for RefusalReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RefusalReason::Missing => write!(f, "not overridden"),
-            RefusalReason::NotAllowed => write!(f, "this rule cannot be overridden"),
-            RefusalReason::RoleNotPermitted { role, roles } => {
-                let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
-                write!(
-                    f,
-                    "a {role} may not override this rule (allowed: {})",
-                    names.join(", ")
-                )
-            }
-            RefusalReason::ReasonTooShort {
-                min_reason_chars,
-                given,
-            } => {
-                write!(
-                    f,
-                    "the reason needs at least {min_reason_chars} characters ({given} given)"
-                )
-            }
-        }
-    }
 }
 
 pub(crate) fn evaluate(
@@ -137,7 +86,7 @@ pub(crate) fn evaluate(
     }
 }
 
-fn judge<'o>(
+pub(super) fn judge<'o>(
     o: &'o Override,
     policy: &super::OverridePolicy,
     role: AgentRole,

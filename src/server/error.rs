@@ -188,7 +188,10 @@ impl From<StoreError> for ApiError {
                         changes.len()
                     ),
                 );
-                e.violations = Some(serde_json::json!({ "changes": changes }));
+                e.violations = crate::domain::problem::ProblemExtension::StaleThread(
+                    crate::domain::problem::StaleThread { changes },
+                )
+                .to_value();
                 e
             }
             StoreError::Invalid(detail) => ApiError::invalid("", detail),

@@ -53,7 +53,10 @@ impl RulesInForce {
             Ok(mut guard) => *guard = Arc::new(rulebook),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(rulebook),
         }
-        let data = serde_json::json!({ "id": id, "version": version });
+        let data = crate::domain::event_payload::RulesUpdated {
+            id,
+            version: version.clone(),
+        };
         if let Err(e) = store.publish(EventName::RulesUpdated, None, &data).await {
             tracing::warn!(error = %e, "could not announce the new rulebook");
         }

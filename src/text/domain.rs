@@ -271,6 +271,63 @@ impl Sanitize for Problem {
     }
 }
 
+impl Sanitize for crate::domain::verdict::Violation {
+    fn sanitize(&mut self) {
+        line(&mut self.rule);
+        line(&mut self.message);
+        if let Some(fix) = &mut self.fix {
+            text(fix);
+        }
+    }
+}
+
+impl Sanitize for crate::domain::verdict::Refusal {
+    fn sanitize(&mut self) {
+        line(&mut self.rule);
+    }
+}
+
+impl Sanitize for crate::domain::problem::ProblemExtension {
+    fn sanitize(&mut self) {
+        use crate::domain::problem::ProblemExtension as X;
+        match self {
+            X::RuleViolation(r) => {
+                line(&mut r.rulebook_version);
+                r.violations.sanitize();
+                r.refused.sanitize();
+            }
+            X::StaleThread(s) => s.changes.sanitize(),
+            X::RulebookChanged(c) => line(&mut c.rulebook_version),
+            X::None => {}
+        }
+    }
+}
+
+impl Sanitize for crate::domain::problem::ServerProblem {
+    fn sanitize(&mut self) {
+        line(&mut self.kind);
+        self.errors.sanitize();
+        self.extension.sanitize();
+    }
+}
+
+impl Sanitize for crate::domain::event_payload::TypedEvent {
+    fn sanitize(&mut self) {
+        use crate::domain::event_payload::EventPayload as P;
+        match &mut self.payload {
+            P::FeedbackCreated(f) | P::FeedbackUpdated(f) => f.sanitize(),
+            P::MessageCreated(m) | P::ReplyStatusChanged(m) => m.sanitize(),
+            P::PresenceChanged(p) => p.sanitize(),
+            P::CustomerUpdated(c) => c.sanitize(),
+            P::RulesUpdated(r) => {
+                line(&mut r.id);
+                line(&mut r.version);
+            }
+            P::StreamReset(_) => {}
+        }
+    }
+}
+
 impl Sanitize for Event {
     fn sanitize(&mut self) {
         sanitize_json(&mut self.data);

@@ -116,7 +116,12 @@ actions! {
     ProfileDown = "profile_down", Profile, "Scroll the profile down";
     ProfileUp = "profile_up", Profile, "Scroll the profile up";
     LinkIdentity = "link_identity", Profile, "Link the author to a customer (search)";
+    NextItem = "next_item", Global, "Next (older) item: the selection and the composer move together";
+    PrevItem = "prev_item", Global, "Previous (newer) item: the selection and the composer move together";
+    ResolveItem = "resolve_item", Global, "Resolve the item being answered (else the selected one)";
     SendReply = "send_reply", Composer, "Send the reply";
+    SendAndResolve = "send_and_resolve", Composer, "Send the reply, then resolve the item";
+    Undo = "undo", Composer, "Undo the last edit (a paste, a cleared draft)";
     CycleReplyType = "cycle_reply_type", Composer, "Reply type: micro (direct), macro (public), both";
     SwitchPart = "switch_part", Composer, "Switch between the public and direct parts";
     OpenEditor = "open_editor", Composer, "Edit the part in $EDITOR";
@@ -124,7 +129,7 @@ actions! {
     NextViolation = "next_violation", Composer, "Jump to the next rule violation";
     ApplyFix = "apply_fix", Composer, "Apply the fix of the violation under the cursor";
     LeaveComposer = "leave_composer", Composer, "Leave the composer (the draft is kept)";
-    ClearDraft = "clear_draft", Composer, "Clear the draft of this item";
+    ClearDraft = "clear_draft", Composer, "Clear the draft of this item (asks first)";
 }
 
 impl fmt::Display for Action {

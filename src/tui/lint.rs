@@ -76,6 +76,11 @@ impl CompiledRules {
         })
     }
 
+    /// The override policy of a rule of this rulebook.
+    pub fn override_policy(&self, rule: &str) -> Option<&crate::rules::OverridePolicy> {
+        self.book.override_policy(rule)
+    }
+
     /// Check the parts of a draft; each keystroke runs only the rules for this context.
     pub fn check(&self, parts: &[(Visibility, String)], ctx: &LintContext) -> Vec<ViolationMark> {
         let draft: Vec<crate::rules::DraftPart> = parts

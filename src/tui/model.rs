@@ -840,10 +840,9 @@ pub struct Composer {
     /// The draft has warning-level violations and the agent was asked once; a second send
     /// confirms (reset by any edit).
     pub confirm_warnings: bool,
-    /// The server stopped a send because the thread changed since it was loaded (409
-    /// stale-thread): the messages that are new (filled when the thread is refetched). While
-    /// set, sending again confirms and goes without `base_message_id`.
-    pub stale: Option<Vec<Message>>,
+    /// The agent opened the composer on this item (see `composer_target`): from then on only
+    /// the agent moves it to another item.
+    pub bound: bool,
 }
 
 impl Composer {
@@ -861,7 +860,7 @@ impl Composer {
             error: None,
             confirm_stale: false,
             confirm_warnings: false,
-            stale: None,
+            bound: false,
         };
         for ta in [&mut c.public, &mut c.direct] {
             ta.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
@@ -1039,13 +1038,23 @@ impl LinkSearch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Command(LineInput),
     Filter(LineInput),
     Canned(Picker),
     Link(LinkSearch),
     Assign(AssignPicker),
     Log(LogForm),
+    /// The thread moved on since the agent last saw it: the new messages, in full.
+    Guard(super::guard::GuardView),
+    /// What a bulk (macro) reply did to each item, until dismissed.
+    BulkResults {
+        scroll: u16,
+    },
+    /// `clear_draft` asks first: the text would be gone.
+    ConfirmClear,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1150,8 +1159,9 @@ pub enum SendState {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ThreadState {
     pub messages: Vec<Message>,
-    /// The newest message when the thread was loaded (or when we last acknowledged it): what
-    /// a reply is based on (`NewReply::base_message_id`).
+    /// The newest message the agent has seen on screen (the post at first, then what the guard
+    /// showed and the agent confirmed): what a reply is based on (`NewReply::base_message_id`).
+    /// A refetch never moves it (see `guard`).
     pub base: Option<String>,
 }
 
@@ -1247,6 +1257,13 @@ pub struct Model {
     pub threads: HashMap<String, ThreadState>,
     /// Items marked for a macro reply to many.
     pub marked: BTreeSet<String>,
+    /// The last bulk (macro) reply, item by item (`overlay::bulk_results`).
+    pub bulk: Option<super::overlay::bulk_results::BulkReport>,
+    /// Idempotency keys of replies whose success resolves their item (send-and-resolve).
+    pub resolve_after: BTreeSet<String>,
+    /// Delivery updates of messages whose reply is not yet known here (the event came before
+    /// the answer to the POST), by reply id; applied when the reply is.
+    pub early_status: HashMap<String, Vec<Message>>,
     pub canned: Vec<CannedReply>,
     pub rules: Option<Arc<CompiledRules>>,
     /// Random per session; idempotency keys are `seed-counter`.
@@ -1308,6 +1325,9 @@ impl Model {
             outbox_drained_at: None,
             threads: HashMap::new(),
             marked: BTreeSet::new(),
+            bulk: None,
+            resolve_after: BTreeSet::new(),
+            early_status: HashMap::new(),
             canned: Vec::new(),
             rules: None,
             key_seed,

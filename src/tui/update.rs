@@ -8,17 +8,18 @@ use super::effects::{Effect, UnsavedDrafts, Wake};
 use super::keymap::{KeyPress, Lookup};
 use super::lint::{CompiledRules, LintContext, MarkLevel, ViolationMark};
 use super::model::*;
+use super::overlay::bulk_results::{BulkEntry, BulkOutcome, BulkReport};
 use super::panes;
 use super::textutil::sanitize_multiline;
 use super::theme::Theme;
 use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState, StreamItem};
 use crate::domain::api::{
-    FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page, Presence,
+    FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
 };
 use crate::domain::{
-    Agent, AgentRole, Channel, Customer, Department, EventName, Feedback, FeedbackStatus,
-    HistoryEntry, Identity, Message, Override, PresenceState, Priority, Reply, ReplyPart,
-    SentimentLabel, Transaction, TransactionKind, Visibility,
+    Agent, AgentRole, Channel, Customer, Department, Feedback, FeedbackStatus, HistoryEntry,
+    Identity, Message, Override, PresenceState, Priority, Reply, ReplyPart, SentimentLabel,
+    Transaction, TransactionKind, Visibility,
 };
 use chrono::{DateTime, Utc};
 use crossterm::event::{
@@ -477,6 +478,7 @@ fn composer_input(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
         m.set_status(Level::Info, "select an item to reply to");
         return vec![];
     };
+    c.bound = true;
     let part = c.active;
     let before = c.area(part).cursor();
     let changed = c.area_mut(part).input(to_input(&ev));
@@ -520,11 +522,15 @@ fn on_paste(m: &mut Model, text: &str) -> Vec<Effect> {
             form.text.insert_str(text);
             vec![]
         }
-        Some(Overlay::Help { .. }) => vec![],
+        Some(Overlay::Help { .. })
+        | Some(Overlay::Guard(_))
+        | Some(Overlay::BulkResults { .. })
+        | Some(Overlay::ConfirmClear) => vec![],
         None => {
             if m.focus != Focus::Composer {
                 m.focus = Focus::Composer;
             }
+            super::composer_target::bind(m);
             let Some(c) = m.composer.as_mut() else {
                 return vec![];
             };
@@ -644,19 +650,25 @@ fn clean_message(mut msg: Message) -> Message {
     msg
 }
 
-/// Our own reply's messages: on the thread, and the base moves past them (we saw them).
-fn note_own_messages(m: &mut Model, feedback_id: &str, msgs: &[Message]) {
-    let Some(t) = m.threads.get_mut(feedback_id) else {
+/// Our own reply's messages join the thread (they count as seen: see `guard::is_own`), and
+/// delivery updates that came before the reply itself are applied.
+fn note_own_messages(m: &mut Model, key: &str, reply: &Reply) {
+    if let Some(early) = m.early_status.remove(&reply.id) {
+        if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
+            for e in early {
+                if let Some(x) = o.messages.iter_mut().find(|x| x.id == e.id) {
+                    *x = e;
+                }
+            }
+        }
+    }
+    let Some(t) = m.threads.get_mut(&reply.feedback_id) else {
         return;
     };
-    let at_newest = t.base == t.messages.last().map(|x| x.id.clone());
-    for msg in msgs {
+    for msg in &reply.messages {
         if !t.messages.iter().any(|x| x.id == msg.id) {
             t.messages.push(clean_message(msg.clone()));
         }
-    }
-    if at_newest {
-        t.base = t.messages.last().map(|x| x.id.clone());
     }
 }
 
@@ -683,6 +695,16 @@ fn on_message(m: &mut Model, msg: Message) {
                 None => o.messages.push(msg),
             }
             m.dirty = true;
+        } else if msg.direction == crate::domain::Direction::Outbound
+            && m.outbox.iter().any(|o| o.reply_id.is_none())
+        {
+            // The delivery may be faster than the answer to our POST: keep the update for the
+            // reply it belongs to (bounded: only while one of ours is unanswered).
+            if m.early_status.len() < 256 {
+                let list = m.early_status.entry(rid.clone()).or_default();
+                list.retain(|x| x.id != msg.id);
+                list.push(msg);
+            }
         }
     }
 }
@@ -698,35 +720,24 @@ fn on_thread(
             super::conversation::on_thread(m, &id, &detail);
             m.stream.upsert(detail.feedback);
             let msgs: Vec<Message> = detail.thread.into_iter().map(clean_message).collect();
-            let t = m.threads.entry(id.clone()).or_default();
-            let old_base = t.base.clone();
-            if let Some(c) = m
-                .composer
-                .as_mut()
-                .filter(|c| c.feedback_id == id && c.stale.is_some())
-            {
-                // What changed since the thread the agent saw: everything after the old base.
-                let from = old_base
-                    .as_ref()
-                    .and_then(|b| msgs.iter().position(|x| &x.id == b))
-                    .map(|i| i + 1)
-                    .unwrap_or(0);
-                c.stale = Some(msgs[from..].to_vec());
+            // Our replies' delivery as the thread has it (an update may have been missed).
+            for o in m.outbox.iter_mut() {
+                for x in o.messages.iter_mut() {
+                    if let Some(now) = msgs.iter().find(|n| n.id == x.id) {
+                        *x = now.clone();
+                    }
+                }
             }
-            t.messages = msgs;
-            t.base = t.messages.last().map(|x| x.id.clone());
+            let first = !m.threads.contains_key(&id);
+            let t = m.threads.entry(id.clone()).or_default();
+            // The base stays on what the agent saw: a refetch never clears the guard.
+            super::guard::merge_loaded(t, &id, msgs, first);
             relint(m);
             vec![]
         }
         Err(e) => {
-            if let Some(c) = m
-                .composer
-                .as_mut()
-                .filter(|c| c.feedback_id == id && c.stale.is_some())
-            {
-                c.error = Some(format!(
-                    "the thread changed, and could not be loaded ({e}); send again to confirm"
-                ));
+            if let Some(c) = m.composer.as_mut().filter(|c| c.feedback_id == id) {
+                c.error = Some(format!("the thread could not be loaded: {e}"));
             }
             vec![]
         }
@@ -734,7 +745,7 @@ fn on_thread(
 }
 
 /// Copy the live composer into the drafts map (if it changed).
-fn sync_composer(m: &mut Model) {
+pub(crate) fn sync_composer(m: &mut Model) {
     if let Some(c) = &m.composer {
         if m.drafts_dirty.contains(&c.feedback_id) {
             let d = c.to_draft(m.now);
@@ -795,6 +806,7 @@ fn on_mouse(m: &mut Model, ev: MouseEvent) -> Vec<Effect> {
                 vec![]
             } else if areas.composer.contains(at) && m.composer.is_some() {
                 m.focus = Focus::Composer;
+                super::composer_target::bind(m);
                 m.dirty = true;
                 vec![]
             } else {
@@ -909,50 +921,40 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
     }
 }
 
-fn on_event(m: &mut Model, ev: crate::domain::Event) -> Vec<Effect> {
+fn on_event(m: &mut Model, ev: crate::domain::event_payload::TypedEvent) -> Vec<Effect> {
+    use crate::domain::event_payload::EventPayload as P;
     m.events_seen = true;
-    match ev.name {
-        EventName::FeedbackCreated | EventName::FeedbackUpdated => {
-            match serde_json::from_value::<Feedback>(ev.data) {
-                Ok(fb) => on_feedback(m, fb),
-                Err(_) => vec![],
+    match ev.payload {
+        P::FeedbackCreated(fb) | P::FeedbackUpdated(fb) => on_feedback(m, fb),
+        P::PresenceChanged(p) => {
+            if m.me.as_ref().is_some_and(|me| me.id == p.agent_id) {
+                return vec![];
             }
+            let list = m.presence.entry(p.feedback_id.clone()).or_default();
+            list.retain(|x| x.agent_id != p.agent_id);
+            if p.state != PresenceState::Left {
+                let mut p = p;
+                p.agent_name = super::textutil::sanitize(&p.agent_name);
+                // Expiry runs on our clock, not the server's.
+                p.at = m.now;
+                list.push(p);
+            }
+            m.presence.retain(|_, l| !l.is_empty());
+            m.dirty = true;
+            vec![]
         }
-        EventName::PresenceChanged => {
-            if let Ok(p) = serde_json::from_value::<Presence>(ev.data) {
-                if m.me.as_ref().is_some_and(|me| me.id == p.agent_id) {
-                    return vec![];
-                }
-                let list = m.presence.entry(p.feedback_id.clone()).or_default();
-                list.retain(|x| x.agent_id != p.agent_id);
-                if p.state != PresenceState::Left {
-                    let mut p = p;
-                    p.agent_name = super::textutil::sanitize(&p.agent_name);
-                    // Expiry runs on our clock, not the server's.
-                    p.at = m.now;
-                    list.push(p);
-                }
-                m.presence.retain(|_, l| !l.is_empty());
+        P::CustomerUpdated(c) => {
+            if let Some(v) = m.customers.get_mut(&c.id) {
+                v.customer = Load::Loaded(clean_customer(c));
                 m.dirty = true;
             }
             vec![]
         }
-        EventName::CustomerUpdated => {
-            if let Ok(c) = serde_json::from_value::<Customer>(ev.data) {
-                if let Some(v) = m.customers.get_mut(&c.id) {
-                    v.customer = Load::Loaded(clean_customer(c));
-                    m.dirty = true;
-                }
-            }
-            vec![]
-        }
-        EventName::RulesUpdated => vec![Effect::LoadRules],
-        EventName::StreamReset => refetch(m),
-        EventName::MessageCreated | EventName::ReplyStatusChanged => {
-            if let Ok(msg) = serde_json::from_value::<Message>(ev.data) {
-                super::conversation::on_message(m, &clean_message(msg.clone()));
-                on_message(m, msg);
-            }
+        P::RulesUpdated(_) => vec![Effect::LoadRules],
+        P::StreamReset(_) => refetch(m),
+        P::MessageCreated(msg) | P::ReplyStatusChanged(msg) => {
+            super::conversation::on_message(m, &clean_message(msg.clone()));
+            on_message(m, msg);
             vec![]
         }
     }
@@ -1088,7 +1090,7 @@ pub fn style_composer(c: &mut Composer, theme: &Theme) {
 }
 
 /// Stash the old item's composer, open the new one's, load its customer.
-fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effect> {
+pub(crate) fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effect> {
     let new = m.stream.selected.clone();
     if old == new && (new.is_none() || m.composer.as_ref().map(|c| &c.feedback_id) == new.as_ref())
     {
@@ -1096,10 +1098,16 @@ fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effect> {
     }
     let mut fx = Vec::new();
     sync_composer(m);
-    m.composer = None;
+    // A composer the agent opened stays on its item: only the agent moves it.
+    let held = super::composer_target::holds(m, new.as_deref());
+    if !held {
+        m.composer = None;
+    }
     m.profile_scroll = 0;
+    let writing = m.composer.as_ref().map(|c| c.feedback_id.clone());
     if let Some((id, state)) = &m.my_presence {
-        if Some(id) != new.as_ref() && *state != PresenceState::Left {
+        if Some(id) != new.as_ref() && Some(id) != writing.as_ref() && *state != PresenceState::Left
+        {
             fx.push(Effect::SetPresence {
                 feedback_id: id.clone(),
                 state: PresenceState::Left,
@@ -1125,6 +1133,10 @@ fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effect> {
             }
             None => return fx,
         };
+        if held {
+            fx.extend(ensure_customer(m));
+            return fx;
+        }
         let mut c = match m.drafts.get(&id) {
             Some(d) => Composer::from_draft(d),
             None => Composer::new(&id, default_kind(channel)),
@@ -1156,7 +1168,7 @@ fn ensure_customer(m: &mut Model) -> Vec<Effect> {
 }
 
 /// The composer's text changed.
-fn draft_edited(m: &mut Model) -> Vec<Effect> {
+pub(crate) fn draft_edited(m: &mut Model) -> Vec<Effect> {
     let Some(c) = m.composer.as_mut() else {
         return vec![];
     };
@@ -1179,7 +1191,7 @@ fn draft_edited(m: &mut Model) -> Vec<Effect> {
 
 /// What the rule engine needs to know about the selected item.
 fn lint_context(m: &Model) -> LintContext {
-    lint_context_for(m, m.selected())
+    lint_context_for(m, m.composer_item())
 }
 
 /// What the rule engine needs to know about an item (its customer when loaded).
@@ -1285,8 +1297,14 @@ fn order_for(post: &str, transactions: &[Transaction]) -> Option<String> {
 }
 
 fn placeholders(m: &Model) -> Placeholders {
-    let fb = m.selected();
-    let cust = m.selected_customer_id().and_then(|id| m.customers.get(&id));
+    let fb = m.composer_item();
+    let cust = fb
+        .and_then(|f| {
+            f.customer_id
+                .clone()
+                .or_else(|| f.author.customer_id.clone())
+        })
+        .and_then(|id| m.customers.get(&id));
     let c = cust.and_then(|v| v.customer.loaded());
     let last_order = cust
         .and_then(|v| v.transactions.loaded())
@@ -1309,9 +1327,14 @@ fn placeholders(m: &Model) -> Placeholders {
     }
 }
 
-fn move_selection(m: &mut Model, f: impl FnOnce(&mut StreamState)) -> Vec<Effect> {
+/// The agent moves the selection (j/k, a click, the wheel...): from the stream or profile the
+/// composer follows it (an unsent draft is kept for its item); from the composer it stays bound.
+pub(crate) fn move_selection(m: &mut Model, f: impl FnOnce(&mut StreamState)) -> Vec<Effect> {
     let old = m.stream.selected.clone();
     f(&mut m.stream);
+    if m.focus != Focus::Composer && m.stream.selected != old {
+        super::composer_target::detach(m);
+    }
     if m.follow && m.stream.selected_pos() != Some(0) {
         m.follow = false;
     }
@@ -1402,10 +1425,16 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
         }
         Action::FocusNext => {
             m.focus = m.focus.next();
+            if m.focus == Focus::Composer {
+                super::composer_target::bind(m);
+            }
             vec![]
         }
         Action::FocusPrev => {
             m.focus = m.focus.prev();
+            if m.focus == Focus::Composer {
+                super::composer_target::bind(m);
+            }
             vec![]
         }
         Action::FocusStream => {
@@ -1416,14 +1445,22 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
             m.focus = Focus::Profile;
             vec![]
         }
-        Action::FocusComposer | Action::Reply => {
+        Action::FocusComposer => {
             if m.composer.is_none() {
                 m.set_status(Level::Info, "select an item to reply to");
             } else {
                 m.focus = Focus::Composer;
+                super::composer_target::bind(m);
             }
             vec![]
         }
+        // `r` answers the selected item: the agent's own choice moves the composer to it.
+        Action::Reply => super::composer_target::reply_to_selected(m),
+        Action::NextItem => super::composer_target::step(m, 1),
+        Action::PrevItem => super::composer_target::step(m, -1),
+        Action::ResolveItem => super::composer_target::resolve(m),
+        Action::SendAndResolve => send_reply(m, true),
+        Action::Undo => super::composer_target::undo(m),
         Action::ViewMine => set_view(m, ViewKind::Mine),
         Action::ViewDept => set_view(m, ViewKind::Dept),
         Action::ViewAll => set_view(m, ViewKind::All),
@@ -1475,7 +1512,19 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
         },
         Action::Refresh => {
             m.set_status(Level::Info, "refreshing…");
-            refetch(m)
+            let mut fx = refetch(m);
+            // Our replies not yet known delivered: their threads say where they are.
+            let mut waiting: Vec<String> = m
+                .outbox
+                .iter()
+                .filter(|o| {
+                    o.state == SendState::Sent && !matches!(o.label(), "delivered" | "failed")
+                })
+                .map(|o| o.feedback_id.clone())
+                .collect();
+            waiting.dedup();
+            fx.extend(waiting.into_iter().map(Effect::LoadThread));
+            fx
         }
         Action::SelectNext => move_selection(m, |s| s.move_by(1)),
         Action::SelectPrev => move_selection(m, |s| s.move_by(-1)),
@@ -1587,9 +1636,9 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
             }
             fx
         }
-        Action::SendReply => send(m),
+        Action::SendReply => send_reply(m, false),
         Action::CycleReplyType => {
-            let Some(fb) = m.selected().cloned() else {
+            let Some(fb) = m.composer_item().cloned() else {
                 return vec![];
             };
             let Some(c) = m.composer.as_ref() else {
@@ -1656,17 +1705,29 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
             m.focus = Focus::Stream;
             vec![]
         }
-        Action::ClearDraft => {
-            if let Some(c) = m.composer.as_mut() {
-                set_text(&mut c.public, "");
-                set_text(&mut c.direct, "");
-                c.overrides.clear();
-                draft_edited(m);
-                m.set_status(Level::Info, "draft cleared");
+        Action::ClearDraft => match m.composer.as_ref() {
+            // Nothing to lose: no question.
+            Some(c) if c.is_empty() && c.overrides.is_empty() => clear_draft_now(m),
+            Some(_) => {
+                m.overlay = Some(Overlay::ConfirmClear);
+                vec![]
             }
-            vec![]
-        }
+            None => vec![],
+        },
     }
+}
+
+/// Clears the composer's draft (after the agent said yes); `undo` brings the text back.
+pub fn clear_draft_now(m: &mut Model) -> Vec<Effect> {
+    let Some(c) = m.composer.as_mut() else {
+        return vec![];
+    };
+    set_text(&mut c.public, "");
+    set_text(&mut c.direct, "");
+    c.overrides.clear();
+    let fx = draft_edited(m);
+    m.set_status(Level::Info, "draft cleared (C-z undoes)");
+    fx
 }
 
 /// Byte offset -> (row, char column) in a text area's lines.
@@ -1976,14 +2037,31 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
     let mut fx = Vec::new();
     let mut sent = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
+    let mut report = BulkReport::default();
     let ids: Vec<String> = m.marked.iter().cloned().collect();
     for id in ids {
         let Some(fb) = m.stream.get(&id).map(|r| r.fb.clone()) else {
             skipped.push(format!("{id} (not loaded)"));
+            report.entries.push(BulkEntry {
+                feedback_id: id.clone(),
+                who: String::new(),
+                outcome: BulkOutcome::Skipped {
+                    why: "not loaded in this console".into(),
+                },
+            });
             continue;
+        };
+        let who = super::textutil::handle_label(fb.channel, &fb.author.handle);
+        let skip = |why: String| BulkEntry {
+            feedback_id: id.clone(),
+            who: who.clone(),
+            outcome: BulkOutcome::Skipped { why },
         };
         if !fb.channel.has_public_thread() {
             skipped.push(format!("{id} ({} has no public thread)", fb.channel));
+            report
+                .entries
+                .push(skip(format!("{} has no public thread", fb.channel)));
             continue;
         }
         if let Some(rules) = &m.rules {
@@ -1993,6 +2071,10 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
                 v.level == MarkLevel::Error && !overrides.iter().any(|o| o.rule == v.rule)
             }) {
                 skipped.push(format!("{id} (rule {} on {})", v.rule, fb.channel));
+                report.entries.push(skip(format!(
+                    "rule {} on {}: {}",
+                    v.rule, fb.channel, v.message
+                )));
                 continue;
             }
         }
@@ -2012,6 +2094,11 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
             base_message_id: m.threads.get(&id).and_then(|t| t.base.clone()),
         };
         queue_item(m, &id, &key, parts);
+        report.entries.push(BulkEntry {
+            feedback_id: id.clone(),
+            who: who.clone(),
+            outcome: BulkOutcome::Sent { key: key.clone() },
+        });
         fx.push(Effect::SendReply {
             feedback_id: id.clone(),
             key,
@@ -2038,11 +2125,16 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
         },
         text,
     );
+    // Every item's result, until the agent dismisses the list.
+    m.bulk = Some(report);
+    m.overlay = Some(Overlay::BulkResults { scroll: 0 });
     fx
 }
 
-fn send(m: &mut Model) -> Vec<Effect> {
-    let Some(fb) = m.selected().cloned() else {
+/// Sends the composer's reply to the composer's item (never merely the selected one);
+/// `resolve` resolves the item once the reply is sent.
+pub fn send_reply(m: &mut Model, resolve: bool) -> Vec<Effect> {
+    let Some(fb) = m.composer_item().cloned() else {
         return vec![];
     };
     let Some(c) = m.composer.as_ref() else {
@@ -2068,18 +2160,11 @@ fn send(m: &mut Model) -> Vec<Effect> {
             body,
         });
     }
-    let blocking: Vec<&ViolationMark> = c
-        .violations
-        .iter()
-        .filter(|v| v.level == MarkLevel::Error && !c.overrides.iter().any(|o| o.rule == v.rule))
-        .collect();
-    if !blocking.is_empty() {
-        let n = blocking.len();
-        let first = blocking[0].rule.clone();
-        m.set_status(
-            Level::Error,
-            format!("{n} rule error(s), e.g. {first}: fix them or `:override {first} <reason>`"),
-        );
+    // The rulebook's override policy, by the server's own function: an override the policy
+    // refuses does not lift its error here either, and the agent is told why.
+    let role = m.me.as_ref().map(|a| a.role);
+    if let Some(why) = super::policy::blocking(c, m.rules.as_deref(), role) {
+        m.set_status(Level::Error, why);
         return vec![];
     }
     // Warnings do not block, but the agent confirms them once (a second send).
@@ -2117,6 +2202,17 @@ fn send(m: &mut Model) -> Vec<Effect> {
         fb.status,
         FeedbackStatus::Answered | FeedbackStatus::Resolved
     );
+    // The stale-send guard: messages the agent has not seen are shown in full first.
+    let unseen = super::guard::unseen(m, &fb.id);
+    if !unseen.is_empty() {
+        m.overlay = Some(Overlay::Guard(super::guard::GuardView {
+            feedback_id: fb.id.clone(),
+            messages: unseen,
+            scroll: 0,
+            resolve,
+        }));
+        return vec![];
+    }
     let c = m.composer.as_mut().expect("checked");
     if (stale || !others.is_empty()) && !c.confirm_stale {
         c.confirm_stale = true;
@@ -2141,15 +2237,12 @@ fn send(m: &mut Model) -> Vec<Effect> {
     let c = m.composer.as_mut().expect("checked");
     c.sending = true;
     c.error = None;
-    // Stale-send guard: the reply is based on the newest message of the thread as loaded; the
-    // server refuses it (409) if the thread moved on. After the agent saw what changed, a
-    // second send confirms and goes without a base.
-    let confirmed = c.stale.is_some() && c.confirm_stale;
-    let base_message_id = if confirmed {
-        None
-    } else {
-        m.threads.get(&fb.id).and_then(|t| t.base.clone())
-    };
+    // Stale-send guard: the reply is based on the newest message the agent has seen; the
+    // server refuses it (409) if the thread moved on since, and the guard shows what changed.
+    let base_message_id = m.threads.get(&fb.id).and_then(|t| t.base.clone());
+    if resolve {
+        m.resolve_after.insert(key.clone());
+    }
     let reply = NewReply {
         parts: parts.clone(),
         overrides: c.overrides.clone(),
@@ -2197,7 +2290,6 @@ fn clear_sent(m: &mut Model, feedback_id: &str, key: &str) -> Vec<Effect> {
         c.pending_key = None;
         c.sending = false;
         c.confirm_stale = false;
-        c.stale = None;
         c.error = None;
         c.overrides.clear();
         c.violations.clear();
@@ -2285,8 +2377,13 @@ fn on_reply_sent(
                 o.reply_id = Some(reply.id.clone());
                 o.messages = msgs.clone();
             }
-            note_own_messages(m, &feedback_id, &reply.messages);
-            let fx = clear_sent(m, &feedback_id, &key);
+            note_own_messages(m, &key, &reply);
+            let mut fx = clear_sent(m, &feedback_id, &key);
+            if m.resolve_after.remove(&key) {
+                if let Some(fb) = m.stream.get(&feedback_id).map(|r| r.fb.clone()) {
+                    fx.push(super::composer_target::resolve_effect(&fb));
+                }
+            }
             let to: Vec<String> = msgs.iter().map(|msg| msg.address.clone()).collect();
             let what = if to.is_empty() {
                 String::new()
@@ -2300,8 +2397,13 @@ fn on_reply_sent(
         Err(e) => {
             let retryable = e.keeps_queued();
             let queued = retryable && m.outbox_enabled;
-            let stale = matches!(e, ClientError::Conflict(_));
+            let stale = matches!(e, ClientError::Stale { .. });
             let mut fx = Vec::new();
+            let was_resolve = m.resolve_after.contains(&key);
+            if !queued {
+                m.resolve_after.remove(&key);
+                super::overlay::bulk_results::refused(m, &feedback_id, &key, &e);
+            }
             if queued {
                 // On disk and retried under the same key: the composer is free again.
                 if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
@@ -2337,11 +2439,16 @@ fn on_reply_sent(
                         super::textutil::sanitize(detail)
                     )
                 }
-                ClientError::Conflict(detail) => format!(
-                    "not sent: the thread changed since you opened it ({}); review the new \
-                     messages, edit, or send again to confirm",
-                    super::textutil::sanitize(detail)
-                ),
+                ClientError::Stale { changes, .. } => {
+                    // What the reply did not take into account joins the thread, and is shown.
+                    let changes: Vec<Message> =
+                        changes.iter().cloned().map(clean_message).collect();
+                    super::guard::add_changes(m, &feedback_id, &changes);
+                    format!(
+                        "not sent: {} new message(s) on the thread since you saw it",
+                        changes.len()
+                    )
+                }
                 other if retryable => {
                     format!("not sent ({other}); the draft is kept, send again to retry")
                 }
@@ -2355,14 +2462,11 @@ fn on_reply_sent(
                         c.pending_key = None;
                     }
                 }
-                if stale {
-                    c.stale = Some(Vec::new());
-                    c.confirm_stale = true;
-                }
                 c.error = Some(msg.clone());
             }
             if stale {
                 fx.push(Effect::LoadThread(feedback_id.clone()));
+                super::guard::open_after_refusal(m, &feedback_id, was_resolve);
                 m.set_status(Level::Warning, msg);
             } else {
                 m.set_status(Level::Error, msg);
@@ -2384,7 +2488,7 @@ fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
             o.reply_id = Some(reply.id.clone());
             o.messages = reply.messages.iter().cloned().map(clean_message).collect();
         }
-        note_own_messages(m, &fid, &reply.messages);
+        note_own_messages(m, &key, &reply);
         fx.extend(clear_sent(m, &fid, &key));
     }
     let failed = report.failed.len();
@@ -2422,42 +2526,47 @@ fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
     fx
 }
 
-/// Violations in a 422 problem body, read loosely (the rule engine's JSON shape). The
-/// reference server nests them: `{"violations": {"rulebook_version", "violations": [...],
-/// "refused": [...]}}`; a flat `violations` array (other backends) is read too.
-fn server_violations(problem: &serde_json::Value) -> Vec<ViolationMark> {
-    let found = problem.get("violations");
-    let list = found
-        .and_then(|v| v.get("violations"))
-        .and_then(|v| v.as_array())
-        .or_else(|| found.and_then(|v| v.as_array()));
-    let Some(list) = list else {
+/// Violations of the server's 422 rule refusal (typed by the client), as the composer marks them.
+fn server_violations(problem: &crate::domain::problem::ServerProblem) -> Vec<ViolationMark> {
+    use crate::domain::problem::ProblemExtension;
+    use crate::domain::verdict::Level as RuleLevel;
+    let ProblemExtension::RuleViolation(r) = &problem.extension else {
         return vec![];
     };
-    list.iter()
-        .filter_map(|v| {
-            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-            let n = |k: &str| v.get(k).and_then(|x| x.as_u64()).map(|x| x as usize);
-            let part = match s("part").as_deref() {
-                Some("public") => Visibility::Public,
-                _ => Visibility::Direct,
-            };
-            let level = match s("level").as_deref() {
-                Some("warning") => MarkLevel::Warning,
-                Some("info") => MarkLevel::Info,
-                _ => MarkLevel::Error,
-            };
-            Some(ViolationMark {
-                rule: s("rule").or_else(|| s("rule_id"))?,
-                level,
-                message: super::textutil::sanitize(&s("message").unwrap_or_default()),
-                part,
-                start: n("start").unwrap_or(0),
-                end: n("end").unwrap_or(0),
-                fix: s("fix"),
-            })
+    r.violations
+        .iter()
+        .map(|v| ViolationMark {
+            rule: v.rule.clone(),
+            level: match v.level {
+                RuleLevel::Error => MarkLevel::Error,
+                RuleLevel::Warning => MarkLevel::Warning,
+                RuleLevel::Info => MarkLevel::Info,
+            },
+            message: v.message.clone(),
+            part: v.part,
+            start: v.start,
+            end: v.end,
+            fix: v.fix.clone(),
         })
         .collect()
+}
+
+/// The rules whose errors the server would not let through (a 422 rule refusal), each once.
+pub fn refused_rules(e: &ClientError) -> Vec<String> {
+    use crate::domain::problem::ProblemExtension;
+    let ClientError::Refused { problem, .. } = e else {
+        return vec![];
+    };
+    let ProblemExtension::RuleViolation(r) = &problem.extension else {
+        return vec![];
+    };
+    let mut rules: Vec<String> = Vec::new();
+    for x in &r.refused {
+        if !rules.contains(&x.rule) {
+            rules.push(x.rule.clone());
+        }
+    }
+    rules
 }
 
 fn on_linked(
@@ -2561,10 +2670,14 @@ fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
         || (kp.code == KeyCode::Char('c') && kp.mods == KeyModifiers::CONTROL)
         || (kp.code == KeyCode::Char('g') && kp.mods == KeyModifiers::CONTROL);
     let enter = kp.code == KeyCode::Enter;
+    if let Some(fx) = super::overlay::key(m, kp) {
+        return fx;
+    }
     let Some(overlay) = m.overlay.as_mut() else {
         return vec![];
     };
     match overlay {
+        Overlay::Guard(_) | Overlay::BulkResults { .. } | Overlay::ConfirmClear => vec![],
         Overlay::Help { scroll } => {
             match kp.code {
                 KeyCode::Char('j') | KeyCode::Down => *scroll = scroll.saturating_add(1),
@@ -2804,6 +2917,11 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             }
             let rule = rest[0].to_string();
             let reason = rest[1..].join(" ");
+            let role = m.me.as_ref().map(|a| a.role);
+            if let Err(why) = super::policy::judge(m.rules.as_deref(), &rule, &reason, role) {
+                m.set_status(Level::Error, format!("override not added: {why}"));
+                return vec![];
+            }
             if let Some(c) = m.composer.as_mut() {
                 c.overrides.retain(|o| o.rule != rule);
                 c.overrides.push(Override {
@@ -2818,6 +2936,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
             }
             vec![]
         }
+        "send-resolve" | "sr" => run_action(m, Action::SendAndResolve),
         "refresh" => run_action(m, Action::Refresh),
         "help" | "h" | "warnings" => run_action(m, Action::Help),
         "copy" => match rest.first().copied() {

@@ -4,6 +4,7 @@ use super::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
 };
+use crate::domain::problem::{ProblemExtension, RuleRefusal, RulebookChanged};
 use crate::domain::*;
 use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
 use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -602,7 +603,10 @@ fn enforce_rules(
                 rulebook.version()
             ),
         );
-        e.violations = Some(serde_json::json!({ "rulebook_version": rulebook.version() }));
+        e.violations = ProblemExtension::RulebookChanged(RulebookChanged {
+            rulebook_version: rulebook.version().to_string(),
+        })
+        .to_value();
         return Err(e);
     }
     let mut violations = Vec::new();
@@ -640,11 +644,12 @@ fn enforce_rules(
         ProblemType::RULE_VIOLATION,
         format!("not delivered: {}", refused.join("; ")),
     );
-    e.violations = Some(serde_json::json!({
-        "rulebook_version": result.rulebook_version,
-        "violations": result.violations,
-        "refused": outcome.refused,
-    }));
+    e.violations = ProblemExtension::RuleViolation(RuleRefusal {
+        rulebook_version: result.rulebook_version,
+        violations: result.violations,
+        refused: outcome.refused,
+    })
+    .to_value();
     Err(e)
 }
 

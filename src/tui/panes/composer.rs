@@ -17,7 +17,8 @@ use ratatui::Frame;
 pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let focused = m.focus == Focus::Composer;
     let t = &m.theme;
-    let (Some(fb), Some(c)) = (m.selected(), m.composer.as_ref()) else {
+    // The composer's own item, which may not be the selected one (it is bound to it).
+    let (Some(fb), Some(c)) = (m.composer_item(), m.composer.as_ref()) else {
         let block = pane_block(m, "Reply", focused);
         let inner = block.inner(area);
         f.render_widget(block, area);
@@ -28,11 +29,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
         return;
     };
     let key = |a: Action| m.keymap.keys_for(Context::Composer, a).unwrap_or_default();
-    let title = format!(
-        "Reply · {} ({})",
-        c.kind.as_str(),
-        key(Action::CycleReplyType)
-    );
+    let title =
+        crate::tui::composer_target::title(m, c.kind.as_str(), &key(Action::CycleReplyType));
     let block = pane_block(m, title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -58,43 +56,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             t.get("composer.presence"),
         )));
     }
-    // The stale-send guard: what changed on the thread since it was loaded.
-    if let Some(new) = &c.stale {
+    // The stale-send guard: messages on the thread the agent has not seen (sending shows them).
+    if let Some(n) = crate::tui::guard::notice(m, &fb.id) {
         top.push(Line::from(Span::styled(
-            truncate_to_width(
-                &format!(
-                    "⚠ the thread changed since you opened it ({} new): edit, or {} again to confirm",
-                    new.len(),
-                    key(Action::SendReply)
-                ),
-                w,
-            ),
+            truncate_to_width(&n, w),
             t.get("composer.presence"),
         )));
-        for msg in new.iter().rev().take(3).rev() {
-            let who = if msg.direction == crate::domain::Direction::Outbound {
-                format!("{} (agent)", msg.author)
-            } else {
-                msg.author.clone()
-            };
-            top.push(Line::from(Span::styled(
-                truncate_to_width(&format!("  {who}: {}", one_line(&msg.body)), w),
-                t.get("ui.text"),
-            )));
-        }
-    } else if let Some(th) = m.threads.get(&fb.id) {
-        let after = th
-            .base
-            .as_ref()
-            .and_then(|b| th.messages.iter().position(|x| &x.id == b))
-            .map(|i| th.messages.len() - i - 1)
-            .unwrap_or(0);
-        if after > 0 {
-            top.push(Line::from(Span::styled(
-                format!("↻ {after} new message(s) on the thread since you opened it"),
-                t.get("composer.presence"),
-            )));
-        }
     }
     // Our replies to this item on their way (the outbox), newest last.
     for o in m
@@ -219,7 +186,7 @@ fn render_part(
     several: bool,
 ) {
     let t = &m.theme;
-    let Some(fb) = m.selected() else { return };
+    let Some(fb) = m.composer_item() else { return };
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let text = c.text(part);
     let mt = meter(fb.channel, part, &text);

@@ -96,7 +96,14 @@ pub fn render(f: &mut Frame, m: &Model) {
         Some(Overlay::Link(ls)) => cmdline::render_link(f, area, m, ls),
         Some(Overlay::Assign(p)) => cmdline::render_assign(f, area, m, p),
         Some(Overlay::Log(form)) => cmdline::render_log(f, area, m, form),
-        _ => {}
+        _ => {
+            let bottom = if m.zoom {
+                a.stream.union(a.profile).union(a.composer)
+            } else {
+                a.profile.union(a.composer)
+            };
+            crate::tui::overlay::render(f, area, bottom, m)
+        }
     }
 }
 

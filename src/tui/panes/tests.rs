@@ -168,12 +168,15 @@ fn unlinked_offline_with_presence_mono_80x24() {
     };
     update(
         &mut m,
-        Msg::Stream(StreamItem::Event(crate::domain::Event {
-            seq: 2,
-            name: EventName::PresenceChanged,
-            data: serde_json::to_value(p).unwrap(),
-            created_at: t0(),
-        })),
+        Msg::Stream(StreamItem::Event(
+            crate::domain::event_payload::TypedEvent::decode(&crate::domain::Event {
+                seq: 2,
+                name: EventName::PresenceChanged,
+                data: serde_json::to_value(p).unwrap(),
+                created_at: t0(),
+            })
+            .unwrap(),
+        )),
     );
     update(
         &mut m,
@@ -222,12 +225,15 @@ fn an_item_nobody_could_take_says_why() {
     fb.version += 1;
     update(
         &mut m,
-        Msg::Stream(StreamItem::Event(crate::domain::Event {
-            seq: 2,
-            name: EventName::FeedbackUpdated,
-            data: serde_json::to_value(&fb).unwrap(),
-            created_at: t0(),
-        })),
+        Msg::Stream(StreamItem::Event(
+            crate::domain::event_payload::TypedEvent::decode(&crate::domain::Event {
+                seq: 2,
+                name: EventName::FeedbackUpdated,
+                data: serde_json::to_value(&fb).unwrap(),
+                created_at: t0(),
+            })
+            .unwrap(),
+        )),
     );
     let screen = draw(&m);
     assert!(screen.contains("support    no one"), "{screen}");

@@ -2,6 +2,7 @@
 //! colleague's reply, our own direct part, a helper's tip, a newcomer), and the reducer's
 //! actions: open, scroll, close, live messages, and what was seen on screen.
 
+use crate::domain::event_payload::TypedEvent;
 use super::tests::{draw, keys, scene};
 use crate::client::StreamItem;
 use crate::domain::api::FeedbackDetail;
@@ -187,7 +188,9 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
     let mut m = open_scene("default", 120, 40);
     keys(&mut m, "z");
     let event = |seq: i64, name: EventName, data: serde_json::Value| {
-        Msg::Stream(StreamItem::Event(Event { seq, name, data, created_at: t0() }))
+        Msg::Stream(StreamItem::Event(
+            TypedEvent::decode(&Event { seq, name, data, created_at: t0() }).unwrap(),
+        ))
     };
     // Another item's message on the same thread (someone joining): it shows, and the view
     // asks who they are.
@@ -274,12 +277,12 @@ fn the_conversation_stays_on_the_selected_item() {
     // An arrival in follow mode does not take the selection away from the open conversation.
     let mut fb = feedback(50);
     fb.received_at = t0();
-    update(&mut m, Msg::Stream(StreamItem::Event(Event {
+    update(&mut m, Msg::Stream(StreamItem::Event(TypedEvent::decode(&Event {
         seq: 20,
         name: EventName::FeedbackCreated,
         data: serde_json::to_value(&fb).unwrap(),
         created_at: t0(),
-    })));
+    }).unwrap())));
     assert_eq!(m.stream.selected.as_deref(), Some("fb_00006"));
     assert_eq!(m.conversation.open_id(), Some("fb_00006"));
     // When the agent moves to another item (as a click or the next-item key does), the

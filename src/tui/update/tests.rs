@@ -1,6 +1,6 @@
 use super::*;
-use crate::domain::api::Page;
-use crate::domain::{Event, Message};
+use crate::domain::api::{Page, Presence};
+use crate::domain::{Event, EventName, Message};
 use crate::tui::keymap::Keymap;
 use crate::tui::lint::CompiledRules;
 use crate::tui::model::fixtures::*;
@@ -68,12 +68,16 @@ fn type_text(m: &mut Model, text: &str) -> Vec<Effect> {
 }
 
 fn event(name: EventName, data: serde_json::Value) -> Msg {
-    Msg::Stream(StreamItem::Event(Event {
+    // Decoded as the client decodes what the server streams.
+    let raw = Event {
         seq: 1,
         name,
         data,
         created_at: t0(),
-    }))
+    };
+    Msg::Stream(StreamItem::Event(
+        crate::domain::event_payload::TypedEvent::decode(&raw).expect("a well-formed event"),
+    ))
 }
 
 fn selected_id(m: &Model) -> String {
@@ -250,15 +254,19 @@ fn updates_replace_items_in_place() {
         FeedbackStatus::Answered
     );
     assert_eq!(m.stream.total(), 5);
-    // Garbage data is ignored, not a crash.
-    update(
-        &mut m,
-        event(EventName::FeedbackUpdated, serde_json::json!({"nope": 1})),
-    );
-    update(
-        &mut m,
-        event(EventName::MessageCreated, serde_json::json!(null)),
-    );
+    // Garbage data never reaches the reducer: the client's decoding refuses it.
+    for (name, data) in [
+        (EventName::FeedbackUpdated, serde_json::json!({"nope": 1})),
+        (EventName::MessageCreated, serde_json::json!(null)),
+    ] {
+        let raw = Event {
+            seq: 2,
+            name,
+            data,
+            created_at: t0(),
+        };
+        assert!(crate::domain::event_payload::TypedEvent::decode(&raw).is_err());
+    }
 }
 
 #[test]
@@ -642,7 +650,30 @@ fn refused_sends_show_the_servers_violations() {
     keys(&mut m, "G r");
     type_text(&mut m, "call me at 555");
     keys(&mut m, "C-s");
-    let problem = serde_json::json!({"violations": [{"rule": "pii.phone", "level": "error", "message": "phone number in public", "part": "public", "start": 11, "end": 14}]});
+    // The typed refusal (the server builds the same struct; tests/console_model.rs decodes the
+    // real server's body).
+    use crate::domain::problem::{ProblemExtension, RuleRefusal, ServerProblem};
+    use crate::domain::verdict::{Level as RuleLevel, OverridePolicy, Violation};
+    let problem = Box::new(ServerProblem {
+        status: 422,
+        kind: "rule-violation".into(),
+        errors: vec![],
+        extension: ProblemExtension::RuleViolation(RuleRefusal {
+            rulebook_version: "1".into(),
+            violations: vec![Violation {
+                rule: "pii.phone".into(),
+                level: RuleLevel::Error,
+                message: "phone number in public".into(),
+                part: Visibility::Public,
+                start: 11,
+                end: 14,
+                fix: None,
+                overridable: true,
+                override_policy: OverridePolicy::default(),
+            }],
+            refused: vec![],
+        }),
+    });
     update(
         &mut m,
         Msg::ReplySent {
@@ -914,7 +945,14 @@ fn connection_state_and_stream_reset() {
         &mut m,
         event(
             EventName::PresenceChanged,
-            serde_json::json!({"not": "a presence"}),
+            serde_json::to_value(Presence {
+                feedback_id: "fb_00001".into(),
+                agent_id: "agt_bo".into(),
+                agent_name: "Bo".into(),
+                state: PresenceState::Viewing,
+                at: t0(),
+            })
+            .unwrap(),
         ),
     );
     update(
@@ -1074,7 +1112,7 @@ fn rules_mark_the_draft_as_it_is_typed() {
     keys(&mut m, "A-n");
     let c = m.composer.as_ref().unwrap();
     assert_eq!(c.active, Visibility::Public);
-    keys(&mut m, "C-k");
+    keys(&mut m, "C-k y");
     assert!(m
         .composer
         .as_ref()
@@ -1368,7 +1406,7 @@ fn queued_replies_from_the_last_session_are_shown_and_drained_at_start() {
 }
 
 #[test]
-fn stale_send_guard_shows_what_changed_then_confirms_without_a_base() {
+fn stale_send_guard_shows_what_changed_and_one_key_confirms_with_the_new_base() {
     let (mut m, _) = loaded(5);
     m.outbox_enabled = true;
     keys(&mut m, "G");
@@ -1384,58 +1422,62 @@ fn stale_send_guard_shows_what_changed_then_confirms_without_a_base() {
     type_text(&mut m, "On it!");
     let (key, reply) = send_key(&keys(&mut m, "C-s"));
     assert_eq!(reply.base_message_id.as_deref(), Some("msg_1"));
-    // Someone replied meanwhile: the event shows on the thread, the base stays.
+    // Someone replied meanwhile; the server stops the send and says with what (409).
+    let long = format!("Bo's answer, {} the end", "in full ".repeat(40));
     let m2 = message(
         "msg_2",
         "fb_00000",
         crate::domain::Direction::Outbound,
-        "Bo's answer",
+        &long,
     );
-    update(
-        &mut m,
-        event(
-            EventName::MessageCreated,
-            serde_json::to_value(&m2).unwrap(),
-        ),
-    );
-    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_1"));
-    // The server stops the send.
     let fx = update(
         &mut m,
         Msg::ReplySent {
             feedback_id: "fb_00000".into(),
             key: key.clone(),
-            result: Err(ClientError::Conflict(
-                "the thread has 1 newer message".into(),
-            )),
+            result: Err(ClientError::Stale {
+                detail: "1 new message(s)".into(),
+                changes: vec![m2.clone()],
+            }),
         },
     );
-    assert!(fx.contains(&Effect::LoadThread("fb_00000".into())));
     assert!(fx.contains(&Effect::DropOutbox(key.clone())));
     assert!(m.outbox.is_empty());
     let c = m.composer.as_ref().unwrap();
     assert_eq!(c.text(Visibility::Public), "On it!");
-    assert!(c.stale.is_some() && c.confirm_stale && c.pending_key.is_none());
-    // The thread is fetched: what is new since the base is shown.
-    thread(&mut m, "fb_00000", vec![m1, m2]);
-    let c = m.composer.as_ref().unwrap();
-    assert_eq!(c.stale.as_ref().unwrap().len(), 1);
-    assert_eq!(c.stale.as_ref().unwrap()[0].body, "Bo's answer");
+    // The base stays on what the agent saw; the new message is shown whole.
+    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_1"));
+    let Some(Overlay::Guard(view)) = &m.overlay else {
+        panic!("no guard: {:?}", m.overlay)
+    };
+    assert_eq!(view.messages.len(), 1);
+    m.size = (120, 40);
     let screen = draw_text(&m);
-    assert!(screen.contains("the thread changed"), "{screen}");
-    assert!(screen.contains("Bo's answer"), "{screen}");
-    // Sending again confirms: no base, a new key.
-    let (key2, reply2) = send_key(&keys(&mut m, "C-s"));
+    assert!(screen.contains("the end"), "not in full:\n{screen}");
+    // A refetch (re-selecting) does not clear it.
+    thread(&mut m, "fb_00000", vec![m1.clone(), m2.clone()]);
+    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_1"));
+    // One key: read, and sent based on the message shown.
+    let (key2, reply2) = send_key(&keys(&mut m, "y"));
     assert_ne!(key2, key);
-    assert_eq!(reply2.base_message_id, None);
-    // Delivered: the guard is over, the base moves past our own message.
+    assert_eq!(reply2.base_message_id.as_deref(), Some("msg_2"));
+    assert!(m.overlay.is_none());
+    // Delivered: our own message is seen, nothing is claimed new.
     let mut mine = message(
         "msg_3",
         "fb_00000",
         crate::domain::Direction::Outbound,
         "On it!",
     );
+    mine.author = "Sam Agent".into();
     mine.reply_id = Some("rep_3".into());
+    update(
+        &mut m,
+        event(
+            EventName::MessageCreated,
+            serde_json::to_value(&mine).unwrap(),
+        ),
+    );
     update(
         &mut m,
         Msg::ReplySent {
@@ -1444,37 +1486,52 @@ fn stale_send_guard_shows_what_changed_then_confirms_without_a_base() {
             result: Ok(reply_of("fb_00000", "rep_3", vec![mine])),
         },
     );
-    let c = m.composer.as_ref().unwrap();
-    assert!(c.stale.is_none() && c.is_empty());
-    assert_eq!(m.threads["fb_00000"].base.as_deref(), Some("msg_3"));
+    assert!(m.composer.as_ref().unwrap().is_empty());
+    assert!(crate::tui::guard::unseen(&m, "fb_00000").is_empty());
+    let screen = draw_text(&m);
+    assert!(!screen.contains("new message"), "{screen}");
+    assert!(!screen.contains("not seen"), "{screen}");
 }
 
 #[test]
-fn an_edit_after_the_guard_sends_with_the_new_base() {
+fn re_selecting_the_item_never_clears_the_guard() {
     let (mut m, _) = loaded(5);
     keys(&mut m, "G");
     let m1 = message("msg_1", "fb_00000", crate::domain::Direction::Inbound, "hi");
     thread(&mut m, "fb_00000", vec![m1.clone()]);
     keys(&mut m, "r");
     type_text(&mut m, "x");
-    let (key, _) = send_key(&keys(&mut m, "C-s"));
-    update(
-        &mut m,
-        Msg::ReplySent {
-            feedback_id: "fb_00000".into(),
-            key,
-            result: Err(ClientError::Conflict("stale".into())),
-        },
-    );
+    // A colleague's reply arrives (event), then the agent leaves, looks elsewhere, comes back.
     let m2 = message(
         "msg_2",
         "fb_00000",
-        crate::domain::Direction::Inbound,
-        "again",
+        crate::domain::Direction::Outbound,
+        "Bo was here",
     );
+    update(
+        &mut m,
+        event(
+            EventName::MessageCreated,
+            serde_json::to_value(&m2).unwrap(),
+        ),
+    );
+    let fx = keys(&mut m, "C-s");
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SendReply { .. })));
+    assert!(matches!(&m.overlay, Some(Overlay::Guard(_))));
+    keys(&mut m, "esc esc k j");
+    assert_eq!(selected_id(&m), "fb_00000");
+    // The reselection loads the thread again: the base stays.
     thread(&mut m, "fb_00000", vec![m1, m2]);
-    type_text(&mut m, "y");
-    let (_, reply) = send_key(&keys(&mut m, "C-s"));
+    let fx = keys(&mut m, "r C-s");
+    assert!(
+        !fx.iter().any(|f| matches!(f, Effect::SendReply { .. })),
+        "the re-selected item went straight out"
+    );
+    let Some(Overlay::Guard(view)) = &m.overlay else {
+        panic!("no guard after re-selection")
+    };
+    assert_eq!(view.messages[0].body, "Bo was here");
+    let (_, reply) = send_key(&keys(&mut m, "ret"));
     assert_eq!(reply.base_message_id.as_deref(), Some("msg_2"));
 }
 
@@ -1988,3 +2045,5 @@ fn follow_mode_never_moves_an_open_composer_to_another_item() {
     );
     assert_eq!(selected_id(&m), "fb_00041");
 }
+
+mod composer;

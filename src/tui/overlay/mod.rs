@@ -1,0 +1,137 @@
+//! Overlays of the composer's conversation work (issue 16): the stale-send guard's new messages
+//! (`guard`), the bulk reply's result list (`bulk_results`) and the question before a draft is
+//! cleared. Each takes the keys while it is open and is drawn over the panes.
+
+pub mod bulk_results;
+pub mod guard;
+
+use super::effects::Effect;
+use super::keymap::KeyPress;
+use super::model::{Model, Overlay};
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::Frame;
+
+/// Keys of this module's overlays; `None` when the open overlay is not one of them.
+pub fn key(m: &mut Model, kp: KeyPress) -> Option<Vec<Effect>> {
+    let esc = kp.code == KeyCode::Esc
+        || (kp.mods == KeyModifiers::CONTROL && matches!(kp.code, KeyCode::Char('c' | 'g')));
+    match m.overlay.as_mut()? {
+        Overlay::Guard(_) => Some(guard::key(m, kp, esc)),
+        Overlay::BulkResults { scroll } => {
+            if let Some(s) = scroll_key(*scroll, kp) {
+                *scroll = s;
+            } else if esc || matches!(kp.code, KeyCode::Enter | KeyCode::Char('q' | 'x')) {
+                m.overlay = None;
+                m.bulk = None;
+            }
+            Some(vec![])
+        }
+        Overlay::ConfirmClear => {
+            m.overlay = None;
+            if matches!(kp.code, KeyCode::Char('y' | 'Y')) {
+                return Some(super::update::clear_draft_now(m));
+            }
+            m.set_status(super::model::Level::Info, "the draft is kept");
+            Some(vec![])
+        }
+        _ => None,
+    }
+}
+
+/// j/k, arrows and pages move a scrolled overlay; `None` for any other key.
+pub fn scroll_key(scroll: u16, kp: KeyPress) -> Option<u16> {
+    match kp.code {
+        KeyCode::Char('j') | KeyCode::Down => Some(scroll.saturating_add(1)),
+        KeyCode::Char('k') | KeyCode::Up => Some(scroll.saturating_sub(1)),
+        KeyCode::PageDown | KeyCode::Char(' ') => Some(scroll.saturating_add(10)),
+        KeyCode::PageUp => Some(scroll.saturating_sub(10)),
+        KeyCode::Home | KeyCode::Char('g') => Some(0),
+        _ => None,
+    }
+}
+
+/// Draws this module's overlays; `bottom` is the area under the stream (profile and composer),
+/// where the conversation being answered belongs.
+pub fn render(f: &mut Frame, screen: Rect, bottom: Rect, m: &Model) {
+    match &m.overlay {
+        Some(Overlay::Guard(view)) => guard::render(f, bottom, m, view),
+        Some(Overlay::BulkResults { scroll }) => bulk_view::render(f, screen, m, *scroll),
+        Some(Overlay::ConfirmClear) => bulk_view::render_confirm(f, bottom, m),
+        _ => {}
+    }
+}
+
+mod bulk_view {
+    //! Drawing the bulk results and the clear-draft question.
+    use super::bulk_results::{counts, describe};
+    use crate::tui::model::Model;
+    use crate::tui::panes::centered;
+    use crate::tui::textutil::truncate_to_width;
+    use ratatui::layout::Rect;
+    use ratatui::text::{Line, Span};
+    use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+    use ratatui::Frame;
+
+    pub fn render(f: &mut Frame, area: Rect, m: &Model, scroll: u16) {
+        let t = &m.theme;
+        let Some(r) = &m.bulk else { return };
+        let (sent, refused, skipped) = counts(m, r);
+        let pop = centered(
+            area,
+            area.width.saturating_sub(4).min(110),
+            (r.entries.len() as u16 + 4).min(area.height.saturating_sub(2)),
+        );
+        f.render_widget(Clear, pop);
+        let block = Block::bordered()
+            .title(format!(
+                " Macro reply: {sent} sent, {refused} refused, {skipped} skipped (Esc closes) "
+            ))
+            .border_style(t.get("ui.border.focus"))
+            .style(t.get("ui.popup"));
+        let inner = block.inner(pop);
+        f.render_widget(block, pop);
+        let w = inner.width as usize;
+        let lines: Vec<Line> = r
+            .entries
+            .iter()
+            .map(|e| {
+                let (label, detail) = describe(m, e);
+                let style = match label {
+                    "refused" | "failed" => t.get("rule.error"),
+                    "skipped" | "queued" => t.get("rule.warning"),
+                    "delivered" | "sent" => t.get("stream.state.answered"),
+                    _ => t.get("ui.text.dim"),
+                };
+                let text = format!("{label:<9} {} {} {detail}", e.feedback_id, e.who);
+                Line::from(Span::styled(truncate_to_width(&text, w), style))
+            })
+            .collect();
+        let max = (lines.len() as u16).saturating_sub(inner.height);
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .scroll((scroll.min(max), 0)),
+            inner,
+        );
+    }
+
+    pub fn render_confirm(f: &mut Frame, area: Rect, m: &Model) {
+        let t = &m.theme;
+        let pop = centered(area, area.width.saturating_sub(4).min(60), 3);
+        f.render_widget(Clear, pop);
+        let block = Block::bordered()
+            .border_style(t.get("rule.warning"))
+            .style(t.get("ui.popup"));
+        let inner = block.inner(pop);
+        f.render_widget(block, pop);
+        f.render_widget(
+            Paragraph::new(truncate_to_width(
+                "Clear this draft? y clears it (C-z undoes), any other key keeps it",
+                inner.width as usize,
+            ))
+            .style(t.get("ui.text")),
+            inner,
+        );
+    }
+}
