@@ -211,6 +211,10 @@ pub struct ServeArgs {
     /// Seconds a request may take from its head to its response, body included (408 beyond).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate address: bind it to loopback
+    /// or your monitoring network; no token is asked for there).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +232,21 @@ pub enum AgentCommand {
         role: crate::domain::AgentRole,
         /// Limit the token to these scopes (read, reply, admin), comma-separated; default: the role's.
         #[arg(long, value_delimiter = ',')]
+        scopes: Vec<crate::domain::Scope>,
+        /// The token stops working after this many days (default: until revoked).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// Give an existing agent one more token and print it (shown once), e.g. a `read`-only one
+    /// for a wallboard or for shadowing: it sees everything the agent sees and changes nothing.
+    Token {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        /// The agent's id (as `agent add` printed it).
+        #[arg(long)]
+        agent: String,
+        /// The token's scopes (read, reply, admin), comma-separated; at most the role's.
+        #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<crate::domain::Scope>,
         /// The token stops working after this many days (default: until revoked).
         #[arg(long, value_name = "DAYS")]

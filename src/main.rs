@@ -167,8 +167,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_streams_per_token: args.max_streams_per_token,
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
     };
+    config.metrics_listen = args.metrics_listen;
     let running = server::start(config).await?;
     println!("earshot server listening on {}", running.url());
+    if let Some(at) = running.metrics_addr {
+        println!("prometheus metrics at http://{at}/metrics");
+    }
     if args.demo {
         print_demo_tokens();
     } else if let Some(steps) =
@@ -335,6 +339,27 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
             if let Some(days) = expires_in_days {
                 let at = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
                 store.set_token_expiry(&token, at).await?;
+                println!("the token expires at {}", at.to_rfc3339());
+            }
+            println!("token (shown once, keep it safe): {token}");
+            store.close().await;
+        }
+        AgentCommand::Token {
+            db,
+            agent,
+            scopes,
+            expires_in_days,
+        } => {
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let expires = expires_in_days
+                .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let token = store.add_token(&agent, &scopes, expires).await?;
+            let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            println!(
+                "new token of agent {agent} with scopes {}",
+                scopes.join(",")
+            );
+            if let Some(at) = expires {
                 println!("the token expires at {}", at.to_rfc3339());
             }
             println!("token (shown once, keep it safe): {token}");

@@ -5,7 +5,6 @@
 //! HTTP API (`api`), so that the server and every client agree on one definition.
 
 pub mod api;
-pub mod metrics;
 pub mod recipient;
 
 use chrono::{DateTime, Utc};
@@ -49,6 +48,9 @@ macro_rules! string_enum {
         }
     };
 }
+
+// After the macro, which it uses (textual macro scope).
+pub mod metrics;
 
 /// A string that names no variant of an enum (a bad channel, status, role...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -211,6 +211,8 @@ pub async fn create(
         auto_assign: true,
         status: FeedbackStatus::New,
         logged_by: Some(agent.agent.id.clone()),
+        answered_at: None,
+        resolved_at: None,
     };
     let (feedback, created) = state.store.create_feedback(intake, &agent.scope()).await?;
     let location = HeaderValue::from_str(&format!("/v1/feedback/{}", feedback.id));

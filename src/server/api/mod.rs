@@ -3,6 +3,7 @@
 mod customers;
 mod feedback;
 mod meta;
+mod metrics;
 pub mod openapi;
 mod org;
 mod replies;
@@ -80,6 +81,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/identities/{id}/matches" => get(customers::matches)),
     route!(GET "/rules" => get(meta::rules)),
     route!(GET "/triage/model" => get(meta::triage_model)),
+    route!(GET "/metrics/summary" => get(metrics::summary)),
     route!(GET "/events" => get(super::sse::events)),
 ];
 
@@ -88,10 +90,15 @@ pub fn router(state: AppState) -> Router {
     for route in ROUTES {
         v1 = v1.route(route.path, (route.handler)());
     }
-    let v1 = v1.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        audit_refusals,
-    ));
+    let v1 = v1
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit_refusals,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::telemetry::record,
+        ));
     Router::new()
         .nest("/v1", v1)
         .fallback(not_found)
@@ -103,6 +110,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found(State(state): State<AppState>, method: Method) -> ApiError {
     let e = ApiError::not_found("no such route");
+    count_unrouted(&state, &method, e.status);
     record_unrouted(&state, &method, e.status).await;
     e
 }
@@ -114,8 +122,19 @@ async fn method_not_allowed(State(state): State<AppState>, method: Method) -> Ap
         "Method not allowed",
         "this route does not take that method",
     );
+    count_unrouted(&state, &method, e.status);
     record_unrouted(&state, &method, e.status).await;
     e
+}
+
+/// A request that matched no route is counted under one label (its path is the caller's bytes).
+fn count_unrouted(state: &AppState, method: &Method, status: axum::http::StatusCode) {
+    state.telemetry.observe(
+        super::audit::method_label(method),
+        "(no route)",
+        status,
+        std::time::Instant::now(),
+    );
 }
 
 /// A mutation that matched no route is counted, never written verbatim (its path is the

@@ -37,6 +37,10 @@ pub struct Intake {
     pub status: FeedbackStatus,
     /// Who logged it (an agent for offline feedback), for the audit log.
     pub logged_by: Option<String>,
+    /// When a past item was first answered and resolved (the demo seed's history); a live item
+    /// gets these from its replies and changes.
+    pub answered_at: Option<i64>,
+    pub resolved_at: Option<i64>,
 }
 
 /// An agent's correction of an item's triage, with the priority and SLA routing re-derived from it.
@@ -297,6 +301,8 @@ impl Store {
             &intake.author_handle,
             &intake.author_name,
             intake.customer_id.as_deref(),
+            // The seed's history happened when it was received.
+            if live { self.now() } else { intake.received_at },
         )
         .await?;
         let customer_id = intake
@@ -311,8 +317,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
              received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
-             sentiment_label, sentiment_confidence, kind, urgency, cues) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22)",
+             sentiment_label, sentiment_confidence, kind, urgency, cues, first_reply_at, resolved_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23,$24)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -336,8 +342,26 @@ impl Store {
         .bind(intake.triage.kind.as_str())
         .bind(urgency_column(&intake.triage.urgency))
         .bind(serde_json::to_string(&intake.triage.cues).unwrap_or_else(|_| "[]".into()))
+        .bind(intake.answered_at)
+        .bind(intake.resolved_at)
         .execute(&mut **tx)
         .await?;
+        // An identity is first seen with its earliest post (posts may arrive out of order).
+        sqlx::query(
+            "UPDATE identities SET first_seen_at = $1 WHERE id = $2 AND (first_seen_at IS NULL OR first_seen_at > $1)",
+        )
+        .bind(intake.received_at)
+        .bind(&author.id)
+        .execute(&mut **tx)
+        .await?;
+        if !live {
+            // The seed's customers were linked before their history began.
+            sqlx::query("UPDATE identities SET linked_at = $1 WHERE id = $2 AND linked_at > $1")
+                .bind(intake.received_at)
+                .bind(&author.id)
+                .execute(&mut **tx)
+                .await?;
+        }
         let message = Message {
             id: new_id("msg"),
             thread_id: thread_id.clone(),
@@ -625,7 +649,7 @@ impl Store {
             None => current_due,
         };
         let sla_due_at = if escalated {
-            base_due.min(now_micros() + policy.escalation_sla_hours * 3_600_000_000)
+            base_due.min(self.now() + policy.escalation_sla_hours * 3_600_000_000)
         } else {
             base_due
         };
@@ -643,7 +667,9 @@ impl Store {
         }
         sqlx::query(
             "UPDATE feedback SET department = $1, assignee = $2, status = $3, priority = $4, \
-             sla_due_at = $5, unassigned_reason = $6, version = version + 1 WHERE id = $7 AND version = $8",
+             sla_due_at = $5, unassigned_reason = $6, version = version + 1, \
+             resolved_at = CASE WHEN $3 = 'resolved' THEN COALESCE(resolved_at, $9) ELSE NULL END \
+             WHERE id = $7 AND version = $8",
         )
         .bind(&department)
         .bind(&assignee)
@@ -653,6 +679,8 @@ impl Store {
         .bind(&unassigned_reason)
         .bind(id)
         .bind(expected_version)
+        // When it was resolved, for resolution times: kept while it stays resolved.
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         if let Some(c) = relabel {
@@ -742,25 +770,25 @@ impl Store {
             .await?)
     }
 
-    /// The current time as the store writes it (exposed for intake defaults).
+    /// The current time as the store writes it (exposed for intake defaults), from its clock.
     pub fn now(&self) -> i64 {
-        now_micros()
+        self.clock.now_micros()
     }
 }
 
-enum QueryArg {
+pub(crate) enum QueryArg {
     Text(String),
     Int(i64),
 }
 
 /// SQL text with numbered `$N` placeholders and the values that go with them.
-struct SqlBuilder {
-    sql: String,
-    args: Vec<QueryArg>,
+pub(crate) struct SqlBuilder {
+    pub sql: String,
+    pub args: Vec<QueryArg>,
 }
 
 impl SqlBuilder {
-    fn new(sql: String) -> Self {
+    pub fn new(sql: String) -> Self {
         SqlBuilder {
             sql,
             args: Vec::new(),
@@ -768,7 +796,7 @@ impl SqlBuilder {
     }
 
     /// Adds a value and returns its placeholder.
-    fn arg(&mut self, value: QueryArg) -> String {
+    pub fn arg(&mut self, value: QueryArg) -> String {
         self.args.push(value);
         format!("${}", self.args.len())
     }

@@ -7,7 +7,7 @@ use super::events::{append, append_all, NewEvent};
 use super::feedback::{insert_message, load_feedback};
 use super::rows;
 use super::scope::DepartmentScope;
-use super::{audit_in, micros_to_time, new_id, now_micros, Store, StoreError, StoreResult};
+use super::{audit_in, micros_to_time, new_id, Store, StoreError, StoreResult};
 use crate::domain::api::NewReply;
 use crate::domain::recipient::ReplyRecipient;
 use crate::domain::*;
@@ -113,7 +113,7 @@ impl Store {
             }
         }
         let reply_id = new_id("rp");
-        let now = now_micros();
+        let now = self.now();
         let mut messages = Vec::new();
         for (part, to) in reply.parts.iter().zip(recipients) {
             let message = Message {
@@ -159,6 +159,14 @@ impl Store {
         // The item as it will be after this transaction (it was read inside it, so this is
         // exact without reading it again).
         let mut updated = feedback.clone();
+        // The first reply ends the item's first-response time.
+        sqlx::query(
+            "UPDATE feedback SET first_reply_at = $1 WHERE id = $2 AND first_reply_at IS NULL",
+        )
+        .bind(now)
+        .bind(&feedback.id)
+        .execute(&mut *tx)
+        .await?;
         if matches!(
             feedback.status,
             FeedbackStatus::New | FeedbackStatus::Open | FeedbackStatus::Pending
