@@ -126,6 +126,11 @@ pub struct LookArgs {
     /// terminal's own text selection).
     #[arg(long)]
     pub mouse: bool,
+    /// Read-only supervision (wallboards, shadowing): everything is shown, the Team screen too,
+    /// and nothing that would change data can be done. A token with only the `read` scope
+    /// (`earshot agent token --scopes read`) makes the console read-only by itself.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Args, Default)]

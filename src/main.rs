@@ -93,6 +93,7 @@ fn console_options(look: LookArgs, config: Option<&ConnectionConfig>) -> Console
             .or_else(|| config.and_then(|c| c.keymap.clone())),
         color: look.color,
         mouse: look.mouse || config.is_some_and(|c| c.mouse),
+        read_only: look.read_only,
         config_dir: Some(paths::config_dir()),
         data_dir: Some(paths::data_dir()),
     }

@@ -731,3 +731,28 @@ async fn the_summary_on_the_wire_has_every_field() {
     assert_eq!(m.response_trend[0].p50_secs.len(), 30);
     org.server.stop().await;
 }
+
+/// The Team screen's snapshots (src/tui/panes/tests.rs) are drawn from a summary this server
+/// produced for the scripted organisation, as the admin sees it (every department); the fixture
+/// holds it with the random item ids named after the script (i0..i7). This test keeps the
+/// fixture true: it fails when the server's answer no longer matches it, and
+/// `EARSHOT_UPDATE_FIXTURES=1` rewrites it.
+#[tokio::test]
+async fn the_team_screen_fixture_is_what_the_server_answers() {
+    let org = scripted().await;
+    let r = org.server.get("/v1/metrics/summary?window=24h", SAM).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut text = serde_json::to_string_pretty(&r.body).unwrap();
+    for (n, id) in org.items.iter().enumerate() {
+        text = text.replace(id.as_str(), &format!("fb_i{n}"));
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tui/panes/fixtures/team_summary.json");
+    if std::env::var("EARSHOT_UPDATE_FIXTURES").is_ok() {
+        std::fs::write(path, format!("{text}\n")).unwrap();
+    }
+    let stored: MetricsSummary =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the fixture")).unwrap();
+    let answered: MetricsSummary = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored, answered, "the fixture is stale: EARSHOT_UPDATE_FIXTURES=1 rewrites it");
+    org.server.stop().await;
+}
