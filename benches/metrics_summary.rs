@@ -99,7 +99,10 @@ async fn main() {
     );
     let scopes = [
         ("admin (all departments)", DepartmentScope::All),
-        ("supervisor (support)", DepartmentScope::only(&["support".to_string()])),
+        (
+            "supervisor (support)",
+            DepartmentScope::only(&["support".to_string()]),
+        ),
     ];
     println!("| scope | window | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|");
     for (who, scope) in &scopes {

@@ -746,13 +746,19 @@ async fn the_team_screen_fixture_is_what_the_server_answers() {
     for (n, id) in org.items.iter().enumerate() {
         text = text.replace(id.as_str(), &format!("fb_i{n}"));
     }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/tui/panes/fixtures/team_summary.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/tui/panes/fixtures/team_summary.json"
+    );
     if std::env::var("EARSHOT_UPDATE_FIXTURES").is_ok() {
         std::fs::write(path, format!("{text}\n")).unwrap();
     }
     let stored: MetricsSummary =
         serde_json::from_str(&std::fs::read_to_string(path).expect("the fixture")).unwrap();
     let answered: MetricsSummary = serde_json::from_str(&text).unwrap();
-    assert_eq!(stored, answered, "the fixture is stale: EARSHOT_UPDATE_FIXTURES=1 rewrites it");
+    assert_eq!(
+        stored, answered,
+        "the fixture is stale: EARSHOT_UPDATE_FIXTURES=1 rewrites it"
+    );
     org.server.stop().await;
 }

@@ -24,7 +24,13 @@ fn the_demo_supervisor_opens_the_team_screen() {
     console.wait_for("STREAM", WAIT);
     console.keys(b"T");
     let screen = console.wait_for("Breached now", WAIT);
-    for part in ["Team · last 24 hours", "First reply p50", "SLA", "Agents", "on time"] {
+    for part in [
+        "Team · last 24 hours",
+        "First reply p50",
+        "SLA",
+        "Agents",
+        "on time",
+    ] {
         assert!(screen.contains(part), "{part} missing:\n{screen}");
     }
     // The demo's departments are listed with their figures.

@@ -1371,12 +1371,16 @@ fn acts_on_selection(a: Action) -> bool {
 }
 
 /// What a read-only console says when asked to change something.
-pub const READ_ONLY_NOTE: &str = "read-only: this console changes nothing (--read-only or a read-scope token)";
+pub const READ_ONLY_NOTE: &str =
+    "read-only: this console changes nothing (--read-only or a read-scope token)";
 
 pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
     if m.read_only && a.changes_data() {
         m.dirty = true;
-        m.set_status(Level::Warning, format!("read-only: {} is disabled", a.name()));
+        m.set_status(
+            Level::Warning,
+            format!("read-only: {} is disabled", a.name()),
+        );
         return vec![];
     }
     // A filter still being applied could move the selection after the action: finish it
@@ -2738,8 +2742,21 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
     };
     let rest: Vec<&str> = words.collect();
     const CHANGING: &[&str] = &[
-        "reply", "type", "override", "assign", "claim", "reassign", "route", "escalate", "resolve",
-        "pending", "tone", "sentiment", "status", "log", "link",
+        "reply",
+        "type",
+        "override",
+        "assign",
+        "claim",
+        "reassign",
+        "route",
+        "escalate",
+        "resolve",
+        "pending",
+        "tone",
+        "sentiment",
+        "status",
+        "log",
+        "link",
     ];
     if m.read_only && CHANGING.contains(&cmd) {
         m.set_status(Level::Warning, format!("read-only: :{cmd} is disabled"));

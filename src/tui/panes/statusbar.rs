@@ -48,7 +48,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     };
     let mut right: Vec<Span> = Vec::new();
     if m.read_only {
-        right.push(Span::styled("READ-ONLY ", bar.patch(t.get("ui.statusbar.warning"))));
+        right.push(Span::styled(
+            "READ-ONLY ",
+            bar.patch(t.get("ui.statusbar.warning")),
+        ));
     }
     match &m.connection {
         Connection::Connected => {

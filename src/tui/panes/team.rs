@@ -22,7 +22,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, team: &TeamView) {
         Load::Loaded(s) => s,
         Load::Failed(e) => {
             let text = format!("the team's figures could not be loaded: {e}");
-            f.render_widget(Paragraph::new(text).style(m.theme.get("profile.error")), inner);
+            f.render_widget(
+                Paragraph::new(text).style(m.theme.get("profile.error")),
+                inner,
+            );
             return;
         }
         _ => {
@@ -126,7 +129,11 @@ fn response_trend(f: &mut Frame, area: Rect, m: &Model, s: &MetricsSummary) {
     let name_w = 10u16.min(inner.width / 3);
     let value_w = 6u16;
     for (row, trend) in s.response_trend.iter().enumerate() {
-        let Some(y) = inner.y.checked_add(row as u16).filter(|y| *y < inner.bottom()) else {
+        let Some(y) = inner
+            .y
+            .checked_add(row as u16)
+            .filter(|y| *y < inner.bottom())
+        else {
             break;
         };
         let group = s.by_department.iter().find(|g| g.key == trend.department);
@@ -290,10 +297,7 @@ fn agent_loads(f: &mut Frame, area: Rect, m: &Model, s: &MetricsSummary) {
                     format!("{:<w$} ", truncate_to_width(&a.name, name_w), w = name_w),
                     t.get("profile.value"),
                 ),
-                Span::styled(
-                    format!("{:>3}", a.open),
-                    t.get("profile.value"),
-                ),
+                Span::styled(format!("{:>3}", a.open), t.get("profile.value")),
                 Span::styled(
                     format!(" ({}) ", a.breached),
                     if a.breached > 0 {
@@ -342,7 +346,9 @@ fn sentiment_bars(f: &mut Frame, area: Rect, m: &Model, s: &MetricsSummary) {
             Bar::default()
                 .value(pct)
                 .text_value(format!("{pct}"))
-                .label(Line::from(truncate_to_width(channel.as_str(), 6).to_string()))
+                .label(Line::from(
+                    truncate_to_width(channel.as_str(), 6).to_string(),
+                ))
                 .style(t.get("sentiment.negative"))
         })
         .collect();
@@ -371,15 +377,15 @@ fn customers(f: &mut Frame, area: Rect, m: &Model, s: &MetricsSummary) {
         for c in list {
             lines.push(Line::from(vec![
                 Span::styled(format!("{mark} "), style),
-                Span::styled(
-                    format!("{} ({})", c.name, c.items),
-                    t.get("profile.value"),
-                ),
+                Span::styled(format!("{} ({})", c.name, c.items), t.get("profile.value")),
             ]));
         }
     }
     if lines.is_empty() {
-        lines.push(Line::styled("none active in the window", t.get("ui.text.dim")));
+        lines.push(Line::styled(
+            "none active in the window",
+            t.get("ui.text.dim"),
+        ));
     }
     lines.truncate(inner.height as usize);
     f.render_widget(Paragraph::new(lines), inner);
