@@ -762,3 +762,55 @@ async fn the_team_screen_fixture_is_what_the_server_answers() {
     );
     org.server.stop().await;
 }
+
+/// Deliveries by outcome: a reply delivered to a receiver that answers 200 is counted from the
+/// event log (sent, then delivered) and leaves the queue empty.
+#[tokio::test]
+async fn prometheus_counts_deliveries_by_status() {
+    let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let toml = format!(
+        "[retry]\nmax_attempts = 3\nbase_ms = 50\n[default]\nurl = \"http://{hook}/hook\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n"
+    );
+    let outbound = earshot::server::delivery::OutboundConfig::parse(&toml).unwrap();
+    let server = start_with(test_db().await, move |c| {
+        c.outbound = Some(outbound);
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let item = server.feedback(ALICE, "x", "@ann", "the kettle leaks").await;
+    let id = item["id"].as_str().unwrap();
+    let r = server
+        .call(
+            Method::POST,
+            &format!("/v1/feedback/{id}/replies"),
+            Some(ALICE),
+            Some(json!({"parts": [{"visibility": "public", "body": "Thank you, we are looking into this now."}]})),
+            &[("Idempotency-Key", "delivered-1")],
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let org = Org {
+        server,
+        clock: Clock::system(),
+        _routing: tempfile::NamedTempFile::new().unwrap(),
+        items: vec![id.to_string()],
+    };
+    let (_, m) = scrape_until(&org, |m| {
+        value(m, "earshot_outbound_status_changes_total", &[("status", "delivered")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        value(&m, "earshot_outbound_status_changes_total", &[("status", "sent")]),
+        Some(1.0)
+    );
+    assert_eq!(value(&m, "earshot_outbound_messages", &[("status", "delivered")]), Some(1.0));
+    assert_eq!(value(&m, "earshot_outbound_queue_depth", &[]), Some(0.0));
+    assert_eq!(value(&m, "earshot_outbound_queue_oldest_age_seconds", &[]), Some(0.0));
+    org.server.stop().await;
+}
