@@ -783,7 +783,9 @@ async fn prometheus_counts_deliveries_by_status() {
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
-    let item = server.feedback(ALICE, "x", "@ann", "the kettle leaks").await;
+    let item = server
+        .feedback(ALICE, "x", "@ann", "the kettle leaks")
+        .await;
     let id = item["id"].as_str().unwrap();
     let r = server
         .call(
@@ -802,15 +804,29 @@ async fn prometheus_counts_deliveries_by_status() {
         items: vec![id.to_string()],
     };
     let (_, m) = scrape_until(&org, |m| {
-        value(m, "earshot_outbound_status_changes_total", &[("status", "delivered")]) == Some(1.0)
+        value(
+            m,
+            "earshot_outbound_status_changes_total",
+            &[("status", "delivered")],
+        ) == Some(1.0)
     })
     .await;
     assert_eq!(
-        value(&m, "earshot_outbound_status_changes_total", &[("status", "sent")]),
+        value(
+            &m,
+            "earshot_outbound_status_changes_total",
+            &[("status", "sent")]
+        ),
         Some(1.0)
     );
-    assert_eq!(value(&m, "earshot_outbound_messages", &[("status", "delivered")]), Some(1.0));
+    assert_eq!(
+        value(&m, "earshot_outbound_messages", &[("status", "delivered")]),
+        Some(1.0)
+    );
     assert_eq!(value(&m, "earshot_outbound_queue_depth", &[]), Some(0.0));
-    assert_eq!(value(&m, "earshot_outbound_queue_oldest_age_seconds", &[]), Some(0.0));
+    assert_eq!(
+        value(&m, "earshot_outbound_queue_oldest_age_seconds", &[]),
+        Some(0.0)
+    );
     org.server.stop().await;
 }
