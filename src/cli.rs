@@ -196,6 +196,11 @@ pub struct LookArgs {
     /// terminal's own text selection).
     #[arg(long)]
     pub mouse: bool,
+    /// Read-only supervision (wallboards, shadowing): everything is shown, the Team screen too,
+    /// and nothing that would change data can be done. A token with only the `read` scope
+    /// (`earshot agent token --scopes read`) makes the console read-only by itself.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -293,6 +298,10 @@ pub struct ServeArgs {
     /// with Retry-After at once instead of waiting in a queue (default: 64 per core).
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<usize>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a separate address: bind it to loopback
+    /// or your monitoring network; no token is asked for there).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +319,21 @@ pub enum AgentCommand {
         role: crate::domain::AgentRole,
         /// Limit the token to these scopes (read, reply, admin), comma-separated; default: the role's.
         #[arg(long, value_delimiter = ',')]
+        scopes: Vec<crate::domain::Scope>,
+        /// The token stops working after this many days (default: until revoked).
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// Give an existing agent one more token and print it (shown once), e.g. a `read`-only one
+    /// for a wallboard or for shadowing: it sees everything the agent sees and changes nothing.
+    Token {
+        #[arg(long, env = "EARSHOT_DB")]
+        db: Option<String>,
+        /// The agent's id (as `agent add` printed it).
+        #[arg(long)]
+        agent: String,
+        /// The token's scopes (read, reply, admin), comma-separated; at most the role's.
+        #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<crate::domain::Scope>,
         /// The token stops working after this many days (default: until revoked).
         #[arg(long, value_name = "DAYS")]

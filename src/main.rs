@@ -90,6 +90,7 @@ fn console_options(look: LookArgs, config: Option<&ConnectionConfig>) -> Console
             .or_else(|| config.and_then(|c| c.keymap.clone())),
         color: look.color,
         mouse: look.mouse || config.is_some_and(|c| c.mouse),
+        read_only: look.read_only,
         config_dir: Some(paths::config_dir()),
         data_dir: Some(paths::data_dir()),
     }
@@ -191,8 +192,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .intake_key_file
             .unwrap_or_else(paths::intake_key),
     );
+    config.metrics_listen = args.metrics_listen;
     let running = server::start(config).await?;
     println!("earshot server listening on {}", running.url());
+    if let Some(at) = running.metrics_addr {
+        println!("prometheus metrics at http://{at}/metrics");
+    }
     if args.demo {
         print_demo_tokens();
     } else if let Some(steps) =
@@ -430,6 +435,27 @@ async fn agent(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
             if let Some(days) = expires_in_days {
                 let at = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
                 store.set_token_expiry(&token, at).await?;
+                println!("the token expires at {}", at.to_rfc3339());
+            }
+            println!("token (shown once, keep it safe): {token}");
+            store.close().await;
+        }
+        AgentCommand::Token {
+            db,
+            agent,
+            scopes,
+            expires_in_days,
+        } => {
+            let store = Store::open(&db.unwrap_or_else(paths::default_db)).await?;
+            let expires = expires_in_days
+                .map(|days| chrono::Utc::now() + chrono::Duration::days(i64::from(days)));
+            let token = store.add_token(&agent, &scopes, expires).await?;
+            let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            println!(
+                "new token of agent {agent} with scopes {}",
+                scopes.join(",")
+            );
+            if let Some(at) = expires {
                 println!("the token expires at {}", at.to_rfc3339());
             }
             println!("token (shown once, keep it safe): {token}");

@@ -315,6 +315,12 @@ fn case(method: &Method, path: &str, other: &Owned) -> Option<Case> {
             format!("/v1/identities/{}/matches", other.stranger),
             Status(StatusCode::NOT_FOUND),
         ),
+        // The team's measures are for supervisors and admins (a supervisor of another
+        // department is checked on its own below).
+        ("GET", "/v1/metrics/summary") => plain(
+            format!("{path}?department={}", other.department),
+            Status(StatusCode::FORBIDDEN),
+        ),
         // The event stream is checked on its own below (it does not end by itself).
         ("GET", "/v1/events") => return None,
         (m, p) => panic!(
@@ -606,5 +612,80 @@ async fn long_path_ids_are_refused_and_never_echoed() {
         assert_problem(&r, StatusCode::BAD_REQUEST);
         assert!(!r.body.to_string().contains("zzzz"), "{}", r.body);
     }
+    s.stop().await;
+}
+
+/// A supervisor's team summary counts and lists only their own departments' items: another
+/// department's breached item, its excerpt, its agent's load and its latencies stay out, and
+/// naming that department is "not found".
+#[tokio::test]
+async fn the_team_summary_shows_a_supervisor_only_their_departments() {
+    let s = start().await;
+    let mut owned = Vec::new();
+    for d in DEPARTMENTS {
+        owned.push(own(&s, d).await);
+    }
+    let supervisor = "tok_billing_supervisor";
+    s.store()
+        .add_agent_with_token(
+            "ag_billing_lead",
+            NewAgent {
+                name: "Billing Lead",
+                role: AgentRole::Supervisor,
+                departments: &["billing".to_string()],
+                scopes: None,
+            },
+            supervisor,
+        )
+        .await
+        .unwrap();
+    for window in ["1h", "24h", "7d", "30d"] {
+        let r = s
+            .get(&format!("/v1/metrics/summary?window={window}"), supervisor)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let text = r.body.to_string();
+        // The check can fail: the supervisor's own department's item is counted.
+        assert!(
+            r.body["queue"].as_array().is_some_and(|q| !q.is_empty()),
+            "{text}"
+        );
+        assert!(text.contains("\"billing\""), "{text}");
+        for other in owned.iter().filter(|o| o.department != "billing") {
+            assert_nothing_of(other, &text, &[], &format!("summary {window}"));
+            assert!(
+                !text.contains(&format!("\"{}\"", other.department)),
+                "{text}"
+            );
+            assert!(!text.contains(&other.agent), "{}: {text}", other.agent);
+        }
+        let theirs = s
+            .get("/v1/metrics/summary?department=support", supervisor)
+            .await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+        assert_nothing_of(
+            &owned[0],
+            &theirs.body.to_string(),
+            &[],
+            "summary of support",
+        );
+    }
+    // Counted: the billing items only (two of them, both awaiting an answer or answered).
+    let r = s.get("/v1/metrics/summary", supervisor).await;
+    let total: u64 = r.body["queue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2, "{}", r.body);
+    // A read-only token of the supervisor reads the summary too (it changes nothing).
+    let read_only = s
+        .store()
+        .add_token("ag_billing_lead", &[earshot::domain::Scope::Read], None)
+        .await
+        .unwrap();
+    let r = s.get("/v1/metrics/summary", &read_only).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     s.stop().await;
 }

@@ -626,6 +626,27 @@ impl CrmBackend for HttpBackend {
         self.get(self.url(&["rules"])).await
     }
 
+    async fn metrics_summary(
+        &self,
+        query: &crate::domain::metrics::MetricsQuery,
+    ) -> Result<crate::domain::metrics::MetricsSummary, ClientError> {
+        let mut url = self.url(&["metrics", "summary"]);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("window", query.window.as_str());
+            if let Some(d) = &query.department {
+                q.append_pair("department", d);
+            }
+            if let Some(a) = &query.agent {
+                q.append_pair("agent", a);
+            }
+            if let Some(c) = query.channel {
+                q.append_pair("channel", c.as_str());
+            }
+        }
+        self.get(url).await
+    }
+
     fn events(&self, last_event_id: Option<i64>) -> BoxStream<'static, StreamItem> {
         events::stream(
             self.events_endpoint(),

@@ -157,6 +157,16 @@ pub trait CrmBackend: Send + Sync + 'static {
     async fn agents(&self) -> Result<Vec<Agent>, ClientError>;
     async fn departments(&self) -> Result<Vec<Department>, ClientError>;
     async fn rules(&self) -> Result<RulebookSource, ClientError>;
+    /// The team's measures (`GET /v1/metrics/summary`, supervisors and admins). Backends without
+    /// them say so.
+    async fn metrics_summary(
+        &self,
+        _query: &crate::domain::metrics::MetricsQuery,
+    ) -> Result<crate::domain::metrics::MetricsSummary, ClientError> {
+        Err(ClientError::Protocol(
+            "this backend has no team measures".to_string(),
+        ))
+    }
     /// The live event stream from just after `last_event_id`, reconnecting with backoff and
     /// resuming where it left off, forever (drop the stream to stop).
     fn events(&self, last_event_id: Option<i64>) -> BoxStream<'static, StreamItem>;

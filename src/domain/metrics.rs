@@ -20,6 +20,16 @@ impl MetricsWindow {
             MetricsWindow::Month => 30 * 86_400,
         }
     }
+
+    /// The length of one slice of [`MetricsSummary::response_trend`]: 12, 24, 28 or 30 slices.
+    pub fn trend_slice_seconds(self) -> i64 {
+        match self {
+            MetricsWindow::Hour => 300,
+            MetricsWindow::Day => 3_600,
+            MetricsWindow::Week => 6 * 3_600,
+            MetricsWindow::Month => 86_400,
+        }
+    }
 }
 
 // `string_enum!` has no place for `#[default]` on a variant.
@@ -30,9 +40,12 @@ impl Default for MetricsWindow {
     }
 }
 
-/// The query of `GET /v1/metrics/summary`; every filter narrows every measure.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+/// The query of `GET /v1/metrics/summary`. Every filter narrows every measure of items (`agent`:
+/// the items assigned to that agent, and the agents listed); the linked-identity share is the
+/// organisation's, as identities are shared by every department like customer records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     #[serde(default)]
     pub window: MetricsWindow,
@@ -56,22 +69,34 @@ pub struct MetricsSummary {
     pub first_response: Latency,
     /// From an item's arrival to its resolution, over items resolved in the window.
     pub resolution: Latency,
+    /// Every department in scope, with nothing counted too.
     pub by_department: Vec<GroupLatency>,
+    /// The items' assignees with something counted.
     pub by_agent: Vec<GroupLatency>,
+    /// Channels with something counted.
     pub by_channel: Vec<GroupLatency>,
+    /// Median first-response time per department in scope and slice of the window (from
+    /// `since`, each `trend_slice_secs` long), over the items first answered in the slice.
+    pub trend_slice_secs: i64,
+    pub response_trend: Vec<DepartmentTrend>,
     pub sla: SlaSummary,
-    /// Open work (every status but `resolved`) by status and priority; zero counts left out.
+    /// Open work (every status but `resolved`) by status and priority, in the order of the
+    /// statuses and priorities; zero counts left out.
     pub queue: Vec<QueueCount>,
-    /// Feedback in and replies out per hour of the window, oldest first, every hour present.
+    /// Feedback in and replies out per hour of the window (from `since`), oldest first, every hour
+    /// present.
     pub volume: Vec<HourVolume>,
-    /// The linked-identity share at the end of each day of the window, oldest first.
+    /// The linked-identity share at the end of each day of the window (`since` + 1, 2... days,
+    /// the last at `generated_at`), oldest first.
     pub linked: Vec<LinkedShare>,
-    /// Sentiment of the feedback received per day and channel, oldest first.
+    /// Sentiment of the feedback received per day of the window (from `since`) and channel,
+    /// oldest first; a day or channel without feedback is left out.
     pub sentiment: Vec<DaySentiment>,
     /// Customers with the role, by items in the window, most active first (at most 10).
     pub detractors: Vec<ActiveCustomer>,
     pub helpers: Vec<ActiveCustomer>,
-    /// Agents in scope with their open load and availability.
+    /// Agents (not admins) of the departments in scope with their open load and availability,
+    /// by name.
     pub agents: Vec<AgentLoad>,
 }
 
@@ -83,7 +108,8 @@ pub struct Latency {
     pub p90_secs: Option<i64>,
 }
 
-/// Latencies of one department, agent or channel (`key` is its id or wire name).
+/// Latencies of one department, agent or channel (`key` is its id or wire name; `name` the
+/// department's or agent's name, the channel's wire name).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GroupLatency {
     pub key: String,
@@ -92,16 +118,25 @@ pub struct GroupLatency {
     pub resolution: Latency,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DepartmentTrend {
+    pub department: String,
+    /// One value per slice, oldest first; `None` where nothing was first answered.
+    pub p50_secs: Vec<Option<i64>>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SlaSummary {
-    /// Open items, and how many of them are past due now.
+    /// Open items (awaiting an answer: new, open, pending), and how many of them are past due
+    /// now.
     pub open: u64,
     pub breached_now: u64,
     /// Open items not yet due, by time left: under 1 hour, 1 to 4 hours, more.
     pub due_within_1h: u64,
     pub due_within_4h: u64,
     pub due_later: u64,
-    /// Of the items whose SLA fell due in the window, the share answered late or not at all.
+    /// Of the items whose SLA fell due in the window, the share answered (replied to or
+    /// resolved) late or not at all.
     pub breach_share: Option<f64>,
     /// Open items past due now, the most overdue first (at most 50).
     pub breached: Vec<BreachedItem>,
@@ -139,15 +174,16 @@ pub struct HourVolume {
 pub struct LinkedShare {
     /// The end of the day (exclusive) at which the shares were taken.
     pub at: DateTime<Utc>,
-    /// Social identities linked to a customer record, of all identities known by then.
+    /// Social identities linked to a customer record by then, of all identities first seen by
+    /// then (an identity unlinked since counts as never linked).
     pub identities: Option<f64>,
-    /// Feedback received that day whose author was linked.
+    /// Of the feedback received that day, the share whose author is linked to a customer now.
     pub feedback: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DaySentiment {
-    /// The start of the day (UTC).
+    /// The start of the day of the window (`since` + whole days).
     pub day: DateTime<Utc>,
     pub channel: Channel,
     pub negative: u64,
@@ -170,7 +206,8 @@ pub struct AgentLoad {
     pub agent_id: String,
     pub name: String,
     pub availability: Availability,
-    /// Items assigned to the agent and not resolved.
+    /// Items assigned to the agent awaiting an answer (new, open, pending), as routing counts
+    /// load.
     pub open: u64,
     /// Of those, how many are past due.
     pub breached: u64,

@@ -165,7 +165,7 @@ impl RefusalLog {
 }
 
 /// A standard method by name; anything else as `OTHER`.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",

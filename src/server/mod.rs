@@ -17,6 +17,7 @@ pub mod rulebook;
 pub mod setup;
 pub mod sse;
 pub mod store;
+pub mod telemetry;
 pub mod triage;
 
 use routing::RoutingRules;
@@ -60,6 +61,10 @@ pub struct ServerConfig {
     /// The intake key file (`--intake-key-file`), from which intake sources' secrets derive;
     /// without one, `POST /v1/intake/{source}` answers 503.
     pub intake_key: Option<PathBuf>,
+    /// Where `GET /metrics` (Prometheus) is served (`--metrics-listen`); nowhere when `None`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where the store's "now" comes from (a test's manual clock; the system's otherwise).
+    pub clock: store::Clock,
 }
 
 impl ServerConfig {
@@ -78,6 +83,8 @@ impl ServerConfig {
             outbound: None,
             limits: listener::Limits::default(),
             intake_key: None,
+            metrics_listen: None,
+            clock: store::Clock::system(),
         }
     }
 }
@@ -104,11 +111,15 @@ pub struct AppState {
     pub in_flight: overload::InFlightLimit,
     /// Committed events, encoded once, for every open stream.
     pub fanout: sse::Fanout,
+    /// The series of `GET /metrics`.
+    pub telemetry: Arc<telemetry::Telemetry>,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served, if it is.
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     /// The routing rules in force (which departments items go to).
     pub routing: Arc<RoutingRules>,
@@ -152,6 +163,8 @@ pub enum StartError {
     Seed(String),
     #[error("outbound channels: {0}")]
     Outbound(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 impl From<store::StoreError> for StartError {
@@ -162,7 +175,9 @@ impl From<store::StoreError> for StartError {
 
 /// Opens the store, seeds the demo if asked, binds and serves in a background task.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let store = Store::open(&config.db).await?;
+    let store = Store::open(&config.db)
+        .await?
+        .with_clock(config.clock.clone());
     let routing = match &config.routing {
         Some(path) => RoutingRules::load(path).map_err(StartError::Routing)?,
         None => RoutingRules::parse(routing::DEFAULT_ROUTING).map_err(StartError::Routing)?,
@@ -178,6 +193,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen(config.listen, e))?;
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| StartError::Listen(at, e))?,
+        ),
+        None => None,
+    };
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
@@ -212,6 +235,27 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         intake_key: Arc::new(intake::KeyFile::new(config.intake_key.clone())),
         in_flight: overload::InFlightLimit::new(config.limits.max_in_flight),
         fanout: sse::Fanout::new(config.event_backlog),
+        telemetry: telemetry::Telemetry::new(&store)
+            .map_err(|e| StartError::Metrics(e.to_string()))?,
+    };
+    state
+        .telemetry
+        .spawn_follower(store.clone(), shutdown_rx.clone());
+    let metrics_addr = match metrics_listener {
+        Some(l) => {
+            let at = l
+                .local_addr()
+                .map_err(|e| StartError::Listen(config.listen, e))?;
+            tokio::spawn(listener::serve(
+                l,
+                telemetry::router(state.clone()),
+                config.limits,
+                shutdown_rx.clone(),
+            ));
+            tracing::info!(%at, "prometheus metrics at /metrics");
+            Some(at)
+        }
+        None => None,
     };
     let refusals = state.refusals.clone();
     spawn_background(&config, &state);
@@ -228,6 +272,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     tracing::info!(%addr, db = %config.db, demo = config.demo, "earshot server listening");
     Ok(RunningServer {
         addr,
+        metrics_addr,
         store,
         routing,
         refusals,

@@ -93,6 +93,12 @@ impl StreamSlots {
         open.keys().cloned().collect()
     }
 
+    /// How many streams are open, over every token.
+    pub fn total(&self) -> usize {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.values().sum()
+    }
+
     /// How many streams the token with hash `key` has open.
     pub fn open(&self, key: &str) -> usize {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());

@@ -64,6 +64,39 @@ impl<T: Sanitize> Sanitize for Page<T> {
     }
 }
 
+impl Sanitize for crate::domain::metrics::MetricsSummary {
+    /// Names, ids, handles and excerpts come from agents, departments and customers.
+    fn sanitize(&mut self) {
+        for g in self
+            .by_department
+            .iter_mut()
+            .chain(self.by_agent.iter_mut())
+            .chain(self.by_channel.iter_mut())
+        {
+            line(&mut g.key);
+            line(&mut g.name);
+        }
+        for t in &mut self.response_trend {
+            line(&mut t.department);
+        }
+        for b in &mut self.sla.breached {
+            line(&mut b.feedback_id);
+            line(&mut b.department);
+            line_opt(&mut b.assignee);
+            line(&mut b.author_handle);
+            line(&mut b.excerpt);
+        }
+        for c in self.detractors.iter_mut().chain(self.helpers.iter_mut()) {
+            line(&mut c.customer_id);
+            line(&mut c.name);
+        }
+        for a in &mut self.agents {
+            line(&mut a.agent_id);
+            line(&mut a.name);
+        }
+    }
+}
+
 impl Sanitize for Identity {
     fn sanitize(&mut self) {
         line(&mut self.id);

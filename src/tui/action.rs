@@ -85,6 +85,7 @@ actions! {
     CopyLink = "copy_link", Global, "Copy the item's link (OSC 52)";
     CopyCustomerId = "copy_customer_id", Global, "Copy the customer id (OSC 52)";
     Refresh = "refresh", Global, "Refetch the stream";
+    Team = "team", Global, "Team screen: response times, SLA, breached items, agents, sentiment (supervisors; Esc closes, w window, Enter opens)";
     SelectNext = "select_next", Stream, "Select the next (older) item";
     SelectPrev = "select_prev", Stream, "Select the previous (newer) item";
     PageDown = "page_down", Stream, "Page down";
@@ -130,6 +131,31 @@ actions! {
     ApplyFix = "apply_fix", Composer, "Apply the fix of the violation under the cursor";
     LeaveComposer = "leave_composer", Composer, "Leave the composer (the draft is kept)";
     ClearDraft = "clear_draft", Composer, "Clear the draft of this item (asks first)";
+}
+
+impl Action {
+    /// Whether the action changes data on the server (or writes a reply): disabled, and marked
+    /// so in the help, in a read-only console.
+    pub fn changes_data(self) -> bool {
+        matches!(
+            self,
+            Action::Reply
+                | Action::AssignToMe
+                | Action::Reassign
+                | Action::Escalate
+                | Action::SetPending
+                | Action::Resolve
+                | Action::CycleTone
+                | Action::LogFeedback
+                | Action::SendMacroToMarked
+                | Action::LinkIdentity
+                | Action::SendReply
+                | Action::OpenEditor
+                | Action::CannedReply
+                | Action::ApplyFix
+                | Action::ClearDraft
+        )
+    }
 }
 
 impl fmt::Display for Action {

@@ -120,6 +120,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
     let mut model = Model::new(Utc::now(), cfg.keymap, cfg.theme, random_seed());
     model.canned = cfg.canned;
     model.warnings = cfg.warnings;
+    model.read_only = options.read_only;
     // Rows per filter slice: a tuning knob, and how the end-to-end test makes a demo-sized
     // stream go through the sliced path that 100,000 items take.
     if let Some(n) = std::env::var("EARSHOT_FILTER_SLICE")

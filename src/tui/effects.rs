@@ -75,7 +75,24 @@ pub enum Effect {
     SaveDrafts(Vec<(String, Option<Draft>)>),
     /// A line for the log (never customer text).
     Log(String),
+    /// `GET /v1/metrics/summary` for the Team screen.
+    LoadTeam(crate::domain::metrics::MetricsQuery),
     Quit,
+}
+
+impl Effect {
+    /// Whether the effect changes data on the server: never run by a read-only console.
+    pub fn changes_data(&self) -> bool {
+        matches!(
+            self,
+            Effect::CreateFeedback(_)
+                | Effect::DrainOutbox
+                | Effect::SendReply { .. }
+                | Effect::Patch { .. }
+                | Effect::SetPresence { .. }
+                | Effect::LinkIdentity { .. }
+        )
+    }
 }
 
 /// Timers `update` asks for.
@@ -83,6 +100,8 @@ pub enum Effect {
 pub enum Wake {
     /// The selection has rested on an item: announce `viewing`, load its thread.
     Settled { feedback_id: String, seq: u64 },
+    /// The Team screen's debounced refetch after events.
+    TeamRefresh,
 }
 
 /// What effect tasks need.
@@ -117,6 +136,9 @@ impl Runner {
             }
             Effect::LoadDepartments => {
                 tokio::spawn(async move { send(Msg::Departments(b.departments().await)) });
+            }
+            Effect::LoadTeam(q) => {
+                tokio::spawn(async move { send(Msg::Team(b.metrics_summary(&q).await)) });
             }
             Effect::LoadThread(id) => {
                 tokio::spawn(async move {

@@ -21,6 +21,7 @@ pub mod overlay;
 pub mod panes;
 pub mod policy;
 pub mod sort;
+pub mod team;
 pub mod terminal;
 pub mod textutil;
 pub mod theme;
@@ -43,6 +44,8 @@ pub struct ConsoleOptions {
     pub color: Option<ColorDepth>,
     /// Capture the mouse (`--mouse`, or `mouse = true` in the config file).
     pub mouse: bool,
+    /// Change nothing (`--read-only`): every data-changing action is disabled.
+    pub read_only: bool,
     /// Where `keymap.toml`, `canned.toml` and `themes/` are (default `$XDG_CONFIG_HOME/earshot`).
     pub config_dir: Option<PathBuf>,
     /// Where drafts are kept (default `$XDG_DATA_HOME/earshot`).

@@ -1269,6 +1269,10 @@ pub struct Model {
     /// Random per session; idempotency keys are `seed-counter`.
     pub key_seed: String,
     pub key_counter: u64,
+    /// The Team screen, when open (it takes the place of the panes).
+    pub team: Option<super::team::TeamView>,
+    /// Nothing that changes data runs (`--read-only`, or a token without the `reply` scope).
+    pub read_only: bool,
     /// Set by `update` when something visible changed; the loop clears it after drawing.
     pub dirty: bool,
     pub quit: bool,
@@ -1332,6 +1336,8 @@ impl Model {
             rules: None,
             key_seed,
             key_counter: 0,
+            team: None,
+            read_only: false,
             dirty: true,
             quit: false,
         }

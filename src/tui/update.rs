@@ -113,6 +113,8 @@ pub enum Msg {
     ContinueFilter,
     /// Drafts could not be written: kept in memory, and saved again at the next chance.
     DraftsNotSaved(UnsavedDrafts),
+    /// The team's measures (`Effect::LoadTeam`).
+    Team(Result<crate::domain::metrics::MetricsSummary, ClientError>),
 }
 
 /// How long a draft may stay unsaved after a change.
@@ -123,11 +125,17 @@ const STATUS_SECS: i64 = 6;
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut fx = update_model(m, msg);
     fx.extend(super::conversation::after_update(m));
+    if m.read_only {
+        // Whatever asked for it, a read-only console changes nothing on the server.
+        fx.retain(|e| !e.changes_data());
+    }
     fx
 }
 
 fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
+        Msg::Team(result) => super::team::on_summary(m, result),
+        Msg::Wake(Wake::TeamRefresh) => super::team::on_refresh_due(m),
         Msg::Key(ev) => on_key(m, ev),
         Msg::Paste(text) => on_paste(m, &text),
         Msg::Resize(w, h) => {
@@ -140,6 +148,11 @@ fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick(now) => on_tick(m, now),
         Msg::Stream(item) => on_stream(m, item),
         Msg::Me(Ok(me)) => {
+            if !m.read_only && !me.scopes.contains(&crate::domain::Scope::Reply) {
+                // The token cannot change anything anyway: say so before a key is pressed.
+                m.read_only = true;
+                m.set_status(Level::Info, "read-only token: nothing can be changed here");
+            }
             m.stream
                 .set_me(Some(me.agent.id.clone()), me.agent.departments.clone());
             m.agents.insert(me.agent.id.clone(), me.agent.name.clone());
@@ -406,6 +419,11 @@ fn on_key(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
         m.dirty = true;
         return overlay_key(m, kp);
     }
+    if m.pending_keys.is_empty() {
+        if let Some(fx) = super::team::on_key(m, &ev) {
+            return fx;
+        }
+    }
     let ctx = match context_of(m.focus) {
         Context::Stream if m.conversation.is_open() => Context::Conversation,
         ctx => ctx,
@@ -425,6 +443,10 @@ fn on_key(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
         }
         Lookup::None if had_pending => {
             m.dirty = true;
+            vec![]
+        }
+        Lookup::None if m.focus == Focus::Composer && m.read_only => {
+            m.set_status(Level::Warning, READ_ONLY_NOTE);
             vec![]
         }
         Lookup::None if m.focus == Focus::Composer => composer_input(m, ev),
@@ -922,8 +944,14 @@ fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
 }
 
 fn on_event(m: &mut Model, ev: crate::domain::event_payload::TypedEvent) -> Vec<Effect> {
-    use crate::domain::event_payload::EventPayload as P;
     m.events_seen = true;
+    let mut fx = super::team::on_event(m);
+    fx.extend(on_event_data(m, ev));
+    fx
+}
+
+fn on_event_data(m: &mut Model, ev: crate::domain::event_payload::TypedEvent) -> Vec<Effect> {
+    use crate::domain::event_payload::EventPayload as P;
     match ev.payload {
         P::FeedbackCreated(fb) | P::FeedbackUpdated(fb) => on_feedback(m, fb),
         P::PresenceChanged(p) => {
@@ -1381,7 +1409,19 @@ fn acts_on_selection(a: Action) -> bool {
     )
 }
 
+/// What a read-only console says when asked to change something.
+pub const READ_ONLY_NOTE: &str =
+    "read-only: this console changes nothing (--read-only or a read-scope token)";
+
 pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
+    if m.read_only && a.changes_data() {
+        m.dirty = true;
+        m.set_status(
+            Level::Warning,
+            format!("read-only: {} is disabled", a.name()),
+        );
+        return vec![];
+    }
     // A filter still being applied could move the selection after the action: finish it
     // first. If that moves the selection, an action on the selected item stops there (the key
     // was meant for the item the agent saw); moving about goes on from the final view.
@@ -1419,6 +1459,7 @@ fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
             m.overlay = Some(Overlay::Help { scroll: 0 });
             vec![]
         }
+        Action::Team => super::team::toggle(m),
         Action::CommandLine => {
             m.overlay = Some(Overlay::Command(LineInput::default()));
             vec![]
@@ -2847,8 +2888,36 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
         return vec![];
     };
     let rest: Vec<&str> = words.collect();
+    const CHANGING: &[&str] = &[
+        "reply",
+        "type",
+        "override",
+        "assign",
+        "claim",
+        "reassign",
+        "route",
+        "escalate",
+        "resolve",
+        "pending",
+        "tone",
+        "sentiment",
+        "status",
+        "log",
+        "link",
+    ];
+    if m.read_only && CHANGING.contains(&cmd) {
+        m.set_status(Level::Warning, format!("read-only: :{cmd} is disabled"));
+        return vec![];
+    }
     match cmd {
         "q" | "quit" | "wq" | "x" | "q!" => quit(m),
+        "team" => {
+            if m.team.is_some() {
+                vec![]
+            } else {
+                super::team::toggle(m)
+            }
+        }
         "view" | "v" => match rest.first().and_then(|v| ViewKind::parse(v)) {
             Some(v) => set_view(m, v),
             None => {

@@ -264,6 +264,8 @@ pub(crate) async fn intake(
         status: FeedbackStatus::New,
         logged_by: origin.logged_by,
         via,
+        answered_at: None,
+        resolved_at: None,
     };
     let (feedback, created) = state.store.create_feedback(intake, &origin.scope).await?;
     let location = HeaderValue::from_str(&format!("/v1/feedback/{}", feedback.id));

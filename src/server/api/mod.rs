@@ -5,6 +5,7 @@ mod feedback;
 pub mod grammar;
 mod intake;
 mod meta;
+mod metrics;
 pub mod openapi;
 mod org;
 mod replies;
@@ -108,6 +109,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/v1/identities/{id}/matches" => customers::matches),
     route!(GET "/v1/rules" => meta::rules),
     route!(GET "/v1/triage/model" => meta::triage_model),
+    route!(GET "/v1/metrics/summary" => metrics::summary),
     route!(GET "/v1/events" => super::sse::events),
 ];
 
@@ -143,6 +145,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found(State(state): State<AppState>, method: Method) -> ApiError {
     let e = ApiError::not_found("no such route");
+    count_unrouted(&state, &method, e.status());
     record_unrouted(&state, &method, e.status()).await;
     e
 }
@@ -152,8 +155,19 @@ async fn method_not_allowed(State(state): State<AppState>, method: Method) -> Ap
         super::error::ProblemType::METHOD_NOT_ALLOWED,
         "this route does not take that method",
     );
+    count_unrouted(&state, &method, e.status());
     record_unrouted(&state, &method, e.status()).await;
     e
+}
+
+/// A request that matched no route is counted under one label (its path is the caller's bytes).
+fn count_unrouted(state: &AppState, method: &Method, status: axum::http::StatusCode) {
+    state.telemetry.observe(
+        super::audit::method_label(method),
+        "(no route)",
+        status,
+        std::time::Instant::now(),
+    );
 }
 
 /// A mutation that matched no route is counted, never written verbatim (its path is the

@@ -378,6 +378,8 @@ pub fn intake_with(
         status: FeedbackStatus::New,
         logged_by: None,
         via: Default::default(),
+        answered_at: None,
+        resolved_at: None,
     }
 }
 
@@ -429,6 +431,8 @@ fn past_feedback(data: &Dataset, rules: &RoutingRules, now: i64) -> Vec<Intake> 
     times.sort_unstable();
     let mut forum_threads: Vec<String> = Vec::new();
     let mut items = Vec::with_capacity(PAST_FEEDBACK);
+    // Its own stream, so that the items themselves stay what they were before answer times.
+    let mut answers = ChaCha8Rng::seed_from_u64(SEED + 2);
     for (n, at) in times.into_iter().enumerate() {
         let topic = text::random_topic(&mut rng);
         let channel = text::random_channel(&mut rng, topic);
@@ -463,9 +467,29 @@ fn past_feedback(data: &Dataset, rules: &RoutingRules, now: i64) -> Vec<Intake> 
             .choose(&mut rng)
             .unwrap_or(&FeedbackStatus::Resolved),
         };
+        past_answer(&mut answers, &mut intake, now);
         items.push(intake);
     }
     items
+}
+
+/// When an answered or resolved past item was first answered (2 minutes to 6 hours after it
+/// came, most within the hour) and resolved (1 to 48 hours later), never after `now`.
+fn past_answer(rng: &mut ChaCha8Rng, intake: &mut Intake, now: i64) {
+    const MINUTE: i64 = 60_000_000;
+    if !matches!(
+        intake.status,
+        FeedbackStatus::Answered | FeedbackStatus::Resolved
+    ) {
+        return;
+    }
+    let wait = (2.0 * (180f64).powf(rng.gen::<f64>()) * MINUTE as f64) as i64;
+    let answered = (intake.received_at + wait).min(now);
+    intake.answered_at = Some(answered);
+    if intake.status == FeedbackStatus::Resolved {
+        let more = rng.gen_range(60 * MINUTE..48 * 60 * MINUTE);
+        intake.resolved_at = Some((answered + more).min(now));
+    }
 }
 
 #[cfg(test)]

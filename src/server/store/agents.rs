@@ -293,6 +293,51 @@ impl Store {
         })
     }
 
+    /// A new token for an existing agent with `scopes` (at most those of the agent's role), e.g.
+    /// a read-only one for a wallboard; returned once, only its hash is stored.
+    pub async fn add_token(
+        &self,
+        agent_id: &str,
+        scopes: &[Scope],
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> StoreResult<String> {
+        let agent = self.agent(agent_id).await?;
+        let allowed = agent.role.scopes();
+        if let Some(s) = scopes.iter().find(|s| !allowed.contains(s)) {
+            return Err(StoreError::Invalid(format!(
+                "a {} cannot have the '{s}' scope",
+                agent.role
+            )));
+        }
+        if scopes.is_empty() {
+            return Err(StoreError::Invalid(
+                "a token needs at least one scope".into(),
+            ));
+        }
+        let token = random_token();
+        let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO tokens (hash, agent_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(hash_token(&token))
+            .bind(agent_id)
+            .bind(scopes.join(","))
+            .bind(now_micros())
+            .bind(expires_at.map(|t| t.timestamp_micros()))
+            .execute(&mut *tx)
+            .await?;
+        audit_in(
+            &mut tx,
+            None,
+            "agent.token",
+            agent_id,
+            "ok",
+            &format!("scopes {}", scopes.join(",")),
+        )
+        .await?;
+        self.commit(tx, None).await?;
+        Ok(token)
+    }
+
     /// Revokes every token of an agent.
     pub async fn revoke_agent_tokens(&self, agent_id: &str) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;

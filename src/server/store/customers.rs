@@ -146,6 +146,7 @@ pub(crate) async fn find_or_create_identity(
     handle: &str,
     display_name: &str,
     customer_id: Option<&str>,
+    now: i64,
 ) -> StoreResult<(Identity, Vec<String>)> {
     let existing = sqlx::query("SELECT * FROM identities WHERE network = $1 AND handle = $2")
         .bind(network.as_str())
@@ -164,7 +165,7 @@ pub(crate) async fn find_or_create_identity(
         let Some(target) = super::identities::auto_link_target(tx, network, handle).await? else {
             return Ok((identity, Vec::new()));
         };
-        let moved = super::identities::attach_identity(tx, &identity, &target).await?;
+        let moved = super::identities::attach_identity(tx, &identity, &target, now).await?;
         audit_in(tx, None, "identity.autolink", &identity.id, "ok", &target).await?;
         identity.customer_id = Some(target);
         return Ok((identity, moved));
@@ -177,21 +178,29 @@ pub(crate) async fn find_or_create_identity(
         verified: false,
         customer_id: customer_id.map(str::to_string).or(automatic.clone()),
     };
-    insert_identity(tx, &identity).await?;
+    insert_identity(tx, &identity, now).await?;
     if let Some(target) = &automatic {
         audit_in(tx, None, "identity.autolink", &identity.id, "ok", target).await?;
     }
     Ok((identity, Vec::new()))
 }
 
-pub(crate) async fn insert_identity(tx: &mut SqlTx<'static, Any>, i: &Identity) -> StoreResult<()> {
-    sqlx::query("INSERT INTO identities (id, network, handle, display_name, verified, customer_id) VALUES ($1,$2,$3,$4,$5,$6)")
+/// Stores a new identity, first seen (and linked, if it has a customer) at `now`.
+pub(crate) async fn insert_identity(
+    tx: &mut SqlTx<'static, Any>,
+    i: &Identity,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO identities (id, network, handle, display_name, verified, customer_id, first_seen_at, linked_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)")
         .bind(&i.id)
         .bind(i.network.as_str())
         .bind(&i.handle)
         .bind(&i.display_name)
         .bind(i.verified as i64)
         .bind(&i.customer_id)
+        .bind(now)
+        .bind(i.customer_id.as_ref().map(|_| now))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -471,7 +480,8 @@ impl Store {
                 "identity is already linked to customer {other}"
             )));
         }
-        let items = super::identities::attach_identity(&mut tx, &identity, customer_id).await?;
+        let items =
+            super::identities::attach_identity(&mut tx, &identity, customer_id, self.now()).await?;
         refresh_roles(&mut tx, customer_id).await?;
         audit_in(
             &mut tx,
@@ -501,8 +511,9 @@ impl Store {
         for c in customers {
             insert_customer(&mut tx, c).await?;
         }
+        let now = self.now();
         for i in identities {
-            insert_identity(&mut tx, i).await?;
+            insert_identity(&mut tx, i, now).await?;
         }
         for t in transactions {
             insert_transaction(&mut tx, t).await?;

@@ -39,6 +39,10 @@ pub struct Intake {
     pub logged_by: Option<String>,
     /// The intake source and webhook it came by, and the post it answers.
     pub via: Via,
+    /// When a past item was first answered and resolved (the demo seed's history); a live item
+    /// gets these from its replies and changes.
+    pub answered_at: Option<i64>,
+    pub resolved_at: Option<i64>,
 }
 
 /// How a post arrived beyond its own fields. External ids are unique per source (or, without
@@ -374,6 +378,8 @@ impl Store {
             &intake.author_handle,
             &intake.author_name,
             intake.customer_id.as_deref(),
+            // The seed's history happened when it was received.
+            if live { self.now() } else { intake.received_at },
         )
         .await?;
         let customer_id = intake
@@ -388,8 +394,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
              received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
-             sentiment_label, sentiment_confidence, kind, urgency, cues, intake_source) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23)",
+             sentiment_label, sentiment_confidence, kind, urgency, cues, intake_source, first_reply_at, resolved_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23,$24,$25)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -414,8 +420,26 @@ impl Store {
         .bind(urgency_column(&intake.triage.urgency))
         .bind(serde_json::to_string(&intake.triage.cues).unwrap_or_else(|_| "[]".into()))
         .bind(&intake.via.source)
+        .bind(intake.answered_at)
+        .bind(intake.resolved_at)
         .execute(&mut **tx)
         .await?;
+        // An identity is first seen with its earliest post (posts may arrive out of order).
+        sqlx::query(
+            "UPDATE identities SET first_seen_at = $1 WHERE id = $2 AND (first_seen_at IS NULL OR first_seen_at > $1)",
+        )
+        .bind(intake.received_at)
+        .bind(&author.id)
+        .execute(&mut **tx)
+        .await?;
+        if !live {
+            // The seed's customers were linked before their history began.
+            sqlx::query("UPDATE identities SET linked_at = $1 WHERE id = $2 AND linked_at > $1")
+                .bind(intake.received_at)
+                .bind(&author.id)
+                .execute(&mut **tx)
+                .await?;
+        }
         let message = Message {
             id: new_id("msg"),
             thread_id: thread_id.clone(),
@@ -707,7 +731,7 @@ impl Store {
             None => current_due,
         };
         let sla_due_at = if escalated {
-            base_due.min(now_micros() + policy.escalation_sla_hours * 3_600_000_000)
+            base_due.min(self.now() + policy.escalation_sla_hours * 3_600_000_000)
         } else {
             base_due
         };
@@ -725,7 +749,9 @@ impl Store {
         }
         sqlx::query(
             "UPDATE feedback SET department = $1, assignee = $2, status = $3, priority = $4, \
-             sla_due_at = $5, unassigned_reason = $6, version = version + 1 WHERE id = $7 AND version = $8",
+             sla_due_at = $5, unassigned_reason = $6, version = version + 1, \
+             resolved_at = CASE WHEN $3 = 'resolved' THEN COALESCE(resolved_at, $9) ELSE NULL END \
+             WHERE id = $7 AND version = $8",
         )
         .bind(&department)
         .bind(&assignee)
@@ -735,6 +761,8 @@ impl Store {
         .bind(&unassigned_reason)
         .bind(id)
         .bind(expected_version)
+        // When it was resolved, for resolution times: kept while it stays resolved.
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         if let Some(c) = relabel {
@@ -824,25 +852,25 @@ impl Store {
             .await?)
     }
 
-    /// The current time as the store writes it (exposed for intake defaults).
+    /// The current time as the store writes it (exposed for intake defaults), from its clock.
     pub fn now(&self) -> i64 {
-        now_micros()
+        self.clock.now_micros()
     }
 }
 
-enum QueryArg {
+pub(crate) enum QueryArg {
     Text(String),
     Int(i64),
 }
 
 /// SQL text with numbered `$N` placeholders and the values that go with them.
-struct SqlBuilder {
-    sql: String,
-    args: Vec<QueryArg>,
+pub(crate) struct SqlBuilder {
+    pub sql: String,
+    pub args: Vec<QueryArg>,
 }
 
 impl SqlBuilder {
-    fn new(sql: String) -> Self {
+    pub fn new(sql: String) -> Self {
         SqlBuilder {
             sql,
             args: Vec::new(),
@@ -850,7 +878,7 @@ impl SqlBuilder {
     }
 
     /// Adds a value and returns its placeholder.
-    fn arg(&mut self, value: QueryArg) -> String {
+    pub fn arg(&mut self, value: QueryArg) -> String {
         self.args.push(value);
         format!("${}", self.args.len())
     }

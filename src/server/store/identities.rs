@@ -122,10 +122,16 @@ pub(crate) async fn attach_identity(
     tx: &mut SqlTx<'static, Any>,
     identity: &Identity,
     customer_id: &str,
+    now: i64,
 ) -> StoreResult<Vec<String>> {
-    sqlx::query("UPDATE identities SET customer_id = $1 WHERE id = $2")
+    // Linked since `now`, unless it was linked to this customer already.
+    sqlx::query(
+        "UPDATE identities SET linked_at = CASE WHEN customer_id = $1 THEN COALESCE(linked_at, $3) ELSE $3 END, \
+         customer_id = $1 WHERE id = $2",
+    )
         .bind(customer_id)
         .bind(&identity.id)
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     let items: Vec<(String, String, String, i64, f64)> = sqlx::query_as(
@@ -382,7 +388,7 @@ impl Store {
         .bind(&customer_id)
         .fetch_all(&mut *tx)
         .await?;
-        sqlx::query("UPDATE identities SET customer_id = NULL WHERE id = $1")
+        sqlx::query("UPDATE identities SET customer_id = NULL, linked_at = NULL WHERE id = $1")
             .bind(identity_id)
             .execute(&mut *tx)
             .await?;

@@ -19,6 +19,7 @@ mod feedback;
 mod identities;
 mod intake;
 mod multi_row;
+mod metrics;
 mod replies;
 mod rows;
 mod scope;
@@ -108,6 +109,40 @@ pub struct Store {
     /// The reply writer's queue (group commit, see `create_reply`); `None` in the writer's
     /// own handle.
     replies: Option<replies::ReplyQueue>,
+    clock: Clock,
+    /// How long write transactions waited for the writer (pool and write lock), for `/metrics`.
+    write_waits: prometheus::Histogram,
+}
+
+/// Where the store's "now" comes from for the times the team's measures are computed from
+/// (arrivals without a time, replies, resolutions, links, the summary's window): the system
+/// clock, or one a test sets so that it can script an organisation at known instants.
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Option<std::sync::Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that stands at `at` until it is set again.
+    pub fn manual(at: DateTime<Utc>) -> Clock {
+        Clock(Some(std::sync::Arc::new(at.timestamp_micros().into())))
+    }
+
+    /// Moves a manual clock (and every store sharing it) to `at`; the system clock ignores it.
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Some(t) = &self.0 {
+            t.store(at.timestamp_micros(), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    pub fn now_micros(&self) -> i64 {
+        match &self.0 {
+            Some(t) => t.load(std::sync::atomic::Ordering::SeqCst),
+            None => now_micros(),
+        }
+    }
 }
 
 impl Store {
@@ -146,6 +181,14 @@ impl Store {
             .fetch_one(&reader)
             .await?;
         let (latest_seq, _) = watch::channel(latest);
+        let write_waits = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "earshot_db_write_wait_seconds",
+                "Time a write transaction waited for the database writer (pool and write lock)",
+            )
+            .buckets(vec![0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+        )
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut store = Store {
             reader,
             writer,
@@ -153,6 +196,8 @@ impl Store {
             latest_seq,
             url,
             replies: None,
+            clock: Clock::system(),
+            write_waits,
         };
         store.backfill_contacts().await?;
         store.replies = Some(replies::ReplyQueue::start(store.clone()));
@@ -161,6 +206,25 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The same store reading the time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The write-wait histogram, for the server's `/metrics` registry.
+    pub fn write_waits(&self) -> &prometheus::Histogram {
+        &self.write_waits
+    }
+
+    /// The reader and writer pools' (size, idle) connections; one pool twice on PostgreSQL.
+    pub fn pool_state(&self) -> [(&'static str, u32, usize); 2] {
+        [
+            ("reader", self.reader.size(), self.reader.num_idle()),
+            ("writer", self.writer.size(), self.writer.num_idle()),
+        ]
     }
 
     pub fn url(&self) -> &str {
@@ -191,6 +255,7 @@ impl Store {
 
     /// Begins a write transaction (see the module comment for why it is done this way).
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>> {
+        let waited = self.write_waits.start_timer();
         let mut tx = match self.dialect {
             Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.writer.begin().await?,
@@ -200,6 +265,7 @@ impl Store {
             // (EXCLUSIVE still lets readers in; a statement with no result row suits `Any`).
             tx.execute("LOCK TABLE events IN EXCLUSIVE MODE").await?;
         }
+        waited.observe_duration();
         Ok(tx)
     }
 

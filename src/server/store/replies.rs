@@ -8,7 +8,7 @@ use super::feedback::load_feedback;
 use super::multi_row::{self, Value};
 use super::rows;
 use super::scope::DepartmentScope;
-use super::{micros_to_time, new_id, now_micros, Dialect, Store, StoreError, StoreResult};
+use super::{micros_to_time, new_id, Dialect, Store, StoreError, StoreResult};
 use crate::domain::api::NewReply;
 use crate::domain::recipient::ReplyRecipient;
 use crate::domain::*;
@@ -136,6 +136,8 @@ struct Pending {
     messages: Vec<Vec<Value>>,
     replies: Vec<Vec<Value>>,
     answered: Vec<String>,
+    /// Items replied to, with the time: the first reply ends an item's first-response time.
+    replied: Vec<(String, i64)>,
     history: Vec<Vec<Value>>,
     audit: Vec<Vec<Value>>,
     events: Vec<(EventName, String, String)>,
@@ -166,6 +168,15 @@ impl Pending {
                 query = query.bind(id);
             }
             query.execute(&mut **tx).await?;
+        }
+        for (id, at) in &p.replied {
+            sqlx::query(
+                "UPDATE feedback SET first_reply_at = $1 WHERE id = $2 AND first_reply_at IS NULL",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         }
         if !p.history.is_empty() {
             multi_row::insert(tx, HISTORY_COLUMNS, p.history, None).await?;
@@ -238,10 +249,15 @@ enum Prepared {
 /// The rows of one new reply, added to `pending`: its messages, its stored result, the item's
 /// status, the customer's history, the audit entries and the events, as the reply's caller
 /// will see them once the group commits.
-fn reply_rows(pending: &mut Pending, job: &ReplyJob, feedback: &Feedback) -> ReplyOutcome {
+fn reply_rows(
+    pending: &mut Pending,
+    job: &ReplyJob,
+    feedback: &Feedback,
+    now: i64,
+) -> ReplyOutcome {
     let (agent, reply) = (&job.agent, &job.reply);
     let reply_id = new_id("rp");
-    let now = now_micros();
+    pending.replied.push((feedback.id.clone(), now));
     let messages: Vec<Message> = reply
         .parts
         .iter()
@@ -483,7 +499,7 @@ impl Store {
                 return Err(StoreError::Stale(changes));
             }
         }
-        let outcome = reply_rows(pending, job, &feedback);
+        let outcome = reply_rows(pending, job, &feedback, self.now());
         pending.items.insert(feedback.id.clone());
         pending.threads.insert(feedback.thread_id.clone());
         pending.keys.insert(key);

@@ -14,6 +14,13 @@ use ratatui::Frame;
 pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
     let t = &m.theme;
     let mut out = Vec::new();
+    if m.read_only {
+        out.push(Line::from(Span::styled(
+            "READ-ONLY: actions marked [read-only] are disabled",
+            t.get("rule.warning"),
+        )));
+        out.push(Line::from(""));
+    }
     if !m.warnings.is_empty() {
         out.push(Line::from(Span::styled(
             "Configuration problems",
@@ -41,12 +48,17 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         }
         for (a, keys) in by_action {
             let k = truncate_to_width(&keys.join(", "), 16);
+            let (text, style) = if m.read_only && a.changes_data() {
+                (
+                    format!("[read-only] {}", a.description()),
+                    t.get("ui.text.dim"),
+                )
+            } else {
+                (a.description().to_string(), t.get("ui.text"))
+            };
             out.push(Line::from(vec![
                 Span::styled(format!("  {k:<16} "), t.get("ui.help.key")),
-                Span::styled(
-                    truncate_to_width(a.description(), width.saturating_sub(19)),
-                    t.get("ui.text"),
-                ),
+                Span::styled(truncate_to_width(&text, width.saturating_sub(19)), style),
             ]));
         }
         out.push(Line::from(""));
@@ -67,6 +79,7 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         ":copy link|customer",
         ":tone negative|neutral|positive",
         ":assign  :resolve  :link  :refresh",
+        ":team (T)",
         ":q",
         ":ACTION (any action name above)",
     ] {

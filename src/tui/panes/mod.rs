@@ -8,6 +8,7 @@ pub mod help;
 pub mod profile;
 pub mod statusbar;
 pub mod stream;
+pub mod team;
 
 use super::model::{Focus, Model, Overlay};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -72,18 +73,24 @@ pub fn render(f: &mut Frame, m: &Model) {
     if bg != Style::default() {
         f.render_widget(Block::new().style(bg), area);
     }
-    if a.stream.area() > 0 {
-        if m.conversation.is_open() {
-            conversation::render(f, a.stream, m);
-        } else {
-            stream::render(f, a.stream, m);
+    if let Some(view) = &m.team {
+        // The Team screen takes the place of the panes.
+        let main = Rect::new(area.x, area.y, area.width, area.height.saturating_sub(1));
+        team::render(f, main, m, view);
+    } else {
+        if a.stream.area() > 0 {
+            if m.conversation.is_open() {
+                conversation::render(f, a.stream, m);
+            } else {
+                stream::render(f, a.stream, m);
+            }
         }
-    }
-    if a.profile.area() > 0 {
-        profile::render(f, a.profile, m);
-    }
-    if a.composer.area() > 0 {
-        composer::render(f, a.composer, m);
+        if a.profile.area() > 0 {
+            profile::render(f, a.profile, m);
+        }
+        if a.composer.area() > 0 {
+            composer::render(f, a.composer, m);
+        }
     }
     match &m.overlay {
         Some(Overlay::Command(li)) => cmdline::render_line(f, a.status, m, ':', li),

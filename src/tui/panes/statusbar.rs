@@ -49,12 +49,19 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let t = &m.theme;
     let bar = t.get("ui.statusbar");
     let (mode, ctx) = match m.focus {
+        _ if m.team.is_some() => ("TEAM", Context::Global),
         Focus::Stream if m.conversation.is_open() => ("THREAD", Context::Conversation),
         Focus::Stream => ("STREAM", Context::Stream),
         Focus::Profile => ("PROFILE", Context::Profile),
         Focus::Composer => ("REPLY", Context::Composer),
     };
     let mut right: Vec<Span> = Vec::new();
+    if m.read_only {
+        right.push(Span::styled(
+            "READ-ONLY ",
+            bar.patch(t.get("ui.statusbar.warning")),
+        ));
+    }
     match &m.connection {
         Connection::Connected => {
             right.push(Span::styled("● live", bar.patch(t.get("status.connected"))))
@@ -93,6 +100,23 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             Level::Error => "ui.statusbar.error",
         };
         left.push(Span::styled(truncate_to_width(&s.text, room), t.get(scope)));
+    } else if m.team.is_some() {
+        let mut used = 0;
+        for (k, label) in [
+            ("Esc", "close"),
+            ("w", "window"),
+            ("j/k", "select"),
+            ("Enter", "open"),
+            ("r", "refresh"),
+        ] {
+            let w = display_width(k) + display_width(label) + 3;
+            if used + w > room {
+                break;
+            }
+            used += w;
+            left.push(Span::styled(k, t.get("ui.statusbar.key")));
+            left.push(Span::styled(format!(" {label}  "), bar));
+        }
     } else {
         let mut used = 0;
         for (a, label) in hints(ctx) {

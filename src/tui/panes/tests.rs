@@ -54,7 +54,7 @@ pub(super) fn scene(theme: &str, w: u16, h: u16) -> Model {
         &mut m,
         Msg::Me(Ok(Me {
             agent: me(),
-            scopes: vec![],
+            scopes: vec![crate::domain::Scope::Read, crate::domain::Scope::Reply],
         })),
     );
     update(
@@ -325,4 +325,55 @@ fn bytes_per_keystroke_stay_small() {
     assert!(typed < 200, "{typed} bytes for one composer keystroke");
     assert!(step < 8000, "{step} bytes for one step down the stream");
     assert!(idle < 40, "{idle} bytes for a frame with no change");
+}
+
+/// The Team screen over the summary the real server produced for tests/metrics.rs's scripted
+/// organisation (kept true by `the_team_screen_fixture_is_what_the_server_answers`), opened
+/// with `T` by a supervisor.
+fn team_scene(theme: &str, w: u16, h: u16) -> Model {
+    let mut m = scene(theme, w, h);
+    if let Some(me) = m.me.as_mut() {
+        me.role = crate::domain::AgentRole::Supervisor;
+    }
+    m.focus = Focus::Stream;
+    let fx = keys(&mut m, "T");
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::LoadTeam(_))),
+        "{fx:?}"
+    );
+    let summary: crate::domain::metrics::MetricsSummary =
+        serde_json::from_str(include_str!("fixtures/team_summary.json")).unwrap();
+    update(&mut m, Msg::Team(Ok(summary)));
+    m
+}
+
+#[test]
+fn team_default_80x24() {
+    insta::assert_snapshot!(draw(&team_scene("default", 80, 24)));
+}
+
+#[test]
+fn team_default_120x40() {
+    insta::assert_snapshot!(draw(&team_scene("default", 120, 40)));
+}
+
+#[test]
+fn team_mono_80x24() {
+    insta::assert_snapshot!(draw(&team_scene("mono", 80, 24)));
+}
+
+#[test]
+fn team_mono_120x40() {
+    insta::assert_snapshot!(draw(&team_scene("mono", 120, 40)));
+}
+
+#[test]
+fn team_read_only_help_marks_what_is_disabled() {
+    let mut m = scene("mono", 80, 24);
+    m.read_only = true;
+    m.focus = Focus::Stream;
+    keys(&mut m, "?");
+    let text = draw(&m);
+    assert!(text.contains("READ-ONLY"), "{text}");
+    assert!(text.contains("[read-only]"), "{text}");
 }

@@ -26,7 +26,7 @@ fn loaded(n: usize) -> (Model, Vec<Effect>) {
         &mut m,
         Msg::Me(Ok(Me {
             agent: me(),
-            scopes: vec![],
+            scopes: vec![crate::domain::Scope::Read, crate::domain::Scope::Reply],
         })),
     ));
     let items: Vec<Feedback> = (0..n).map(feedback).collect();
@@ -1166,7 +1166,7 @@ fn a_hundred_thousand_items_stay_fast() {
         &mut m,
         Msg::Me(Ok(Me {
             agent: me(),
-            scopes: vec![],
+            scopes: vec![crate::domain::Scope::Read, crate::domain::Scope::Reply],
         })),
     );
     let items: Vec<Feedback> = (0..100_000).map(feedback).collect();

@@ -1,0 +1,666 @@
+//! The team's measures (`GET /v1/metrics/summary`), computed in SQL over the columns the store
+//! keeps on write (`first_reply_at`, `resolved_at`, `identities.first_seen_at`, `linked_at`,
+//! migration 0009), each measure one range scan of a covering index, so that a summary stays
+//! fast at a million items. Percentiles are nearest-rank, computed by the database with window
+//! functions: only the figures cross the wire, never the samples.
+
+use super::rows::get;
+use super::scope::DepartmentScope;
+use super::{micros_to_time, Store, StoreResult};
+use crate::domain::metrics::*;
+use crate::domain::*;
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
+
+const SECOND: i64 = 1_000_000;
+const HOUR: i64 = 3_600 * SECOND;
+const DAY: i64 = 24 * HOUR;
+/// Statuses of items awaiting an answer (what routing counts as load, what an SLA runs on).
+const AWAITING: &str = "('new','open','pending')";
+/// The longest excerpt of a breached item.
+const EXCERPT_CHARS: usize = 80;
+
+/// The window and filters of one summary, as SQL: a condition on `feedback f` with its text
+/// arguments bound first (`$1..$n`), integer arguments numbered after them.
+struct Items {
+    filter: String,
+    texts: Vec<String>,
+}
+
+impl Items {
+    fn new(q: &MetricsQuery, scope: &DepartmentScope) -> Items {
+        let (mut filter, mut texts) = scope.sql("f.department", 1);
+        let mut and = |column: &str, value: &str| {
+            texts.push(value.to_string());
+            filter.push_str(&format!(" AND {column} = ${}", texts.len()));
+        };
+        if let Some(d) = &q.department {
+            and("f.department", d);
+        }
+        if let Some(a) = &q.agent {
+            and("f.assignee", a);
+        }
+        if let Some(c) = q.channel {
+            and("f.channel", c.as_str());
+        }
+        Items { filter, texts }
+    }
+
+    /// The placeholder of the `i`-th integer argument (from 1).
+    fn int(&self, i: usize) -> String {
+        format!("${}", self.texts.len() + i)
+    }
+
+    async fn fetch(&self, store: &Store, sql: &str, ints: Vec<i64>) -> StoreResult<Vec<AnyRow>> {
+        let mut query = sqlx::query(sql);
+        for t in &self.texts {
+            query = query.bind(t.clone());
+        }
+        for i in ints {
+            query = query.bind(i);
+        }
+        Ok(query.fetch_all(store.reader()).await?)
+    }
+}
+
+/// The span `[since, now)` in microseconds.
+#[derive(Clone, Copy)]
+struct Span {
+    since: i64,
+    now: i64,
+}
+
+fn count(row: &AnyRow, col: &str) -> StoreResult<u64> {
+    Ok(get::<i64>(row, col)?.max(0) as u64)
+}
+
+fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The start of a post, on one line, at most [`EXCERPT_CHARS`] characters.
+fn excerpt(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(EXCERPT_CHARS)
+        .collect()
+}
+
+/// Which time ends a latency: the first reply, or the resolution.
+#[derive(Clone, Copy)]
+enum Measure {
+    FirstResponse,
+    Resolution,
+}
+
+impl Measure {
+    fn column(self) -> &'static str {
+        match self {
+            Measure::FirstResponse => "f.first_reply_at",
+            Measure::Resolution => "f.resolved_at",
+        }
+    }
+}
+
+/// Latencies by a key (and a slice of the window, 0 without `slice`).
+type Latencies = HashMap<(String, i64), Latency>;
+
+impl Store {
+    /// The summary of `q` as seen by a caller who sees `scope`, at the store's now.
+    pub async fn metrics_summary(
+        &self,
+        q: &MetricsQuery,
+        scope: &DepartmentScope,
+    ) -> StoreResult<MetricsSummary> {
+        let now = self.now();
+        let span = Span {
+            since: now - q.window.seconds() * SECOND,
+            now,
+        };
+        let items = Items::new(q, scope);
+        let slice = q.window.trend_slice_seconds() * SECOND;
+        let latency = |m: Measure, key: &'static str, slice: Option<i64>| {
+            self.latencies(&items, span, m, key, slice)
+        };
+        let (overall_fr, overall_res, dept_fr, dept_res, agent_fr, agent_res) = tokio::try_join!(
+            latency(Measure::FirstResponse, "''", None),
+            latency(Measure::Resolution, "''", None),
+            latency(Measure::FirstResponse, "f.department", None),
+            latency(Measure::Resolution, "f.department", None),
+            latency(Measure::FirstResponse, "f.assignee", None),
+            latency(Measure::Resolution, "f.assignee", None),
+        )?;
+        let (chan_fr, chan_res, trend, sla, queue, volume) = tokio::try_join!(
+            latency(Measure::FirstResponse, "f.channel", None),
+            latency(Measure::Resolution, "f.channel", None),
+            latency(Measure::FirstResponse, "f.department", Some(slice)),
+            self.sla(&items, span),
+            self.queue(&items),
+            self.volume(&items, span),
+        )?;
+        let (days, identities, detractors, helpers, departments, agents) = tokio::try_join!(
+            self.days(&items, span),
+            self.identity_shares(span),
+            self.active_customers(&items, span, CustomerRole::Detractor),
+            self.active_customers(&items, span, CustomerRole::Helper),
+            self.departments_in(q, scope),
+            self.agent_loads(q, scope, &items, span),
+        )?;
+        let (sentiment, linked_feedback) = days;
+        let agent_names: HashMap<String, String> = self
+            .agent_names()
+            .await?
+            .into_iter()
+            .collect::<HashMap<_, _>>();
+        let whole = |m: &Latencies| m.get(&(String::new(), 0)).copied().unwrap_or_default();
+        let by_department = departments
+            .iter()
+            .map(|(id, name)| group(id, name, &dept_fr, &dept_res))
+            .collect();
+        let by_agent = keys(&agent_fr, &agent_res)
+            .into_iter()
+            .map(|id| {
+                let name = agent_names.get(&id).cloned().unwrap_or_else(|| id.clone());
+                group(&id, &name, &agent_fr, &agent_res)
+            })
+            .collect();
+        let by_channel = keys(&chan_fr, &chan_res)
+            .into_iter()
+            .map(|c| group(&c, &c, &chan_fr, &chan_res))
+            .collect();
+        let slices = q.window.seconds() * SECOND / slice;
+        let response_trend = departments
+            .iter()
+            .map(|(id, _)| DepartmentTrend {
+                department: id.clone(),
+                p50_secs: (0..slices)
+                    .map(|s| trend.get(&(id.clone(), s)).and_then(|l| l.p50_secs))
+                    .collect(),
+            })
+            .collect();
+        let linked = identities
+            .into_iter()
+            .zip(linked_feedback)
+            .map(|((at, identities), feedback)| LinkedShare {
+                at,
+                identities,
+                feedback,
+            })
+            .collect();
+        Ok(MetricsSummary {
+            window: q.window,
+            since: micros_to_time(span.since),
+            generated_at: micros_to_time(span.now),
+            first_response: whole(&overall_fr),
+            resolution: whole(&overall_res),
+            by_department,
+            by_agent,
+            by_channel,
+            trend_slice_secs: q.window.trend_slice_seconds(),
+            response_trend,
+            sla,
+            queue,
+            volume,
+            linked,
+            sentiment,
+            detractors,
+            helpers,
+            agents,
+        })
+    }
+
+    /// Nearest-rank p50 and p90 of `measure` over the items it ended in the window, by `key`
+    /// (an SQL expression; `''` for all) and, with `slice`, by slice of the window.
+    async fn latencies(
+        &self,
+        items: &Items,
+        span: Span,
+        measure: Measure,
+        key: &str,
+        slice: Option<i64>,
+    ) -> StoreResult<Latencies> {
+        let end = measure.column();
+        let (since, now) = (items.int(1), items.int(2));
+        let bucket = match slice {
+            Some(_) => format!("({end} - {since}) / {}", items.int(3)),
+            None => "CAST(0 AS BIGINT)".to_string(),
+        };
+        // rank = ceil(n * p / 100): the first row whose rn * 100 >= n * p.
+        let sql = format!(
+            "WITH s AS (SELECT {key} AS k, {bucket} AS b, \
+               CASE WHEN {end} < f.received_at THEN 0 ELSE ({end} - f.received_at) / {SECOND} END AS d \
+               FROM feedback f WHERE {} AND {end} >= {since} AND {end} < {now} AND {key} IS NOT NULL), \
+             r AS (SELECT k, b, d, ROW_NUMBER() OVER (PARTITION BY k, b ORDER BY d) AS rn, \
+               COUNT(*) OVER (PARTITION BY k, b) AS n FROM s) \
+             SELECT k, b, n, MIN(CASE WHEN rn * 100 >= n * 50 THEN d END) AS p50, \
+               MIN(CASE WHEN rn * 100 >= n * 90 THEN d END) AS p90 FROM r GROUP BY k, b, n",
+            items.filter
+        );
+        let mut ints = vec![span.since, span.now];
+        ints.extend(slice);
+        let rows = items.fetch(self, &sql, ints).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    (get::<String>(row, "k")?, get::<i64>(row, "b")?),
+                    Latency {
+                        count: count(row, "n")?,
+                        p50_secs: get(row, "p50")?,
+                        p90_secs: get(row, "p90")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn sla(&self, items: &Items, span: Span) -> StoreResult<SlaSummary> {
+        let f = &items.filter;
+        let (now, in_1h, in_4h) = (items.int(1), items.int(2), items.int(3));
+        let open_sql = format!(
+            "SELECT COUNT(*) AS open, \
+             COALESCE(SUM(CASE WHEN f.sla_due_at < {now} THEN 1 ELSE 0 END), 0) AS breached, \
+             COALESCE(SUM(CASE WHEN f.sla_due_at >= {now} AND f.sla_due_at < {in_1h} THEN 1 ELSE 0 END), 0) AS h1, \
+             COALESCE(SUM(CASE WHEN f.sla_due_at >= {in_1h} AND f.sla_due_at < {in_4h} THEN 1 ELSE 0 END), 0) AS h4 \
+             FROM feedback f WHERE {f} AND f.status IN {AWAITING}"
+        );
+        let answered = "CASE WHEN f.first_reply_at IS NULL THEN f.resolved_at \
+             WHEN f.resolved_at IS NULL OR f.first_reply_at < f.resolved_at THEN f.first_reply_at \
+             ELSE f.resolved_at END";
+        let (since, until) = (items.int(1), items.int(2));
+        let due_sql = format!(
+            "SELECT COUNT(*) AS due, COALESCE(SUM(CASE WHEN ({answered}) IS NULL OR ({answered}) > f.sla_due_at \
+             THEN 1 ELSE 0 END), 0) AS late FROM feedback f \
+             WHERE {f} AND f.sla_due_at >= {since} AND f.sla_due_at < {until}"
+        );
+        let list_sql = format!(
+            "SELECT f.id, f.department, f.assignee, f.channel, f.priority, f.sla_due_at, i.handle, \
+             SUBSTR(f.text, 1, 400) AS text FROM feedback f JOIN identities i ON i.id = f.author_identity_id \
+             WHERE {f} AND f.status IN {AWAITING} AND f.sla_due_at < {now} ORDER BY f.sla_due_at, f.id LIMIT 50"
+        );
+        let (open, due, list) = tokio::try_join!(
+            items.fetch(
+                self,
+                &open_sql,
+                vec![span.now, span.now + HOUR, span.now + 4 * HOUR]
+            ),
+            items.fetch(self, &due_sql, vec![span.since, span.now]),
+            items.fetch(self, &list_sql, vec![span.now]),
+        )?;
+        let mut sla = SlaSummary::default();
+        if let Some(row) = open.first() {
+            sla.open = count(row, "open")?;
+            sla.breached_now = count(row, "breached")?;
+            sla.due_within_1h = count(row, "h1")?;
+            sla.due_within_4h = count(row, "h4")?;
+            sla.due_later = sla.open - sla.breached_now - sla.due_within_1h - sla.due_within_4h;
+        }
+        if let Some(row) = due.first() {
+            sla.breach_share = share(count(row, "late")?, count(row, "due")?);
+        }
+        sla.breached = list
+            .iter()
+            .map(|row| {
+                Ok(BreachedItem {
+                    feedback_id: get(row, "id")?,
+                    department: get(row, "department")?,
+                    assignee: get(row, "assignee")?,
+                    channel: super::rows::parse(row, "channel")?,
+                    priority: super::rows::parse(row, "priority")?,
+                    sla_due_at: super::rows::time(row, "sla_due_at")?,
+                    author_handle: get(row, "handle")?,
+                    excerpt: excerpt(&get::<String>(row, "text")?),
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(sla)
+    }
+
+    async fn queue(&self, items: &Items) -> StoreResult<Vec<QueueCount>> {
+        let open: Vec<String> = FeedbackStatus::ALL
+            .iter()
+            .filter(|s| **s != FeedbackStatus::Resolved)
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let sql = format!(
+            "SELECT f.status, f.priority, COUNT(*) AS n FROM feedback f \
+             WHERE {} AND f.status IN ({}) GROUP BY f.status, f.priority",
+            items.filter,
+            open.join(",")
+        );
+        let mut queue = items
+            .fetch(self, &sql, Vec::new())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(QueueCount {
+                    status: super::rows::parse(row, "status")?,
+                    priority: super::rows::parse(row, "priority")?,
+                    count: count(row, "n")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        queue.sort_by_key(|c| (c.status, c.priority));
+        Ok(queue)
+    }
+
+    async fn volume(&self, items: &Items, span: Span) -> StoreResult<Vec<HourVolume>> {
+        let (since, now) = (items.int(1), items.int(2));
+        let f = &items.filter;
+        let inbound_sql = format!(
+            "SELECT (f.received_at - {since}) / {HOUR} AS h, COUNT(*) AS n FROM feedback f \
+             WHERE {f} AND f.received_at >= {since} AND f.received_at < {now} GROUP BY 1"
+        );
+        let replies_sql = format!(
+            "SELECT (r.created_at - {since}) / {HOUR} AS h, COUNT(*) AS n FROM replies r \
+             JOIN feedback f ON f.id = r.feedback_id \
+             WHERE {f} AND r.created_at >= {since} AND r.created_at < {now} GROUP BY 1"
+        );
+        let ints = vec![span.since, span.now];
+        let (inbound, replies) = tokio::try_join!(
+            items.fetch(self, &inbound_sql, ints.clone()),
+            items.fetch(self, &replies_sql, ints),
+        )?;
+        let hours = ((span.now - span.since) + HOUR - 1) / HOUR;
+        let mut volume: Vec<HourVolume> = (0..hours)
+            .map(|h| HourVolume {
+                hour: micros_to_time(span.since + h * HOUR),
+                inbound: 0,
+                replies: 0,
+            })
+            .collect();
+        for (rows, inbound) in [(&inbound, true), (&replies, false)] {
+            for row in rows {
+                let h = get::<i64>(row, "h")?;
+                if let Some(v) = usize::try_from(h).ok().and_then(|h| volume.get_mut(h)) {
+                    let n = count(row, "n")?;
+                    if inbound {
+                        v.inbound = n;
+                    } else {
+                        v.replies = n;
+                    }
+                }
+            }
+        }
+        Ok(volume)
+    }
+
+    /// Sentiment per day and channel, and per day the share of items whose author is linked.
+    async fn days(
+        &self,
+        items: &Items,
+        span: Span,
+    ) -> StoreResult<(Vec<DaySentiment>, Vec<Option<f64>>)> {
+        let (since, now) = (items.int(1), items.int(2));
+        let sql = format!(
+            "SELECT (f.received_at - {since}) / {DAY} AS d, f.channel, f.sentiment_label AS label, \
+             COUNT(*) AS n, SUM(f.sentiment) AS total, \
+             COALESCE(SUM(CASE WHEN f.customer_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS linked \
+             FROM feedback f WHERE {} AND f.received_at >= {since} AND f.received_at < {now} \
+             GROUP BY 1, 2, 3",
+            items.filter
+        );
+        let rows = items.fetch(self, &sql, vec![span.since, span.now]).await?;
+        let days = day_count(span);
+        let mut per_day = vec![(0u64, 0u64); days as usize];
+        let mut by_day: std::collections::BTreeMap<(i64, Channel), (DaySentiment, f64)> =
+            Default::default();
+        for row in &rows {
+            let d: i64 = get(row, "d")?;
+            let channel: Channel = super::rows::parse(row, "channel")?;
+            let label: SentimentLabel = super::rows::parse(row, "label")?;
+            let n = count(row, "n")?;
+            let total: f64 = get(row, "total")?;
+            if let Some(p) = usize::try_from(d).ok().and_then(|d| per_day.get_mut(d)) {
+                p.0 += n;
+                p.1 += count(row, "linked")?;
+            }
+            let (day, sum) = by_day.entry((d, channel)).or_insert_with(|| {
+                (
+                    DaySentiment {
+                        day: micros_to_time(span.since + d * DAY),
+                        channel,
+                        negative: 0,
+                        neutral: 0,
+                        positive: 0,
+                        mean: None,
+                    },
+                    0.0,
+                )
+            });
+            match label {
+                SentimentLabel::Negative => day.negative += n,
+                SentimentLabel::Neutral => day.neutral += n,
+                SentimentLabel::Positive => day.positive += n,
+            }
+            *sum += total;
+        }
+        let sentiment = by_day
+            .into_values()
+            .map(|(mut day, sum)| {
+                let n = day.negative + day.neutral + day.positive;
+                day.mean = (n > 0).then(|| sum / n as f64);
+                day
+            })
+            .collect();
+        let linked = per_day.into_iter().map(|(n, l)| share(l, n)).collect();
+        Ok((sentiment, linked))
+    }
+
+    /// The organisation's linked-identity share at the end of each day of the window.
+    async fn identity_shares(&self, span: Span) -> StoreResult<Vec<(DateTime<Utc>, Option<f64>)>> {
+        let before = |col: &str| format!("SELECT COUNT(*) AS n FROM identities WHERE {col} < $1");
+        let per_day = |col: &str| {
+            format!(
+                "SELECT ({col} - $1) / {DAY} AS d, COUNT(*) AS n FROM identities \
+                 WHERE {col} >= $1 AND {col} < $2 GROUP BY 1"
+            )
+        };
+        let run = |sql: String, ints: Vec<i64>| async move {
+            let mut query = sqlx::query(&sql);
+            for i in ints {
+                query = query.bind(i);
+            }
+            query.fetch_all(self.reader()).await
+        };
+        let (seen0, linked0, seen, linked) = tokio::try_join!(
+            run(before("first_seen_at"), vec![span.since]),
+            run(before("linked_at"), vec![span.since]),
+            run(per_day("first_seen_at"), vec![span.since, span.now]),
+            run(per_day("linked_at"), vec![span.since, span.now]),
+        )?;
+        let days = day_count(span) as usize;
+        let cumulative = |base: &[AnyRow], rows: &[AnyRow]| -> StoreResult<Vec<u64>> {
+            let mut per = vec![0u64; days];
+            for row in rows {
+                let d: i64 = get(row, "d")?;
+                if let Some(p) = usize::try_from(d).ok().and_then(|d| per.get_mut(d)) {
+                    *p += count(row, "n")?;
+                }
+            }
+            let mut total = match base.first() {
+                Some(row) => count(row, "n")?,
+                None => 0,
+            };
+            Ok(per
+                .into_iter()
+                .map(|n| {
+                    total += n;
+                    total
+                })
+                .collect())
+        };
+        let seen = cumulative(&seen0, &seen)?;
+        let linked = cumulative(&linked0, &linked)?;
+        Ok((0..days)
+            .map(|d| {
+                let at = (span.since + (d as i64 + 1) * DAY).min(span.now);
+                (micros_to_time(at), share(linked[d], seen[d]))
+            })
+            .collect())
+    }
+
+    /// Customers with `role`, by their items in the window, most active first (at most 10).
+    async fn active_customers(
+        &self,
+        items: &Items,
+        span: Span,
+        role: CustomerRole,
+    ) -> StoreResult<Vec<ActiveCustomer>> {
+        let (since, now) = (items.int(1), items.int(2));
+        // The role is one of ours (no quote can be in it); roles are stored as a JSON list.
+        let sql = format!(
+            "SELECT c.id, c.first_name, c.last_name, COUNT(*) AS n FROM feedback f \
+             JOIN customers c ON c.id = f.customer_id \
+             WHERE {} AND f.received_at >= {since} AND f.received_at < {now} AND c.roles LIKE '%\"{}\"%' \
+             GROUP BY c.id, c.first_name, c.last_name ORDER BY n DESC, c.id LIMIT 10",
+            items.filter,
+            role.as_str()
+        );
+        items
+            .fetch(self, &sql, vec![span.since, span.now])
+            .await?
+            .iter()
+            .map(|row| {
+                let first: String = get(row, "first_name")?;
+                let last: String = get(row, "last_name")?;
+                Ok(ActiveCustomer {
+                    customer_id: get(row, "id")?,
+                    name: format!("{first} {last}").trim().to_string(),
+                    items: count(row, "n")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The departments in scope (narrowed to the query's), by id.
+    async fn departments_in(
+        &self,
+        q: &MetricsQuery,
+        scope: &DepartmentScope,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(self
+            .departments()
+            .await?
+            .into_iter()
+            .filter(|d| scope.allows(&d.id) && q.department.as_ref().is_none_or(|x| *x == d.id))
+            .map(|d| (d.id, d.name))
+            .collect())
+    }
+
+    async fn agent_names(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT id, name FROM agents")
+            .fetch_all(self.reader())
+            .await?)
+    }
+
+    /// The non-admin agents of the departments in scope with their open and overdue items.
+    async fn agent_loads(
+        &self,
+        q: &MetricsQuery,
+        scope: &DepartmentScope,
+        items: &Items,
+        span: Span,
+    ) -> StoreResult<Vec<AgentLoad>> {
+        let departments: Vec<String> = self
+            .departments_in(q, scope)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let mut agents: Vec<Agent> = self
+            .agents()
+            .await?
+            .into_iter()
+            .filter(|a| a.role != AgentRole::Admin)
+            .filter(|a| a.departments.iter().any(|d| departments.contains(d)))
+            .filter(|a| q.agent.as_ref().is_none_or(|x| *x == a.id))
+            .collect();
+        agents.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        let now = items.int(1);
+        let sql = format!(
+            "SELECT f.assignee, COUNT(*) AS open, \
+             COALESCE(SUM(CASE WHEN f.sla_due_at < {now} THEN 1 ELSE 0 END), 0) AS breached \
+             FROM feedback f WHERE {} AND f.status IN {AWAITING} AND f.assignee IS NOT NULL \
+             GROUP BY f.assignee",
+            items.filter
+        );
+        let mut load: HashMap<String, (u64, u64)> = HashMap::new();
+        for row in items.fetch(self, &sql, vec![span.now]).await? {
+            load.insert(
+                get(&row, "assignee")?,
+                (count(&row, "open")?, count(&row, "breached")?),
+            );
+        }
+        Ok(agents
+            .into_iter()
+            .map(|a| {
+                let (open, breached) = load.get(&a.id).copied().unwrap_or_default();
+                AgentLoad {
+                    agent_id: a.id,
+                    name: a.name,
+                    availability: a.availability,
+                    open,
+                    breached,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Days of the window, the last one perhaps partial (one for an hour).
+fn day_count(span: Span) -> i64 {
+    ((span.now - span.since) + DAY - 1) / DAY
+}
+
+/// The keys of either measure's groups, sorted.
+fn keys(a: &Latencies, b: &Latencies) -> Vec<String> {
+    let mut keys: Vec<String> = a.keys().chain(b.keys()).map(|(k, _)| k.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+fn group(key: &str, name: &str, fr: &Latencies, res: &Latencies) -> GroupLatency {
+    let at = (key.to_string(), 0);
+    GroupLatency {
+        key: key.to_string(),
+        name: name.to_string(),
+        first_response: fr.get(&at).copied().unwrap_or_default(),
+        resolution: res.get(&at).copied().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_one_line_of_at_most_80_characters() {
+        assert_eq!(excerpt("  two\nlines\t here "), "two lines here");
+        let long = "é".repeat(200);
+        assert_eq!(excerpt(&long).chars().count(), 80);
+    }
+
+    #[test]
+    fn filters_number_their_placeholders_after_the_scope() {
+        let q = MetricsQuery {
+            department: Some("support".into()),
+            agent: Some("ag_a".into()),
+            channel: Some(Channel::X),
+            ..Default::default()
+        };
+        let items = Items::new(
+            &q,
+            &DepartmentScope::only(&["support".into(), "billing".into()]),
+        );
+        assert_eq!(
+            items.filter,
+            "f.department IN ($1,$2) AND f.department = $3 AND f.assignee = $4 AND f.channel = $5"
+        );
+        assert_eq!(items.int(1), "$6");
+        assert_eq!(items.texts, ["support", "billing", "support", "ag_a", "x"]);
+    }
+}
