@@ -311,8 +311,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
              received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
-             sentiment_label, sentiment_confidence, kind, urgency, cues) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22)",
+             sentiment_label, sentiment_confidence, kind, urgency, cues, search_text) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -336,6 +336,7 @@ impl Store {
         .bind(intake.triage.kind.as_str())
         .bind(urgency_column(&intake.triage.urgency))
         .bind(serde_json::to_string(&intake.triage.cues).unwrap_or_else(|_| "[]".into()))
+        .bind(super::search::stored_words(&intake.text))
         .execute(&mut **tx)
         .await?;
         let message = Message {
@@ -457,71 +458,6 @@ impl Store {
         }
         let rows = query.fetch_all(self.reader()).await?;
         rows.iter().map(rows::message).collect()
-    }
-
-    /// The queue, newest first, keyset-paginated.
-    pub async fn list_feedback(&self, filter: &FeedbackFilter) -> StoreResult<Vec<Feedback>> {
-        let mut q = SqlBuilder::new(format!(
-            "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE 1=1"
-        ));
-        if let Some(depts) = &filter.departments {
-            if depts.is_empty() {
-                return Ok(Vec::new());
-            }
-            let list: Vec<String> = depts
-                .iter()
-                .map(|d| q.arg(QueryArg::Text(d.clone())))
-                .collect();
-            q.sql
-                .push_str(&format!(" AND f.department IN ({})", list.join(",")));
-        }
-        if let Some(status) = filter.status {
-            let p = q.arg(QueryArg::Text(status.as_str().to_string()));
-            q.sql.push_str(&format!(" AND f.status = {p}"));
-        }
-        match &filter.assignee {
-            Some(Some(agent)) => {
-                let p = q.arg(QueryArg::Text(agent.clone()));
-                q.sql.push_str(&format!(" AND f.assignee = {p}"));
-            }
-            Some(None) => q.sql.push_str(" AND f.assignee IS NULL"),
-            None => {}
-        }
-        if let Some(channel) = filter.channel {
-            let p = q.arg(QueryArg::Text(channel.as_str().to_string()));
-            q.sql.push_str(&format!(" AND f.channel = {p}"));
-        }
-        if let Some(text) = filter.q.as_deref().filter(|t| !t.is_empty()) {
-            let p = q.arg(QueryArg::Text(format!(
-                "%{}%",
-                text.to_lowercase().replace(['%', '_'], "")
-            )));
-            q.sql.push_str(&format!(" AND LOWER(f.text) LIKE {p}"));
-        }
-        if let Some(c) = &filter.customer_id {
-            let p = q.arg(QueryArg::Text(c.clone()));
-            q.sql.push_str(&format!(" AND f.customer_id = {p}"));
-        }
-        if let Some((at, id)) = &filter.before {
-            let at = q.arg(QueryArg::Int(*at));
-            let id = q.arg(QueryArg::Text(id.clone()));
-            q.sql.push_str(&format!(
-                " AND (f.received_at < {at} OR (f.received_at = {at} AND f.id < {id}))"
-            ));
-        }
-        let limit = q.arg(QueryArg::Int(filter.limit));
-        q.sql.push_str(&format!(
-            " ORDER BY f.received_at DESC, f.id DESC LIMIT {limit}"
-        ));
-        let mut query = sqlx::query(&q.sql);
-        for a in q.args {
-            query = match a {
-                QueryArg::Text(s) => query.bind(s),
-                QueryArg::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.reader()).await?;
-        rows.iter().map(rows::feedback).collect()
     }
 
     /// Applies a change if `expected_version` is current; bumps the version and emits
@@ -745,31 +681,5 @@ impl Store {
     /// The current time as the store writes it (exposed for intake defaults).
     pub fn now(&self) -> i64 {
         now_micros()
-    }
-}
-
-enum QueryArg {
-    Text(String),
-    Int(i64),
-}
-
-/// SQL text with numbered `$N` placeholders and the values that go with them.
-struct SqlBuilder {
-    sql: String,
-    args: Vec<QueryArg>,
-}
-
-impl SqlBuilder {
-    fn new(sql: String) -> Self {
-        SqlBuilder {
-            sql,
-            args: Vec::new(),
-        }
-    }
-
-    /// Adds a value and returns its placeholder.
-    fn arg(&mut self, value: QueryArg) -> String {
-        self.args.push(value);
-        format!("${}", self.args.len())
     }
 }

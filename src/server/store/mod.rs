@@ -16,9 +16,11 @@ mod deliveries;
 mod events;
 mod feedback;
 mod identities;
+mod queue;
 mod replies;
 mod rows;
 mod scope;
+mod search;
 mod triage;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
@@ -32,7 +34,9 @@ pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
 pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy};
 pub use replies::ReplyOutcome;
+pub use queue::{Plan, Walk, SCAN_BUDGET};
 pub use scope::DepartmentScope;
+pub use search::{stored_words, TextQuery};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
@@ -147,6 +151,7 @@ impl Store {
             url,
         };
         store.backfill_contacts().await?;
+        store.backfill_search().await?;
         Ok(store)
     }
 
