@@ -126,7 +126,7 @@ async fn every_filter_of_every_scope_reads_the_queue_in_index_order() {
     let store = s.store();
     for scope in [supervisor_scope(), None] {
         for (name, filter) in filters(scope.clone()) {
-            let plans = store.explain_list(&filter).await.unwrap();
+            let plans = store.explain_list(&filter, false).await.unwrap();
             let plan = &plans[0];
             let merged = Plan::of(&filter).arms.len() > 1;
             let index = expected_index(&filter);
@@ -140,7 +140,9 @@ async fn every_filter_of_every_scope_reads_the_queue_in_index_order() {
                     assert_eq!(plan.contains("MERGE (UNION ALL)"), merged, "{name}:\n{plan}");
                 }
                 Dialect::Postgres => {
+                    // Its planner picks among the indexes that give the order (statistics).
                     assert!(!plan.contains("Seq Scan"), "{name} ({scope:?}):\n{plan}");
+                    assert!(!plan.contains("Sort  (cost"), "{name} ({scope:?}):\n{plan}");
                     assert!(plan.contains("Index"), "{name} ({scope:?}):\n{plan}");
                     if merged {
                         assert!(plan.contains("Merge Append"), "{name}:\n{plan}");
@@ -155,7 +157,7 @@ async fn every_filter_of_every_scope_reads_the_queue_in_index_order() {
         limit: 51,
         ..Default::default()
     };
-    let plan = store.explain_list(&queue).await.unwrap().remove(0);
+    let plan = store.explain_list(&queue, false).await.unwrap().remove(0);
     match store.dialect() {
         Dialect::Sqlite => {
             assert_eq!(plan.matches("feedback_queue").count(), 3, "{plan}");
@@ -163,11 +165,8 @@ async fn every_filter_of_every_scope_reads_the_queue_in_index_order() {
         }
         Dialect::Postgres => {
             assert!(plan.contains("Merge Append"), "{plan}");
-            assert!(
-                plan.contains("Index Scan Backward using feedback_queue on feedback"),
-                "{plan}"
-            );
-            assert!(!plan.contains("Sort"), "{plan}");
+            assert_eq!(plan.matches("Index Scan Backward").count(), 3, "{plan}");
+            assert!(!plan.contains("Sort  (cost"), "{plan}");
         }
     }
     s.stop().await;
@@ -184,7 +183,10 @@ async fn a_search_page_uses_the_text_index() {
         limit: 51,
         ..Default::default()
     };
-    let plans = store.explain_list(&filter).await.unwrap();
+    // On PostgreSQL with the sequential scan priced out: at 20,000 rows reading the whole table
+    // is rightly cheaper than the GIN index, and what matters is the plan for a table too big
+    // for that (the bench's 1,000,000 items, where the planner takes the index by itself).
+    let plans = store.explain_list(&filter, true).await.unwrap();
     match store.dialect() {
         Dialect::Sqlite => {
             // Common words: the walk, in order, checked row by row; rare ones: FTS5.
@@ -192,12 +194,12 @@ async fn a_search_page_uses_the_text_index() {
             assert!(plans[1].contains("VIRTUAL TABLE INDEX"), "{}", plans[1]);
         }
         Dialect::Postgres => {
-            let rare = FeedbackFilter {
-                q: Some("nothingmatchesthis".into()),
-                ..filter.clone()
-            };
-            let plan = store.explain_list(&rare).await.unwrap().remove(0);
-            assert!(plan.contains("feedback_search"), "{plan}");
+            assert!(plans[0].contains("Merge Append"), "{}", plans[0]);
+            assert!(
+                plans[1].contains("Bitmap Index Scan on feedback_search"),
+                "{}",
+                plans[1]
+            );
         }
     }
     s.stop().await;

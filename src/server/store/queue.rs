@@ -10,12 +10,13 @@
 //! would otherwise read `department IN (...)` through an index and sort. PostgreSQL plans from
 //! its statistics.
 //!
-//! Text search (`q`, see search.rs) goes through the stores' own indexes: PostgreSQL's planner
-//! chooses between the GIN index (then sorts the matches) and the walk with the tsvector
-//! checked per row. SQLite's cannot estimate an FTS5 match, so the choice is made here: the
-//! walk checks at most `SCAN_BUDGET` rows (words that are common fill a page within them);
-//! when those hold less than a page, the matches come from the FTS5 index and are sorted (a
-//! word that rare has few of them).
+//! Text search (`q`, see search.rs) goes through the stores' own text indexes, but neither
+//! planner can tell how many items a word matches (FTS5 gives no estimate; PostgreSQL's for a
+//! prefix it has no statistics on made it walk every row for a word that matches nothing), so
+//! the choice is made here, the same on both: the walk checks at most `SCAN_BUDGET` rows for
+//! the words (a common word fills a page within them); when those hold less than a page, the
+//! page comes from the text index's matches (FTS5, or the GIN index), sorted: a word that rare
+//! has few of them.
 
 use super::feedback::FeedbackFilter;
 use super::rows::{self, FEEDBACK_COLUMNS};
@@ -95,14 +96,6 @@ impl Plan {
     }
 }
 
-/// How a page checks the text, when there is a `q`.
-#[derive(Clone, Copy)]
-enum TextCheck<'a> {
-    None,
-    /// PostgreSQL: the tsvector column against a tsquery (index or row check, as planned).
-    Tsquery(&'a TextQuery),
-}
-
 /// The columns a page returns, plus the sort key under names a compound ORDER BY can use.
 fn page_columns() -> String {
     format!("{FEEDBACK_COLUMNS}, f.received_at AS k_at, f.id AS k_id")
@@ -116,51 +109,52 @@ impl Store {
         if filter.departments.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let text = filter.q.as_deref().and_then(TextQuery::parse);
-        match (&text, self.dialect()) {
-            (Some(t), _) if t.is_empty() => Ok(Vec::new()),
-            (None, _) => self.fetch(walk_query(self.dialect(), filter, TextCheck::None)).await,
-            (Some(t), Dialect::Postgres) => {
-                self.fetch(walk_query(Dialect::Postgres, filter, TextCheck::Tsquery(t)))
-                    .await
-            }
-            (Some(t), Dialect::Sqlite) => {
-                let page = self.fetch(scan_query(filter, t, SCAN_BUDGET)).await?;
+        match filter.q.as_deref().and_then(TextQuery::parse) {
+            None => self.fetch(walk_query(self.dialect(), filter)).await,
+            Some(t) if t.is_empty() => Ok(Vec::new()),
+            Some(t) => {
+                let page = self.fetch(scan_query(self.dialect(), filter, &t, SCAN_BUDGET)).await?;
                 if page.len() as i64 >= filter.limit {
                     return Ok(page);
                 }
-                self.fetch(fts_query(filter, t)).await
+                self.fetch(index_query(self.dialect(), filter, &t)).await
             }
         }
     }
 
-    /// The `EXPLAIN` (PostgreSQL) or `EXPLAIN QUERY PLAN` (SQLite) of the statement a page of
-    /// `filter` runs, as text (tests assert the indexes; with `q` on SQLite, both statements).
-    pub async fn explain_list(&self, filter: &FeedbackFilter) -> StoreResult<Vec<String>> {
-        let text = filter.q.as_deref().and_then(TextQuery::parse);
-        let queries = match (&text, self.dialect()) {
-            (None, d) => vec![walk_query(d, filter, TextCheck::None)],
-            (Some(t), Dialect::Postgres) => {
-                vec![walk_query(Dialect::Postgres, filter, TextCheck::Tsquery(t))]
-            }
-            (Some(t), Dialect::Sqlite) => {
-                vec![scan_query(filter, t, SCAN_BUDGET), fts_query(filter, t)]
-            }
+    /// The `EXPLAIN` (PostgreSQL) or `EXPLAIN QUERY PLAN` (SQLite) of the statements a page of
+    /// `filter` runs, as text (tests assert the indexes): the walk, or with `q` the scan of
+    /// common words and the text index's query for rare ones. `no_seq_scan` plans PostgreSQL as
+    /// for a table too big to read whole (`enable_seqscan = off` for this transaction only).
+    pub async fn explain_list(
+        &self,
+        filter: &FeedbackFilter,
+        no_seq_scan: bool,
+    ) -> StoreResult<Vec<String>> {
+        let d = self.dialect();
+        let queries = match filter.q.as_deref().and_then(TextQuery::parse) {
+            None => vec![walk_query(d, filter)],
+            Some(t) => vec![scan_query(d, filter, &t, SCAN_BUDGET), index_query(d, filter, &t)],
         };
+        let (prefix, column) = match d {
+            Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+            Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        };
+        let mut tx = self.reader().begin().await?;
+        if no_seq_scan && d == Dialect::Postgres {
+            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+        }
         let mut plans = Vec::new();
         for q in queries {
-            let (prefix, column) = match self.dialect() {
-                Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
-                Dialect::Postgres => ("EXPLAIN ", "QUERY PLAN"),
-            };
             let sql = format!("{prefix}{}", q.sql);
-            let rows = q.bind_all(sqlx::query(&sql)).fetch_all(self.reader()).await?;
+            let rows = q.bind_all(sqlx::query(&sql)).fetch_all(&mut *tx).await?;
             let lines: Vec<String> = rows
                 .iter()
                 .map(|r| rows::get::<String>(r, column))
                 .collect::<StoreResult<_>>()?;
             plans.push(lines.join("\n"));
         }
+        tx.rollback().await?;
         Ok(plans)
     }
 
@@ -171,7 +165,7 @@ impl Store {
 }
 
 /// The conditions every walk of `filter` checks (all but a merged walk's own department).
-fn conditions(q: &mut SqlBuilder, filter: &FeedbackFilter, plan: &Plan, text: TextCheck) -> Vec<String> {
+fn conditions(q: &mut SqlBuilder, filter: &FeedbackFilter, plan: &Plan) -> Vec<String> {
     let mut conds = Vec::new();
     if let (Some(depts), true) = (&filter.departments, plan.arms.is_empty()) {
         let marks: Vec<String> = depts.iter().map(|d| q.text(d)).collect();
@@ -196,12 +190,6 @@ fn conditions(q: &mut SqlBuilder, filter: &FeedbackFilter, plan: &Plan, text: Te
         let id = q.text(id);
         conds.push(format!("(f.received_at, f.id) < ({at}, {id})"));
     }
-    match text {
-        TextCheck::None => {}
-        TextCheck::Tsquery(t) => {
-            conds.push(format!("f.search @@ {}::tsquery", q.text(&t.tsquery())))
-        }
-    }
     conds
 }
 
@@ -211,12 +199,11 @@ fn walk_sql(
     dialect: Dialect,
     q: &mut SqlBuilder,
     filter: &FeedbackFilter,
-    text: TextCheck,
     select: &str,
     limit: i64,
 ) -> String {
     let plan = Plan::of(filter);
-    let shared = conditions(q, filter, &plan, text);
+    let shared = conditions(q, filter, &plan);
     let limit = q.int(limit);
     let from = match dialect {
         Dialect::Sqlite => format!("feedback f INDEXED BY {}", plan.walk.index()),
@@ -256,58 +243,77 @@ fn walk_sql(
     )
 }
 
-fn walk_query(dialect: Dialect, filter: &FeedbackFilter, text: TextCheck) -> SqlBuilder {
+fn walk_query(dialect: Dialect, filter: &FeedbackFilter) -> SqlBuilder {
     let mut q = SqlBuilder::default();
-    q.sql = walk_sql(dialect, &mut q, filter, text, &page_columns(), filter.limit);
+    q.sql = walk_sql(dialect, &mut q, filter, &page_columns(), filter.limit);
     q
 }
 
-/// The items whose rowid the `keys` subquery gives (at most a page), in queue order.
+/// The items the `keys` subquery names (at most a page), in queue order.
 fn rows_of(keys: String) -> String {
     format!(
         "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id \
-         WHERE f.rowid IN ({keys}) {ORDER}"
+         WHERE f.id IN ({keys}) {ORDER}"
     )
 }
 
-/// SQLite, common words: the first `budget` rows of the walk, checked for the words.
-fn scan_query(filter: &FeedbackFilter, text: &TextQuery, budget: i64) -> SqlBuilder {
+/// Common words: the first `budget` rows of the walk, checked for the words (SQLite: `instr`
+/// over the stored words; PostgreSQL: the row's tsvector against the tsquery).
+fn scan_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery, budget: i64) -> SqlBuilder {
     let mut q = SqlBuilder::default();
+    let (words, checks) = match dialect {
+        Dialect::Sqlite => {
+            let checks: Vec<String> = text
+                .spaced_words()
+                .map(|w| format!("instr(' ' || c.s, {}) > 0", q.text(&w)))
+                .collect();
+            ("f.search_text", checks.join(" AND "))
+        }
+        Dialect::Postgres => ("f.search", format!("c.s @@ {}::tsquery", q.text(&text.tsquery()))),
+    };
     let walk = walk_sql(
-        Dialect::Sqlite,
+        dialect,
         &mut q,
         filter,
-        TextCheck::None,
-        "f.rowid AS r, f.search_text AS s, f.received_at AS k_at, f.id AS k_id",
+        &format!("f.id AS k_id, f.received_at AS k_at, {words} AS s"),
         budget,
     );
-    let checks: Vec<String> = text
-        .spaced_words()
-        .map(|w| format!("instr(' ' || c.s, {}) > 0", q.text(&w)))
-        .collect();
     let limit = q.int(filter.limit);
     q.sql = rows_of(format!(
-        "SELECT c.r FROM ({walk}) c WHERE {} ORDER BY c.k_at DESC, c.k_id DESC LIMIT {limit}",
-        checks.join(" AND ")
+        "SELECT c.k_id FROM ({walk}) c WHERE {checks} ORDER BY c.k_at DESC, c.k_id DESC LIMIT {limit}"
     ));
     q
 }
 
-/// SQLite, rare words: the FTS5 index's matches, checked for the filter, the newest page.
-fn fts_query(filter: &FeedbackFilter, text: &TextQuery) -> SqlBuilder {
+/// Rare words: the text index's matches (FTS5, or the GIN index), checked for the filter, the
+/// newest page of them. PostgreSQL reads the matches in a materialised CTE, so that its
+/// planner cannot turn the query back into a walk that checks every row.
+fn index_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery) -> SqlBuilder {
     let mut q = SqlBuilder::default();
     let all = Plan {
         walk: Walk::Received,
         arms: Vec::new(),
     };
-    let mut conds = vec![format!("s.feedback_fts MATCH {}", q.text(&text.fts5()))];
-    conds.extend(conditions(&mut q, filter, &all, TextCheck::None));
+    let matches = match dialect {
+        Dialect::Sqlite => format!("s.feedback_fts MATCH {}", q.text(&text.fts5())),
+        Dialect::Postgres => format!("f.search @@ {}::tsquery", q.text(&text.tsquery())),
+    };
+    let mut conds = vec![matches];
+    conds.extend(conditions(&mut q, filter, &all));
+    let conds = conds.join(" AND ");
     let limit = q.int(filter.limit);
-    q.sql = rows_of(format!(
-        "SELECT f.rowid FROM feedback_fts s CROSS JOIN feedback f ON f.rowid = s.rowid \
-         WHERE {} {ORDER} LIMIT {limit}",
-        conds.join(" AND ")
-    ));
+    q.sql = match dialect {
+        Dialect::Sqlite => rows_of(format!(
+            "SELECT f.id FROM feedback_fts s CROSS JOIN feedback f ON f.rowid = s.rowid \
+             WHERE {conds} {ORDER} LIMIT {limit}"
+        )),
+        Dialect::Postgres => format!(
+            "WITH m AS MATERIALIZED (SELECT f.id, f.received_at FROM feedback f WHERE {conds}) {}",
+            rows_of(format!(
+                "SELECT m.id FROM m ORDER BY m.received_at DESC, m.id DESC LIMIT {limit}"
+            ))
+        ),
+    };
     q
 }
 
