@@ -55,7 +55,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// `rare` 0.02%; the rest of a text is drawn from 5,000 filler words.
 fn text(rng: &mut Rng, k: usize) -> String {
     let mut words = vec![format!("filler{}", rng.below(5_000)), format!("order{k}")];
-    for (word, per_10k) in [("kettle", 2_000), ("refund", 200), ("descaling", 20), ("warranty", 2)] {
+    for (word, per_10k) in [
+        ("kettle", 2_000),
+        ("refund", 200),
+        ("descaling", 20),
+        ("warranty", 2),
+    ] {
         if rng.below(10_000) < per_10k {
             words.push(word.to_string());
         }
@@ -114,7 +119,11 @@ async fn prepare(db: &str, n: usize, seed: u64) {
     for (n, chunk) in items(n, seed).chunks(100_000).enumerate() {
         bulk::insert(db, chunk).await;
         if n % 5 == 4 {
-            println!("  seeded {} items ({:.0} s)", (n + 1) * 100_000, t.elapsed().as_secs_f64());
+            println!(
+                "  seeded {} items ({:.0} s)",
+                (n + 1) * 100_000,
+                t.elapsed().as_secs_f64()
+            );
         }
     }
     println!("seeded {n} items in {:.1} s", t.elapsed().as_secs_f64());
@@ -128,7 +137,12 @@ async fn serve(db: &str) -> server::RunningServer {
 }
 
 async fn page(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
-    let r = http.get(url).bearer_auth(token).send().await.expect("answer");
+    let r = http
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("answer");
     assert!(r.status().is_success(), "{url}: {}", r.status());
     r.json().await.expect("json")
 }
@@ -163,7 +177,12 @@ async fn full_load(http: &reqwest::Client, base: &str, token: &str) -> (f64, usi
     )
 }
 
-async fn latencies(http: &reqwest::Client, url: &str, token: &str, runs: usize) -> (f64, f64, usize) {
+async fn latencies(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    runs: usize,
+) -> (f64, f64, usize) {
     let mut ms = Vec::with_capacity(runs);
     let mut found = 0;
     for _ in 0..runs {
@@ -248,7 +267,11 @@ fn main() {
     let fresh = |name: &str| -> String {
         match std::env::var("EARSHOT_BENCH_DB") {
             Ok(url) => rt.block_on(fresh_postgres(&url, name)),
-            Err(_) => dir.path().join(format!("{name}.db")).to_string_lossy().into_owned(),
+            Err(_) => dir
+                .path()
+                .join(format!("{name}.db"))
+                .to_string_lossy()
+                .into_owned(),
         }
     };
     let http = reqwest::Client::builder()
@@ -257,7 +280,9 @@ fn main() {
         .unwrap();
     println!(
         "earshot queue_load benchmark ({} cores)",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     let n: usize = env_or("EARSHOT_BENCH_ITEMS", 100_000);
     if n > 0 {
@@ -275,11 +300,16 @@ fn main() {
 async fn fresh_postgres(admin_url: &str, name: &str) -> String {
     use sqlx::Connection;
     let db = format!("earshot_bench_{name}_{:08x}", rand::random::<u32>());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect");
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect");
     sqlx::query(&format!("CREATE DATABASE {db}"))
         .execute(&mut conn)
         .await
         .expect("create database");
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
     format!("{base}/{db}")
 }

@@ -3,9 +3,9 @@
 //! PostgreSQL with EARSHOT_TEST_STORE=postgres); the cross-store comparison runs when a
 //! PostgreSQL server is at hand (EARSHOT_TEST_POSTGRES_URL).
 
-mod common;
 #[path = "common/bulk.rs"]
 mod bulk;
+mod common;
 
 use common::*;
 use earshot::domain::*;
@@ -136,8 +136,15 @@ async fn every_filter_of_every_scope_reads_the_queue_in_index_order() {
                         !plan.contains("TEMP B-TREE"),
                         "{name} ({scope:?}) sorts:\n{plan}"
                     );
-                    assert!(plan.contains(index), "{name} ({scope:?}) not on {index}:\n{plan}");
-                    assert_eq!(plan.contains("MERGE (UNION ALL)"), merged, "{name}:\n{plan}");
+                    assert!(
+                        plan.contains(index),
+                        "{name} ({scope:?}) not on {index}:\n{plan}"
+                    );
+                    assert_eq!(
+                        plan.contains("MERGE (UNION ALL)"),
+                        merged,
+                        "{name}:\n{plan}"
+                    );
                 }
                 Dialect::Postgres => {
                     // Its planner picks among the indexes that give the order (statistics).
@@ -411,7 +418,10 @@ async fn search_finds_what_the_readme_says_and_never_fails() {
     assert_eq!(texts("kettle").len(), 5);
     assert_eq!(texts("ケトル").len(), 1, "kana are words of one character");
     assert!(texts("nothingmatchesthis").is_empty());
-    assert!(texts("*").is_empty(), "a query of separators matches nothing");
+    assert!(
+        texts("*").is_empty(),
+        "a query of separators matches nothing"
+    );
     assert_eq!(texts("").len(), CORPUS.len(), "no q, no text filter");
     s.stop().await;
 }
@@ -436,7 +446,9 @@ async fn search_gives_the_same_items_on_sqlite_and_postgres() {
 #[tokio::test]
 async fn items_stored_before_search_are_found_after_a_restart() {
     let s = start().await;
-    let item = s.feedback(SAM, "forum", "@old", "Descaling the kettle").await;
+    let item = s
+        .feedback(SAM, "forum", "@old", "Descaling the kettle")
+        .await;
     let store = s.store().clone();
     // As migration 0008 leaves an older row: no words yet.
     let pool = bulk::pool(&s.db.url).await;

@@ -11,6 +11,8 @@ CREATE INDEX feedback_customer ON feedback (customer_id, received_at, id);
 -- (array_to_tsvector: no parser, no dictionary), so it holds exactly the words SQLite's FTS5
 -- index holds; a GIN index answers `search @@ 'word':* & ...`.
 ALTER TABLE feedback ADD COLUMN search_text TEXT;
+-- The rows still to backfill, so that a start with none to do finds that out at once.
+CREATE INDEX feedback_unsearched ON feedback (id) WHERE search_text IS NULL;
 ALTER TABLE feedback ADD COLUMN search tsvector
     GENERATED ALWAYS AS (array_to_tsvector(string_to_array(COALESCE(search_text, ''), ' '))) STORED;
 CREATE INDEX feedback_search ON feedback USING GIN (search);

@@ -18,6 +18,8 @@ CREATE INDEX feedback_customer ON feedback (customer_id, received_at, id);
 -- index (INSERT INTO feedback_fts(feedback_fts) VALUES ('rebuild')) after anything that could
 -- renumber rowids, such as a VACUUM by hand.
 ALTER TABLE feedback ADD COLUMN search_text TEXT;
+-- The rows still to backfill, so that a start with none to do finds that out at once.
+CREATE INDEX feedback_unsearched ON feedback (id) WHERE search_text IS NULL;
 CREATE VIRTUAL TABLE feedback_fts USING fts5(
     search_text, content = 'feedback', content_rowid = 'rowid', tokenize = 'ascii'
 );

@@ -33,8 +33,8 @@ pub use customers::NewCustomer;
 pub use deliveries::{AttemptStart, INTERRUPTED};
 pub use events::EventRow;
 pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy};
-pub use replies::ReplyOutcome;
 pub use queue::{Plan, Walk, SCAN_BUDGET};
+pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
 pub use search::{stored_words, TextQuery};
 

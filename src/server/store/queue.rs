@@ -113,7 +113,9 @@ impl Store {
             None => self.fetch(walk_query(self.dialect(), filter)).await,
             Some(t) if t.is_empty() => Ok(Vec::new()),
             Some(t) => {
-                let page = self.fetch(scan_query(self.dialect(), filter, &t, SCAN_BUDGET)).await?;
+                let page = self
+                    .fetch(scan_query(self.dialect(), filter, &t, SCAN_BUDGET))
+                    .await?;
                 if page.len() as i64 >= filter.limit {
                     return Ok(page);
                 }
@@ -134,7 +136,10 @@ impl Store {
         let d = self.dialect();
         let queries = match filter.q.as_deref().and_then(TextQuery::parse) {
             None => vec![walk_query(d, filter)],
-            Some(t) => vec![scan_query(d, filter, &t, SCAN_BUDGET), index_query(d, filter, &t)],
+            Some(t) => vec![
+                scan_query(d, filter, &t, SCAN_BUDGET),
+                index_query(d, filter, &t),
+            ],
         };
         let (prefix, column) = match d {
             Dialect::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
@@ -142,7 +147,9 @@ impl Store {
         };
         let mut tx = self.reader().begin().await?;
         if no_seq_scan && d == Dialect::Postgres {
-            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await?;
         }
         let mut plans = Vec::new();
         for q in queries {
@@ -159,7 +166,10 @@ impl Store {
     }
 
     async fn fetch(&self, q: SqlBuilder) -> StoreResult<Vec<Feedback>> {
-        let rows = q.bind_all(sqlx::query(&q.sql)).fetch_all(self.reader()).await?;
+        let rows = q
+            .bind_all(sqlx::query(&q.sql))
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(rows::feedback).collect()
     }
 }
@@ -210,7 +220,11 @@ fn walk_sql(
         Dialect::Postgres => "feedback f".to_string(),
     };
     let select_one = |extra: Option<String>| {
-        let conds: Vec<&str> = extra.iter().chain(shared.iter()).map(String::as_str).collect();
+        let conds: Vec<&str> = extra
+            .iter()
+            .chain(shared.iter())
+            .map(String::as_str)
+            .collect();
         let wh = if conds.is_empty() {
             String::new()
         } else {
@@ -259,7 +273,12 @@ fn rows_of(keys: String) -> String {
 
 /// Common words: the first `budget` rows of the walk, checked for the words (SQLite: `instr`
 /// over the stored words; PostgreSQL: the row's tsvector against the tsquery).
-fn scan_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery, budget: i64) -> SqlBuilder {
+fn scan_query(
+    dialect: Dialect,
+    filter: &FeedbackFilter,
+    text: &TextQuery,
+    budget: i64,
+) -> SqlBuilder {
     let mut q = SqlBuilder::default();
     let (words, checks) = match dialect {
         Dialect::Sqlite => {
@@ -269,7 +288,10 @@ fn scan_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery, budge
                 .collect();
             ("f.search_text", checks.join(" AND "))
         }
-        Dialect::Postgres => ("f.search", format!("c.s @@ {}::tsquery", q.text(&text.tsquery()))),
+        Dialect::Postgres => (
+            "f.search",
+            format!("c.s @@ {}::tsquery", q.text(&text.tsquery())),
+        ),
     };
     let walk = walk_sql(
         dialect,

@@ -134,14 +134,20 @@ impl Store {
     /// Writes the search words of items stored before search existed (migration 0008 leaves
     /// them NULL); on SQLite the update trigger indexes them. Nothing to do on later starts.
     pub(crate) async fn backfill_search(&self) -> StoreResult<()> {
+        // In id order from where the last batch ended, so each batch is an index range.
+        let mut after = String::new();
         loop {
-            let todo = sqlx::query("SELECT id, text FROM feedback WHERE search_text IS NULL LIMIT $1")
-                .bind(BACKFILL_BATCH)
-                .fetch_all(self.reader())
-                .await?;
-            if todo.is_empty() {
+            let todo = sqlx::query(
+                "SELECT id, text FROM feedback WHERE id > $1 AND search_text IS NULL ORDER BY id LIMIT $2",
+            )
+            .bind(&after)
+            .bind(BACKFILL_BATCH)
+            .fetch_all(self.reader())
+            .await?;
+            let Some(last) = todo.last() else {
                 return Ok(());
-            }
+            };
+            after = rows::get(last, "id")?;
             let mut tx = self.begin_write().await?;
             for row in &todo {
                 let id: String = rows::get(row, "id")?;
@@ -177,7 +183,10 @@ mod tests {
             words("re-fund's \"order\" #123*(NEAR)"),
             ["re", "fund", "s", "order", "123", "near"]
         );
-        assert_eq!(words("東京で買った kettle"), ["東", "京", "で", "買", "っ", "た", "kettle"]);
+        assert_eq!(
+            words("東京で買った kettle"),
+            ["東", "京", "で", "買", "っ", "た", "kettle"]
+        );
         assert_eq!(words("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
         assert!(words("  *** -- \"\" ").is_empty());
     }
@@ -196,10 +205,7 @@ mod tests {
         let q = TextQuery::parse("Refund ref REFUND kettle").unwrap();
         assert_eq!(q.fts5(), "\"kettle\"* AND \"refund\"*");
         assert_eq!(q.tsquery(), "'kettle':* & 'refund':*");
-        assert_eq!(
-            q.spaced_words().collect::<Vec<_>>(),
-            [" kettle", " refund"]
-        );
+        assert_eq!(q.spaced_words().collect::<Vec<_>>(), [" kettle", " refund"]);
         let hostile = TextQuery::parse("a\" OR \"b NEAR(c d) -e col:f ^g 'h' \\i").unwrap();
         assert!(!hostile.fts5().contains("OR "));
         assert_eq!(hostile.words.len(), 11);
