@@ -9,7 +9,8 @@
 //! same items on both (tests/search.rs).
 //!
 //! Semantics (README, The HTTP API): the text is compatibility-decomposed (NFKD), lower-cased
-//! and stripped of the Latin, Greek and Cyrillic accents (U+0300 to U+036F); a word is then a
+//! and stripped of the Latin, Greek and Cyrillic accents (U+0300 to U+036F) and of the kana
+//! voicing marks (U+3099, U+309A); a word is then a
 //! run of letters, digits and combining marks, except that each Han ideograph and kana stands
 //! alone (those scripts do not separate words with spaces); words are compared on their first
 //! `MAX_WORD_CHARS` characters. An item matches when every word of `q` begins some word of the
@@ -44,7 +45,8 @@ pub fn words(text: &str) -> Vec<String> {
         *kept = 0;
     };
     for c in text.nfkd().flat_map(char::to_lowercase) {
-        if ('\u{300}'..='\u{36f}').contains(&c) {
+        // Accents, and the kana voicing marks NFKD splits off (で is て + U+3099), go.
+        if ('\u{300}'..='\u{36f}').contains(&c) || ('\u{3099}'..='\u{309a}').contains(&c) {
             continue;
         }
         if stands_alone(c) {
@@ -185,7 +187,7 @@ mod tests {
         );
         assert_eq!(
             words("東京で買った kettle"),
-            ["東", "京", "で", "買", "っ", "た", "kettle"]
+            ["東", "京", "て", "買", "っ", "た", "kettle"]
         );
         assert_eq!(words("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
         assert!(words("  *** -- \"\" ").is_empty());
