@@ -394,8 +394,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO feedback (id, channel, origin, author_identity_id, customer_id, text, thread_id, url, external_id, \
              received_at, sentiment, department, assignee, status, priority, sla_due_at, version, unassigned_reason, \
-             sentiment_label, sentiment_confidence, kind, urgency, cues, intake_source, first_reply_at, resolved_at) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23,$24,$25)",
+             sentiment_label, sentiment_confidence, kind, urgency, cues, intake_source, first_reply_at, resolved_at, search_text) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,1,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26)",
         )
         .bind(&id)
         .bind(intake.channel.as_str())
@@ -422,6 +422,7 @@ impl Store {
         .bind(&intake.via.source)
         .bind(intake.answered_at)
         .bind(intake.resolved_at)
+        .bind(super::search::stored_words(&intake.text))
         .execute(&mut **tx)
         .await?;
         // An identity is first seen with its earliest post (posts may arrive out of order).
@@ -563,71 +564,6 @@ impl Store {
         }
         let rows = query.fetch_all(self.reader()).await?;
         rows.iter().map(rows::message).collect()
-    }
-
-    /// The queue, newest first, keyset-paginated.
-    pub async fn list_feedback(&self, filter: &FeedbackFilter) -> StoreResult<Vec<Feedback>> {
-        let mut q = SqlBuilder::new(format!(
-            "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE 1=1"
-        ));
-        if let Some(depts) = &filter.departments {
-            if depts.is_empty() {
-                return Ok(Vec::new());
-            }
-            let list: Vec<String> = depts
-                .iter()
-                .map(|d| q.arg(QueryArg::Text(d.clone())))
-                .collect();
-            q.sql
-                .push_str(&format!(" AND f.department IN ({})", list.join(",")));
-        }
-        if let Some(status) = filter.status {
-            let p = q.arg(QueryArg::Text(status.as_str().to_string()));
-            q.sql.push_str(&format!(" AND f.status = {p}"));
-        }
-        match &filter.assignee {
-            Some(Some(agent)) => {
-                let p = q.arg(QueryArg::Text(agent.clone()));
-                q.sql.push_str(&format!(" AND f.assignee = {p}"));
-            }
-            Some(None) => q.sql.push_str(" AND f.assignee IS NULL"),
-            None => {}
-        }
-        if let Some(channel) = filter.channel {
-            let p = q.arg(QueryArg::Text(channel.as_str().to_string()));
-            q.sql.push_str(&format!(" AND f.channel = {p}"));
-        }
-        if let Some(text) = filter.q.as_deref().filter(|t| !t.is_empty()) {
-            let p = q.arg(QueryArg::Text(format!(
-                "%{}%",
-                text.to_lowercase().replace(['%', '_'], "")
-            )));
-            q.sql.push_str(&format!(" AND LOWER(f.text) LIKE {p}"));
-        }
-        if let Some(c) = &filter.customer_id {
-            let p = q.arg(QueryArg::Text(c.clone()));
-            q.sql.push_str(&format!(" AND f.customer_id = {p}"));
-        }
-        if let Some((at, id)) = &filter.before {
-            let at = q.arg(QueryArg::Int(*at));
-            let id = q.arg(QueryArg::Text(id.clone()));
-            q.sql.push_str(&format!(
-                " AND (f.received_at < {at} OR (f.received_at = {at} AND f.id < {id}))"
-            ));
-        }
-        let limit = q.arg(QueryArg::Int(filter.limit));
-        q.sql.push_str(&format!(
-            " ORDER BY f.received_at DESC, f.id DESC LIMIT {limit}"
-        ));
-        let mut query = sqlx::query(&q.sql);
-        for a in q.args {
-            query = match a {
-                QueryArg::Text(s) => query.bind(s),
-                QueryArg::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.reader()).await?;
-        rows.iter().map(rows::feedback).collect()
     }
 
     /// Applies a change if `expected_version` is current; bumps the version and emits
@@ -855,31 +791,5 @@ impl Store {
     /// The current time as the store writes it (exposed for intake defaults), from its clock.
     pub fn now(&self) -> i64 {
         self.clock.now_micros()
-    }
-}
-
-pub(crate) enum QueryArg {
-    Text(String),
-    Int(i64),
-}
-
-/// SQL text with numbered `$N` placeholders and the values that go with them.
-pub(crate) struct SqlBuilder {
-    pub sql: String,
-    pub args: Vec<QueryArg>,
-}
-
-impl SqlBuilder {
-    pub fn new(sql: String) -> Self {
-        SqlBuilder {
-            sql,
-            args: Vec::new(),
-        }
-    }
-
-    /// Adds a value and returns its placeholder.
-    pub fn arg(&mut self, value: QueryArg) -> String {
-        self.args.push(value);
-        format!("${}", self.args.len())
     }
 }

@@ -20,9 +20,11 @@ mod identities;
 mod intake;
 mod multi_row;
 mod metrics;
+mod queue;
 mod replies;
 mod rows;
 mod scope;
+mod search;
 mod triage;
 
 pub use crate::domain::recipient::{recipient, ReplyRecipient};
@@ -36,8 +38,10 @@ pub use deliveries::{Answers, AttemptStart, PostRef, INTERRUPTED};
 pub use events::EventRow;
 pub use feedback::{Correction, FeedbackFilter, Intake, PatchPolicy, Via};
 pub use intake::{new_source_id, source_name_problem, IntakeSource, NewIntakeSource};
+pub use queue::{Plan, Walk, SCAN_BUDGET};
 pub use replies::ReplyOutcome;
 pub use scope::DepartmentScope;
+pub use search::{stored_words, TextQuery};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rand::Rng;
@@ -201,6 +205,7 @@ impl Store {
         };
         store.backfill_contacts().await?;
         store.replies = Some(replies::ReplyQueue::start(store.clone()));
+        store.backfill_search().await?;
         Ok(store)
     }
 
