@@ -57,12 +57,26 @@ pub fn merge_loaded(t: &mut ThreadState, feedback_id: &str, msgs: Vec<Message>, 
     t.messages = msgs;
 }
 
-/// Messages of the thread after the base that are not the agent's own, oldest first.
+/// The newest message of the thread the agent has seen: the guard's base, or further on where
+/// the conversation view has drawn the thread on screen (`conversation::seen_up_to`).
+pub fn seen_base(m: &Model, feedback_id: &str) -> Option<String> {
+    let t = m.threads.get(feedback_id)?;
+    let pos = |id: &str| t.messages.iter().position(|x| x.id == id);
+    let base = t.base.as_deref().and_then(pos);
+    let drawn = super::conversation::seen_up_to(m, feedback_id).and_then(pos);
+    match base.max(drawn) {
+        Some(i) => Some(t.messages[i].id.clone()),
+        None => t.base.clone(),
+    }
+}
+
+/// Messages of the thread after the seen base that are not the agent's own, oldest first.
 pub fn unseen(m: &Model, feedback_id: &str) -> Vec<Message> {
     let Some(t) = m.threads.get(feedback_id) else {
         return Vec::new();
     };
-    let from = match &t.base {
+    let base = seen_base(m, feedback_id);
+    let from = match &base {
         Some(b) => match t.messages.iter().position(|x| &x.id == b) {
             Some(i) => i + 1,
             None => 0,
@@ -74,7 +88,7 @@ pub fn unseen(m: &Model, feedback_id: &str) -> Vec<Message> {
         .filter(|x| !is_own(m, x))
         // With no base, the item's own post is what the composer shows: seen.
         .filter(|x| {
-            t.base.is_some()
+            base.is_some()
                 || !(x.feedback_id.as_deref() == Some(feedback_id)
                     && x.direction == Direction::Inbound)
         })

@@ -2132,7 +2132,7 @@ fn send_macro(m: &mut Model) -> Vec<Effect> {
             parts: parts.clone(),
             overrides: overrides.clone(),
             rulebook_version: m.rules.as_ref().map(|r| r.version.clone()),
-            base_message_id: m.threads.get(&id).and_then(|t| t.base.clone()),
+            base_message_id: super::guard::seen_base(m, &id),
         };
         queue_item(m, &id, &key, parts);
         report.entries.push(BulkEntry {
@@ -2275,12 +2275,12 @@ pub fn send_reply(m: &mut Model, resolve: bool) -> Vec<Effect> {
             k
         }
     };
+    // Stale-send guard: the reply is based on the newest message the agent has seen; the
+    // server refuses it (409) if the thread moved on since, and the guard shows what changed.
+    let base_message_id = super::guard::seen_base(m, &fb.id);
     let c = m.composer.as_mut().expect("checked");
     c.sending = true;
     c.error = None;
-    // Stale-send guard: the reply is based on the newest message the agent has seen; the
-    // server refuses it (409) if the thread moved on since, and the guard shows what changed.
-    let base_message_id = m.threads.get(&fb.id).and_then(|t| t.base.clone());
     if resolve {
         m.resolve_after.insert(key.clone());
     }

@@ -133,6 +133,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.in_flight.clone(),
             super::overload::limit,
+        ))
+        // Around the shedding, so that a 503 of an overloaded server is counted too.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::telemetry::record,
         ));
     Router::new()
         .merge(routes)

@@ -216,6 +216,12 @@ impl Store {
     /// The same store reading the time from `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;
+        if self.replies.is_some() {
+            // The reply writer holds its own handle: start one that reads the same clock (the
+            // old writer ends when its queue's last sender, dropped here, is gone).
+            self.replies = None;
+            self.replies = Some(replies::ReplyQueue::start(self.clone()));
+        }
         self
     }
 
