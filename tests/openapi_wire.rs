@@ -41,7 +41,9 @@ fn pointers(r: &Reply) -> Vec<String> {
 #[tokio::test]
 async fn every_documented_operation_is_routed() {
     let s = start().await;
-    let doc = s.call(Method::GET, "/v1/openapi.json", None, None, &[]).await;
+    let doc = s
+        .call(Method::GET, "/v1/openapi.json", None, None, &[])
+        .await;
     assert_eq!(doc.status, StatusCode::OK);
     let paths = doc.body["paths"].as_object().expect("paths");
     let mut operations = 0;
@@ -114,10 +116,14 @@ async fn extractor_refusals_are_problems_with_pointers() {
     let r = s.get("/v1/feedback/%FF", ALICE).await;
     assert_eq!(problem_type_of(&r).slug, "bad-request");
     assert_eq!(pointers(&r), ["/id"]);
-    let r = s.get(&format!("/v1/feedback/{}", "é".repeat(129)), ALICE).await;
+    let r = s
+        .get(&format!("/v1/feedback/{}", "é".repeat(129)), ALICE)
+        .await;
     assert_eq!(pointers(&r), ["/id"]);
     // 128 characters is an id (that names nothing), however many bytes they take.
-    let r = s.get(&format!("/v1/feedback/{}", "é".repeat(128)), ALICE).await;
+    let r = s
+        .get(&format!("/v1/feedback/{}", "é".repeat(128)), ALICE)
+        .await;
     assert_eq!(problem_type_of(&r).slug, "not-found");
     // JSON bodies: content type, syntax, shape (with the pointer), a null that is no value.
     let r = s
@@ -150,7 +156,9 @@ async fn extractor_refusals_are_problems_with_pointers() {
         .await;
     assert_eq!(problem_type_of(&r).slug, "validation");
     assert_eq!(pointers(&r), ["/channel"]);
-    let created = s.feedback(ALICE, "webchat", "Ann", "where is my order").await;
+    let created = s
+        .feedback(ALICE, "webchat", "Ann", "where is my order")
+        .await;
     let id = created["id"].as_str().unwrap();
     let r = s
         .call(

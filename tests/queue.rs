@@ -154,7 +154,8 @@ async fn every_filter_of_every_scope_reads_the_queue_in_index_order() {
                     // (the planner may pick the metrics' `feedback_window` index, whose order
                     // has no `id`).
                     let full_sort = plan.lines().any(|l| {
-                        l.trim_start().starts_with("->  Sort  (cost") || l.starts_with("Sort  (cost")
+                        l.trim_start().starts_with("->  Sort  (cost")
+                            || l.starts_with("Sort  (cost")
                     });
                     assert!(!full_sort, "{name} ({scope:?}):\n{plan}");
                     if plan.contains("Incremental Sort") {

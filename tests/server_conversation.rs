@@ -25,11 +25,29 @@ async fn post(s: &TestServer, handle: &str, text: &str, thread: Option<&str>) ->
 #[tokio::test]
 async fn a_public_thread_names_every_author_and_its_participants_with_roles() {
     let s = start().await;
-    let first = post(&s, "@ann", "My kettle stopped working again, this is useless.", None).await;
+    let first = post(
+        &s,
+        "@ann",
+        "My kettle stopped working again, this is useless.",
+        None,
+    )
+    .await;
     assert_eq!(first.department, "support");
     let thread = first.thread_id.clone();
-    post(&s, "@ben", "Same problem with mine, it is broken and nobody answers.", Some(&thread)).await;
-    post(&s, "@ann", "Still broken. Third time I write, terrible.", Some(&thread)).await;
+    post(
+        &s,
+        "@ben",
+        "Same problem with mine, it is broken and nobody answers.",
+        Some(&thread),
+    )
+    .await;
+    post(
+        &s,
+        "@ann",
+        "Still broken. Third time I write, terrible.",
+        Some(&thread),
+    )
+    .await;
     // A colleague answers in public.
     let reply = s
         .call(
@@ -60,13 +78,21 @@ async fn a_public_thread_names_every_author_and_its_participants_with_roles() {
     assert_eq!(d.authors[0].identity_id.as_deref(), Some("id_ann_x"));
     assert_eq!(d.authors[0].customer_id.as_deref(), Some("cu_ann"));
     assert_eq!(d.authors[1].customer_id.as_deref(), Some("cu_ben"));
-    let answer = d.thread.iter().position(|m| m.direction == Direction::Outbound).unwrap();
+    let answer = d
+        .thread
+        .iter()
+        .position(|m| m.direction == Direction::Outbound)
+        .unwrap();
     assert_eq!(d.authors[answer].agent_id.as_deref(), Some("ag_alice"));
     assert_eq!(d.authors[answer].identity_id, None);
     assert_eq!(d.authors[4].identity_id.as_deref(), Some("id_stranger"));
     assert_eq!(d.authors[4].customer_id, None);
 
-    let handles: Vec<&str> = d.participants.iter().map(|p| p.identity.handle.as_str()).collect();
+    let handles: Vec<&str> = d
+        .participants
+        .iter()
+        .map(|p| p.identity.handle.as_str())
+        .collect();
     assert_eq!(handles, ["@ann", "@ben", "@stranger"]);
     let (ann, ben, stranger) = (&d.participants[0], &d.participants[1], &d.participants[2]);
     assert!(ann.original_poster && !ann.new_to_thread);
@@ -74,7 +100,10 @@ async fn a_public_thread_names_every_author_and_its_participants_with_roles() {
     assert_eq!(ann.customer_name.as_deref(), Some("Ann Tester"));
     let profile: Customer =
         serde_json::from_value(s.get("/v1/customers/cu_ann", JONAS).await.body).unwrap();
-    assert_eq!(ann.roles, profile.roles, "the customer's roles as the profile has them");
+    assert_eq!(
+        ann.roles, profile.roles,
+        "the customer's roles as the profile has them"
+    );
     assert!(!ben.new_to_thread, "joined before the brand answered");
     assert!(stranger.new_to_thread, "joined after the brand answered");
     assert_eq!(stranger.customer_id, None);

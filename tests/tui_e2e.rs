@@ -498,7 +498,13 @@ fn e_reply(dir: &std::path::Path, key: &str) -> earshot::domain::api::NewReply {
         .reply
 }
 
-async fn post_json(base: &str, token: &str, path: &str, body: serde_json::Value, key: Option<&str>) -> (u16, serde_json::Value) {
+async fn post_json(
+    base: &str,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+    key: Option<&str>,
+) -> (u16, serde_json::Value) {
     let mut req = reqwest::Client::new()
         .post(format!("{base}{path}"))
         .bearer_auth(token)
@@ -555,7 +561,10 @@ fn the_conversation_view_shows_a_colleagues_reply_and_one_that_arrives_live() {
         keys(&mut writer, b"\r");
         screen.wait_for(&["Conversation · @kettle_kim"], Duration::from_secs(30))?;
         keys(&mut writer, b"z");
-        screen.wait_for(&["We are sending a new lid today, Kim."], Duration::from_secs(15))?;
+        screen.wait_for(
+            &["We are sending a new lid today, Kim."],
+            Duration::from_secs(15),
+        )?;
         screen.wait_for(&["Alice Martin (colleague)"], Duration::from_secs(5))?;
         if !screen.text().contains("the lid will not close anymore") {
             return Err(format!("the whole post is not shown:\n{}", screen.text()));
@@ -572,7 +581,10 @@ fn the_conversation_view_shows_a_colleagues_reply_and_one_that_arrives_live() {
             return Err(format!("second reply refused: {status} {body}"));
         }
         keys(&mut writer, b"G");
-        screen.wait_for(&["Tracking for the lid follows by email."], Duration::from_secs(15))?;
+        screen.wait_for(
+            &["Tracking for the lid follows by email."],
+            Duration::from_secs(15),
+        )?;
         screen.wait_for(&["Jonas Berg (colleague)"], Duration::from_secs(5))?;
         // Esc goes back to the stream.
         keys(&mut writer, b"\x1b");

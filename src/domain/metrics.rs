@@ -43,7 +43,9 @@ impl Default for MetricsWindow {
 /// The query of `GET /v1/metrics/summary`. Every filter narrows every measure of items (`agent`:
 /// the items assigned to that agent, and the agents listed); the linked-identity share is the
 /// organisation's, as identities are shared by every department like customer records.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams,
+)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MetricsQuery {

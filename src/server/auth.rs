@@ -219,7 +219,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 /// The path parameter a path rejection is about, when it names one.
 fn path_key(rejection: &axum::extract::rejection::PathRejection) -> Option<&str> {
     use axum::extract::path::ErrorKind;
-    let axum::extract::rejection::PathRejection::FailedToDeserializePathParams(e) = rejection else {
+    let axum::extract::rejection::PathRejection::FailedToDeserializePathParams(e) = rejection
+    else {
         return None;
     };
     match e.kind() {

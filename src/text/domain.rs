@@ -6,10 +6,10 @@
 //! server, never shown.
 
 use super::sanitize::{sanitize, sanitize_inline, sanitize_json};
-use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::api::{
     FeedbackDetail, IdentityMatches, MatchCandidate, Me, Page, Presence, Problem, ProblemField,
 };
+use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::{
     Agent, Customer, Department, Event, Feedback, HistoryEntry, Identity, Message, Money, Override,
     Preferences, Reply, ReplyPart, Transaction,

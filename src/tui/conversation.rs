@@ -148,10 +148,7 @@ pub fn on_thread(m: &mut Model, id: &str, detail: &FeedbackDetail) {
     };
     for p in &mut people.participants {
         p.identity = super::model::clean_identity(p.identity.clone());
-        p.customer_name = p
-            .customer_name
-            .as_deref()
-            .map(super::textutil::sanitize);
+        p.customer_name = p.customer_name.as_deref().map(super::textutil::sanitize);
     }
     m.conversation.people.insert(id.to_string(), people);
     if let Some(o) = m.conversation.open.as_mut().filter(|o| o.feedback_id == id) {

@@ -85,7 +85,12 @@ mod tests {
                 f.status = crate::domain::FeedbackStatus::Open;
                 f.sla_due_at = crate::tui::model::fixtures::t0()
                     + chrono::Duration::minutes(((n * 37) % 12) as i64);
-                f.priority = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent][n % 4];
+                f.priority = [
+                    Priority::Low,
+                    Priority::Normal,
+                    Priority::High,
+                    Priority::Urgent,
+                ][n % 4];
                 f
             })
             .collect();

@@ -97,7 +97,9 @@ pub fn apply(doc: &mut OpenApi) {
                 let found = PARAMETERS
                     .iter()
                     .find(|(place, name, _)| *place == param.parameter_in && *name == param.name);
-                let Some((_, name, pattern)) = found else { continue };
+                let Some((_, name, pattern)) = found else {
+                    continue;
+                };
                 let pattern = match (*name, path.as_str()) {
                     ("cursor", "/v1/audit") => AUDIT_CURSOR,
                     // The queue's `q` is any text; only the customer search needs 2 characters.
@@ -110,7 +112,9 @@ pub fn apply(doc: &mut OpenApi) {
             }
         }
     }
-    let Some(components) = doc.components.as_mut() else { return };
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
     for schema in NON_EMPTY_OBJECTS {
         if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*schema) {
             object.min_properties = Some(1);
@@ -134,7 +138,15 @@ mod tests {
         let at = chrono::Utc::now();
         assert!(is_cursor(&super::super::encode_cursor(at, "fb_demo_00012")));
         assert!(is_audit_cursor(&super::super::encode_cursor(at, "4711")));
-        for bad in ["", "1.", ".x", "+1.x", "1.a b", "1234567890123456789.x", "x.y"] {
+        for bad in [
+            "",
+            "1.",
+            ".x",
+            "+1.x",
+            "1.a b",
+            "1234567890123456789.x",
+            "x.y",
+        ] {
             assert!(!is_cursor(bad), "{bad:?}");
         }
         assert!(!is_audit_cursor("1.fb_1"));
@@ -170,14 +182,33 @@ mod tests {
         assert!(is_search("a b"));
         assert!(!is_search("  "));
         assert!(!is_search("\u{feff}"));
-        assert!(is_search("\u{feff}\u{feff}"), "not white space to str::trim");
+        assert!(
+            is_search("\u{feff}\u{feff}"),
+            "not white space to str::trim"
+        );
     }
 
     #[test]
     fn department_pattern_is_the_store_rule() {
         use crate::server::store::department_id_problem;
-        for id in ["support", "returns-emea", "a", "a_1", "", "Support", "1a", "a b", "ä", &"a".repeat(64), &"a".repeat(65)] {
-            assert_eq!(is_department_id(id), department_id_problem(id).is_none(), "{id:?}");
+        for id in [
+            "support",
+            "returns-emea",
+            "a",
+            "a_1",
+            "",
+            "Support",
+            "1a",
+            "a b",
+            "ä",
+            &"a".repeat(64),
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                is_department_id(id),
+                department_id_problem(id).is_none(),
+                "{id:?}"
+            );
         }
     }
 }

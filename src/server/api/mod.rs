@@ -289,6 +289,9 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request_at("/limit", "limit must be between 1 and 500")),
+        Some(_) => Err(ApiError::bad_request_at(
+            "/limit",
+            "limit must be between 1 and 500",
+        )),
     }
 }

@@ -108,7 +108,8 @@ fn operations(doc: &mut OpenApi) -> impl Iterator<Item = (&String, &mut Operatio
 /// `patch`): each is prefixed with its tag (`feedback_list`, `customers_create`) to be unique.
 fn operation_ids(doc: &mut OpenApi) {
     for (_, op) in operations(doc) {
-        if let (Some(id), Some(tag)) = (&op.operation_id, op.tags.as_ref().and_then(|t| t.first())) {
+        if let (Some(id), Some(tag)) = (&op.operation_id, op.tags.as_ref().and_then(|t| t.first()))
+        {
             op.operation_id = Some(format!("{tag}_{id}"));
         }
     }
@@ -118,7 +119,9 @@ fn operation_ids(doc: &mut OpenApi) {
 /// `type: string` (a JSON object sent as text/csv is a file too, one the import reports on).
 fn raw_bodies(doc: &mut OpenApi) {
     for (_, op) in operations(doc) {
-        let Some(body) = op.request_body.as_mut() else { continue };
+        let Some(body) = op.request_body.as_mut() else {
+            continue;
+        };
         for (media, content) in body.content.iter_mut() {
             if !media.contains("json") || media == "application/jsonl" {
                 content.schema = Some(RefOr::T(Schema::Object(
@@ -155,23 +158,47 @@ pub fn common_responses(doc: &mut OpenApi) {
     for (_, op) in operations(doc) {
         let mut add: Vec<(StatusCode, &str)> = Vec::new();
         if needs_token(op) {
-            add.push((StatusCode::UNAUTHORIZED, "no token, or one that is unknown, expired or revoked"));
-            add.push((StatusCode::TOO_MANY_REQUESTS, "the token is over its request rate"));
+            add.push((
+                StatusCode::UNAUTHORIZED,
+                "no token, or one that is unknown, expired or revoked",
+            ));
+            add.push((
+                StatusCode::TOO_MANY_REQUESTS,
+                "the token is over its request rate",
+            ));
             add.push((StatusCode::INTERNAL_SERVER_ERROR, "corrupt stored data"));
-            add.push((StatusCode::SERVICE_UNAVAILABLE, "the store cannot answer now; retry after Retry-After seconds"));
+            add.push((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store cannot answer now; retry after Retry-After seconds",
+            ));
         }
         if has_parameter(op, ParameterIn::Path) {
-            add.push((StatusCode::BAD_REQUEST, "a path id that is too long or not percent-encoded UTF-8"));
-            add.push((StatusCode::NOT_FOUND, "no such object, or one of another department"));
+            add.push((
+                StatusCode::BAD_REQUEST,
+                "a path id that is too long or not percent-encoded UTF-8",
+            ));
+            add.push((
+                StatusCode::NOT_FOUND,
+                "no such object, or one of another department",
+            ));
         }
         if has_parameter(op, ParameterIn::Query) {
-            add.push((StatusCode::BAD_REQUEST, "a query parameter that is unknown or of the wrong type"));
+            add.push((
+                StatusCode::BAD_REQUEST,
+                "a query parameter that is unknown or of the wrong type",
+            ));
         }
         if op.request_body.is_some() {
             add.push((StatusCode::BAD_REQUEST, "a body that is not JSON"));
             add.push((StatusCode::PAYLOAD_TOO_LARGE, "a body over the limit"));
-            add.push((StatusCode::UNSUPPORTED_MEDIA_TYPE, "a body that is not sent as JSON"));
-            add.push((StatusCode::UNPROCESSABLE_ENTITY, "JSON of the wrong shape, with a pointer to the field"));
+            add.push((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a body that is not sent as JSON",
+            ));
+            add.push((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "JSON of the wrong shape, with a pointer to the field",
+            ));
         }
         for (status, why) in add {
             let responses = &mut op.responses.responses;
@@ -224,23 +251,31 @@ pub fn problem_bodies(doc: &mut OpenApi) {
             let Some(status) = key.parse().ok().and_then(|s| StatusCode::from_u16(s).ok()) else {
                 continue;
             };
-            let RefOr::T(response) = response else { continue };
+            let RefOr::T(response) = response else {
+                continue;
+            };
             if !(status.is_client_error() || status.is_server_error()) {
                 continue;
             }
             statuses.insert(status);
             let types: Vec<&str> = ProblemType::with_status(status).map(|t| t.slug).collect();
-            response.description = format!("{} (problem types: {})", response.description, types.join(", "));
+            response.description = format!(
+                "{} (problem types: {})",
+                response.description,
+                types.join(", ")
+            );
             response.content.insert(
                 "application/problem+json".to_string(),
                 ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name(format!("Problem{}", status.as_u16()))))
+                    .schema(Some(Ref::from_schema_name(format!(
+                        "Problem{}",
+                        status.as_u16()
+                    ))))
                     .build(),
             );
             let header = |desc: &str, ty: Type| {
-                let mut h = utoipa::openapi::header::Header::new(
-                    ObjectBuilder::new().schema_type(ty),
-                );
+                let mut h =
+                    utoipa::openapi::header::Header::new(ObjectBuilder::new().schema_type(ty));
                 h.description = Some(desc.to_string());
                 h
             };
@@ -326,7 +361,11 @@ mod tests {
             .paths
             .paths
             .iter()
-            .flat_map(|(p, item)| methods_of(item).into_iter().map(|m| (p.clone(), m.to_string())))
+            .flat_map(|(p, item)| {
+                methods_of(item)
+                    .into_iter()
+                    .map(|m| (p.clone(), m.to_string()))
+            })
             .collect();
         assert_eq!(in_document, table);
     }
@@ -358,7 +397,10 @@ mod tests {
         assert_eq!(slugs.len(), ProblemType::ALL.len(), "a slug is used twice");
         let schemas = &document().components.as_ref().unwrap().schemas;
         for t in ProblemType::ALL {
-            assert!(t.status.is_client_error() || t.status.is_server_error(), "{t:?}");
+            assert!(
+                t.status.is_client_error() || t.status.is_server_error(),
+                "{t:?}"
+            );
             let problem = ApiError::new(*t, "detail").to_problem();
             assert_eq!(problem.status, t.status.as_u16());
             assert_eq!(problem.kind, t.uri());
@@ -367,13 +409,18 @@ mod tests {
                 // A status no operation documents is one answered outside the routes (405 from
                 // the router, 408 from the listener): still one status per type.
                 assert!(
-                    [StatusCode::METHOD_NOT_ALLOWED, StatusCode::REQUEST_TIMEOUT].contains(&t.status),
+                    [StatusCode::METHOD_NOT_ALLOWED, StatusCode::REQUEST_TIMEOUT]
+                        .contains(&t.status),
                     "{t:?} is not documented"
                 );
                 continue;
             };
-            let listed = serde_json::to_value(schema).unwrap()["allOf"][1]["properties"]["type"]["enum"].clone();
-            let expected: Vec<String> = ProblemType::with_status(t.status).map(|t| t.uri()).collect();
+            let listed = serde_json::to_value(schema).unwrap()["allOf"][1]["properties"]["type"]
+                ["enum"]
+                .clone();
+            let expected: Vec<String> = ProblemType::with_status(t.status)
+                .map(|t| t.uri())
+                .collect();
             assert_eq!(listed, serde_json::json!(expected));
         }
     }
@@ -394,21 +441,46 @@ mod tests {
             )+};
         }
         check!(
-            Channel, Origin, Visibility, SentimentLabel, FeedbackKind, UrgencyCue, FeedbackStatus,
-            Priority, Direction, DeliveryStatus, AgentRole, Scope, Availability, CustomerRole,
-            TransactionKind, PresenceState, EventName, HistoryKind
+            Channel,
+            Origin,
+            Visibility,
+            SentimentLabel,
+            FeedbackKind,
+            UrgencyCue,
+            FeedbackStatus,
+            Priority,
+            Direction,
+            DeliveryStatus,
+            AgentRole,
+            Scope,
+            Availability,
+            CustomerRole,
+            TransactionKind,
+            PresenceState,
+            EventName,
+            HistoryKind
         );
         let import = serde_json::to_value(&schemas["ImportKind"]).unwrap();
-        assert_eq!(import["enum"], serde_json::json!(["customers", "transactions"]));
+        assert_eq!(
+            import["enum"],
+            serde_json::json!(["customers", "transactions"])
+        );
     }
 
     #[test]
     fn the_bearer_scheme_is_required_except_on_public_routes() {
         let doc = serde_json::to_value(document()).unwrap();
-        assert_eq!(doc["components"]["securitySchemes"][BEARER]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"][BEARER]["scheme"],
+            "bearer"
+        );
         assert_eq!(doc["security"], serde_json::json!([{ BEARER: [] }]));
         for public in ["/v1/health", "/v1/openapi.json"] {
-            assert_eq!(doc["paths"][public]["get"]["security"], serde_json::json!([{}]), "{public}");
+            assert_eq!(
+                doc["paths"][public]["get"]["security"],
+                serde_json::json!([{}]),
+                "{public}"
+            );
             assert!(doc["paths"][public]["get"]["responses"]["401"].is_null());
         }
         assert_eq!(

@@ -146,7 +146,10 @@ pub async fn audit(
         ("action", &p.action),
         ("object", &p.object),
     ] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_FILTER_BYTES) {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > MAX_FILTER_BYTES)
+        {
             return Err(ApiError::bad_request_at(
                 &format!("/{name}"),
                 format!("{name} is over {MAX_FILTER_BYTES} characters"),
@@ -154,22 +157,20 @@ pub async fn audit(
         }
     }
     let limit = page_limit(p.limit)?;
-    let before_id =
-        match p.cursor.as_deref() {
-            Some(c) if super::grammar::is_audit_cursor(c) => Some(
-                decode_cursor(c)?
-                    .1
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::bad_request_at("/cursor", "the cursor is not one this server gave out"))?,
-            ),
-            Some(_) => {
-                return Err(ApiError::bad_request_at(
-                    "/cursor",
-                    "the cursor is not one this server gave out",
-                ))
-            }
-            None => None,
-        };
+    let before_id = match p.cursor.as_deref() {
+        Some(c) if super::grammar::is_audit_cursor(c) => {
+            Some(decode_cursor(c)?.1.parse::<i64>().map_err(|_| {
+                ApiError::bad_request_at("/cursor", "the cursor is not one this server gave out")
+            })?)
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request_at(
+                "/cursor",
+                "the cursor is not one this server gave out",
+            ))
+        }
+        None => None,
+    };
     let filter = AuditFilter {
         actor: p.actor,
         action_prefix: p.action,

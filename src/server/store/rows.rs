@@ -117,8 +117,9 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
 /// A customer's roles from a joined column: none when there is no customer (NULL).
 pub(super) fn roles_or_none(row: &AnyRow, col: &str) -> StoreResult<Vec<CustomerRole>> {
     match get::<Option<String>>(row, col)? {
-        Some(r) => serde_json::from_str(&r)
-            .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}"))),
+        Some(r) => {
+            serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+        }
         None => Ok(Vec::new()),
     }
 }

@@ -86,7 +86,12 @@ fn sla_text(m: &Model, fb: &Feedback) -> (String, &'static str) {
 
 /// Lays out groups of spans separated by ` · `, as many whole groups per line as fit in
 /// `width`; continuation lines start with `indent`. A group wider than a line gets its own.
-fn flow(groups: Vec<Vec<Span<'static>>>, sep: Style, width: usize, indent: &str) -> Vec<Line<'static>> {
+fn flow(
+    groups: Vec<Vec<Span<'static>>>,
+    sep: Style,
+    width: usize,
+    indent: &str,
+) -> Vec<Line<'static>> {
     let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
     let mut used = 0;
     for g in groups {
@@ -112,14 +117,24 @@ fn flow(groups: Vec<Vec<Span<'static>>>, sep: Style, width: usize, indent: &str)
 }
 
 /// Wraps `prefix` + `text` to `width`: the first line after `prefix`, the rest under it.
-fn wrapped(text: &str, prefix: &str, width: usize, style: Style, lead: Style) -> Vec<Line<'static>> {
+fn wrapped(
+    text: &str,
+    prefix: &str,
+    width: usize,
+    style: Style,
+    lead: Style,
+) -> Vec<Line<'static>> {
     let indent = " ".repeat(crate::tui::textutil::display_width(prefix));
     let room = width.saturating_sub(indent.len()).max(1);
     crate::text::wrap(text, room)
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
-            let head = if i == 0 { prefix.to_string() } else { indent.clone() };
+            let head = if i == 0 {
+                prefix.to_string()
+            } else {
+                indent.clone()
+            };
             Line::from(vec![Span::styled(head, lead), Span::styled(l, style)])
         })
         .collect()
@@ -301,10 +316,9 @@ pub fn lines(m: &Model, width: usize) -> Vec<ViewLine> {
         format!("Thread · {} message(s)", thread.messages.len()),
         t.get("ui.help.section"),
     ))));
-    let own_post = thread
-        .messages
-        .iter()
-        .position(|x| x.direction == Direction::Inbound && x.feedback_id.as_deref() == Some(&fb.id));
+    let own_post = thread.messages.iter().position(|x| {
+        x.direction == Direction::Inbound && x.feedback_id.as_deref() == Some(&fb.id)
+    });
     for (i, msg) in thread.messages.iter().enumerate() {
         for head in message_head(m, fb, msg, people, width) {
             out.push(ViewLine {

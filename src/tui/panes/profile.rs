@@ -56,7 +56,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             ]),
             Line::from(""),
         ];
-        lines.extend(super::conversation::triage_lines(m, fb, inner.width as usize));
+        lines.extend(super::conversation::triage_lines(
+            m,
+            fb,
+            inner.width as usize,
+        ));
         f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
         return;
     };

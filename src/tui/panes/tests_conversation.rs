@@ -2,10 +2,10 @@
 //! colleague's reply, our own direct part, a helper's tip, a newcomer), and the reducer's
 //! actions: open, scroll, close, live messages, and what was seen on screen.
 
-use crate::domain::event_payload::TypedEvent;
 use super::tests::{draw, keys, scene};
 use crate::client::StreamItem;
 use crate::domain::api::FeedbackDetail;
+use crate::domain::event_payload::TypedEvent;
 use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::*;
 use crate::tui::conversation::seen_up_to;
@@ -14,11 +14,22 @@ use crate::tui::model::fixtures::*;
 use crate::tui::model::*;
 use crate::tui::update::{update, Msg};
 
-fn msg(n: usize, dir: Direction, vis: Visibility, author: &str, address: &str, body: &str) -> Message {
+fn msg(
+    n: usize,
+    dir: Direction,
+    vis: Visibility,
+    author: &str,
+    address: &str,
+    body: &str,
+) -> Message {
     Message {
         id: format!("msg_{n:02}"),
         thread_id: "th_6".into(),
-        feedback_id: Some(if n == 1 { "fb_00006".into() } else { format!("fb_9{n:04}") }),
+        feedback_id: Some(if n == 1 {
+            "fb_00006".into()
+        } else {
+            format!("fb_9{n:04}")
+        }),
         direction: dir,
         visibility: vis,
         channel: Channel::X,
@@ -35,7 +46,14 @@ fn msg(n: usize, dir: Direction, vis: Visibility, author: &str, address: &str, b
     }
 }
 
-fn person(handle: &str, name: Option<&str>, roles: Vec<CustomerRole>, n: u32, op: bool, new: bool) -> Participant {
+fn person(
+    handle: &str,
+    name: Option<&str>,
+    roles: Vec<CustomerRole>,
+    n: u32,
+    op: bool,
+    new: bool,
+) -> Participant {
     Participant {
         identity: Identity {
             id: format!("idn_{handle}"),
@@ -50,7 +68,11 @@ fn person(handle: &str, name: Option<&str>, roles: Vec<CustomerRole>, n: u32, op
         roles,
         messages: n,
         first_at: t0(),
-        last_kind: if handle == "fixit_fran" { FeedbackKind::Tip } else { FeedbackKind::Complaint },
+        last_kind: if handle == "fixit_fran" {
+            FeedbackKind::Tip
+        } else {
+            FeedbackKind::Complaint
+        },
         last_sentiment: SentimentLabel::Negative,
         original_poster: op,
         new_to_thread: new,
@@ -82,7 +104,14 @@ fn detail(m: &Model) -> FeedbackDetail {
         })
         .collect();
     // The author of fb_00006 is identity idn_6, handle user6.
-    let mut op = person("user6", Some("Ada Lovelace6"), vec![CustomerRole::PowerUser, CustomerRole::Advocate], 1, true, false);
+    let mut op = person(
+        "user6",
+        Some("Ada Lovelace6"),
+        vec![CustomerRole::PowerUser, CustomerRole::Advocate],
+        1,
+        true,
+        false,
+    );
     op.identity.id = "idn_6".into();
     let mut authors: Vec<MessageAuthor> = authors;
     authors[0].identity_id = Some("idn_6".into());
@@ -92,7 +121,14 @@ fn detail(m: &Model) -> FeedbackDetail {
         authors,
         participants: vec![
             op,
-            person("kim_p", Some("Kim Park"), vec![CustomerRole::Detractor], 1, false, false),
+            person(
+                "kim_p",
+                Some("Kim Park"),
+                vec![CustomerRole::Detractor],
+                1,
+                false,
+                false,
+            ),
             person("fixit_fran", None, vec![], 1, false, true),
         ],
     }
@@ -102,17 +138,36 @@ fn detail(m: &Model) -> FeedbackDetail {
 fn open_scene(theme: &str, w: u16, h: u16) -> Model {
     let mut m = scene(theme, w, h);
     let mut fb = m.stream.get("fb_00006").unwrap().fb.clone();
-    fb.cues = vec!["charged twice".into(), "still hasn't arrived".into(), "disappointed".into()];
+    fb.cues = vec![
+        "charged twice".into(),
+        "still hasn't arrived".into(),
+        "disappointed".into(),
+    ];
     fb.urgency = vec![UrgencyCue::RepeatContact];
     fb.kind = FeedbackKind::Complaint;
     fb.sentiment_confidence = 0.91;
     fb.thread_messages = 5;
     fb.version += 1;
-    update(&mut m, Msg::Patched { feedback_id: fb.id.clone(), result: Ok(fb) });
+    update(
+        &mut m,
+        Msg::Patched {
+            feedback_id: fb.id.clone(),
+            result: Ok(fb),
+        },
+    );
     let fx = keys(&mut m, "esc ret");
-    assert!(fx.contains(&Effect::LoadThread("fb_00006".into())), "{fx:?}");
+    assert!(
+        fx.contains(&Effect::LoadThread("fb_00006".into())),
+        "{fx:?}"
+    );
     let d = detail(&m);
-    update(&mut m, Msg::Thread { id: "fb_00006".into(), result: Ok(d) });
+    update(
+        &mut m,
+        Msg::Thread {
+            id: "fb_00006".into(),
+            result: Ok(d),
+        },
+    );
     m.status = None;
     m
 }
@@ -169,7 +224,10 @@ fn r_replies_from_the_conversation_and_esc_goes_back_to_the_stream() {
     let mut m = open_scene("default", 120, 40);
     keys(&mut m, "r");
     assert_eq!(m.focus, Focus::Composer);
-    assert!(m.conversation.is_open(), "the thread stays on screen while replying");
+    assert!(
+        m.conversation.is_open(),
+        "the thread stays on screen while replying"
+    );
     keys(&mut m, "esc");
     assert_eq!(m.focus, Focus::Stream);
     assert!(m.conversation.is_open());
@@ -189,20 +247,57 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
     keys(&mut m, "z");
     let event = |seq: i64, name: EventName, data: serde_json::Value| {
         Msg::Stream(StreamItem::Event(
-            TypedEvent::decode(&Event { seq, name, data, created_at: t0() }).unwrap(),
+            TypedEvent::decode(&Event {
+                seq,
+                name,
+                data,
+                created_at: t0(),
+            })
+            .unwrap(),
         ))
     };
     // Another item's message on the same thread (someone joining): it shows, and the view
     // asks who they are.
-    let mut joined = msg(6, Direction::Inbound, Visibility::Public, "Lee", "lee_q", "Any news? Mine too.");
+    let mut joined = msg(
+        6,
+        Direction::Inbound,
+        Visibility::Public,
+        "Lee",
+        "lee_q",
+        "Any news? Mine too.",
+    );
     joined.created_at = t0();
-    let fx = update(&mut m, event(10, EventName::MessageCreated, serde_json::to_value(&joined).unwrap()));
-    assert!(fx.contains(&Effect::LoadThread("fb_00006".into())), "{fx:?}");
+    let fx = update(
+        &mut m,
+        event(
+            10,
+            EventName::MessageCreated,
+            serde_json::to_value(&joined).unwrap(),
+        ),
+    );
+    assert!(
+        fx.contains(&Effect::LoadThread("fb_00006".into())),
+        "{fx:?}"
+    );
     // A colleague's answer to the item itself.
-    let mut answer = msg(7, Direction::Outbound, Visibility::Public, "Bo", "user6", "Refund is on its way, Lee too.");
+    let mut answer = msg(
+        7,
+        Direction::Outbound,
+        Visibility::Public,
+        "Bo",
+        "user6",
+        "Refund is on its way, Lee too.",
+    );
     answer.feedback_id = Some("fb_00006".into());
     answer.delivery_status = DeliveryStatus::Queued;
-    update(&mut m, event(11, EventName::MessageCreated, serde_json::to_value(&answer).unwrap()));
+    update(
+        &mut m,
+        event(
+            11,
+            EventName::MessageCreated,
+            serde_json::to_value(&answer).unwrap(),
+        ),
+    );
     keys(&mut m, "G");
     let text = draw(&m);
     assert!(text.contains("Any news? Mine too."), "{text}");
@@ -210,15 +305,42 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
     assert!(text.contains("Bo (colleague)"), "{text}");
     // Its delivery status follows.
     answer.delivery_status = DeliveryStatus::Delivered;
-    update(&mut m, event(12, EventName::ReplyStatusChanged, serde_json::to_value(&answer).unwrap()));
+    update(
+        &mut m,
+        event(
+            12,
+            EventName::ReplyStatusChanged,
+            serde_json::to_value(&answer).unwrap(),
+        ),
+    );
     let t = &m.threads["fb_00006"];
-    assert_eq!(t.messages.last().unwrap().delivery_status, DeliveryStatus::Delivered);
+    assert_eq!(
+        t.messages.last().unwrap().delivery_status,
+        DeliveryStatus::Delivered
+    );
     assert_eq!(seen_up_to(&m, "fb_00006"), Some("msg_07"));
     // A message of another thread does not join.
-    let mut other = msg(8, Direction::Inbound, Visibility::Public, "X", "x", "elsewhere");
+    let mut other = msg(
+        8,
+        Direction::Inbound,
+        Visibility::Public,
+        "X",
+        "x",
+        "elsewhere",
+    );
     other.thread_id = "th_other".into();
-    update(&mut m, event(13, EventName::MessageCreated, serde_json::to_value(&other).unwrap()));
-    assert!(!m.threads["fb_00006"].messages.iter().any(|x| x.id == "msg_08"));
+    update(
+        &mut m,
+        event(
+            13,
+            EventName::MessageCreated,
+            serde_json::to_value(&other).unwrap(),
+        ),
+    );
+    assert!(!m.threads["fb_00006"]
+        .messages
+        .iter()
+        .any(|x| x.id == "msg_08"));
 }
 
 #[test]
@@ -259,7 +381,13 @@ fn the_filter_takes_fielded_terms_with_free_text() {
     let mut m = scene("default", 120, 40);
     keys(&mut m, "esc /");
     for c in "role:detractor order".chars() {
-        update(&mut m, Msg::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(c), crossterm::event::KeyModifiers::NONE)));
+        update(
+            &mut m,
+            Msg::Key(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            )),
+        );
     }
     let n = m.stream.visible();
     assert!(n > 0);
@@ -277,12 +405,18 @@ fn the_conversation_stays_on_the_selected_item() {
     // An arrival in follow mode does not take the selection away from the open conversation.
     let mut fb = feedback(50);
     fb.received_at = t0();
-    update(&mut m, Msg::Stream(StreamItem::Event(TypedEvent::decode(&Event {
-        seq: 20,
-        name: EventName::FeedbackCreated,
-        data: serde_json::to_value(&fb).unwrap(),
-        created_at: t0(),
-    }).unwrap())));
+    update(
+        &mut m,
+        Msg::Stream(StreamItem::Event(
+            TypedEvent::decode(&Event {
+                seq: 20,
+                name: EventName::FeedbackCreated,
+                data: serde_json::to_value(&fb).unwrap(),
+                created_at: t0(),
+            })
+            .unwrap(),
+        )),
+    );
     assert_eq!(m.stream.selected.as_deref(), Some("fb_00006"));
     assert_eq!(m.conversation.open_id(), Some("fb_00006"));
     // When the agent moves to another item (as a click or the next-item key does), the
