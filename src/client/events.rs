@@ -15,7 +15,8 @@
 //!   `idle_timeout` drops it and reconnects.
 //! - Bounded: an event larger than `max_event_bytes` drops the connection rather than grow a
 //!   buffer without end; invalid UTF-8 becomes U+FFFD.
-//! - Every event's payload is sanitised ([`crate::text::sanitize_event`]) before it is yielded.
+//! - Every event is decoded once into its typed payload ([`TypedEvent`]) and then sanitised field
+//!   by field (`Sanitize for TypedEvent`), never by guessing from JSON key names.
 
 use super::http::{clean_message, describe_error, retry_after};
 use super::StreamItem;
@@ -78,7 +79,7 @@ impl Resume {
     /// read, or an event kind we do not know (whose sequence number still counts as seen).
     pub fn accept(&mut self, raw: &eventsource_stream::Event) -> Option<Event> {
         let id_seq = raw.id.trim().parse::<i64>().ok();
-        let Some(mut event) = parse_event(raw, id_seq) else {
+        let Some(event) = parse_event(raw, id_seq) else {
             if let Some(seq) = id_seq {
                 if raw.event != EventName::StreamReset.as_str()
                     && self.last_seq.is_none_or(|l| seq > l)
@@ -97,7 +98,6 @@ impl Resume {
             }
             self.last_seq = Some(event.seq);
         }
-        event.sanitize();
         Some(event)
     }
 }
@@ -443,7 +443,9 @@ mod tests {
             .accept(&raw("7", "message.created", r#"{"body":"hi\u001b[2J"}"#))
             .unwrap();
         assert_eq!((e.seq, e.name), (7, EventName::MessageCreated));
-        assert_eq!(e.data["body"], "hi");
+        // Still raw here: it is sanitised field by field once it is typed (see
+        // hostile_text_in_events_comes_out_sanitised).
+        assert_eq!(e.data["body"], "hi\u{1b}[2J");
         // The full event without created_at.
         let e = r
             .accept(&raw(
@@ -452,7 +454,7 @@ mod tests {
                 r#"{"seq":8,"name":"presence.changed","data":{"agent_name":"A\nB"}}"#,
             ))
             .unwrap();
-        assert_eq!(e.data["agent_name"], "A B");
+        assert_eq!(e.data["agent_name"], "A\nB");
         // An event kind from the future: skipped, but seen.
         assert!(r
             .accept(&raw("9", "feedback.teleported", r#"{"x":1}"#))
@@ -545,7 +547,9 @@ mod tests {
         ) {
             let mut body = Vec::new();
             for (seq, name, text, full) in &frames {
-                let payload = serde_json::json!({"text": text});
+                let mut payload = fb(*seq);
+                payload["text"] = text.clone().into();
+                payload["author"]["display_name"] = text.clone().into();
                 let data = if *full {
                     serde_json::json!({"seq": seq, "name": name, "data": payload}).to_string()
                 } else {
@@ -584,8 +588,14 @@ mod tests {
                 } else {
                     last = Some(e.data.get("latest_seq").and_then(|v| v.as_i64()).unwrap_or(e.seq));
                 }
-                if let Some(t) = e.data.get("text").and_then(|v| v.as_str()) {
-                    proptest::prop_assert!(!t.chars().any(crate::text::is_forbidden));
+                // What the console gets: the typed event, sanitised field by field.
+                if let Ok(mut typed) = TypedEvent::decode(e) {
+                    typed.sanitize();
+                    if let crate::domain::event_payload::EventPayload::FeedbackCreated(f) = &typed.payload {
+                        for t in [&f.text, &f.author.display_name] {
+                            proptest::prop_assert!(!t.chars().any(crate::text::is_forbidden));
+                        }
+                    }
                 }
             }
         }

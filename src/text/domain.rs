@@ -11,7 +11,7 @@ use crate::domain::api::{
 };
 use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::{
-    Agent, Customer, Department, Event, Feedback, HistoryEntry, Identity, Message, Money, Override,
+    Agent, Customer, Department, Feedback, HistoryEntry, Identity, Message, Money, Override,
     Preferences, Reply, ReplyPart, Transaction,
 };
 
@@ -361,12 +361,6 @@ impl Sanitize for crate::domain::event_payload::TypedEvent {
     }
 }
 
-impl Sanitize for Event {
-    fn sanitize(&mut self) {
-        sanitize_json(&mut self.data);
-    }
-}
-
 impl Sanitize for serde_json::Value {
     fn sanitize(&mut self) {
         sanitize_json(self);
@@ -414,10 +408,6 @@ pub fn sanitize_problem(p: &mut Problem) {
 }
 
 /// Sanitises an event's payload (every string in its JSON, keys included).
-pub fn sanitize_event(e: &mut Event) {
-    e.sanitize();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,15 +507,7 @@ mod tests {
     }
 
     #[test]
-    fn events_and_problems_are_sanitised() {
-        let mut e = Event {
-            seq: 1,
-            name: EventName::MessageCreated,
-            data: serde_json::json!({"body": "hi\u{1B}]52;c;AAAA\u{7}", "author": "x\ny"}),
-            created_at: Utc::now(),
-        };
-        sanitize_event(&mut e);
-        assert_eq!(e.data, serde_json::json!({"body": "hi", "author": "x y"}));
+    fn problems_are_sanitised() {
         let mut p = Problem {
             kind: "about:blank".into(),
             title: "Refused\n".into(),

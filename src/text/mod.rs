@@ -18,7 +18,7 @@ mod sanitize;
 mod width;
 
 pub use domain::{
-    sanitize_agent, sanitize_customer, sanitize_event, sanitize_feedback, sanitize_history_entry,
+    sanitize_agent, sanitize_customer, sanitize_feedback, sanitize_history_entry,
     sanitize_identity, sanitize_message, sanitize_problem, sanitize_reply, sanitize_transaction,
     Sanitize,
 };
