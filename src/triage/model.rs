@@ -79,6 +79,28 @@ fn fnv(s: &str) -> u32 {
     h
 }
 
+/// English function words: weighty for the model, meaningless as a reason shown to an agent.
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "about", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be",
+    "been", "before", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for",
+    "from", "had", "has", "have", "having", "he", "her", "here", "him", "his", "how", "i", "i'm",
+    "if", "in", "into", "is", "it", "it's", "its", "just", "me", "my", "of", "on", "or", "our",
+    "out", "over", "she", "so", "some", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "to", "too", "up", "us", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+    "you're", "yours",
+];
+
+/// Whether a word or word pair (as the features name them) can be shown as a reason: no
+/// placeholder ("<num>", "<url>": the word alone says it better), and at least one word that is
+/// not a function word.
+pub(crate) fn explains(words: &str) -> bool {
+    !words.split(' ').any(|w| w.starts_with('<'))
+        && words
+            .split(' ')
+            .any(|w| !(FUNCTION_WORDS.contains(&w) || w.len() < 2))
+}
+
 fn tokens(normalised: &str) -> Vec<String> {
     let mut out = Vec::new();
     for raw in normalised.split_whitespace() {
@@ -430,7 +452,13 @@ impl Model {
             })
             .filter(|(s, _)| *s > 0.05)
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // The care lexicon's phrases say most to an agent, so they come first; then words and
+        // word pairs by weight. Function words ("the", "with") and placeholders ("<num>") carry
+        // weight in the model but explain nothing to a person, so they are never shown.
+        scored.sort_by(|a, b| {
+            let lexicon = |n: &str| n.starts_with("cue:") || n.starts_with("class:");
+            lexicon(b.1).cmp(&lexicon(a.1)).then(b.0.total_cmp(&a.0))
+        });
         let mut out: Vec<String> = Vec::new();
         for (_, name) in scored {
             let pretty = if let Some(p) = name.strip_prefix("cue:") {
@@ -438,6 +466,9 @@ impl Model {
             } else if let Some(c) = name.strip_prefix("class:") {
                 format!("{c} cue")
             } else if let Some(w) = name.strip_prefix("w:").or_else(|| name.strip_prefix("b:")) {
+                if !explains(w) {
+                    continue;
+                }
                 w.to_string()
             } else if name.starts_with("vader:") {
                 "VADER tone".to_string()

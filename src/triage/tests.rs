@@ -31,6 +31,31 @@ fn complaints_that_fool_vader_are_negative() {
 }
 
 #[test]
+fn the_deciding_cues_are_words_a_person_can_read() {
+    for text in [
+        "The interest rate on my savings account dropped without notice. Why?",
+        "I was charged twice for order AC-123456. I want a refund for the duplicate payment please.",
+        "Shout out to the support team, they fixed my issue in 5 minutes. Amazing service!",
+        "Which branch is open on Sunday with the longest hours?",
+    ] {
+        let t = classify(text);
+        for cue in &t.cues {
+            let words: Vec<&str> = cue.trim_matches('"').split(' ').collect();
+            assert!(
+                cue.contains("cue") || cue.contains("VADER") || words.iter().any(|w| model::explains(w)),
+                "{text}: cue {cue:?} explains nothing ({:?})",
+                t.cues
+            );
+            assert!(!cue.contains('<'), "{text}: placeholder shown: {:?}", t.cues);
+        }
+    }
+    assert!(!model::explains("the"));
+    assert!(!model::explains("with the"));
+    assert!(model::explains("charged twice"));
+    assert!(!model::explains("<num>"));
+}
+
+#[test]
 fn sarcasm_is_not_praise() {
     for text in [
         "Thanks for nothing, four hours on the phone",
