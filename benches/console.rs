@@ -6,7 +6,7 @@
 //!    ratatui's `TestBackend` at 80x24 and 120x40, for three key scripts (stream navigation,
 //!    `/` filter typing, composer typing). Criterion's report, then our own p50/p99 per key.
 //! 2. Bytes written per keystroke: the same model drawn by a `ratatui::Terminal` over a
-//!    `CrosstermBackend` writing into a counted buffer (ratatui diffs frames, so this is what
+//!    `LeanBackend` (the app's own) writing into a counted buffer (ratatui diffs frames, so this is what
 //!    reaches the wire); idle ticks checked against the app's dirty flag.
 //! 3. Time to first frame of `earshot demo` on an existing demo database: the release binary in a
 //!    pseudo-terminal, N runs after a warm-up run that creates the database.
@@ -29,8 +29,9 @@ use earshot::tui::lint::CompiledRules;
 use earshot::tui::model::Model;
 use earshot::tui::theme::{ColorDepth, Theme};
 use earshot::tui::update::{self, Msg};
+use earshot::tui::wire::LeanBackend;
 use earshot::tui::{canned, panes};
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use std::cell::RefCell;
@@ -481,7 +482,9 @@ fn scene(items: &[Feedback], w: u16, h: u16) -> Model {
         &mut m,
         Msg::Me(Ok(Me {
             agent: agent("agt_me", "Sam Agent", "support"),
-            scopes: vec![],
+            // What the server gives an agent's token: without `reply` the console is read-only
+            // and the composer never opens.
+            scopes: AgentRole::Agent.scopes(),
         })),
     );
     fx.extend(update::update(
@@ -666,7 +669,13 @@ fn check_back_at_start(m: &Model, script: &str) {
             && m.stream.selected_pos() == Some(0)
             && m.pending_keys.is_empty()
             && m.focus == earshot::tui::model::Focus::Stream,
-        "script {script} did not return to its start"
+        "script {script} did not return to its start: overlay {:?}, filter {:?}, selected {:?}, pending keys {}, focus {:?}, status {:?}",
+        m.overlay.as_ref().map(|_| "open"),
+        m.stream.filter(),
+        m.stream.selected_pos(),
+        m.pending_keys.len(),
+        m.focus,
+        m.status
     );
 }
 
@@ -880,7 +889,8 @@ impl Wire {
     }
 }
 
-type WireTerm = Terminal<CrosstermBackend<Wire>>;
+/// The backend the app draws with (src/tui/terminal.rs).
+type WireTerm = Terminal<LeanBackend<Wire>>;
 
 /// Draw as the app's loop does: only when the model is dirty. Returns the bytes written.
 fn frame(m: &mut Model, term: &mut WireTerm, wire: &Wire) -> usize {
@@ -926,7 +936,7 @@ fn bytes_on_the_wire() {
         let mut m = scene(&big, w, h);
         let wire = Wire::default();
         let mut term = Terminal::with_options(
-            CrosstermBackend::new(wire.clone()),
+            LeanBackend::new(wire.clone()),
             TerminalOptions {
                 viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
             },
@@ -957,6 +967,28 @@ fn bytes_on_the_wire() {
         let mut erased = vec![];
         for _ in 0..10 {
             erased.push(key_bytes(&mut m, &mut term, &wire, key("backspace")).0);
+        }
+        let typed_one = {
+            let before = wire.len();
+            key_bytes(&mut m, &mut term, &wire, key("x"));
+            let sent = String::from_utf8_lossy(&wire.0.borrow()[before..]).to_string();
+            key_bytes(&mut m, &mut term, &wire, key("backspace"));
+            sent
+        };
+        // The same with the conversation view open over the stream (Enter, then reply).
+        for k in ["esc", "ret"] {
+            key_bytes(&mut m, &mut term, &wire, key(k));
+        }
+        key_bytes(&mut m, &mut term, &wire, key("r"));
+        let mut typed_conversation = vec![];
+        for ev in text_keys(REPLY) {
+            typed_conversation.push(key_bytes(&mut m, &mut term, &wire, ev).0);
+        }
+        for _ in 0..REPLY.chars().count() {
+            key_bytes(&mut m, &mut term, &wire, key("backspace"));
+        }
+        for k in ["esc", "esc"] {
+            key_bytes(&mut m, &mut term, &wire, key(k));
         }
 
         // Idle: one tick that settles what is pending (status expiry, debounced draft save),
@@ -1006,6 +1038,22 @@ fn bytes_on_the_wire() {
         println!("    open composer (r): {open} B");
         println!("    composer keystroke (typing):    {}", stats(&typed));
         println!("    composer keystroke (backspace): {}", stats(&erased));
+        println!("    one typed character, as sent: {typed_one:?}");
+        println!(
+            "    composer keystroke, conversation view open: {}",
+            stats(&typed_conversation)
+        );
+        match vim_bytes(w, h) {
+            Some((plain, ruler)) => {
+                let ours = median(typed.clone());
+                println!(
+                    "    vim in insert mode, same size (bound): {plain} B plain, {ruler} B with `ruler` (median per key); ours / vim = {:.2}x plain, {:.2}x with ruler",
+                    ours as f64 / plain as f64,
+                    ours as f64 / ruler as f64
+                );
+            }
+            None => println!("    vim not found or not measurable here: no bound in this run"),
+        }
         println!(
             "    idle, 49 ticks within a minute: {idle} B written, {dirty_ticks} ticks set the dirty flag (the loop draws only when it is set)"
         );
@@ -1016,6 +1064,71 @@ fn bytes_on_the_wire() {
         );
         println!("    the clock's minute turning (ages, SLA redrawn): {minute} B");
     }
+}
+
+/// vim's bytes per key typed in insert mode, in a pseudo-terminal of `w`x`h` (median over a
+/// sentence), without and with its `ruler` (a column counter, like our meter): the bound the
+/// composer is held to (issue 15: within 3x). `None` without a vim.
+fn vim_bytes(w: u16, h: u16) -> Option<(usize, usize)> {
+    let plain = vim_run(w, h, &[])?;
+    let ruler = vim_run(w, h, &["-c", "set ruler"])?;
+    Some((plain, ruler))
+}
+
+fn vim_run(w: u16, h: u16, extra: &[&str]) -> Option<usize> {
+    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    use std::io::Read;
+    use std::sync::mpsc;
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: h,
+            cols: w,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .ok()?;
+    let mut cmd = CommandBuilder::new("vim");
+    cmd.args(["-u", "NONE", "-N", "-n"]);
+    cmd.args(extra);
+    cmd.env("TERM", "xterm-256color");
+    let mut reader = pair.master.try_clone_reader().ok()?;
+    let mut writer = pair.master.take_writer().ok()?;
+    let mut child = pair.slave.spawn_command(cmd).ok()?;
+    drop(pair.slave);
+    let (tx, rx) = mpsc::channel::<usize>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16384];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(n).is_err() {
+                break;
+            }
+        }
+    });
+    // Bytes until the terminal has been quiet for `quiet`.
+    let settle = |quiet: Duration| -> usize {
+        let mut n = 0;
+        while let Ok(k) = rx.recv_timeout(quiet) {
+            n += k;
+        }
+        n
+    };
+    settle(Duration::from_millis(800));
+    writer.write_all(b"i").ok()?;
+    writer.flush().ok()?;
+    settle(Duration::from_millis(200));
+    let mut sizes = Vec::new();
+    for b in REPLY.bytes().filter(u8::is_ascii_graphic).take(60) {
+        writer.write_all(&[b]).ok()?;
+        writer.flush().ok()?;
+        sizes.push(settle(Duration::from_millis(80)));
+    }
+    let _ = writer.write_all(b"\x1b:q!\r");
+    let _ = writer.flush();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let m = median(sizes);
+    (m > 0).then_some(m)
 }
 
 // ---------------------------------------------------------------------------------------------

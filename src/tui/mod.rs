@@ -26,6 +26,7 @@ pub mod terminal;
 pub mod textutil;
 pub mod theme;
 pub mod update;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,14 +2,15 @@
 //! undone on the way out, whether by quit, error, panic (a hook restores before the message is
 //! printed) or signal (the loop quits through the normal path).
 
+use super::wire::LeanBackend;
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
 };
+use crossterm::style::{Attribute, ResetColor, SetAttribute};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use crossterm::{cursor, execute};
-use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,7 +37,7 @@ impl Write for CountingStdout {
     }
 }
 
-pub type Term = Terminal<CrosstermBackend<CountingStdout>>;
+pub type Term = Terminal<LeanBackend<CountingStdout>>;
 
 pub struct TerminalGuard {
     pub terminal: Term,
@@ -48,8 +49,12 @@ pub fn restore() -> io::Result<()> {
         return Ok(());
     }
     let mut out = io::stdout();
+    // The lean backend leaves its last colours set between frames: reset them before the
+    // alternate screen goes, so the shell does not inherit them.
     let r1 = execute!(
         out,
+        SetAttribute(Attribute::Reset),
+        ResetColor,
         DisableBracketedPaste,
         LeaveAlternateScreen,
         cursor::Show
@@ -98,7 +103,7 @@ impl TerminalGuard {
             let _ = restore();
             return Err(e);
         }
-        let backend = CrosstermBackend::new(CountingStdout(BufWriter::with_capacity(
+        let backend = LeanBackend::new(CountingStdout(BufWriter::with_capacity(
             64 * 1024,
             io::stdout(),
         )));
@@ -119,6 +124,7 @@ impl TerminalGuard {
     /// Take it back and repaint everything on the next draw.
     pub fn resume(&mut self) -> io::Result<()> {
         setup()?;
+        self.terminal.backend_mut().forget();
         self.terminal.clear()
     }
 

@@ -1111,7 +1111,10 @@ pub fn style_composer(c: &mut Composer, theme: &Theme) {
     for part in [Visibility::Public, Visibility::Direct] {
         let ta = c.area_mut(part);
         ta.set_style(theme.get("ui.text"));
-        ta.set_cursor_style(theme.get("composer.cursor"));
+        // The terminal's own cursor marks where typing goes (panes::composer places it), as in
+        // the command line: a drawn cursor cell costs a restyled cell on every keystroke, so
+        // the cell under the cursor looks like the text around it.
+        ta.set_cursor_style(theme.get("ui.text"));
         ta.set_placeholder_style(theme.get("ui.text.dim"));
         ta.set_selection_style(theme.get("ui.selection"));
     }

@@ -8,8 +8,7 @@ use crate::tui::meter::meter;
 use crate::tui::model::{Composer, Focus, Model};
 use crate::tui::textutil::{handle_label, one_line, truncate_to_width};
 use crate::tui::update::recipient;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
@@ -220,12 +219,25 @@ fn render_part(
     ]);
     f.render_widget(Paragraph::new(line), head);
     let ta = c.area(part);
-    if active {
-        f.render_widget(ta, body);
-    } else {
-        // The cursor shows only where typing goes.
-        let mut quiet = ta.clone();
-        quiet.set_cursor_style(Style::default());
-        f.render_widget(&quiet, body);
+    // The blank cells take the text's style too, so the cell under the cursor (drawn in it)
+    // is no change to the terminal when the cursor moves on.
+    f.buffer_mut().set_style(body, t.get("ui.text"));
+    f.render_widget(ta, body);
+    // Any overlay (help, a popup, the command line) is drawn over the panes and owns the cursor.
+    if active && m.overlay.is_none() {
+        if let Some(p) = cursor_on_screen(ta, body) {
+            f.set_cursor_position(p);
+        }
     }
+}
+
+/// Where the terminal's cursor goes in a drawn text area: its cursor in display lines, less what
+/// the area scrolled (known once it has been drawn), if that falls inside `body`.
+fn cursor_on_screen(ta: &ratatui_textarea::TextArea, body: Rect) -> Option<Position> {
+    let sc = ta.screen_cursor();
+    let (top, left) = ta.scroll_offset();
+    let row = sc.row.checked_sub(top as usize)?;
+    let col = sc.col.checked_sub(left as usize)?;
+    (row < body.height as usize && col < body.width as usize)
+        .then(|| Position::new(body.x + col as u16, body.y + row as u16))
 }
