@@ -931,7 +931,7 @@ fn stats(v: &[usize]) -> String {
 
 fn bytes_on_the_wire() {
     let big = feedback_items(BIG);
-    println!("\nbytes written to the terminal (ratatui Terminal over CrosstermBackend, counted), {BIG} items:");
+    println!("\nbytes written to the terminal (ratatui Terminal over the app's LeanBackend, counted), {BIG} items:");
     for (w, h) in SIZES {
         let mut m = scene(&big, w, h);
         let wire = Wire::default();
