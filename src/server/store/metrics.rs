@@ -6,7 +6,7 @@
 
 use super::rows::get;
 use super::scope::DepartmentScope;
-use super::{micros_to_time, Store, StoreResult};
+use super::{micros_to_time, Dialect, Store, StoreResult};
 use crate::domain::metrics::*;
 use crate::domain::*;
 use chrono::{DateTime, Utc};
@@ -16,20 +16,20 @@ use std::collections::HashMap;
 const SECOND: i64 = 1_000_000;
 const HOUR: i64 = 3_600 * SECOND;
 const DAY: i64 = 24 * HOUR;
-/// Statuses of items awaiting an answer (what routing counts as load, what an SLA runs on).
-const AWAITING: &str = "('new','open','pending')";
 /// The longest excerpt of a breached item.
 const EXCERPT_CHARS: usize = 80;
 
 /// The window and filters of one summary, as SQL: a condition on `feedback f` with its text
 /// arguments bound first (`$1..$n`), integer arguments numbered after them.
-struct Items {
-    filter: String,
-    texts: Vec<String>,
+pub(super) struct Items {
+    pub filter: String,
+    pub texts: Vec<String>,
+    /// Every item of the store: no scope, no filter.
+    pub everything: bool,
 }
 
 impl Items {
-    fn new(q: &MetricsQuery, scope: &DepartmentScope) -> Items {
+    pub fn new(q: &MetricsQuery, scope: &DepartmentScope) -> Items {
         let (mut filter, mut texts) = scope.sql("f.department", 1);
         let mut and = |column: &str, value: &str| {
             texts.push(value.to_string());
@@ -44,15 +44,34 @@ impl Items {
         if let Some(c) = q.channel {
             and("f.channel", c.as_str());
         }
-        Items { filter, texts }
+        let everything = *scope == DepartmentScope::All
+            && q.department.is_none()
+            && q.agent.is_none()
+            && q.channel.is_none();
+        Items {
+            filter,
+            texts,
+            everything,
+        }
+    }
+
+    /// Binds one more text argument (before any integer's placeholder is taken): its placeholder.
+    pub fn text(&mut self, value: &str) -> String {
+        self.texts.push(value.to_string());
+        format!("${}", self.texts.len())
     }
 
     /// The placeholder of the `i`-th integer argument (from 1).
-    fn int(&self, i: usize) -> String {
+    pub fn int(&self, i: usize) -> String {
         format!("${}", self.texts.len() + i)
     }
 
-    async fn fetch(&self, store: &Store, sql: &str, ints: Vec<i64>) -> StoreResult<Vec<AnyRow>> {
+    pub async fn fetch(
+        &self,
+        store: &Store,
+        sql: &str,
+        ints: Vec<i64>,
+    ) -> StoreResult<Vec<AnyRow>> {
         let mut query = sqlx::query(sql);
         for t in &self.texts {
             query = query.bind(t.clone());
@@ -61,6 +80,17 @@ impl Items {
             query = query.bind(i);
         }
         Ok(query.fetch_all(store.reader()).await?)
+    }
+}
+
+/// `feedback f` read through `index`, a range of the window's time: SQLite's planner, without
+/// statistics, would read a supervisor's `department IN (...)` through a department index
+/// instead, every item of the department (seconds at a million items); PostgreSQL plans from
+/// its statistics.
+fn ranged(store: &Store, index: &str) -> String {
+    match store.dialect() {
+        Dialect::Sqlite => format!("feedback f INDEXED BY {index}"),
+        Dialect::Postgres => "feedback f".to_string(),
     }
 }
 
@@ -103,6 +133,14 @@ impl Measure {
             Measure::Resolution => "f.resolved_at",
         }
     }
+
+    /// The index of the items in order of the time that ends the latency.
+    fn index(self) -> &'static str {
+        match self {
+            Measure::FirstResponse => "feedback_first_reply",
+            Measure::Resolution => "feedback_resolved",
+        }
+    }
 }
 
 /// Latencies by a key (and a slice of the window, 0 without `slice`).
@@ -133,21 +171,21 @@ impl Store {
             latency(Measure::FirstResponse, "f.assignee", None),
             latency(Measure::Resolution, "f.assignee", None),
         )?;
-        let (chan_fr, chan_res, trend, sla, queue, volume) = tokio::try_join!(
+        let (chan_fr, chan_res, trend, breach_share, queue, volume) = tokio::try_join!(
             latency(Measure::FirstResponse, "f.channel", None),
             latency(Measure::Resolution, "f.channel", None),
             latency(Measure::FirstResponse, "f.department", Some(slice)),
-            self.sla(&items, span),
-            self.queue(&items),
+            self.breach_share(&items, span),
+            self.queue_counts(&items),
             self.volume(&items, span),
         )?;
-        let (days, identities, detractors, helpers, departments, agents) = tokio::try_join!(
+        let (days, identities, detractors, helpers, departments, (sla, agents)) = tokio::try_join!(
             self.days(&items, span),
             self.identity_shares(span),
             self.active_customers(&items, span, CustomerRole::Detractor),
             self.active_customers(&items, span, CustomerRole::Helper),
             self.departments_in(q, scope),
-            self.agent_loads(q, scope, &items, span),
+            self.sla_and_loads(q, scope, &items, span),
         )?;
         let (sentiment, linked_feedback) = days;
         let agent_names: HashMap<String, String> = self
@@ -201,7 +239,10 @@ impl Store {
             by_channel,
             trend_slice_secs: q.window.trend_slice_seconds(),
             response_trend,
-            sla,
+            sla: SlaSummary {
+                breach_share,
+                ..sla
+            },
             queue,
             volume,
             linked,
@@ -232,11 +273,12 @@ impl Store {
         let sql = format!(
             "WITH s AS (SELECT {key} AS k, {bucket} AS b, \
                CASE WHEN {end} < f.received_at THEN 0 ELSE ({end} - f.received_at) / {SECOND} END AS d \
-               FROM feedback f WHERE {} AND {end} >= {since} AND {end} < {now} AND {key} IS NOT NULL), \
+               FROM {} WHERE {} AND {end} >= {since} AND {end} < {now} AND {key} IS NOT NULL), \
              r AS (SELECT k, b, d, ROW_NUMBER() OVER (PARTITION BY k, b ORDER BY d) AS rn, \
                COUNT(*) OVER (PARTITION BY k, b) AS n FROM s) \
              SELECT k, b, n, MIN(CASE WHEN rn * 100 >= n * 50 THEN d END) AS p50, \
                MIN(CASE WHEN rn * 100 >= n * 90 THEN d END) AS p90 FROM r GROUP BY k, b, n",
+            ranged(self, measure.index()),
             items.filter
         );
         let mut ints = vec![span.since, span.now];
@@ -256,106 +298,88 @@ impl Store {
             .collect()
     }
 
-    async fn sla(&self, items: &Items, span: Span) -> StoreResult<SlaSummary> {
-        let f = &items.filter;
-        let (now, in_1h, in_4h) = (items.int(1), items.int(2), items.int(3));
-        let open_sql = format!(
-            "SELECT COUNT(*) AS open, \
-             COALESCE(SUM(CASE WHEN f.sla_due_at < {now} THEN 1 ELSE 0 END), 0) AS breached, \
-             COALESCE(SUM(CASE WHEN f.sla_due_at >= {now} AND f.sla_due_at < {in_1h} THEN 1 ELSE 0 END), 0) AS h1, \
-             COALESCE(SUM(CASE WHEN f.sla_due_at >= {in_1h} AND f.sla_due_at < {in_4h} THEN 1 ELSE 0 END), 0) AS h4 \
-             FROM feedback f WHERE {f} AND f.status IN {AWAITING}"
-        );
+    /// The share of the items due in the window that were not answered (first reply or
+    /// resolution) by their due time.
+    async fn breach_share(&self, items: &Items, span: Span) -> StoreResult<Option<f64>> {
         let answered = "CASE WHEN f.first_reply_at IS NULL THEN f.resolved_at \
              WHEN f.resolved_at IS NULL OR f.first_reply_at < f.resolved_at THEN f.first_reply_at \
              ELSE f.resolved_at END";
         let (since, until) = (items.int(1), items.int(2));
-        let due_sql = format!(
+        let sql = format!(
             "SELECT COUNT(*) AS due, COALESCE(SUM(CASE WHEN ({answered}) IS NULL OR ({answered}) > f.sla_due_at \
-             THEN 1 ELSE 0 END), 0) AS late FROM feedback f \
-             WHERE {f} AND f.sla_due_at >= {since} AND f.sla_due_at < {until}"
+             THEN 1 ELSE 0 END), 0) AS late FROM {} \
+             WHERE {} AND f.sla_due_at >= {since} AND f.sla_due_at < {until}",
+            ranged(self, "feedback_sla_due"),
+            items.filter
         );
-        let list_sql = format!(
-            "SELECT f.id, f.department, f.assignee, f.channel, f.priority, f.sla_due_at, i.handle, \
-             SUBSTR(f.text, 1, 400) AS text FROM feedback f JOIN identities i ON i.id = f.author_identity_id \
-             WHERE {f} AND f.status IN {AWAITING} AND f.sla_due_at < {now} ORDER BY f.sla_due_at, f.id LIMIT 50"
-        );
-        let (open, due, list) = tokio::try_join!(
-            items.fetch(
-                self,
-                &open_sql,
-                vec![span.now, span.now + HOUR, span.now + 4 * HOUR]
-            ),
-            items.fetch(self, &due_sql, vec![span.since, span.now]),
-            items.fetch(self, &list_sql, vec![span.now]),
-        )?;
-        let mut sla = SlaSummary::default();
-        if let Some(row) = open.first() {
-            sla.open = count(row, "open")?;
-            sla.breached_now = count(row, "breached")?;
-            sla.due_within_1h = count(row, "h1")?;
-            sla.due_within_4h = count(row, "h4")?;
-            sla.due_later = sla.open - sla.breached_now - sla.due_within_1h - sla.due_within_4h;
+        let rows = items.fetch(self, &sql, vec![span.since, span.now]).await?;
+        match rows.first() {
+            Some(row) => Ok(share(count(row, "late")?, count(row, "due")?)),
+            None => Ok(None),
         }
-        if let Some(row) = due.first() {
-            sla.breach_share = share(count(row, "late")?, count(row, "due")?);
-        }
-        sla.breached = list
-            .iter()
-            .map(|row| {
-                Ok(BreachedItem {
-                    feedback_id: get(row, "id")?,
-                    department: get(row, "department")?,
-                    assignee: get(row, "assignee")?,
-                    channel: super::rows::parse(row, "channel")?,
-                    priority: super::rows::parse(row, "priority")?,
-                    sla_due_at: super::rows::time(row, "sla_due_at")?,
-                    author_handle: get(row, "handle")?,
-                    excerpt: excerpt(&get::<String>(row, "text")?),
-                })
-            })
-            .collect::<StoreResult<_>>()?;
-        Ok(sla)
     }
 
-    async fn queue(&self, items: &Items) -> StoreResult<Vec<QueueCount>> {
-        let open: Vec<String> = FeedbackStatus::ALL
-            .iter()
-            .filter(|s| **s != FeedbackStatus::Resolved)
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        let sql = format!(
-            "SELECT f.status, f.priority, COUNT(*) AS n FROM feedback f \
-             WHERE {} AND f.status IN ({}) GROUP BY f.status, f.priority",
-            items.filter,
-            open.join(",")
-        );
-        let mut queue = items
-            .fetch(self, &sql, Vec::new())
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(QueueCount {
-                    status: super::rows::parse(row, "status")?,
-                    priority: super::rows::parse(row, "priority")?,
-                    count: count(row, "n")?,
-                })
+    /// The SLA's present state (all but the breach share) and the agents' loads, both from the
+    /// items awaiting an answer now (backlog.rs).
+    async fn sla_and_loads(
+        &self,
+        q: &MetricsQuery,
+        scope: &DepartmentScope,
+        items: &Items,
+        span: Span,
+    ) -> StoreResult<(SlaSummary, Vec<AgentLoad>)> {
+        let (awaiting, list, agents) = tokio::try_join!(
+            self.awaiting(items, span.now),
+            self.breached_rows(q, scope, span.now),
+            self.agents_in(q, scope),
+        )?;
+        let sla = SlaSummary {
+            open: awaiting.open,
+            breached_now: awaiting.breached,
+            due_within_1h: awaiting.due_within_1h,
+            due_within_4h: awaiting.due_within_4h,
+            due_later: awaiting.open
+                - awaiting.breached
+                - awaiting.due_within_1h
+                - awaiting.due_within_4h,
+            breach_share: None,
+            breached: list.iter().map(breached_item).collect::<StoreResult<_>>()?,
+        };
+        let loads = agents
+            .into_iter()
+            .map(|a| {
+                let (open, breached) = awaiting.by_assignee.get(&a.id).copied().unwrap_or_default();
+                AgentLoad {
+                    agent_id: a.id,
+                    name: a.name,
+                    availability: a.availability,
+                    open,
+                    breached,
+                }
             })
-            .collect::<StoreResult<Vec<_>>>()?;
-        queue.sort_by_key(|c| (c.status, c.priority));
-        Ok(queue)
+            .collect();
+        Ok((sla, loads))
     }
 
     async fn volume(&self, items: &Items, span: Span) -> StoreResult<Vec<HourVolume>> {
         let (since, now) = (items.int(1), items.int(2));
         let f = &items.filter;
+        let window = ranged(self, "feedback_window");
         let inbound_sql = format!(
-            "SELECT (f.received_at - {since}) / {HOUR} AS h, COUNT(*) AS n FROM feedback f \
+            "SELECT (f.received_at - {since}) / {HOUR} AS h, COUNT(*) AS n FROM {window} \
              WHERE {f} AND f.received_at >= {since} AND f.received_at < {now} GROUP BY 1"
         );
+        // Without a filter no reply needs its item: the index of replies alone answers.
+        let join = match items.everything {
+            true => "",
+            false => match self.dialect() {
+                // The replies' range first: SQLite must not start from the items.
+                Dialect::Sqlite => "CROSS JOIN feedback f ON f.id = r.feedback_id",
+                Dialect::Postgres => "JOIN feedback f ON f.id = r.feedback_id",
+            },
+        };
         let replies_sql = format!(
-            "SELECT (r.created_at - {since}) / {HOUR} AS h, COUNT(*) AS n FROM replies r \
-             JOIN feedback f ON f.id = r.feedback_id \
+            "SELECT (r.created_at - {since}) / {HOUR} AS h, COUNT(*) AS n FROM replies r {join} \
              WHERE {f} AND r.created_at >= {since} AND r.created_at < {now} GROUP BY 1"
         );
         let ints = vec![span.since, span.now];
@@ -398,8 +422,9 @@ impl Store {
             "SELECT (f.received_at - {since}) / {DAY} AS d, f.channel, f.sentiment_label AS label, \
              COUNT(*) AS n, SUM(f.sentiment) AS total, \
              COALESCE(SUM(CASE WHEN f.customer_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS linked \
-             FROM feedback f WHERE {} AND f.received_at >= {since} AND f.received_at < {now} \
+             FROM {} WHERE {} AND f.received_at >= {since} AND f.received_at < {now} \
              GROUP BY 1, 2, 3",
+            ranged(self, "feedback_window"),
             items.filter
         );
         let rows = items.fetch(self, &sql, vec![span.since, span.now]).await?;
@@ -510,12 +535,18 @@ impl Store {
         role: CustomerRole,
     ) -> StoreResult<Vec<ActiveCustomer>> {
         let (since, now) = (items.int(1), items.int(2));
+        // The window's items first: SQLite must not start from the customers.
+        let join = match self.dialect() {
+            Dialect::Sqlite => "CROSS JOIN",
+            Dialect::Postgres => "JOIN",
+        };
         // The role is one of ours (no quote can be in it); roles are stored as a JSON list.
         let sql = format!(
-            "SELECT c.id, c.first_name, c.last_name, COUNT(*) AS n FROM feedback f \
-             JOIN customers c ON c.id = f.customer_id \
+            "SELECT c.id, c.first_name, c.last_name, COUNT(*) AS n FROM {} \
+             {join} customers c ON c.id = f.customer_id \
              WHERE {} AND f.received_at >= {since} AND f.received_at < {now} AND c.roles LIKE '%\"{}\"%' \
              GROUP BY c.id, c.first_name, c.last_name ORDER BY n DESC, c.id LIMIT 10",
+            ranged(self, "feedback_window"),
             items.filter,
             role.as_str()
         );
@@ -556,14 +587,12 @@ impl Store {
             .await?)
     }
 
-    /// The non-admin agents of the departments in scope with their open and overdue items.
-    async fn agent_loads(
+    /// The non-admin agents of the departments in scope (narrowed to the query's), by name.
+    async fn agents_in(
         &self,
         q: &MetricsQuery,
         scope: &DepartmentScope,
-        items: &Items,
-        span: Span,
-    ) -> StoreResult<Vec<AgentLoad>> {
+    ) -> StoreResult<Vec<Agent>> {
         let departments: Vec<String> = self
             .departments_in(q, scope)
             .await?
@@ -579,35 +608,21 @@ impl Store {
             .filter(|a| q.agent.as_ref().is_none_or(|x| *x == a.id))
             .collect();
         agents.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        let now = items.int(1);
-        let sql = format!(
-            "SELECT f.assignee, COUNT(*) AS open, \
-             COALESCE(SUM(CASE WHEN f.sla_due_at < {now} THEN 1 ELSE 0 END), 0) AS breached \
-             FROM feedback f WHERE {} AND f.status IN {AWAITING} AND f.assignee IS NOT NULL \
-             GROUP BY f.assignee",
-            items.filter
-        );
-        let mut load: HashMap<String, (u64, u64)> = HashMap::new();
-        for row in items.fetch(self, &sql, vec![span.now]).await? {
-            load.insert(
-                get(&row, "assignee")?,
-                (count(&row, "open")?, count(&row, "breached")?),
-            );
-        }
-        Ok(agents
-            .into_iter()
-            .map(|a| {
-                let (open, breached) = load.get(&a.id).copied().unwrap_or_default();
-                AgentLoad {
-                    agent_id: a.id,
-                    name: a.name,
-                    availability: a.availability,
-                    open,
-                    breached,
-                }
-            })
-            .collect())
+        Ok(agents)
     }
+}
+
+fn breached_item(row: &AnyRow) -> StoreResult<BreachedItem> {
+    Ok(BreachedItem {
+        feedback_id: get(row, "id")?,
+        department: get(row, "department")?,
+        assignee: get(row, "assignee")?,
+        channel: super::rows::parse(row, "channel")?,
+        priority: super::rows::parse(row, "priority")?,
+        sla_due_at: super::rows::time(row, "sla_due_at")?,
+        author_handle: get(row, "handle")?,
+        excerpt: excerpt(&get::<String>(row, "text")?),
+    })
 }
 
 /// Days of the window, the last one perhaps partial (one for an hour).

@@ -10,6 +10,7 @@
 
 mod agents;
 mod audit_log;
+mod backlog;
 mod conversation;
 mod customer_data;
 mod customers;
