@@ -407,7 +407,6 @@ pub fn sanitize_problem(p: &mut Problem) {
     p.sanitize();
 }
 
-/// Sanitises an event's payload (every string in its JSON, keys included).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,14 +83,10 @@ impl<W: Write> LeanBackend<W> {
         self.shown = None;
     }
 
-    fn out(&mut self) -> &mut W {
-        &mut self.out
-    }
-
-    /// One SGR sequence taking the pen from `from` (`None`: unknown) to `to`.
-    fn set_pen(&mut self, from: Option<Pen>, to: Pen) -> io::Result<()> {
+    /// One SGR sequence taking the terminal's pen to `to` (from a reset when it is unknown).
+    fn set_pen(&mut self, to: Pen) -> io::Result<()> {
         let mut params: Vec<String> = Vec::new();
-        let from = match from {
+        let from = match self.pen {
             Some(p) => p,
             None => {
                 params.push("0".into());
@@ -108,7 +104,7 @@ impl<W: Write> LeanBackend<W> {
             params.push(colour_param(to.underline, Ground::Underline));
         }
         if !params.is_empty() {
-            write!(self.out(), "\x1b[{}m", params.join(";"))?;
+            write!(self.out, "\x1b[{}m", params.join(";"))?;
         }
         self.pen = Some(to);
         Ok(())
@@ -212,14 +208,14 @@ impl<W: Write> Backend for LeanBackend<W> {
         for (x, y, cell) in content {
             let here = Position { x, y };
             if self.at != Some(here) {
-                write!(self.out(), "\x1b[{};{}H", y + 1, x + 1)?;
+                write!(self.out, "\x1b[{};{}H", y + 1, x + 1)?;
             }
             let pen = Pen::of(cell);
             if self.pen != Some(pen) {
-                self.set_pen(self.pen, pen)?;
+                self.set_pen(pen)?;
             }
             let symbol = cell.symbol();
-            self.out().write_all(symbol.as_bytes())?;
+            self.out.write_all(symbol.as_bytes())?;
             // Only a one-column character leaves the cursor surely one cell on (a wide one
             // depends on the terminal's idea of its width; the last column wraps lazily).
             self.at = (symbol.width() == 1).then_some(Position { x: x + 1, y });
@@ -229,7 +225,7 @@ impl<W: Write> Backend for LeanBackend<W> {
 
     fn hide_cursor(&mut self) -> io::Result<()> {
         if self.shown != Some(false) {
-            self.out().write_all(b"\x1b[?25l")?;
+            self.out.write_all(b"\x1b[?25l")?;
             self.shown = Some(false);
         }
         Ok(())
@@ -237,7 +233,7 @@ impl<W: Write> Backend for LeanBackend<W> {
 
     fn show_cursor(&mut self) -> io::Result<()> {
         if self.shown != Some(true) {
-            self.out().write_all(b"\x1b[?25h")?;
+            self.out.write_all(b"\x1b[?25h")?;
             self.shown = Some(true);
         }
         Ok(())
@@ -251,7 +247,7 @@ impl<W: Write> Backend for LeanBackend<W> {
     fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> io::Result<()> {
         let p = position.into();
         if self.at != Some(p) {
-            write!(self.out(), "\x1b[{};{}H", p.y + 1, p.x + 1)?;
+            write!(self.out, "\x1b[{};{}H", p.y + 1, p.x + 1)?;
             self.at = Some(p);
         }
         Ok(())
@@ -264,7 +260,7 @@ impl<W: Write> Backend for LeanBackend<W> {
     fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
         // Erasing fills with the current background: erase with the default one.
         if self.pen != Some(Pen::RESET) {
-            self.out().write_all(b"\x1b[0m")?;
+            self.out.write_all(b"\x1b[0m")?;
             self.pen = Some(Pen::RESET);
         }
         self.at = None;
@@ -305,10 +301,10 @@ impl<W: Write> Backend for LeanBackend<W> {
 impl<W: Write> Write for LeanBackend<W> {
     /// Raw writes (OSC 52) go straight through; they move neither pen nor cursor.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out().write(buf)
+        self.out.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.out().flush()
+        self.out.flush()
     }
 }
 
