@@ -16,6 +16,7 @@
 //!   and sorted every overdue item.
 
 use super::metrics::Items;
+use super::queue::{merge_walks, walked_from};
 use super::rows::get;
 use super::scope::DepartmentScope;
 use super::{Dialect, Store, StoreResult};
@@ -52,14 +53,6 @@ fn counted(dialect: Dialect) -> (&'static str, &'static str) {
     }
 }
 
-/// `feedback f`, on SQLite with its walk's index named.
-fn walked(dialect: Dialect, index: &str) -> String {
-    match dialect {
-        Dialect::Sqlite => format!("feedback f INDEXED BY {index}"),
-        Dialect::Postgres => "feedback f".to_string(),
-    }
-}
-
 /// The unassigned items have no agent: NULL in `feedback`, `''` in the tally.
 fn agent_of(row: &AnyRow) -> StoreResult<Option<String>> {
     Ok(get::<Option<String>>(row, "a")?.filter(|a| !a.is_empty()))
@@ -84,7 +77,7 @@ impl Store {
              COALESCE(SUM(CASE WHEN f.sla_due_at < {in_1h} THEN 1 ELSE 0 END), 0) AS h1, \
              COALESCE(SUM(CASE WHEN f.sla_due_at >= {in_1h} AND f.sla_due_at < {in_4h} THEN 1 ELSE 0 END), 0) AS h4 \
              FROM {} WHERE {f} AND {AWAITING} AND f.sla_due_at >= {at} GROUP BY f.assignee",
-            walked(self.dialect(), "feedback_awaiting")
+            walked_from(self.dialect(), "feedback_awaiting")
         );
         let (open, not_due) = tokio::try_join!(
             items.fetch(self, &open_sql, Vec::new()),
@@ -211,7 +204,7 @@ fn breached_sql(dialect: Dialect, q: &MetricsQuery, scope: &DepartmentScope) -> 
              f.sla_due_at AS sla_due_at, i.handle, SUBSTR(f.text, 1, 400) AS text \
              FROM {} {join} identities i ON i.id = f.author_identity_id \
              WHERE {}{arm} AND {AWAITING} AND f.sla_due_at < {now}",
-            walked(dialect, index),
+            walked_from(dialect, index),
             items.filter
         )
     };
@@ -219,15 +212,8 @@ fn breached_sql(dialect: Dialect, q: &MetricsQuery, scope: &DepartmentScope) -> 
     let sql = if arm_marks.len() <= 1 {
         format!("{} {ORDER} LIMIT {limit}", select(arm_marks.first()))
     } else {
-        let merged: Vec<String> = arm_marks
-            .iter()
-            .map(|d| match dialect {
-                // SQLite merges compound arms in the ORDER BY's order by itself.
-                Dialect::Sqlite => select(Some(d)),
-                Dialect::Postgres => format!("({} {ORDER} LIMIT {limit})", select(Some(d))),
-            })
-            .collect();
-        format!("{} {ORDER} LIMIT {limit}", merged.join(" UNION ALL "))
+        let arms: Vec<String> = arm_marks.iter().map(|d| select(Some(d))).collect();
+        merge_walks(dialect, arms, ORDER, ORDER, &limit)
     };
     (items, sql)
 }

@@ -215,10 +215,7 @@ fn walk_sql(
     let plan = Plan::of(filter);
     let shared = conditions(q, filter, &plan);
     let limit = q.int(limit);
-    let from = match dialect {
-        Dialect::Sqlite => format!("feedback f INDEXED BY {}", plan.walk.index()),
-        Dialect::Postgres => "feedback f".to_string(),
-    };
+    let from = walked_from(dialect, plan.walk.index());
     let select_one = |extra: Option<String>| {
         let conds: Vec<&str> = extra
             .iter()
@@ -242,19 +239,45 @@ fn walk_sql(
     let arms: Vec<String> = plan
         .arms
         .iter()
-        .map(|d| {
-            let arm = select_one(Some(format!("f.department = {}", q.text(d))));
-            match dialect {
-                // SQLite merges compound arms in the ORDER BY's order by itself.
-                Dialect::Sqlite => arm,
-                Dialect::Postgres => format!("({arm} {ORDER} LIMIT {limit})"),
-            }
+        .map(|d| select_one(Some(format!("f.department = {}", q.text(d)))))
+        .collect();
+    merge_walks(
+        dialect,
+        arms,
+        ORDER,
+        "ORDER BY k_at DESC, k_id DESC",
+        &limit,
+    )
+}
+
+/// `feedback f` for a walk of `index`; on SQLite with the index named (its planner has no
+/// statistics and would pick another).
+pub(super) fn walked_from(dialect: Dialect, index: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("feedback f INDEXED BY {index}"),
+        Dialect::Postgres => "feedback f".to_string(),
+    }
+}
+
+/// Walks of one index, one per department, merged into one result in `outer_order` (the same
+/// order as `arm_order`, written with the arms' output names) and cut at `limit`. SQLite merges
+/// compound arms in the outer ORDER BY's order by itself; PostgreSQL is given each arm sorted
+/// and limited, which it merges (Merge Append).
+pub(super) fn merge_walks(
+    dialect: Dialect,
+    arms: Vec<String>,
+    arm_order: &str,
+    outer_order: &str,
+    limit: &str,
+) -> String {
+    let arms: Vec<String> = arms
+        .into_iter()
+        .map(|arm| match dialect {
+            Dialect::Sqlite => arm,
+            Dialect::Postgres => format!("({arm} {arm_order} LIMIT {limit})"),
         })
         .collect();
-    format!(
-        "{} ORDER BY k_at DESC, k_id DESC LIMIT {limit}",
-        arms.join(" UNION ALL ")
-    )
+    format!("{} {outer_order} LIMIT {limit}", arms.join(" UNION ALL "))
 }
 
 fn walk_query(dialect: Dialect, filter: &FeedbackFilter) -> SqlBuilder {
