@@ -880,12 +880,15 @@ async fn prometheus_counts_deliveries_by_status() {
         _routing: tempfile::NamedTempFile::new().unwrap(),
         items: vec![id.to_string()],
     };
+    // The counters follow the event log and the gauges are read from the tables at the scrape,
+    // so one scrape can fall between the two: wait until both have seen the delivery.
     let (_, m) = scrape_until(&org, |m| {
         value(
             m,
             "earshot_outbound_status_changes_total",
             &[("status", "delivered")],
         ) == Some(1.0)
+            && value(m, "earshot_outbound_messages", &[("status", "delivered")]) == Some(1.0)
     })
     .await;
     assert_eq!(
