@@ -47,7 +47,7 @@ impl Default for ModelConfig {
             epochs: 12,
             prior_scale: 1.0,
             decision_offset: [0.0; 3],
-            online_rate: 0.2,
+            online_rate: 0.05,
         }
     }
 }
@@ -555,6 +555,11 @@ fn decide(p: [f64; 3]) -> SentimentLabel {
 pub struct Delta {
     pub bias: [f32; 3],
     pub weights: HashMap<u32, [f32; 3]>,
+    /// Per feature and class, the sum of squared gradients so far (AdaGrad): a feature the
+    /// corrections keep meeting takes ever smaller steps, a word new to the organisation a full
+    /// one, so a few corrections teach a new word and thousands do not overturn the base.
+    #[serde(default)]
+    pub squares: HashMap<u32, [f32; 3]>,
 }
 
 /// An organisation's model: the built-in one plus what its agents' corrections taught it.
@@ -591,7 +596,9 @@ impl OrgModel {
         if !f.english {
             return before;
         }
-        let p = base.probabilities_with(&f, Some(&self.delta));
+        // The gradient of the scores themselves, as the base was trained: the decision offsets
+        // are a choice made at decision time, and learning through them drifts the bias.
+        let p = softmax(base.raw_scores(&f, Some(&self.delta)));
         let y = label_index(label);
         let lr = base.config.online_rate;
         for k in 0..3 {
@@ -600,9 +607,11 @@ impl OrgModel {
         }
         for (i, v) in &f.items {
             let w = self.delta.weights.entry(*i).or_insert([0.0; 3]);
+            let sq = self.delta.squares.entry(*i).or_insert([0.0; 3]);
             for k in 0..3 {
-                let g = p[k] as f32 - if k == y { 1.0 } else { 0.0 };
-                w[k] -= lr * g * v;
+                let g = (p[k] as f32 - if k == y { 1.0 } else { 0.0 }) * v;
+                sq[k] += g * g;
+                w[k] -= lr * g / (sq[k].sqrt() + 1e-6);
             }
         }
         before
