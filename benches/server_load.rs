@@ -19,7 +19,10 @@
 //!    message, the reply record, the status, the audit entry, the two events), the same schema
 //!    and pragmas, from one plain connection, no pool, no HTTP; measured before and after the
 //!    writers, the mean is the bound.
-//! 3. Commit-to-subscriber delay at 1,000 and 5,000 SSE subscribers: new items are posted and
+//! 3. Intake (POST /v1/feedback of the labelled set's real care posts) with 1 / 8 / 32
+//!    posters, and what the built-in triage costs per post in this process: its share of the
+//!    machine at the rate served says how much faster intake could be without it.
+//! 4. Commit-to-subscriber delay at 1,000 and 5,000 SSE subscribers: new items are posted and
 //!    each event's arrival is compared with the item's `created_at` (same machine, same clock).
 //!
 //! The database holds the demo organisation (500 customers, 3,000 items); outbound delivery is
@@ -29,7 +32,7 @@
 //! Knobs: EARSHOT_BENCH_SECS (per step, default 5), EARSHOT_BENCH_WRITERS (comma list, default
 //! 1,8,32,128), EARSHOT_BENCH_CONCURRENCY (default 1,4,16,64,256), EARSHOT_BENCH_SUBSCRIBERS
 //! (default 1000,5000), EARSHOT_BENCH_POSTS (default 40), EARSHOT_BENCH_MAX_IN_FLIGHT (the
-//! server's limit; default its own), EARSHOT_BENCH_SKIP (any of reads,writes,sse).
+//! server's limit; default its own), EARSHOT_BENCH_SKIP (any of reads,writes,intake,sse), EARSHOT_BENCH_POSTERS (intake, default 1,8,32).
 
 use earshot::server::store::{FeedbackFilter, Store};
 use earshot::server::{self, ServerConfig};
@@ -284,28 +287,17 @@ async fn reads(base: &str, db: &str, http: &reqwest::Client, ids: &Arc<Vec<Strin
 }
 
 /// What one writer did.
-async fn writer(
-    http: reqwest::Client,
-    base: String,
-    ids: Arc<Vec<String>>,
-    w: usize,
-    round: usize,
+/// Sends the requests `request(n)` makes one after another until `deadline` (a closed loop):
+/// the latencies of the 201s, the errors, and the 503s (shed, retried after 20 ms).
+async fn closed_loop(
     deadline: Instant,
+    mut request: impl FnMut(usize) -> reqwest::RequestBuilder,
 ) -> (Vec<f64>, usize, usize) {
     let (mut ms, mut errors, mut shed) = (Vec::new(), 0, 0);
     let mut n = 0usize;
     while Instant::now() < deadline {
-        let id = &ids[(w * 7919 + n) % ids.len()];
-        let body = json!({"parts": [{"visibility": "public", "body": format!("Thanks for reaching out, we are looking into it (ref {round}-{w}-{n}).")}]});
         let t = Instant::now();
-        let r = http
-            .post(format!("{base}/v1/feedback/{id}/replies"))
-            .bearer_auth(TOKEN)
-            .header("Idempotency-Key", format!("bench-{round}-{w}-{n}"))
-            .json(&body)
-            .send()
-            .await;
-        match r {
+        match request(n).send().await {
             Ok(r) if r.status().as_u16() == 201 => ms.push(t.elapsed().as_secs_f64() * 1000.0),
             Ok(r) if r.status().as_u16() == 503 => {
                 shed += 1;
@@ -317,6 +309,25 @@ async fn writer(
         n += 1;
     }
     (ms, errors, shed)
+}
+
+async fn writer(
+    http: reqwest::Client,
+    base: String,
+    ids: Arc<Vec<String>>,
+    w: usize,
+    round: usize,
+    deadline: Instant,
+) -> (Vec<f64>, usize, usize) {
+    closed_loop(deadline, |n| {
+        let id = &ids[(w * 7919 + n) % ids.len()];
+        let body = json!({"parts": [{"visibility": "public", "body": format!("Thanks for reaching out, we are looking into it (ref {round}-{w}-{n}).")}]});
+        http.post(format!("{base}/v1/feedback/{id}/replies"))
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", format!("bench-{round}-{w}-{n}"))
+            .json(&body)
+    })
+    .await
 }
 
 async fn writes(
@@ -541,6 +552,90 @@ async fn write_steps(
     }
 }
 
+/// Real customer-care posts (the labelled set's texts) for intake.
+fn care_texts() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/triage/data/airline.tsv");
+    let source = std::fs::read_to_string(path).expect("triage/data/airline.tsv");
+    earshot::triage::data::parse_tsv(&source)
+        .expect("the labelled set parses")
+        .into_iter()
+        .map(|(_, e)| e.text)
+        .collect()
+}
+
+async fn poster(
+    http: reqwest::Client,
+    base: String,
+    texts: Arc<Vec<String>>,
+    w: usize,
+    round: usize,
+    deadline: Instant,
+) -> (Vec<f64>, usize, usize) {
+    closed_loop(deadline, |n| {
+        let text = &texts[(w * 7919 + n * 13) % texts.len()];
+        let body = json!({"channel": "x", "author_handle": format!("@intake{round}x{w}x{}", n % 50), "text": text});
+        http.post(format!("{base}/v1/feedback"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+    })
+    .await
+}
+
+/// The built-in triage's cost per item on the same texts, in this process: p50 and p99 in ms.
+fn triage_cost(texts: &[String]) -> (f64, f64) {
+    let mut ms = Vec::with_capacity(texts.len() * 3);
+    for _ in 0..3 {
+        for t in texts {
+            let start = Instant::now();
+            std::hint::black_box(earshot::triage::classify(t));
+            ms.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    ms.sort_by(|a, b| a.total_cmp(b));
+    (percentile(&ms, 50.0), percentile(&ms, 99.0))
+}
+
+/// Intake (POST /v1/feedback of real care posts: triage, routing, the item, its customer
+/// match, the events) at rising concurrency, with what triage costs of it. Bound: the CPU left
+/// to intake if triage were free, i.e. the rate at which triage alone would take every core.
+async fn intake(base: &str, http: &reqwest::Client, secs: u64) {
+    let texts = Arc::new(care_texts());
+    let (p50, p99) = triage_cost(&texts);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    println!(
+        "triage of one post in process ({} posts x3): p50 {p50:.3} ms  p99 {p99:.3} ms (target p99 < 1 ms)",
+        texts.len()
+    );
+    for (round, workers) in env_list("EARSHOT_BENCH_POSTERS", &[1, 8, 32])
+        .into_iter()
+        .enumerate()
+    {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(secs);
+        let handles = (0..workers)
+            .map(|w| {
+                tokio::spawn(poster(
+                    http.clone(),
+                    base.to_string(),
+                    texts.clone(),
+                    w,
+                    round,
+                    deadline,
+                ))
+            })
+            .collect();
+        let mut step = collect(handles, start).await;
+        step.print(&format!("intake, {workers} posters"), None);
+        // The share of the machine's CPU that triage took at this rate (p50 cost per post).
+        let share = step.rate() * p50 / 1000.0 / cores;
+        println!(
+            "    triage's share of {cores} cores at this rate: {:.2}% (so intake without triage could be at most {:.2}x faster)",
+            share * 100.0,
+            1.0 / (1.0 - share)
+        );
+    }
+}
+
 /// The `created_at` of an event's data, found without parsing the whole item (the client
 /// shares the machine with the server: its own cost must stay small).
 fn created_at(data: &str) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -712,6 +807,9 @@ fn main() {
         }
         if !skipped("writes") {
             write_steps(&base, &db, &http, &ids, secs).await;
+        }
+        if !skipped("intake") {
+            intake(&base, &http, secs).await;
         }
         if !skipped("sse") {
             fan_out(
