@@ -7,7 +7,7 @@
 //! This module imports nothing of ours, so the client, the console and the server may all use it.
 
 use etcetera::BaseStrategy;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn strategy() -> Option<etcetera::base_strategy::Xdg> {
     etcetera::base_strategy::Xdg::new().ok()
@@ -47,14 +47,14 @@ pub fn config_file() -> PathBuf {
     config_dir().join("config.toml")
 }
 
-/// The console's drafts, one file per item.
-pub fn drafts_dir() -> PathBuf {
-    data_dir().join("drafts")
+/// The console's drafts, one file per item, in a data directory.
+pub fn drafts_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("drafts")
 }
 
-/// The console's outbox of replies not yet accepted by the backend.
-pub fn outbox_dir() -> PathBuf {
-    data_dir().join("outbox")
+/// The console's outbox of replies not yet accepted by the backend, in a data directory.
+pub fn outbox_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("outbox")
 }
 
 pub fn default_db() -> String {
@@ -79,8 +79,8 @@ mod tests {
     #[test]
     fn each_kind_of_file_goes_under_its_directory() {
         assert_eq!(config_file(), config_dir().join("config.toml"));
-        assert_eq!(drafts_dir(), data_dir().join("drafts"));
-        assert_eq!(outbox_dir(), data_dir().join("outbox"));
+        assert_eq!(drafts_in(&data_dir()), data_dir().join("drafts"));
+        assert_eq!(outbox_in(&data_dir()), data_dir().join("outbox"));
         assert_eq!(console_log(), state_dir().join("earshot.log"));
         for dir in [config_dir(), data_dir(), state_dir()] {
             assert!(dir.ends_with("earshot"), "{}", dir.display());

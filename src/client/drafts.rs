@@ -6,55 +6,18 @@
 //!   private (0600).
 //! - A file that cannot be read as a draft is reported ([`DraftError::Corrupt`]) and moved aside
 //!   (`<name>.corrupt-<time>`), never fatal and never overwritten silently.
-//! - The store is generic over the draft type: [`Draft`] is ours, but the console may keep its
-//!   own richer type (`store.save(id, &my_draft)`, `store.load::<MyDraft>(id)`).
+//! - The store is generic over the draft type: the console keeps its own
+//!   (`tui::model::Draft`: `store.save(id, &draft)`, `store.load::<Draft>(id)`).
 
 use super::fsutil::{
     decode_file_stem, encode_file_stem, quarantine, remove_durably, write_private_atomic,
 };
-use crate::domain::{Override, ReplyPart};
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Draft files larger than this are not read (they are not drafts).
 const MAX_DRAFT_BYTES: u64 = 8 * 1024 * 1024;
-
-/// A reply being written for one item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Draft {
-    pub feedback_id: String,
-    /// One part for micro (direct) or macro (public), two for both.
-    pub parts: Vec<ReplyPart>,
-    #[serde(default)]
-    pub overrides: Vec<Override>,
-    /// The item's version when the agent loaded it (for the stale-send guard).
-    #[serde(default)]
-    pub base_version: Option<i64>,
-    pub updated_at: DateTime<Utc>,
-    /// Fields written by a newer console, kept on rewrite.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Draft {
-    pub fn new(feedback_id: impl Into<String>, parts: Vec<ReplyPart>) -> Self {
-        Draft {
-            feedback_id: feedback_id.into(),
-            parts,
-            overrides: Vec::new(),
-            base_version: None,
-            updated_at: Utc::now(),
-            extra: serde_json::Map::new(),
-        }
-    }
-
-    /// No text in any part: nothing worth keeping.
-    pub fn is_empty(&self) -> bool {
-        self.parts.iter().all(|p| p.body.trim().is_empty())
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DraftError {
@@ -91,11 +54,6 @@ pub struct DraftStore {
 }
 
 impl DraftStore {
-    /// `$XDG_DATA_HOME/earshot/drafts`.
-    pub fn default_dir() -> PathBuf {
-        crate::paths::drafts_dir()
-    }
-
     /// A store in `dir`, created (0700) when missing.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, DraftError> {
         let dir = dir.into();
@@ -198,7 +156,44 @@ pub(crate) fn read_or_quarantine<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Visibility;
+    use crate::domain::{Override, ReplyPart, Visibility};
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Serialize};
+
+    /// A draft type of the kind the console keeps (the store is generic over it).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Draft {
+        pub feedback_id: String,
+        /// One part for micro (direct) or macro (public), two for both.
+        pub parts: Vec<ReplyPart>,
+        #[serde(default)]
+        pub overrides: Vec<Override>,
+        /// The item's version when the agent loaded it (for the stale-send guard).
+        #[serde(default)]
+        pub base_version: Option<i64>,
+        pub updated_at: DateTime<Utc>,
+        /// Fields written by a newer console, kept on rewrite.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
+    }
+
+    impl Draft {
+        pub fn new(feedback_id: impl Into<String>, parts: Vec<ReplyPart>) -> Self {
+            Draft {
+                feedback_id: feedback_id.into(),
+                parts,
+                overrides: Vec::new(),
+                base_version: None,
+                updated_at: Utc::now(),
+                extra: serde_json::Map::new(),
+            }
+        }
+
+        /// No text in any part: nothing worth keeping.
+        pub fn is_empty(&self) -> bool {
+            self.parts.iter().all(|p| p.body.trim().is_empty())
+        }
+    }
 
     fn draft(id: &str, body: &str) -> Draft {
         Draft::new(

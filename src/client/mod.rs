@@ -12,7 +12,7 @@ pub mod http;
 pub mod outbox;
 
 pub use config::{ConfigError, ConfigFlags, ConnectionConfig};
-pub use drafts::{Draft, DraftStore};
+pub use drafts::DraftStore;
 pub use events::EventStreamOptions;
 pub use http::{HttpBackend, HttpOptions};
 pub use outbox::{DrainReport, Outbox, OutboxEntry, OutboxState};

@@ -132,11 +132,6 @@ fn check_key(key: &str) -> Result<(), OutboxError> {
 }
 
 impl Outbox {
-    /// `$XDG_DATA_HOME/earshot/outbox`.
-    pub fn default_dir() -> PathBuf {
-        crate::paths::outbox_dir()
-    }
-
     /// The outbox in `dir`, created (0700) when missing.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, OutboxError> {
         let dir = dir.into();

@@ -76,8 +76,14 @@ impl ProblemType {
 pub const WWW_AUTHENTICATE_BEARER: &str = "Bearer";
 pub const WWW_AUTHENTICATE_INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
 
+/// A refusal or failure as the API answers it. The problem is boxed so that `ApiResult<T>` stays
+/// the size of `T` plus a pointer on every path that succeeds; its fields are reached through
+/// `Deref`.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiProblem>);
+
+#[derive(Debug)]
+pub struct ApiProblem {
     problem: ProblemType,
     pub detail: String,
     pub errors: Vec<ProblemField>,
@@ -86,16 +92,29 @@ pub struct ApiError {
     pub www_authenticate: Option<&'static str>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ApiProblem;
+    fn deref(&self) -> &ApiProblem {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiProblem {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(problem: ProblemType, detail: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ApiProblem {
             problem,
             detail: detail.into(),
             errors: Vec::new(),
             violations: None,
             retry_after: None,
             www_authenticate: None,
-        }
+        }))
     }
 
     pub fn status(&self) -> StatusCode {

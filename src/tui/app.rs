@@ -116,7 +116,7 @@ fn run_editor(text: &str, data_dir: Option<&Path>) -> Result<String, String> {
 
 pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyhow::Result<()> {
     let cfg = load_config(&options);
-    let drafts_dir = cfg.data_dir.as_ref().map(|d| d.join("drafts"));
+    let drafts_dir = cfg.data_dir.as_deref().map(crate::paths::drafts_in);
     let mut model = Model::new(Utc::now(), cfg.keymap, cfg.theme, random_seed());
     model.canned = cfg.canned;
     model.warnings = cfg.warnings;
@@ -135,18 +135,17 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         model.warnings.extend(w);
     }
     // The outbox: what was queued before (a dead backend, a crash) is shown and delivered.
-    let outbox =
-        cfg.data_dir
-            .as_ref()
-            .and_then(|d| match crate::client::Outbox::open(d.join("outbox")) {
-                Ok(o) => Some(Arc::new(o)),
-                Err(e) => {
-                    model
-                        .warnings
-                        .push(format!("{e}; replies are sent without an outbox"));
-                    None
-                }
-            });
+    let outbox = cfg.data_dir.as_ref().and_then(|d| {
+        match crate::client::Outbox::open(crate::paths::outbox_in(d)) {
+            Ok(o) => Some(Arc::new(o)),
+            Err(e) => {
+                model
+                    .warnings
+                    .push(format!("{e}; replies are sent without an outbox"));
+                None
+            }
+        }
+    });
     if let Some(o) = &outbox {
         model.outbox_enabled = true;
         let _ = o.prune_sent(Duration::from_secs(24 * 3600));

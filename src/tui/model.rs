@@ -662,17 +662,6 @@ impl StreamState {
         self.rebuild();
     }
 
-    /// Add a page of an initial fetch: items are merged in time order with what streamed in.
-    pub fn extend_page(&mut self, items: Vec<Feedback>) {
-        if self.rows.is_empty() {
-            self.replace_all(items);
-            return;
-        }
-        for fb in items {
-            self.upsert(fb);
-        }
-    }
-
     /// The end of a fetch: the fetched items, plus what streamed in meanwhile, in time order.
     pub fn finish_load(&mut self, mut items: Vec<Feedback>) {
         let fetched: HashMap<&str, i64> =
