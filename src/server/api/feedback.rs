@@ -410,10 +410,7 @@ pub async fn patch(
         .await?;
     if let (Some(label), true) = (patch.sentiment_label, updated.version != version) {
         // Learned after the correction is stored: items arriving from now on use it.
-        let learned = state
-            .triage
-            .learn(&state.store, &updated.text, label)
-            .await?;
+        let learned = state.triage.learn(&updated.text, label);
         tracing::debug!(took_us = learned.took.as_micros() as u64, before = %learned.predicted_before, "learned a triage correction");
     }
     let mut response = Json(updated.clone()).into_response();
