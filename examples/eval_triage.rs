@@ -4,9 +4,10 @@
 //!     cargo run --release --example eval_triage
 //!
 //! Then simulates an organisation whose agents correct items: up to 5,000 corrections
-//! (`EARSHOT_EVAL_CORRECTIONS`) from the train and dev splits are learned online (each scored
-//! before it is learned: prequential), and the organisation's model is measured on the test
-//! split every 1,000 corrections.
+//! (`EARSHOT_EVAL_CORRECTIONS`) of train and dev posts are learned online (each scored before it
+//! is learned: prequential), with agents who label every item or who fix only the model's
+//! mistakes, and the organisation's model is measured on the test split every 1,000 corrections.
+//! Last, the size of the stored model and what (de)serialising it costs.
 
 use earshot::domain::SentimentLabel;
 use earshot::triage::data::{correction_order, only, parse_tsv, Split};
@@ -33,39 +34,69 @@ const BUILTIN_ROWS: usize = 2_864;
 
 /// Learns up to `target` corrections from `pool` in order, printing the test figures every
 /// 1,000: the organisation's model and the sorted learning times (µs).
+/// Which items of the stream the agents correct.
+#[derive(Clone, Copy, PartialEq)]
+enum Agents {
+    /// Every item they handle (a correction may confirm the label).
+    LabelEvery,
+    /// Only the items the model got wrong.
+    FixMistakes,
+}
+
+/// Goes through `pool` in order, learning up to `target` corrections (which items become
+/// corrections: `agents`), printing the test figures every 1,000 corrections and at the end:
+/// the organisation's model and the sorted learning times (µs).
 fn simulate(
     name: &str,
     pool: Vec<Example>,
+    agents: Agents,
     target: usize,
     test: &[Example],
 ) -> (OrgModel, Vec<u128>) {
     let model = builtin();
     let golds: Vec<SentimentLabel> = test.iter().map(|e| e.label).collect();
     let complaints: Vec<bool> = test.iter().map(|e| e.complaint).collect();
-    println!("{name}: {} available", pool.len());
-    if pool.len() < target {
-        println!(
-            "  only {} rows: the simulation stops there, short of {target}",
-            pool.len()
-        );
-    }
+    println!("{name}: {} items", pool.len());
     let mut org = OrgModel::default();
     let mut learn = Vec::new();
-    for (n, e) in pool.iter().take(target).enumerate() {
+    let report = |org: &OrgModel, done: usize| {
+        let preds: Vec<SentimentLabel> = test
+            .iter()
+            .map(|e| org.classify(model, &e.text).label)
+            .collect();
+        show(
+            &format!("  after {done} corrections"),
+            &TrainReport::of(&golds, &preds, &complaints),
+        );
+    };
+    for e in &pool {
+        if learn.len() == target {
+            break;
+        }
+        if agents == Agents::FixMistakes && org.classify(model, &e.text).label == e.label {
+            continue;
+        }
         let start = Instant::now();
         org.learn(model, &e.text, e.label);
         learn.push(start.elapsed().as_micros());
-        let done = n + 1;
-        if done % 1000 == 0 || done == target.min(pool.len()) {
-            let preds: Vec<SentimentLabel> = test
-                .iter()
-                .map(|e| org.classify(model, &e.text).label)
-                .collect();
-            show(
-                &format!("  after {done} corrections"),
-                &TrainReport::of(&golds, &preds, &complaints),
-            );
+        if learn.len() % 1000 == 0 {
+            report(&org, learn.len());
         }
+    }
+    if learn.len() % 1000 != 0 {
+        report(&org, learn.len());
+    }
+    if learn.len() < target {
+        println!(
+            "  the items ran out at {} corrections, short of {target}",
+            learn.len()
+        );
+    }
+    if agents == Agents::LabelEvery {
+        println!(
+            "  prequential accuracy on the corrections {:.3} (each scored before it was learned)",
+            org.accuracy().unwrap_or(0.0)
+        );
     }
     learn.sort_unstable();
     (org, learn)
@@ -123,25 +154,41 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
-    let not_test = |from_row: usize| -> Vec<Example> {
-        all.iter()
-            .enumerate()
-            .filter(|(i, (s, _))| *i >= from_row && *s != Split::Test)
-            .map(|(_, (_, e))| e.clone())
-            .collect()
-    };
-    simulate(
-        &format!(
-            "corrections of rows {}.. (never trained on)",
-            BUILTIN_ROWS + 1
-        ),
-        correction_order(not_test(BUILTIN_ROWS)),
+    // Rows the built-in model never saw: after its rows, and not the same text as one of them
+    // (short tweets recur).
+    let trained: std::collections::HashSet<&str> = all[..BUILTIN_ROWS.min(all.len())]
+        .iter()
+        .map(|(_, e)| e.text.as_str())
+        .collect();
+    let unseen: Vec<Example> = all[BUILTIN_ROWS.min(all.len())..]
+        .iter()
+        .filter(|(s, e)| *s != Split::Test && !trained.contains(e.text.as_str()))
+        .map(|(_, e)| e.clone())
+        .collect();
+    let any: Vec<Example> = all
+        .iter()
+        .filter(|(s, _)| *s != Split::Test)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let unseen = correction_order(unseen);
+    let (org, learn) = simulate(
+        "agents label every item, posts the built-in model never saw",
+        unseen.clone(),
+        Agents::LabelEvery,
         target,
         &test,
     );
-    let (org, learn) = simulate(
-        "corrections of any train or dev row",
-        correction_order(not_test(0)),
+    simulate(
+        "agents fix only the model's mistakes, the same posts",
+        unseen,
+        Agents::FixMistakes,
+        target,
+        &test,
+    );
+    simulate(
+        "agents label every item, any train or dev post",
+        correction_order(any),
+        Agents::LabelEvery,
         target,
         &test,
     );
@@ -167,9 +214,20 @@ fn main() {
         p(&times, 0.99),
         p(&times, 1.0)
     );
+    // The server stores the whole model after each correction (src/server/triage.rs), and other
+    // instances parse it when it changes: what that costs at this size.
+    let start = Instant::now();
+    let json = org.to_json();
+    let to_json = start.elapsed();
+    let start = Instant::now();
+    let parsed = OrgModel::from_json(&json).expect("the model parses back");
+    let from_json = start.elapsed();
+    assert_eq!(parsed.corrections, org.corrections);
     println!(
-        "organisation model after {} corrections: prequential accuracy {:.3} (each scored before it was learned)",
-        org.corrections,
-        org.accuracy().unwrap_or(0.0)
+        "the stored model: {} bytes, {} features; serialised in {:.1} ms, parsed in {:.1} ms",
+        json.len(),
+        org.delta.weights.len(),
+        to_json.as_secs_f64() * 1000.0,
+        from_json.as_secs_f64() * 1000.0
     );
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns raw pages of Tweets.csv (read_file pages, written verbatim to
+"""Turns raw pages of Tweets.csv (16,000-character pages of the file, written verbatim to
 DIR/tweets_<offset>.csv) into rows appended to triage/data/airline.tsv:
 
     python3 triage/data/pages_to_tsv.py triage/data/airline.tsv DIR
@@ -9,7 +9,9 @@ A page starts and ends mid-record. A record starts at a line that begins with a 
 (`5.70306E+17,`) followed by a label; the chunk before the first such line is dropped, and the
 last record is kept only if its text field is complete (a field follows it on the page).
 Text: CSV unquoting, newlines and tabs become one space. Records whose (label, reason, text)
-already are in the TSV are dropped (pages of the first engineer were not recorded)."""
+already are in the TSV are dropped (pages of the first engineer were not recorded); equal
+records within the new pages are separate tweets ("@JetBlue thanks!") and are kept, and equal
+texts land in the same split, so nothing leaks between splits."""
 import csv, io, re, sys, glob, os
 
 TSV = sys.argv[1]
