@@ -831,5 +831,13 @@ fn main() {
     server_rt.block_on(running.shutdown());
 }
 
-/// Server settings a run may change (the in-flight limit).
-fn configure(_config: &mut ServerConfig) {}
+/// Server settings a run may change: the in-flight limit (EARSHOT_BENCH_MAX_IN_FLIGHT).
+fn configure(config: &mut ServerConfig) {
+    if let Some(n) = std::env::var("EARSHOT_BENCH_MAX_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.limits.max_in_flight = n;
+    }
+    println!("in-flight limit {}", config.limits.max_in_flight);
+}
