@@ -146,10 +146,11 @@ fn main() {
         p(&times, 1.0)
     );
 
-    // An organisation whose agents correct every item they handle: rows of train and dev (never
-    // test) in a fixed shuffled order, each learned online after being scored (prequential); the
-    // organisation's model is measured on test as it learns. Twice: with every such row, and with
-    // only the rows the built-in model was not trained on (the stricter figure).
+    // An organisation whose agents correct items: rows of train and dev (never test) in a fixed
+    // shuffled order, each learned online after being scored (prequential); the organisation's
+    // model is measured on test as it learns. Three ways: agents labelling every post the
+    // built-in model never saw (the headline), fixing only its mistakes in the same posts, and
+    // labelling any train or dev post.
     let target: usize = std::env::var("EARSHOT_EVAL_CORRECTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
