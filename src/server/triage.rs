@@ -138,13 +138,15 @@ impl TriageEngine {
     pub async fn save(&self, store: &Store) -> StoreResult<()> {
         let _io = self.io.lock().await;
         for _ in 0..5 {
+            // The saver calls this every tick: nothing pending costs no copy of the model. The
+            // copy is serialised outside the lock, so learning waits for the copy only.
             let (version, model, saving) = {
                 let l = self.read();
+                if l.pending.is_empty() {
+                    return Ok(());
+                }
                 (l.version, l.model.clone(), l.pending.len())
             };
-            if saving == 0 {
-                return Ok(());
-            }
             let state = model.to_json();
             if store.save_triage_model(ORG, version, &state).await? {
                 let mut l = self.write();
