@@ -555,10 +555,8 @@ async fn write_steps(
 
 /// Real customer-care posts (the labelled set's texts) for intake.
 fn care_texts() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/triage/data/airline.tsv");
-    let source = std::fs::read_to_string(path).expect("triage/data/airline.tsv");
-    earshot::triage::data::parse_tsv(&source)
-        .expect("the labelled set parses")
+    earshot::triage::data::read_labelled_set()
+        .expect("the labelled set")
         .into_iter()
         .map(|(_, e)| e.text)
         .collect()

@@ -10,7 +10,7 @@
 //! Last, the size of the stored model and what (de)serialising it costs.
 
 use earshot::domain::SentimentLabel;
-use earshot::triage::data::{correction_order, only, parse_tsv, Split};
+use earshot::triage::data::{correction_order, only, read_labelled_set, Split};
 use earshot::triage::{builtin, vader_compound, Example, OrgModel, TrainReport};
 use std::time::Instant;
 
@@ -32,8 +32,6 @@ fn p(sorted: &[u128], q: f64) -> f64 {
 /// (triage/data/README.md); later rows are new to it whatever their split.
 const BUILTIN_ROWS: usize = 2_864;
 
-/// Learns up to `target` corrections from `pool` in order, printing the test figures every
-/// 1,000: the organisation's model and the sorted learning times (µs).
 /// Which items of the stream the agents correct.
 #[derive(Clone, Copy, PartialEq)]
 enum Agents {
@@ -103,10 +101,7 @@ fn simulate(
 }
 
 fn main() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let source =
-        std::fs::read_to_string(format!("{root}/triage/data/airline.tsv")).expect("dataset");
-    let all = parse_tsv(&source).expect("dataset parses");
+    let all = read_labelled_set().expect("the labelled set");
     let test = only(&all, Split::Test);
     let golds: Vec<SentimentLabel> = test.iter().map(|e| e.label).collect();
     let complaints: Vec<bool> = test.iter().map(|e| e.complaint).collect();
@@ -215,8 +210,9 @@ fn main() {
         p(&times, 0.99),
         p(&times, 1.0)
     );
-    // The server stores the whole model after each correction (src/server/triage.rs), and other
-    // instances parse it when it changes: what that costs at this size.
+    // The server stores the whole model (src/server/triage.rs, in the background, a batch of
+    // corrections at a time), and other instances parse it when it changes: what that costs at
+    // this size.
     let start = Instant::now();
     let json = org.to_json();
     let to_json = start.elapsed();

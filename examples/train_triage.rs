@@ -12,7 +12,7 @@
 //! organisation's model learns the train split's rows as corrections (in `correction_order`)
 //! and the largest rate within half a point of the best dev accuracy after them is written back.
 
-use earshot::triage::data::{correction_order, only, parse_tsv, Split};
+use earshot::triage::data::{correction_order, only, read_labelled_set, Split};
 use earshot::triage::{Model, ModelConfig, OrgModel};
 
 /// Chooses `online_rate` for the shipped model on dev, its weights unchanged.
@@ -59,9 +59,7 @@ fn tune_online_rate(
 
 fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let source =
-        std::fs::read_to_string(format!("{root}/triage/data/airline.tsv")).expect("dataset");
-    let all = parse_tsv(&source).expect("dataset parses");
+    let all = read_labelled_set().expect("the labelled set");
     let train = only(&all, Split::Train);
     let dev = only(&all, Split::Dev);
     println!("train {} dev {} (test held out)", train.len(), dev.len());

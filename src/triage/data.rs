@@ -29,6 +29,14 @@ pub fn split_of(text: &str) -> Split {
     }
 }
 
+/// The labelled set of the source tree (`triage/data/airline.tsv`), read and parsed: for the
+/// training, evaluation and benchmark tools, which run from a checkout.
+pub fn read_labelled_set() -> Result<Vec<(Split, Example)>, String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/triage/data/airline.tsv");
+    let source = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    parse_tsv(&source)
+}
+
 /// Parse the TSV (id, sentiment, negativereason, text) into examples with their split.
 pub fn parse_tsv(source: &str) -> Result<Vec<(Split, Example)>, String> {
     let mut out = Vec::new();

@@ -156,12 +156,7 @@ fn corrections_teach_the_organisation_model() {
 
 #[test]
 fn the_dataset_splits_deterministically() {
-    let source = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/triage/data/airline.tsv"
-    ))
-    .unwrap();
-    let all = data::parse_tsv(&source).unwrap();
+    let all = data::read_labelled_set().unwrap();
     assert!(all.len() > 500);
     let test = data::only(&all, data::Split::Test).len();
     let dev = data::only(&all, data::Split::Dev).len();
