@@ -305,6 +305,13 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
         state.shutdown.clone(),
     );
     let store = state.store.clone();
+    // The team summary's copy of the last month's items, loaded before the first summary asks.
+    tokio::spawn(async move {
+        if let Err(e) = store.warm_metrics().await {
+            tracing::warn!(error = %e, "loading the team summary's items failed (retried at the first summary)");
+        }
+    });
+    let store = state.store.clone();
     let limiter = state.limiter.clone();
     let keep = config.event_retention;
     let mut stop = state.shutdown.clone();
@@ -320,12 +327,20 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
             if let Err(e) = store.prune_events(keep).await {
                 tracing::warn!(error = %e, "event pruning failed");
             }
+            // Every instance reads the change log within a summary or two; one that did not
+            // read this far loads its copy whole.
+            if let Err(e) = store.prune_metrics_changes(METRICS_CHANGES_KEPT).await {
+                tracing::warn!(error = %e, "pruning the metrics change log failed");
+            }
         }
     });
     if state.store.dialect() == store::Dialect::Postgres {
         sse::spawn_pg_listener(state.store.clone(), state.shutdown.clone());
     }
 }
+
+/// Rows of the metrics change log kept at each pruning (store/metrics_mirror.rs).
+const METRICS_CHANGES_KEPT: i64 = 200_000;
 
 /// Resolves when the server is shutting down (or its shutdown sender is gone).
 pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {

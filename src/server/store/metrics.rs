@@ -5,6 +5,7 @@
 //! functions: only the figures cross the wire, never the samples.
 
 use super::rows::get;
+use super::metrics_mirror::{Grouped, Latencies, Selection, Windowed};
 use super::scope::DepartmentScope;
 use super::{micros_to_time, Dialect, Store, StoreResult};
 use crate::domain::metrics::*;
@@ -143,8 +144,14 @@ impl Measure {
     }
 }
 
-/// Latencies by a key (and a slice of the window, 0 without `slice`).
-type Latencies = HashMap<(String, i64), Latency>;
+/// Where the windowed measures come from.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    /// The copy of the window's items in memory (metrics_mirror.rs): what the API serves.
+    Mirror,
+    /// SQL over the tables: the reference the copy is checked against, slow at scale.
+    Tables,
+}
 
 impl Store {
     /// The summary of `q` as seen by a caller who sees `scope`, at the store's now.
@@ -153,6 +160,26 @@ impl Store {
         q: &MetricsQuery,
         scope: &DepartmentScope,
     ) -> StoreResult<MetricsSummary> {
+        self.summary_from(q, scope, Source::Mirror).await
+    }
+
+    /// The same summary with every windowed measure computed by SQL from the tables: the
+    /// reference that tests and the benchmark compare [`Store::metrics_summary`] with (seconds at
+    /// a million items).
+    pub async fn metrics_summary_from_tables(
+        &self,
+        q: &MetricsQuery,
+        scope: &DepartmentScope,
+    ) -> StoreResult<MetricsSummary> {
+        self.summary_from(q, scope, Source::Tables).await
+    }
+
+    async fn summary_from(
+        &self,
+        q: &MetricsQuery,
+        scope: &DepartmentScope,
+        source: Source,
+    ) -> StoreResult<MetricsSummary> {
         let now = self.now();
         let span = Span {
             since: now - q.window.seconds() * SECOND,
@@ -160,54 +187,52 @@ impl Store {
         };
         let items = Items::new(q, scope);
         let slice = q.window.trend_slice_seconds() * SECOND;
-        let latency = |m: Measure, key: &'static str, slice: Option<i64>| {
-            self.latencies(&items, span, m, key, slice)
+        let windowed = async {
+            match source {
+                Source::Mirror => {
+                    let sel = Selection {
+                        query: q,
+                        scope,
+                        since: span.since,
+                        now: span.now,
+                    };
+                    let mut w = self.windowed_from_mirror(sel, slice).await?;
+                    let customers = std::mem::take(&mut w.customers);
+                    let (detractors, helpers) = self.with_roles(&customers).await?;
+                    Ok((w, detractors, helpers))
+                }
+                Source::Tables => self.windowed_from_tables(&items, span, slice).await,
+            }
         };
-        let (overall_fr, overall_res, dept_fr, dept_res, agent_fr, agent_res) = tokio::try_join!(
-            latency(Measure::FirstResponse, "''", None),
-            latency(Measure::Resolution, "''", None),
-            latency(Measure::FirstResponse, "f.department", None),
-            latency(Measure::Resolution, "f.department", None),
-            latency(Measure::FirstResponse, "f.assignee", None),
-            latency(Measure::Resolution, "f.assignee", None),
-        )?;
-        let (chan_fr, chan_res, trend, breach_share, queue, volume) = tokio::try_join!(
-            latency(Measure::FirstResponse, "f.channel", None),
-            latency(Measure::Resolution, "f.channel", None),
-            latency(Measure::FirstResponse, "f.department", Some(slice)),
-            self.breach_share(&items, span),
-            self.queue_counts(&items),
-            self.volume(&items, span),
-        )?;
-        let (days, identities, detractors, helpers, departments, (sla, agents)) = tokio::try_join!(
-            self.days(&items, span),
+        let (windowed, identities, departments, queue, (sla, agents)) = tokio::try_join!(
+            windowed,
             self.identity_shares(span),
-            self.active_customers(&items, span, CustomerRole::Detractor),
-            self.active_customers(&items, span, CustomerRole::Helper),
             self.departments_in(q, scope),
+            self.queue_counts(&items),
             self.sla_and_loads(q, scope, &items, span),
         )?;
-        let (sentiment, linked_feedback) = days;
+        let (w, detractors, helpers) = windowed;
         let agent_names: HashMap<String, String> = self
             .agent_names()
             .await?
             .into_iter()
             .collect::<HashMap<_, _>>();
         let whole = |m: &Latencies| m.get(&(String::new(), 0)).copied().unwrap_or_default();
+        let (fr, res) = (&w.first_response, &w.resolution);
         let by_department = departments
             .iter()
-            .map(|(id, name)| group(id, name, &dept_fr, &dept_res))
+            .map(|(id, name)| group(id, name, &fr.by_department, &res.by_department))
             .collect();
-        let by_agent = keys(&agent_fr, &agent_res)
+        let by_agent = keys(&fr.by_agent, &res.by_agent)
             .into_iter()
             .map(|id| {
                 let name = agent_names.get(&id).cloned().unwrap_or_else(|| id.clone());
-                group(&id, &name, &agent_fr, &agent_res)
+                group(&id, &name, &fr.by_agent, &res.by_agent)
             })
             .collect();
-        let by_channel = keys(&chan_fr, &chan_res)
+        let by_channel = keys(&fr.by_channel, &res.by_channel)
             .into_iter()
-            .map(|c| group(&c, &c, &chan_fr, &chan_res))
+            .map(|c| group(&c, &c, &fr.by_channel, &res.by_channel))
             .collect();
         let slices = q.window.seconds() * SECOND / slice;
         let response_trend = departments
@@ -215,13 +240,13 @@ impl Store {
             .map(|(id, _)| DepartmentTrend {
                 department: id.clone(),
                 p50_secs: (0..slices)
-                    .map(|s| trend.get(&(id.clone(), s)).and_then(|l| l.p50_secs))
+                    .map(|s| w.trend.get(&(id.clone(), s)).and_then(|l| l.p50_secs))
                     .collect(),
             })
             .collect();
         let linked = identities
             .into_iter()
-            .zip(linked_feedback)
+            .zip(w.linked_feedback)
             .map(|((at, identities), feedback)| LinkedShare {
                 at,
                 identities,
@@ -232,25 +257,116 @@ impl Store {
             window: q.window,
             since: micros_to_time(span.since),
             generated_at: micros_to_time(span.now),
-            first_response: whole(&overall_fr),
-            resolution: whole(&overall_res),
+            first_response: whole(&fr.overall),
+            resolution: whole(&res.overall),
             by_department,
             by_agent,
             by_channel,
             trend_slice_secs: q.window.trend_slice_seconds(),
             response_trend,
             sla: SlaSummary {
-                breach_share,
+                breach_share: w.breach_share,
                 ..sla
             },
             queue,
-            volume,
+            volume: w.volume,
             linked,
-            sentiment,
+            sentiment: w.sentiment,
             detractors,
             helpers,
             agents,
         })
+    }
+
+    /// The windowed measures by SQL over the tables (the reference, see [`Source`]).
+    async fn windowed_from_tables(
+        &self,
+        items: &Items,
+        span: Span,
+        slice: i64,
+    ) -> StoreResult<(Windowed, Vec<ActiveCustomer>, Vec<ActiveCustomer>)> {
+        let latency = |m: Measure, key: &'static str, slice: Option<i64>| {
+            self.latencies(items, span, m, key, slice)
+        };
+        let (overall_fr, overall_res, dept_fr, dept_res, agent_fr, agent_res) = tokio::try_join!(
+            latency(Measure::FirstResponse, "''", None),
+            latency(Measure::Resolution, "''", None),
+            latency(Measure::FirstResponse, "f.department", None),
+            latency(Measure::Resolution, "f.department", None),
+            latency(Measure::FirstResponse, "f.assignee", None),
+            latency(Measure::Resolution, "f.assignee", None),
+        )?;
+        let (chan_fr, chan_res, trend, breach_share, volume, days) = tokio::try_join!(
+            latency(Measure::FirstResponse, "f.channel", None),
+            latency(Measure::Resolution, "f.channel", None),
+            latency(Measure::FirstResponse, "f.department", Some(slice)),
+            self.breach_share(items, span),
+            self.volume(items, span),
+            self.days(items, span),
+        )?;
+        let (detractors, helpers) = tokio::try_join!(
+            self.active_customers(items, span, CustomerRole::Detractor),
+            self.active_customers(items, span, CustomerRole::Helper),
+        )?;
+        let (sentiment, linked_feedback) = days;
+        let windowed = Windowed {
+            first_response: Grouped {
+                overall: overall_fr,
+                by_department: dept_fr,
+                by_agent: agent_fr,
+                by_channel: chan_fr,
+            },
+            resolution: Grouped {
+                overall: overall_res,
+                by_department: dept_res,
+                by_agent: agent_res,
+                by_channel: chan_res,
+            },
+            trend,
+            breach_share,
+            volume,
+            sentiment,
+            linked_feedback,
+            customers: Vec::new(),
+        };
+        Ok((windowed, detractors, helpers))
+    }
+
+    /// The detractors and helpers among `customers` (by items, most first), at most 10 each.
+    async fn with_roles(
+        &self,
+        customers: &[(String, u64)],
+    ) -> StoreResult<(Vec<ActiveCustomer>, Vec<ActiveCustomer>)> {
+        // Roles are stored as a JSON list; the ones asked for are ours (no quote in them).
+        let rows = sqlx::query(
+            "SELECT id, first_name, last_name, roles FROM customers \
+             WHERE roles LIKE '%\"detractor\"%' OR roles LIKE '%\"helper\"%'",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        let mut with_role: HashMap<String, (String, String)> = HashMap::new();
+        for row in &rows {
+            let first: String = get(row, "first_name")?;
+            let last: String = get(row, "last_name")?;
+            let name = format!("{first} {last}").trim().to_string();
+            with_role.insert(get(row, "id")?, (name, get(row, "roles")?));
+        }
+        let pick = |role: CustomerRole| {
+            let tag = format!("\"{}\"", role.as_str());
+            customers
+                .iter()
+                .filter_map(|(id, n)| {
+                    let (name, roles) = with_role.get(id)?;
+                    roles.contains(&tag).then(|| ActiveCustomer {
+                        customer_id: id.clone(),
+                        name: name.clone(),
+                        items: *n,
+                    })
+                })
+                .take(10)
+                .collect()
+        };
+        Ok((pick(CustomerRole::Detractor), pick(CustomerRole::Helper)))
     }
 
     /// Nearest-rank p50 and p90 of `measure` over the items it ended in the window, by `key`

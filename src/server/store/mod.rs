@@ -20,6 +20,7 @@ mod feedback;
 mod identities;
 mod intake;
 mod metrics;
+mod metrics_mirror;
 mod multi_row;
 mod queue;
 mod replies;
@@ -117,6 +118,8 @@ pub struct Store {
     clock: Clock,
     /// How long write transactions waited for the writer (pool and write lock), for `/metrics`.
     write_waits: prometheus::Histogram,
+    /// The copy of the last month's items the team's windowed measures are ranked from.
+    metrics_mirror: std::sync::Arc<metrics_mirror::MirrorCell>,
 }
 
 /// Where the store's "now" comes from for the times the team's measures are computed from
@@ -203,6 +206,7 @@ impl Store {
             replies: None,
             clock: Clock::system(),
             write_waits,
+            metrics_mirror: Default::default(),
         };
         store.backfill_contacts().await?;
         store.replies = Some(replies::ReplyQueue::start(store.clone()));

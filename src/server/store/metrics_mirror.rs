@@ -1,0 +1,679 @@
+//! The windowed measures of the team's summary (latency percentiles, the response trend, the
+//! breach share, volume per hour, sentiment per day, the most active customers), computed from a
+//! copy of the last month's items that each server keeps in memory.
+//!
+//! Why a copy: exact nearest-rank percentiles over an arbitrary window cannot come from an index
+//! range or a rollup (the samples are nearly all distinct), and ranking them in SQL took 12 s per
+//! measure for a 30-day window at a million items. In memory the same figures take a few tens of
+//! milliseconds, and stay exact.
+//!
+//! How it stays true: triggers append the id of every item a write changes in a way the measures
+//! read (migration 0011, `metrics_changes`), in the writing transaction, whichever path writes and
+//! whichever server instance. Before each summary the mirror reads the log from where it left
+//! off and reads those items again. Write transactions take the log's sequence numbers in commit
+//! order (one writer on SQLite, the event lock on PostgreSQL), so no change is skipped; an
+//! instance that fell behind the pruned part of the log, or a window older than the copy, loads
+//! the copy whole again.
+//!
+//! Memory: about 120 bytes per item of the last month (a million items: about 120 MB).
+
+use super::rows::get;
+use super::scope::DepartmentScope;
+use super::{Store, StoreResult};
+use crate::domain::metrics::*;
+use crate::domain::*;
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+const SECOND: i64 = 1_000_000;
+const HOUR: i64 = 3_600 * SECOND;
+const DAY: i64 = 24 * HOUR;
+/// How far back the copy reaches: the longest window, and a day so that it is not reloaded at
+/// the first tick.
+const REACH: i64 = 31 * DAY;
+/// Sentiment scores are summed as integers of this many parts, so that a mean does not depend on
+/// the order the items are summed in.
+const SCORE_PARTS: f64 = 1e12;
+/// More changed items than this since the last read: loading the copy whole is cheaper.
+const MAX_CHANGES: i64 = 50_000;
+/// Items read again per statement.
+const CHUNK: usize = 500;
+/// An absent time.
+const NONE: i64 = i64::MIN;
+/// An absent assignee or customer.
+const NOBODY: u32 = u32::MAX;
+
+/// The columns the mirror keeps of an item.
+const COLUMNS: &str = "id, received_at, first_reply_at, resolved_at, sla_due_at, sentiment, \
+     sentiment_label, department, assignee, channel, customer_id";
+
+/// The store's copy, shared by its clones; empty until the first summary (or [`Store::warm_metrics`]).
+#[derive(Default)]
+pub(super) struct MirrorCell {
+    /// One refresher at a time: two summaries arriving together read the log once.
+    refreshing: tokio::sync::Mutex<()>,
+    mirror: RwLock<Option<Mirror>>,
+}
+
+/// Strings kept once, by number.
+#[derive(Default)]
+struct Names {
+    numbers: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.numbers.get(name) {
+            return *n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(name.into());
+        self.numbers.insert(name.into(), n);
+        n
+    }
+
+    fn find(&self, name: &str) -> Option<u32> {
+        self.numbers.get(name).copied()
+    }
+
+    fn name(&self, n: u32) -> &str {
+        &self.names[n as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// One item as the measures read it. Times are microseconds, [`NONE`] when absent.
+#[derive(Clone)]
+struct Item {
+    received_at: i64,
+    first_reply_at: i64,
+    resolved_at: i64,
+    sla_due_at: i64,
+    /// The score in [`SCORE_PARTS`].
+    score: i64,
+    /// 0 negative, 1 neutral, 2 positive.
+    label: u8,
+    channel: u32,
+    department: u32,
+    assignee: u32,
+    customer: u32,
+    /// When each reply on it was sent.
+    replies: Box<[i64]>,
+}
+
+impl Item {
+    /// The latest time the item has: it is of no window that starts after this.
+    fn latest(&self) -> i64 {
+        let times = [
+            self.received_at,
+            self.first_reply_at,
+            self.resolved_at,
+            self.sla_due_at,
+        ];
+        let replies = self.replies.iter().copied().max().unwrap_or(NONE);
+        times.into_iter().max().unwrap_or(NONE).max(replies)
+    }
+}
+
+struct Mirror {
+    /// The last change of the log applied.
+    cursor: i64,
+    /// Items whose every time is before this are not kept.
+    horizon: i64,
+    slots: HashMap<Box<str>, usize>,
+    items: Vec<Option<Item>>,
+    free: Vec<usize>,
+    channels: Names,
+    departments: Names,
+    agents: Names,
+    customers: Names,
+}
+
+impl Mirror {
+    fn empty(cursor: i64, horizon: i64) -> Mirror {
+        Mirror {
+            cursor,
+            horizon,
+            slots: HashMap::new(),
+            items: Vec::new(),
+            free: Vec::new(),
+            channels: Names::default(),
+            departments: Names::default(),
+            agents: Names::default(),
+            customers: Names::default(),
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(slot) = self.slots.remove(id) {
+            self.items[slot] = None;
+            self.free.push(slot);
+        }
+    }
+
+    fn put(&mut self, id: &str, item: Item) {
+        if item.latest() < self.horizon {
+            self.remove(id);
+            return;
+        }
+        if let Some(slot) = self.slots.get(id) {
+            self.items[*slot] = Some(item);
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.items[slot] = Some(item);
+                slot
+            }
+            None => {
+                self.items.push(Some(item));
+                self.items.len() - 1
+            }
+        };
+        self.slots.insert(id.into(), slot);
+    }
+
+    /// An item from its row, with its replies' times.
+    fn item(&mut self, row: &AnyRow, replies: Vec<i64>) -> StoreResult<Item> {
+        let score: f64 = get(row, "sentiment")?;
+        let label = match get::<Option<String>>(row, "sentiment_label")? {
+            Some(l) => l.parse::<SentimentLabel>().map_err(|e| super::StoreError::Invalid(e.to_string()))?,
+            None => SentimentLabel::from_score(score),
+        };
+        let time = |col: &str| -> StoreResult<i64> { Ok(get::<Option<i64>>(row, col)?.unwrap_or(NONE)) };
+        let channel: String = get(row, "channel")?;
+        let department: String = get(row, "department")?;
+        let assignee: Option<String> = get(row, "assignee")?;
+        let customer: Option<String> = get(row, "customer_id")?;
+        Ok(Item {
+            received_at: get(row, "received_at")?,
+            first_reply_at: time("first_reply_at")?,
+            resolved_at: time("resolved_at")?,
+            sla_due_at: get(row, "sla_due_at")?,
+            score: (score * SCORE_PARTS).round() as i64,
+            label: match label {
+                SentimentLabel::Negative => 0,
+                SentimentLabel::Neutral => 1,
+                SentimentLabel::Positive => 2,
+            },
+            channel: self.channels.intern(&channel),
+            department: self.departments.intern(&department),
+            assignee: assignee.map_or(NOBODY, |a| self.agents.intern(&a)),
+            customer: customer.map_or(NOBODY, |c| self.customers.intern(&c)),
+            replies: replies.into_boxed_slice(),
+        })
+    }
+
+    /// Replaces the items of `ids` by their rows (an id without a row is gone).
+    fn apply(&mut self, ids: &[String], rows: &[AnyRow], replies: &mut HashMap<String, Vec<i64>>) -> StoreResult<()> {
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            let id: String = get(row, "id")?;
+            let item = self.item(row, replies.remove(&id).unwrap_or_default())?;
+            self.put(&id, item);
+            seen.insert(id);
+        }
+        for id in ids {
+            if !seen.contains(id) {
+                self.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the items no window can reach any more.
+    fn evict_before(&mut self, horizon: i64) {
+        let gone: Vec<Box<str>> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| self.items[**slot].as_ref().is_none_or(|i| i.latest() < horizon))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            self.remove(&id);
+        }
+        self.horizon = horizon;
+    }
+}
+
+/// What a summary needs of the items in a window, by scope and filter.
+pub(super) struct Selection<'a> {
+    pub query: &'a MetricsQuery,
+    pub scope: &'a DepartmentScope,
+    pub since: i64,
+    pub now: i64,
+}
+
+/// Latencies by a key (and a slice of the window, 0 for the whole window); the same shape the
+/// SQL reference (`metrics.rs`) gives.
+pub(super) type Latencies = HashMap<(String, i64), Latency>;
+
+/// The windowed measures of one summary.
+pub(super) struct Windowed {
+    pub first_response: Grouped,
+    pub resolution: Grouped,
+    /// Median first response by department and slice.
+    pub trend: Latencies,
+    pub breach_share: Option<f64>,
+    pub volume: Vec<HourVolume>,
+    pub sentiment: Vec<DaySentiment>,
+    /// Per day, the share of items whose author is linked.
+    pub linked_feedback: Vec<Option<f64>>,
+    /// Customer ids by items in the window, most first, then by id.
+    pub customers: Vec<(String, u64)>,
+}
+
+/// One measure's latencies overall (key `''`), by department, by agent and by channel.
+#[derive(Default)]
+pub(super) struct Grouped {
+    pub overall: Latencies,
+    pub by_department: Latencies,
+    pub by_agent: Latencies,
+    pub by_channel: Latencies,
+}
+
+/// Nearest-rank p50 and p90 of `samples` (reordered).
+fn nearest_rank(samples: &mut [u32]) -> Latency {
+    let n = samples.len();
+    if n == 0 {
+        return Latency::default();
+    }
+    // rank = ceil(n * p / 100), at least 1: the SQL reference's "first rn with rn*100 >= n*p".
+    let rank = |p: usize| (n * p).div_ceil(100).max(1) - 1;
+    let (r50, r90) = (rank(50), rank(90));
+    let p50 = *samples.select_nth_unstable(r50).1;
+    let upper = &mut samples[r50..];
+    let p90 = *upper.select_nth_unstable(r90 - r50).1;
+    Latency {
+        count: n as u64,
+        p50_secs: Some(p50 as i64),
+        p90_secs: Some(p90 as i64),
+    }
+}
+
+/// Samples grouped by number, then ranked.
+fn ranked(groups: Vec<Vec<u32>>, name: impl Fn(usize) -> String, slice: i64) -> Latencies {
+    groups
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(k, mut s)| ((name(k), slice), nearest_rank(&mut s)))
+        .collect()
+}
+
+impl Mirror {
+    /// Which items a selection counts: a test on an item's department, assignee and channel.
+    fn filter<'a>(&'a self, sel: &'a Selection<'a>) -> impl Fn(&Item) -> bool + 'a {
+        let departments: Vec<bool> = (0..self.departments.len())
+            .map(|d| {
+                let name = self.departments.name(d as u32);
+                sel.scope.allows(name) && sel.query.department.as_ref().is_none_or(|x| x == name)
+            })
+            .collect();
+        // A filter naming what no item has matches nothing.
+        let agent = sel.query.agent.as_ref().map(|a| self.agents.find(a).unwrap_or(NOBODY - 1));
+        let channel = sel
+            .query
+            .channel
+            .map(|c| self.channels.find(c.as_str()).unwrap_or(u32::MAX));
+        move |i: &Item| {
+            departments[i.department as usize]
+                && agent.is_none_or(|a| a == i.assignee)
+                && channel.is_none_or(|c| c == i.channel)
+        }
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Item> {
+        self.items.iter().flatten()
+    }
+
+    /// One measure's percentiles, and with `slice` the departments' medians per slice.
+    fn latencies(&self, sel: &Selection, end: fn(&Item) -> i64, slice: Option<i64>) -> (Grouped, Latencies) {
+        let keep = self.filter(sel);
+        let slices = slice.map_or(0, |s| ((sel.now - sel.since) / s) as usize);
+        let mut overall = Vec::new();
+        let mut departments = vec![Vec::new(); self.departments.len()];
+        let mut agents = vec![Vec::new(); self.agents.len()];
+        let mut channels = vec![Vec::new(); self.channels.len()];
+        let mut trend = vec![Vec::new(); self.departments.len() * slices];
+        for item in self.live() {
+            let at = end(item);
+            if at == NONE || at < sel.since || at >= sel.now || !keep(item) {
+                continue;
+            }
+            let d = (at.saturating_sub(item.received_at).max(0) / SECOND).min(u32::MAX as i64) as u32;
+            overall.push(d);
+            departments[item.department as usize].push(d);
+            if item.assignee != NOBODY {
+                agents[item.assignee as usize].push(d);
+            }
+            channels[item.channel as usize].push(d);
+            if let Some(s) = slice {
+                let b = ((at - sel.since) / s) as usize;
+                if b < slices {
+                    trend[item.department as usize * slices + b].push(d);
+                }
+            }
+        }
+        let mut trends = Latencies::new();
+        for (k, mut s) in trend.into_iter().enumerate() {
+            if !s.is_empty() {
+                let dept = self.departments.name((k / slices) as u32).to_string();
+                trends.insert((dept, (k % slices) as i64), nearest_rank(&mut s));
+            }
+        }
+        let grouped = Grouped {
+            overall: ranked(vec![overall], |_| String::new(), 0),
+            by_department: ranked(departments, |k| self.departments.name(k as u32).into(), 0),
+            by_agent: ranked(agents, |k| self.agents.name(k as u32).into(), 0),
+            by_channel: ranked(channels, |k| self.channels.name(k as u32).into(), 0),
+        };
+        (grouped, trends)
+    }
+
+    /// Of the items due in the window, the share not answered (first reply or resolution) by
+    /// their due time.
+    fn breach_share(&self, sel: &Selection) -> Option<f64> {
+        let keep = self.filter(sel);
+        let (mut due, mut late) = (0u64, 0u64);
+        for item in self.live() {
+            if item.sla_due_at < sel.since || item.sla_due_at >= sel.now || !keep(item) {
+                continue;
+            }
+            due += 1;
+            let answered = match (item.first_reply_at, item.resolved_at) {
+                (NONE, r) => r,
+                (f, NONE) => f,
+                (f, r) => f.min(r),
+            };
+            if answered == NONE || answered > item.sla_due_at {
+                late += 1;
+            }
+        }
+        (due > 0).then(|| late as f64 / due as f64)
+    }
+
+    /// Volume per hour, sentiment per day and channel, linked share per day, customers by items.
+    fn arrivals(&self, sel: &Selection) -> (Vec<HourVolume>, Vec<DaySentiment>, Vec<Option<f64>>, Vec<(String, u64)>) {
+        let keep = self.filter(sel);
+        let hours = ((sel.now - sel.since) + HOUR - 1) / HOUR;
+        let days = ((sel.now - sel.since) + DAY - 1) / DAY;
+        let mut inbound = vec![0u64; hours as usize];
+        let mut replies = vec![0u64; hours as usize];
+        // Per day and channel: counts by label and the score's sum; per day: items, linked.
+        let channels = self.channels.len();
+        let mut by_day = vec![([0u64; 3], 0i64); days as usize * channels];
+        let mut linked = vec![(0u64, 0u64); days as usize];
+        let mut customers = vec![0u64; self.customers.len()];
+        for item in self.live() {
+            if !keep(item) {
+                continue;
+            }
+            for r in item.replies.iter() {
+                if *r >= sel.since && *r < sel.now {
+                    replies[((r - sel.since) / HOUR) as usize] += 1;
+                }
+            }
+            if item.received_at < sel.since || item.received_at >= sel.now {
+                continue;
+            }
+            let at = item.received_at - sel.since;
+            inbound[(at / HOUR) as usize] += 1;
+            let day = (at / DAY) as usize;
+            let cell = &mut by_day[day * channels + item.channel as usize];
+            cell.0[item.label as usize] += 1;
+            cell.1 += item.score;
+            linked[day].0 += 1;
+            if item.customer != NOBODY {
+                linked[day].1 += 1;
+                customers[item.customer as usize] += 1;
+            }
+        }
+        let volume = (0..hours as usize)
+            .map(|h| HourVolume {
+                hour: super::micros_to_time(sel.since + h as i64 * HOUR),
+                inbound: inbound[h],
+                replies: replies[h],
+            })
+            .collect();
+        let mut sentiment: Vec<DaySentiment> = Vec::new();
+        for (k, (labels, sum)) in by_day.into_iter().enumerate() {
+            let n: u64 = labels.iter().sum();
+            if n == 0 {
+                continue;
+            }
+            let channel = self.channels.name((k % channels) as u32);
+            let Ok(channel) = channel.parse::<Channel>() else {
+                continue;
+            };
+            sentiment.push(DaySentiment {
+                day: super::micros_to_time(sel.since + (k / channels) as i64 * DAY),
+                channel,
+                negative: labels[0],
+                neutral: labels[1],
+                positive: labels[2],
+                mean: Some(sum as f64 / (n as f64 * SCORE_PARTS)),
+            });
+        }
+        // Oldest day first, then channels in their order (as the SQL reference sorts).
+        sentiment.sort_by_key(|d| (d.day, d.channel));
+        let linked = linked
+            .into_iter()
+            .map(|(n, l)| (n > 0).then(|| l as f64 / n as f64))
+            .collect();
+        let mut active: Vec<(String, u64)> = customers
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (self.customers.name(c as u32).to_string(), n))
+            .collect();
+        active.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        (volume, sentiment, linked, active)
+    }
+
+    fn windowed(&self, sel: &Selection, slice: i64) -> Windowed {
+        let ((first_response, trend), (resolution, _)) = std::thread::scope(|s| {
+            let res = s.spawn(|| self.latencies(sel, |i| i.resolved_at, None));
+            let fr = self.latencies(sel, |i| i.first_reply_at, Some(slice));
+            (fr, res.join().expect("ranking resolutions"))
+        });
+        let (volume, sentiment, linked_feedback, customers) = self.arrivals(sel);
+        Windowed {
+            first_response,
+            resolution,
+            trend,
+            breach_share: self.breach_share(sel),
+            volume,
+            sentiment,
+            linked_feedback,
+            customers,
+        }
+    }
+}
+
+impl Store {
+    /// Loads the copy of the window's items now rather than at the first summary (the server
+    /// calls it at start, in the background).
+    pub async fn warm_metrics(&self) -> StoreResult<()> {
+        self.refresh_mirror(self.now() - REACH).await
+    }
+
+    /// The windowed measures of `sel`, from the copy brought up to date first.
+    pub(super) async fn windowed_from_mirror(&self, sel: Selection<'_>, slice: i64) -> StoreResult<Windowed> {
+        self.refresh_mirror(sel.since).await?;
+        let cell: Arc<MirrorCell> = self.metrics_mirror.clone();
+        let (q, scope) = (sel.query.clone(), sel.scope.clone());
+        let (since, now) = (sel.since, sel.now);
+        tokio::task::spawn_blocking(move || {
+            let guard = cell.mirror.read().unwrap_or_else(|p| p.into_inner());
+            let sel = Selection { query: &q, scope: &scope, since, now };
+            guard.as_ref().map(|m| m.windowed(&sel, slice))
+        })
+        .await
+        .map_err(|e| super::StoreError::Invalid(format!("the summary's ranking failed: {e}")))?
+        .ok_or_else(|| super::StoreError::Invalid("the summary's copy is not loaded".into()))
+    }
+
+    /// Brings the copy up to date with the change log, or loads it whole when there is none yet,
+    /// it cannot reach back to `since`, it fell behind the pruned log, or too much changed.
+    async fn refresh_mirror(&self, since: i64) -> StoreResult<()> {
+        let cell = self.metrics_mirror.clone();
+        let _one = cell.refreshing.lock().await;
+        let state = {
+            let m = cell.mirror.read().unwrap_or_else(|p| p.into_inner());
+            m.as_ref().map(|m| (m.cursor, m.horizon))
+        };
+        let now = self.now();
+        let (min, max): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT MIN(seq), MAX(seq) FROM metrics_changes")
+                .fetch_one(self.reader())
+                .await?;
+        let (min, max) = (min.unwrap_or(0), max.unwrap_or(0));
+        let whole = match state {
+            None => true,
+            Some((cursor, horizon)) => {
+                since < horizon || (min > cursor + 1 && cursor < max) || max - cursor > MAX_CHANGES
+            }
+        };
+        if whole {
+            let horizon = since.min(now - REACH);
+            let fresh = self.load_mirror(max, horizon).await?;
+            *cell.mirror.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
+            return Ok(());
+        }
+        let (cursor, horizon) = state.expect("loaded");
+        if max > cursor {
+            self.catch_up(&cell, cursor, max).await?;
+        }
+        // Once a day, forget the items that fell out of every window.
+        if now - REACH - horizon > DAY {
+            let mut m = cell.mirror.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(m) = m.as_mut() {
+                m.evict_before(now - REACH);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every item with a time after `horizon`, as of change `cursor` (read before the items, so
+    /// that a change made while loading is read again after).
+    async fn load_mirror(&self, cursor: i64, horizon: i64) -> StoreResult<Mirror> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM feedback WHERE received_at >= $1 OR first_reply_at >= $1 \
+             OR resolved_at >= $1 OR sla_due_at >= $1"
+        );
+        let items = sqlx::query(&sql).bind(horizon).fetch_all(self.reader()).await?;
+        let reply_rows = sqlx::query("SELECT feedback_id, created_at FROM replies WHERE created_at >= $1")
+            .bind(horizon)
+            .fetch_all(self.reader())
+            .await?;
+        let mut replies: HashMap<String, Vec<i64>> = HashMap::new();
+        for row in &reply_rows {
+            replies.entry(get(row, "feedback_id")?).or_default().push(get(row, "created_at")?);
+        }
+        let mut mirror = Mirror::empty(cursor, horizon);
+        let ids: Vec<String> = Vec::new();
+        mirror.apply(&ids, &items, &mut replies)?;
+        // Replies in reach on items that are not (an old item answered again).
+        let rest: Vec<String> = replies.keys().cloned().collect();
+        for chunk in rest.chunks(CHUNK) {
+            let (rows, mut more) = self.items_by_id(chunk).await?;
+            mirror.apply(&[], &rows, &mut more)?;
+        }
+        Ok(mirror)
+    }
+
+    /// Reads the items changed after `cursor` up to `max` again.
+    async fn catch_up(&self, cell: &MirrorCell, cursor: i64, max: i64) -> StoreResult<()> {
+        let changed: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT feedback_id FROM metrics_changes WHERE seq > $1 AND seq <= $2",
+        )
+        .bind(cursor)
+        .bind(max)
+        .fetch_all(self.reader())
+        .await?;
+        let mut read = Vec::new();
+        for chunk in changed.chunks(CHUNK) {
+            read.push((chunk, self.items_by_id(chunk).await?));
+        }
+        let mut m = cell.mirror.write().unwrap_or_else(|p| p.into_inner());
+        let Some(m) = m.as_mut() else {
+            return Ok(());
+        };
+        for (ids, (rows, mut replies)) in read {
+            m.apply(ids, &rows, &mut replies)?;
+        }
+        m.cursor = max;
+        Ok(())
+    }
+
+    /// The rows of `ids` and all their replies' times.
+    async fn items_by_id(&self, ids: &[String]) -> StoreResult<(Vec<AnyRow>, HashMap<String, Vec<i64>>)> {
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let marks = marks.join(",");
+        let items_sql = format!("SELECT {COLUMNS} FROM feedback WHERE id IN ({marks})");
+        let replies_sql = format!("SELECT feedback_id, created_at FROM replies WHERE feedback_id IN ({marks})");
+        let mut items = sqlx::query(&items_sql);
+        let mut replies = sqlx::query(&replies_sql);
+        for id in ids {
+            items = items.bind(id.as_str());
+            replies = replies.bind(id.as_str());
+        }
+        let (items, reply_rows) = tokio::try_join!(items.fetch_all(self.reader()), replies.fetch_all(self.reader()))?;
+        let mut by_item: HashMap<String, Vec<i64>> = HashMap::new();
+        for row in &reply_rows {
+            by_item.entry(get(row, "feedback_id")?).or_default().push(get(row, "created_at")?);
+        }
+        Ok((items, by_item))
+    }
+
+    /// Drops the change log but its newest `keep` rows (an instance that had not read the rest
+    /// loads its copy whole).
+    pub async fn prune_metrics_changes(&self, keep: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "DELETE FROM metrics_changes WHERE seq <= (SELECT MAX(seq) FROM metrics_changes) - $1",
+        )
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx, None).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL reference's rank, for comparison: the first row (from 1) with rn * 100 >= n * p.
+    fn sql_rank(n: usize, p: usize) -> usize {
+        (1..=n).find(|rn| rn * 100 >= n * p).unwrap()
+    }
+
+    #[test]
+    fn nearest_rank_picks_the_same_sample_as_the_sql() {
+        for n in 1..=203usize {
+            let mut samples: Vec<u32> = (0..n as u32).rev().map(|x| x * 3).collect();
+            let l = nearest_rank(&mut samples);
+            assert_eq!(l.count, n as u64);
+            assert_eq!(l.p50_secs, Some(((sql_rank(n, 50) - 1) * 3) as i64), "n={n}");
+            assert_eq!(l.p90_secs, Some(((sql_rank(n, 90) - 1) * 3) as i64), "n={n}");
+        }
+        assert_eq!(nearest_rank(&mut []), Latency::default());
+    }
+
+    #[test]
+    fn a_mean_does_not_depend_on_the_order_of_the_scores() {
+        let scores = [-0.9, -0.7, -0.85, -0.75];
+        let sum: i64 = scores.iter().map(|s| (s * SCORE_PARTS).round() as i64).sum();
+        let rev: i64 = scores.iter().rev().map(|s| (s * SCORE_PARTS).round() as i64).sum();
+        assert_eq!(sum, rev);
+        assert_eq!(sum as f64 / (4.0 * SCORE_PARTS), -0.8);
+    }
+}
