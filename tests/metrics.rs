@@ -97,6 +97,11 @@ impl Org {
     }
 
     async fn resolve(&self, item: usize, token: &str) {
+        self.patch(item, token, json!({ "status": "resolved" })).await;
+    }
+
+    /// Changes item `item` as `token` (at its current version).
+    async fn patch(&self, item: usize, token: &str, body: Value) {
         let id = &self.items[item];
         let current = self.server.get(&format!("/v1/feedback/{id}"), token).await;
         let version = current.body["feedback"]["version"]
@@ -109,7 +114,7 @@ impl Org {
                 Method::PATCH,
                 &format!("/v1/feedback/{id}"),
                 Some(token),
-                Some(json!({ "status": "resolved" })),
+                Some(body),
                 &[("If-Match", &version)],
             )
             .await;
@@ -908,5 +913,103 @@ async fn prometheus_counts_deliveries_by_status() {
         value(&m, "earshot_outbound_queue_oldest_age_seconds", &[]),
         Some(0.0)
     );
+    org.server.stop().await;
+}
+
+/// A summary with the sentiment means rounded to 1e-9: SQL sums the scores as floating point in
+/// its own order, the copy in memory sums them exactly, so the last bits may differ.
+fn comparable(mut m: MetricsSummary) -> MetricsSummary {
+    for d in &mut m.sentiment {
+        d.mean = d.mean.map(|x| (x * 1e9).round() / 1e9);
+    }
+    m
+}
+
+/// Every window with every filter, as each kind of caller: the copy in memory that the summary
+/// ranks from (`metrics_summary`) gives what SQL gives from the tables.
+async fn assert_memory_matches_tables(store: &earshot::server::store::Store, when: &str) {
+    let scopes = [
+        DepartmentScope::All,
+        DepartmentScope::only(&["support".to_string()]),
+        DepartmentScope::only(&["billing".to_string(), "support".to_string()]),
+    ];
+    let filters = [
+        MetricsQuery::default(),
+        MetricsQuery { department: Some("support".into()), ..Default::default() },
+        MetricsQuery { agent: Some("ag_alice".into()), ..Default::default() },
+        MetricsQuery { agent: Some("ag_nobody".into()), ..Default::default() },
+        MetricsQuery { channel: Some(Channel::X), ..Default::default() },
+        MetricsQuery { channel: Some(Channel::Review), ..Default::default() },
+    ];
+    for scope in &scopes {
+        for filter in &filters {
+            for window in MetricsWindow::ALL {
+                let q = MetricsQuery { window: *window, ..filter.clone() };
+                let memory = store.metrics_summary(&q, scope).await.unwrap();
+                let tables = store.metrics_summary_from_tables(&q, scope).await.unwrap();
+                assert_eq!(
+                    comparable(memory),
+                    comparable(tables),
+                    "{when}: {q:?} as {scope:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_summary_from_memory_is_the_summary_from_the_tables() {
+    let mut org = scripted().await;
+    let store = org.server.store().clone();
+    // A second instance of the server on the same database, its copy loaded now.
+    let other = earshot::server::store::Store::open(&org.server.db.url)
+        .await
+        .unwrap()
+        .with_clock(org.clock.clone());
+    assert_memory_matches_tables(&store, "scripted day").await;
+    assert_memory_matches_tables(&other, "second instance").await;
+
+    // Changes after both copies were loaded, to items of hours long closed: an old item moves
+    // department and agent, another is resolved, the unknown author is linked (their items
+    // become a customer's), and a new item comes and is answered.
+    org.now(1500);
+    org.patch(0, SAM, json!({ "department": "billing", "assignee": "ag_bilal" }))
+        .await;
+    org.resolve(4, BILAL).await;
+    let i5 = org
+        .server
+        .get(&format!("/v1/feedback/{}", org.items[5]), JONAS)
+        .await;
+    let stranger = i5.body["feedback"]["author"]["id"].as_str().unwrap().to_string();
+    let link = org
+        .server
+        .post(
+            &format!("/v1/identities/{stranger}/link"),
+            JONAS,
+            json!({"customer_id": "cu_ben"}),
+        )
+        .await;
+    assert!(link.status.is_success(), "{}", link.body);
+    org.patch(6, ALICE, json!({ "sentiment_label": "positive" })).await;
+    org.now(1510);
+    org.intake("review", "@critic", "Two stars, slow answers", "ag_jonas", "negative")
+        .await;
+    org.now(1520);
+    org.reply(8, JONAS, "public").await;
+    org.reply(7, BILAL, "direct").await;
+    org.now(1600);
+    assert_memory_matches_tables(&store, "after changes").await;
+    assert_memory_matches_tables(&other, "after changes, second instance").await;
+    let week = MetricsQuery {
+        window: MetricsWindow::Week,
+        ..Default::default()
+    };
+    let m = store
+        .metrics_summary(&week, &DepartmentScope::All)
+        .await
+        .unwrap();
+    let billing = group(&m.by_department, "billing");
+    assert_eq!(billing.first_response.count, 3, "i0, i4, i7: {:?}", m.by_department);
+    other.close().await;
     org.server.stop().await;
 }
