@@ -10,12 +10,16 @@
 //! row each, 2 minutes to 6 hours after arrival) and 70% resolved, the rest awaiting an answer.
 //! Then times `Store::metrics_summary` (what `GET /v1/metrics/summary` runs, without HTTP) as an
 //! admin (every department) and as a supervisor of one department, for each window:
-//! `EARSHOT_BENCH_RUNS` (default 50) runs each after two warm-up runs, p50 / p99 / max in ms.
+//! `EARSHOT_BENCH_RUNS` (default 50) runs each after two warm-up runs, p50 / p99 / max in ms,
+//! against the same summary computed by SQL from the tables in the same run
+//! (`EARSHOT_BENCH_BASELINE_RUNS`, default 1; each is checked to give the same figures). Also
+//! prints how long the copy of the month's items takes to load, and a summary right after
+//! 1,000 items changed.
 //!
 //! Target (issue 14): p99 < 100 ms at 1M items on SQLite.
 
-use earshot::domain::metrics::{MetricsQuery, MetricsWindow};
-use earshot::server::store::{DepartmentScope, Store};
+use earshot::domain::metrics::{MetricsQuery, MetricsSummary, MetricsWindow};
+use earshot::server::store::{Clock, DepartmentScope, Store};
 use sqlx::Connection;
 use std::time::Instant;
 
@@ -75,6 +79,15 @@ async fn seed(path: &str, n: i64, days: i64, now: i64) {
     let _ = conn.close().await;
 }
 
+/// A summary with the sentiment means rounded to 1e-9 (SQL sums floating point in its own
+/// order; the copy sums exactly).
+fn comparable(mut m: MetricsSummary) -> MetricsSummary {
+    for d in &mut m.sentiment {
+        d.mean = d.mean.map(|x| (x * 1e9).round() / 1e9);
+    }
+    m
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
@@ -85,6 +98,8 @@ async fn main() {
     let n: i64 = env_or("EARSHOT_BENCH_ITEMS", 1_000_000);
     let days: i64 = env_or("EARSHOT_BENCH_DAYS", 30);
     let runs: usize = env_or("EARSHOT_BENCH_RUNS", 50);
+    // Runs of the SQL reference per row (seconds each for the long windows at 1M items).
+    let baseline_runs: usize = env_or("EARSHOT_BENCH_BASELINE_RUNS", 1);
     // A month's window takes far longer than the others (benches/README.md): timed apart.
     let windows: Vec<MetricsWindow> = match std::env::var("EARSHOT_BENCH_WINDOWS") {
         Ok(list) => list
@@ -99,7 +114,12 @@ async fn main() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db").to_string_lossy().into_owned();
-    let store = Store::open(&path).await.expect("store opens");
+    // One instant for the whole run, so that the summary from memory and the one from the
+    // tables cover the same window.
+    let store = Store::open(&path)
+        .await
+        .expect("store opens")
+        .with_clock(Clock::manual(chrono::Utc::now()));
     earshot::server::demo::seed_if_empty(&store)
         .await
         .expect("demo seed");
@@ -117,7 +137,16 @@ async fn main() {
             DepartmentScope::only(&["support".to_string()]),
         ),
     ];
-    println!("| scope | window | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|");
+    // The copy of the window's items the summary ranks from, loaded whole once.
+    let started = Instant::now();
+    store.warm_metrics().await.expect("copy loads");
+    println!(
+        "loaded the summary's copy of the last month's items in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "| scope | window | p50 ms | p99 ms | max ms | SQL from the tables, median ms ({baseline_runs} runs) | ratio |\n|---|---|---|---|---|---|---|"
+    );
     for (who, scope) in &scopes {
         for window in &windows {
             let q = MetricsQuery {
@@ -135,13 +164,59 @@ async fn main() {
                 std::hint::black_box(m);
             }
             times.sort_by(f64::total_cmp);
+            // The baseline in the same run: the same summary by SQL over the tables (what the
+            // server served before the copy), which must also give the same figures.
+            let mut baseline: Vec<f64> = Vec::new();
+            for _ in 0..baseline_runs {
+                let s = Instant::now();
+                let tables = store.metrics_summary_from_tables(&q, scope).await.expect("summary");
+                baseline.push(s.elapsed().as_secs_f64() * 1e3);
+                let memory = store.metrics_summary(&q, scope).await.expect("summary");
+                assert_eq!(
+                    comparable(memory),
+                    comparable(tables),
+                    "{who} {window}: the copy and the tables disagree"
+                );
+            }
+            baseline.sort_by(f64::total_cmp);
+            let (base, ratio) = match baseline.is_empty() {
+                true => ("-".to_string(), "-".to_string()),
+                false => {
+                    let b = percentile(&baseline, 50.0);
+                    (format!("{b:.1}"), format!("{:.0}x faster", b / percentile(&times, 50.0)))
+                }
+            };
             println!(
-                "| {who} | {window} | {:.1} | {:.1} | {:.1} |",
+                "| {who} | {window} | {:.1} | {:.1} | {:.1} | {base} | {ratio} |",
                 percentile(&times, 50.0),
                 percentile(&times, 99.0),
                 times[times.len() - 1]
             );
         }
     }
+    // What a summary costs right after a burst of writes: the change log read and the changed
+    // items read again (here 1,000 old items reassigned straight in SQL, as another instance
+    // would).
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .expect("open the bench database");
+    sqlx::query(
+        "UPDATE feedback SET assignee = NULL WHERE id IN \
+         (SELECT id FROM feedback WHERE id LIKE 'fb_bench_%' ORDER BY received_at LIMIT 1000 OFFSET 5000)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("reassign");
+    let _ = conn.close().await;
+    let q = MetricsQuery {
+        window: MetricsWindow::Month,
+        ..Default::default()
+    };
+    let s = Instant::now();
+    store.metrics_summary(&q, &DepartmentScope::All).await.expect("summary");
+    println!(
+        "admin 30d summary after 1,000 items changed: {:.1} ms",
+        s.elapsed().as_secs_f64() * 1e3
+    );
     store.close().await;
 }
