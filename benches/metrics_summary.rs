@@ -169,7 +169,10 @@ async fn main() {
             let mut baseline: Vec<f64> = Vec::new();
             for _ in 0..baseline_runs {
                 let s = Instant::now();
-                let tables = store.metrics_summary_from_tables(&q, scope).await.expect("summary");
+                let tables = store
+                    .metrics_summary_from_tables(&q, scope)
+                    .await
+                    .expect("summary");
                 baseline.push(s.elapsed().as_secs_f64() * 1e3);
                 let memory = store.metrics_summary(&q, scope).await.expect("summary");
                 assert_eq!(
@@ -183,7 +186,10 @@ async fn main() {
                 true => ("-".to_string(), "-".to_string()),
                 false => {
                     let b = percentile(&baseline, 50.0);
-                    (format!("{b:.1}"), format!("{:.0}x faster", b / percentile(&times, 50.0)))
+                    (
+                        format!("{b:.1}"),
+                        format!("{:.0}x faster", b / percentile(&times, 50.0)),
+                    )
                 }
             };
             println!(
@@ -213,7 +219,10 @@ async fn main() {
         ..Default::default()
     };
     let s = Instant::now();
-    store.metrics_summary(&q, &DepartmentScope::All).await.expect("summary");
+    store
+        .metrics_summary(&q, &DepartmentScope::All)
+        .await
+        .expect("summary");
     println!(
         "admin 30d summary after 1,000 items changed: {:.1} ms",
         s.elapsed().as_secs_f64() * 1e3

@@ -97,7 +97,8 @@ impl Org {
     }
 
     async fn resolve(&self, item: usize, token: &str) {
-        self.patch(item, token, json!({ "status": "resolved" })).await;
+        self.patch(item, token, json!({ "status": "resolved" }))
+            .await;
     }
 
     /// Changes item `item` as `token` (at its current version).
@@ -935,16 +936,34 @@ async fn assert_memory_matches_tables(store: &earshot::server::store::Store, whe
     ];
     let filters = [
         MetricsQuery::default(),
-        MetricsQuery { department: Some("support".into()), ..Default::default() },
-        MetricsQuery { agent: Some("ag_alice".into()), ..Default::default() },
-        MetricsQuery { agent: Some("ag_nobody".into()), ..Default::default() },
-        MetricsQuery { channel: Some(Channel::X), ..Default::default() },
-        MetricsQuery { channel: Some(Channel::Review), ..Default::default() },
+        MetricsQuery {
+            department: Some("support".into()),
+            ..Default::default()
+        },
+        MetricsQuery {
+            agent: Some("ag_alice".into()),
+            ..Default::default()
+        },
+        MetricsQuery {
+            agent: Some("ag_nobody".into()),
+            ..Default::default()
+        },
+        MetricsQuery {
+            channel: Some(Channel::X),
+            ..Default::default()
+        },
+        MetricsQuery {
+            channel: Some(Channel::Review),
+            ..Default::default()
+        },
     ];
     for scope in &scopes {
         for filter in &filters {
             for window in MetricsWindow::ALL {
-                let q = MetricsQuery { window: *window, ..filter.clone() };
+                let q = MetricsQuery {
+                    window: *window,
+                    ..filter.clone()
+                };
                 let memory = store.metrics_summary(&q, scope).await.unwrap();
                 let tables = store.metrics_summary_from_tables(&q, scope).await.unwrap();
                 assert_eq!(
@@ -973,14 +992,21 @@ async fn the_summary_from_memory_is_the_summary_from_the_tables() {
     // department and agent, another is resolved, the unknown author is linked (their items
     // become a customer's), and a new item comes and is answered.
     org.now(1500);
-    org.patch(0, SAM, json!({ "department": "billing", "assignee": "ag_bilal" }))
-        .await;
+    org.patch(
+        0,
+        SAM,
+        json!({ "department": "billing", "assignee": "ag_bilal" }),
+    )
+    .await;
     org.resolve(4, BILAL).await;
     let i5 = org
         .server
         .get(&format!("/v1/feedback/{}", org.items[5]), JONAS)
         .await;
-    let stranger = i5.body["feedback"]["author"]["id"].as_str().unwrap().to_string();
+    let stranger = i5.body["feedback"]["author"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let link = org
         .server
         .post(
@@ -990,10 +1016,17 @@ async fn the_summary_from_memory_is_the_summary_from_the_tables() {
         )
         .await;
     assert!(link.status.is_success(), "{}", link.body);
-    org.patch(6, ALICE, json!({ "sentiment_label": "positive" })).await;
-    org.now(1510);
-    org.intake("review", "@critic", "Two stars, slow answers", "ag_jonas", "negative")
+    org.patch(6, ALICE, json!({ "sentiment_label": "positive" }))
         .await;
+    org.now(1510);
+    org.intake(
+        "review",
+        "@critic",
+        "Two stars, slow answers",
+        "ag_jonas",
+        "negative",
+    )
+    .await;
     org.now(1520);
     org.reply(8, JONAS, "public").await;
     org.reply(7, BILAL, "direct").await;
@@ -1009,7 +1042,11 @@ async fn the_summary_from_memory_is_the_summary_from_the_tables() {
         .await
         .unwrap();
     let billing = group(&m.by_department, "billing");
-    assert_eq!(billing.first_response.count, 3, "i0, i4, i7: {:?}", m.by_department);
+    assert_eq!(
+        billing.first_response.count, 3,
+        "i0, i4, i7: {:?}",
+        m.by_department
+    );
     other.close().await;
     org.server.stop().await;
 }

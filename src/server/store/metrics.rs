@@ -4,8 +4,8 @@
 //! fast at a million items. Percentiles are nearest-rank, computed by the database with window
 //! functions: only the figures cross the wire, never the samples.
 
-use super::rows::get;
 use super::metrics_mirror::{Grouped, Latencies, Selection, Windowed};
+use super::rows::get;
 use super::scope::DepartmentScope;
 use super::{micros_to_time, Dialect, Store, StoreResult};
 use crate::domain::metrics::*;

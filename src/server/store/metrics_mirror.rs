@@ -189,10 +189,13 @@ impl Mirror {
     fn item(&mut self, row: &AnyRow, replies: Vec<i64>) -> StoreResult<Item> {
         let score: f64 = get(row, "sentiment")?;
         let label = match get::<Option<String>>(row, "sentiment_label")? {
-            Some(l) => l.parse::<SentimentLabel>().map_err(|e| super::StoreError::Invalid(e.to_string()))?,
+            Some(l) => l
+                .parse::<SentimentLabel>()
+                .map_err(|e| super::StoreError::Invalid(e.to_string()))?,
             None => SentimentLabel::from_score(score),
         };
-        let time = |col: &str| -> StoreResult<i64> { Ok(get::<Option<i64>>(row, col)?.unwrap_or(NONE)) };
+        let time =
+            |col: &str| -> StoreResult<i64> { Ok(get::<Option<i64>>(row, col)?.unwrap_or(NONE)) };
         let channel: String = get(row, "channel")?;
         let department: String = get(row, "department")?;
         let assignee: Option<String> = get(row, "assignee")?;
@@ -219,7 +222,12 @@ impl Mirror {
     }
 
     /// Replaces the items of `ids` by their rows (an id without a row is gone).
-    fn apply(&mut self, ids: &[String], rows: &[AnyRow], replies: &mut HashMap<String, Vec<i64>>) -> StoreResult<()> {
+    fn apply(
+        &mut self,
+        ids: &[String],
+        rows: &[AnyRow],
+        replies: &mut HashMap<String, Vec<i64>>,
+    ) -> StoreResult<()> {
         let mut seen = std::collections::HashSet::new();
         for row in rows {
             let id: String = get(row, "id")?;
@@ -240,7 +248,11 @@ impl Mirror {
         let gone: Vec<Box<str>> = self
             .slots
             .iter()
-            .filter(|(_, slot)| self.items[**slot].as_ref().is_none_or(|i| i.latest < horizon))
+            .filter(|(_, slot)| {
+                self.items[**slot]
+                    .as_ref()
+                    .is_none_or(|i| i.latest < horizon)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
@@ -441,7 +453,11 @@ impl Mirror {
             })
             .collect();
         // A filter naming what no item has matches nothing.
-        let agent = sel.query.agent.as_ref().map(|a| self.agents.find(a).unwrap_or(NOBODY - 1));
+        let agent = sel
+            .query
+            .agent
+            .as_ref()
+            .map(|a| self.agents.find(a).unwrap_or(NOBODY - 1));
         let channel = sel
             .query
             .channel
@@ -559,7 +575,11 @@ impl Mirror {
             .enumerate()
             .filter_map(|(k, (labels, sum))| {
                 let n: u64 = labels.iter().sum();
-                let channel = self.channels.name((k % channels) as u32).parse::<Channel>().ok()?;
+                let channel = self
+                    .channels
+                    .name((k % channels) as u32)
+                    .parse::<Channel>()
+                    .ok()?;
                 (n > 0).then(|| DaySentiment {
                     day: super::micros_to_time(sel.since + (k / channels) as i64 * DAY),
                     channel,
@@ -595,14 +615,23 @@ impl Store {
     }
 
     /// The windowed measures of `sel`, from the copy brought up to date first.
-    pub(super) async fn windowed_from_mirror(&self, sel: Selection<'_>, slice: i64) -> StoreResult<Windowed> {
+    pub(super) async fn windowed_from_mirror(
+        &self,
+        sel: Selection<'_>,
+        slice: i64,
+    ) -> StoreResult<Windowed> {
         self.refresh_mirror(sel.since).await?;
         let cell: Arc<MirrorCell> = self.metrics_mirror.clone();
         let (q, scope) = (sel.query.clone(), sel.scope.clone());
         let (since, now) = (sel.since, sel.now);
         tokio::task::spawn_blocking(move || {
             let guard = cell.mirror.read().unwrap_or_else(|p| p.into_inner());
-            let sel = Selection { query: &q, scope: &scope, since, now };
+            let sel = Selection {
+                query: &q,
+                scope: &scope,
+                since,
+                now,
+            };
             guard.as_ref().map(|m| m.windowed(&sel, slice))
         })
         .await
@@ -662,14 +691,21 @@ impl Store {
             super::Dialect::Postgres => "GREATEST(received_at, sla_due_at, first_reply_at, resolved_at)",
         };
         let sql = format!("SELECT {COLUMNS} FROM feedback WHERE {latest} >= $1");
-        let items = sqlx::query(&sql).bind(horizon).fetch_all(self.reader()).await?;
-        let reply_rows = sqlx::query("SELECT feedback_id, created_at FROM replies WHERE created_at >= $1")
+        let items = sqlx::query(&sql)
             .bind(horizon)
             .fetch_all(self.reader())
             .await?;
+        let reply_rows =
+            sqlx::query("SELECT feedback_id, created_at FROM replies WHERE created_at >= $1")
+                .bind(horizon)
+                .fetch_all(self.reader())
+                .await?;
         let mut replies: HashMap<String, Vec<i64>> = HashMap::new();
         for row in &reply_rows {
-            replies.entry(get(row, "feedback_id")?).or_default().push(get(row, "created_at")?);
+            replies
+                .entry(get(row, "feedback_id")?)
+                .or_default()
+                .push(get(row, "created_at")?);
         }
         let mut mirror = Mirror::empty(cursor, horizon);
         let ids: Vec<String> = Vec::new();
@@ -708,21 +744,31 @@ impl Store {
     }
 
     /// The rows of `ids` and all their replies' times.
-    async fn items_by_id(&self, ids: &[String]) -> StoreResult<(Vec<AnyRow>, HashMap<String, Vec<i64>>)> {
+    async fn items_by_id(
+        &self,
+        ids: &[String],
+    ) -> StoreResult<(Vec<AnyRow>, HashMap<String, Vec<i64>>)> {
         let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let marks = marks.join(",");
         let items_sql = format!("SELECT {COLUMNS} FROM feedback WHERE id IN ({marks})");
-        let replies_sql = format!("SELECT feedback_id, created_at FROM replies WHERE feedback_id IN ({marks})");
+        let replies_sql =
+            format!("SELECT feedback_id, created_at FROM replies WHERE feedback_id IN ({marks})");
         let mut items = sqlx::query(&items_sql);
         let mut replies = sqlx::query(&replies_sql);
         for id in ids {
             items = items.bind(id.as_str());
             replies = replies.bind(id.as_str());
         }
-        let (items, reply_rows) = tokio::try_join!(items.fetch_all(self.reader()), replies.fetch_all(self.reader()))?;
+        let (items, reply_rows) = tokio::try_join!(
+            items.fetch_all(self.reader()),
+            replies.fetch_all(self.reader())
+        )?;
         let mut by_item: HashMap<String, Vec<i64>> = HashMap::new();
         for row in &reply_rows {
-            by_item.entry(get(row, "feedback_id")?).or_default().push(get(row, "created_at")?);
+            by_item
+                .entry(get(row, "feedback_id")?)
+                .or_default()
+                .push(get(row, "created_at")?);
         }
         Ok((items, by_item))
     }
@@ -757,8 +803,16 @@ mod tests {
             let mut samples: Vec<u32> = (0..n as u32).rev().map(|x| x * 3).collect();
             let l = nearest_rank(&mut samples);
             assert_eq!(l.count, n as u64);
-            assert_eq!(l.p50_secs, Some(((sql_rank(n, 50) - 1) * 3) as i64), "n={n}");
-            assert_eq!(l.p90_secs, Some(((sql_rank(n, 90) - 1) * 3) as i64), "n={n}");
+            assert_eq!(
+                l.p50_secs,
+                Some(((sql_rank(n, 50) - 1) * 3) as i64),
+                "n={n}"
+            );
+            assert_eq!(
+                l.p90_secs,
+                Some(((sql_rank(n, 90) - 1) * 3) as i64),
+                "n={n}"
+            );
         }
         assert_eq!(nearest_rank(&mut []), Latency::default());
     }
@@ -766,8 +820,15 @@ mod tests {
     #[test]
     fn a_mean_does_not_depend_on_the_order_of_the_scores() {
         let scores = [-0.9, -0.7, -0.85, -0.75];
-        let sum: i64 = scores.iter().map(|s| (s * SCORE_PARTS).round() as i64).sum();
-        let rev: i64 = scores.iter().rev().map(|s| (s * SCORE_PARTS).round() as i64).sum();
+        let sum: i64 = scores
+            .iter()
+            .map(|s| (s * SCORE_PARTS).round() as i64)
+            .sum();
+        let rev: i64 = scores
+            .iter()
+            .rev()
+            .map(|s| (s * SCORE_PARTS).round() as i64)
+            .sum();
         assert_eq!(sum, rev);
         assert_eq!(sum as f64 / (4.0 * SCORE_PARTS), -0.8);
     }
