@@ -101,6 +101,27 @@ impl Org {
             .await;
     }
 
+    /// Links the author of item `item` to `customer`, as `token`.
+    async fn link_author(&self, item: usize, token: &str, customer: &str) {
+        let current = self
+            .server
+            .get(&format!("/v1/feedback/{}", self.items[item]), token)
+            .await;
+        let author = current.body["feedback"]["author"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let link = self
+            .server
+            .post(
+                &format!("/v1/identities/{author}/link"),
+                token,
+                json!({ "customer_id": customer }),
+            )
+            .await;
+        assert!(link.status.is_success(), "{}", link.body);
+    }
+
     /// Changes item `item` as `token` (at its current version).
     async fn patch(&self, item: usize, token: &str, body: Value) {
         let id = &self.items[item];
@@ -217,23 +238,7 @@ async fn scripted() -> Org {
     org.now(300);
     org.reply(2, JONAS, "public").await;
     org.now(400);
-    let i2 = org
-        .server
-        .get(&format!("/v1/feedback/{}", org.items[2]), JONAS)
-        .await;
-    let newbie = i2.body["feedback"]["author"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = org
-        .server
-        .post(
-            &format!("/v1/identities/{newbie}/link"),
-            JONAS,
-            json!({"customer_id": "cu_ben"}),
-        )
-        .await;
-    assert!(link.status.is_success(), "{}", link.body);
+    org.link_author(2, JONAS, "cu_ben").await;
     org.now(600);
     org.intake(
         "email",
@@ -999,23 +1004,7 @@ async fn the_summary_from_memory_is_the_summary_from_the_tables() {
     )
     .await;
     org.resolve(4, BILAL).await;
-    let i5 = org
-        .server
-        .get(&format!("/v1/feedback/{}", org.items[5]), JONAS)
-        .await;
-    let stranger = i5.body["feedback"]["author"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = org
-        .server
-        .post(
-            &format!("/v1/identities/{stranger}/link"),
-            JONAS,
-            json!({"customer_id": "cu_ben"}),
-        )
-        .await;
-    assert!(link.status.is_success(), "{}", link.body);
+    org.link_author(5, JONAS, "cu_ben").await;
     org.patch(6, ALICE, json!({ "sentiment_label": "positive" }))
         .await;
     org.now(1510);

@@ -4,7 +4,9 @@
 //! fast at a million items. Percentiles are nearest-rank, computed by the database with window
 //! functions: only the figures cross the wire, never the samples.
 
-use super::metrics_mirror::{Grouped, Latencies, Selection, Windowed};
+use super::metrics_mirror::{
+    periods, share, Grouped, Latencies, Selection, Windowed, DAY, HOUR, SECOND,
+};
 use super::rows::get;
 use super::scope::DepartmentScope;
 use super::{micros_to_time, Dialect, Store, StoreResult};
@@ -14,9 +16,6 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
 
-const SECOND: i64 = 1_000_000;
-const HOUR: i64 = 3_600 * SECOND;
-const DAY: i64 = 24 * HOUR;
 /// The longest excerpt of a breached item.
 const EXCERPT_CHARS: usize = 80;
 
@@ -104,10 +103,6 @@ struct Span {
 
 fn count(row: &AnyRow, col: &str) -> StoreResult<u64> {
     Ok(get::<i64>(row, col)?.max(0) as u64)
-}
-
-fn share(part: u64, whole: u64) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 /// The start of a post, on one line, at most [`EXCERPT_CHARS`] characters.
@@ -503,7 +498,7 @@ impl Store {
             items.fetch(self, &inbound_sql, ints.clone()),
             items.fetch(self, &replies_sql, ints),
         )?;
-        let hours = ((span.now - span.since) + HOUR - 1) / HOUR;
+        let hours = periods(span.since, span.now, HOUR);
         let mut volume: Vec<HourVolume> = (0..hours)
             .map(|h| HourVolume {
                 hour: micros_to_time(span.since + h * HOUR),
@@ -544,7 +539,7 @@ impl Store {
             items.filter
         );
         let rows = items.fetch(self, &sql, vec![span.since, span.now]).await?;
-        let days = day_count(span);
+        let days = periods(span.since, span.now, DAY);
         let mut per_day = vec![(0u64, 0u64); days as usize];
         let mut by_day: std::collections::BTreeMap<(i64, Channel), (DaySentiment, f64)> =
             Default::default();
@@ -612,7 +607,7 @@ impl Store {
             run(per_day("first_seen_at"), vec![span.since, span.now]),
             run(per_day("linked_at"), vec![span.since, span.now]),
         )?;
-        let days = day_count(span) as usize;
+        let days = periods(span.since, span.now, DAY) as usize;
         let cumulative = |base: &[AnyRow], rows: &[AnyRow]| -> StoreResult<Vec<u64>> {
             let mut per = vec![0u64; days];
             for row in rows {
@@ -739,11 +734,6 @@ fn breached_item(row: &AnyRow) -> StoreResult<BreachedItem> {
         author_handle: get(row, "handle")?,
         excerpt: excerpt(&get::<String>(row, "text")?),
     })
-}
-
-/// Days of the window, the last one perhaps partial (one for an hour).
-fn day_count(span: Span) -> i64 {
-    ((span.now - span.since) + DAY - 1) / DAY
 }
 
 /// The keys of either measure's groups, sorted.

@@ -26,16 +26,16 @@ use sqlx::any::AnyRow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-const SECOND: i64 = 1_000_000;
-const HOUR: i64 = 3_600 * SECOND;
-const DAY: i64 = 24 * HOUR;
+pub(super) const SECOND: i64 = 1_000_000;
+pub(super) const HOUR: i64 = 3_600 * SECOND;
+pub(super) const DAY: i64 = 24 * HOUR;
 /// How far back the copy reaches: the longest window, and a day so that it is not reloaded at
 /// the first tick.
 const REACH: i64 = 31 * DAY;
 /// Sentiment scores are summed as integers of this many parts, so that a mean does not depend on
 /// the order the items are summed in.
 const SCORE_PARTS: f64 = 1e12;
-/// More changed items than this since the last read: loading the copy whole is cheaper.
+/// More changes than this since the last read: loading the copy whole is cheaper.
 const MAX_CHANGES: i64 = 50_000;
 /// Items read again per statement.
 const CHUNK: usize = 500;
@@ -47,6 +47,28 @@ const NOBODY: u32 = u32::MAX;
 /// The columns the mirror keeps of an item.
 const COLUMNS: &str = "id, received_at, first_reply_at, resolved_at, sla_due_at, sentiment, \
      sentiment_label, department, assignee, channel, customer_id";
+
+/// `part` of `whole`, `None` when nothing was counted.
+pub(super) fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// How many periods of `length` cover `[since, now)`, the last perhaps partial.
+pub(super) fn periods(since: i64, now: i64, length: i64) -> i64 {
+    ((now - since) + length - 1) / length
+}
+
+/// The replies' times (`feedback_id`, `created_at` rows) by item.
+fn replies_by_item(rows: &[AnyRow]) -> StoreResult<HashMap<String, Vec<i64>>> {
+    let mut by_item: HashMap<String, Vec<i64>> = HashMap::new();
+    for row in rows {
+        by_item
+            .entry(get(row, "feedback_id")?)
+            .or_default()
+            .push(get(row, "created_at")?);
+    }
+    Ok(by_item)
+}
 
 /// The store's copy, shared by its clones; empty until the first summary (or [`Store::warm_metrics`]).
 #[derive(Default)]
@@ -474,8 +496,7 @@ impl Mirror {
     fn tally(&self, sel: &Selection, slice: i64, items: &[Option<Item>]) -> Tally {
         let keep = self.filter(sel);
         let (since, now) = (sel.since, sel.now);
-        let hours = ((now - since) + HOUR - 1) / HOUR;
-        let days = ((now - since) + DAY - 1) / DAY;
+        let (hours, days) = (periods(since, now, HOUR), periods(since, now, DAY));
         let channels = self.channels.len();
         let mut t = Tally {
             first_response: Samples::new(self, ((now - since) / slice) as usize),
@@ -555,14 +576,10 @@ impl Mirror {
             first_response,
             resolution,
             trend,
-            breach_share: (t.due > 0).then(|| t.late as f64 / t.due as f64),
+            breach_share: share(t.late, t.due),
             volume,
             sentiment: self.sentiment(sel, t.by_day),
-            linked_feedback: t
-                .linked
-                .into_iter()
-                .map(|(n, l)| (n > 0).then(|| l as f64 / n as f64))
-                .collect(),
+            linked_feedback: t.linked.into_iter().map(|(n, l)| share(l, n)).collect(),
             customers: self.most_active(t.customers),
         }
     }
@@ -700,16 +717,9 @@ impl Store {
                 .bind(horizon)
                 .fetch_all(self.reader())
                 .await?;
-        let mut replies: HashMap<String, Vec<i64>> = HashMap::new();
-        for row in &reply_rows {
-            replies
-                .entry(get(row, "feedback_id")?)
-                .or_default()
-                .push(get(row, "created_at")?);
-        }
+        let mut replies = replies_by_item(&reply_rows)?;
         let mut mirror = Mirror::empty(cursor, horizon);
-        let ids: Vec<String> = Vec::new();
-        mirror.apply(&ids, &items, &mut replies)?;
+        mirror.apply(&[], &items, &mut replies)?;
         // Replies in reach on items that are not (an old item answered again).
         let rest: Vec<String> = replies.keys().cloned().collect();
         for chunk in rest.chunks(CHUNK) {
@@ -763,14 +773,7 @@ impl Store {
             items.fetch_all(self.reader()),
             replies.fetch_all(self.reader())
         )?;
-        let mut by_item: HashMap<String, Vec<i64>> = HashMap::new();
-        for row in &reply_rows {
-            by_item
-                .entry(get(row, "feedback_id")?)
-                .or_default()
-                .push(get(row, "created_at")?);
-        }
-        Ok((items, by_item))
+        Ok((items, replies_by_item(&reply_rows)?))
     }
 
     /// Drops the change log but its newest `keep` rows (an instance that had not read the rest
