@@ -151,7 +151,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
         let _ = o.prune_sent(Duration::from_secs(24 * 3600));
         match o.entries() {
             Ok((entries, problems)) => {
-                update::load_outbox(&mut model, entries);
+                update::send::load_outbox(&mut model, entries);
                 model
                     .warnings
                     .extend(problems.into_iter().map(|e| e.to_string()));
@@ -307,7 +307,7 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
 
     // Whatever happened, keep the drafts: the composer's too.
     let mut unsaved = None;
-    for f in update::save_dirty_drafts(&mut model) {
+    for f in update::drafts::save_dirty_drafts(&mut model) {
         if let (Effect::SaveDrafts(items), Some(dir)) = (f, &drafts_dir) {
             unsaved = save_drafts_now(dir, &items).err();
         }

@@ -58,7 +58,7 @@ pub fn bind(m: &mut Model) {
 /// The agent chose to leave the composer's item: the composer is stashed (its draft kept) so
 /// that the next selection change opens the new item's composer.
 pub fn detach(m: &mut Model) {
-    update::sync_composer(m);
+    update::view::sync_composer(m);
     m.composer = None;
 }
 
@@ -85,7 +85,7 @@ pub fn reply_to_selected(m: &mut Model) -> Vec<Effect> {
     let mut fx = Vec::new();
     if m.composer.as_ref().map(|c| c.feedback_id.as_str()) != Some(sel.as_str()) {
         detach(m);
-        fx = update::selection_changed(m, None);
+        fx = update::view::selection_changed(m, None);
     }
     if m.composer.is_none() {
         m.set_status(Level::Info, "select an item to reply to");
@@ -108,9 +108,9 @@ pub fn step(m: &mut Model, delta: isize) -> Vec<Effect> {
         }
     }
     detach(m);
-    let mut fx = update::move_selection(m, |s| s.move_by(delta));
+    let mut fx = update::view::move_selection(m, |s| s.move_by(delta));
     if m.composer.is_none() {
-        fx.extend(update::selection_changed(m, None));
+        fx.extend(update::view::selection_changed(m, None));
     }
     m.focus = focus;
     if focus == Focus::Composer {
@@ -161,5 +161,5 @@ pub fn undo(m: &mut Model) -> Vec<Effect> {
         m.set_status(Level::Info, "nothing to undo");
         return vec![];
     }
-    update::draft_edited(m)
+    update::compose::draft_edited(m)
 }

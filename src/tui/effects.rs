@@ -5,8 +5,8 @@
 use super::drafts;
 use super::lint::CompiledRules;
 use super::model::{Draft, MAX_INITIAL_ITEMS};
+use super::msg::Msg;
 use super::theme::{ColorDepth, Theme};
-use super::update::Msg;
 use crate::client::{ClientError, CrmBackend, FeedbackQuery, Outbox};
 use crate::domain::api::{FeedbackPatch, NewFeedback, NewReply};
 use crate::domain::{PresenceState, Visibility};

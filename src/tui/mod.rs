@@ -17,6 +17,7 @@ pub mod keymap;
 pub mod lint;
 pub mod meter;
 pub mod model;
+pub mod msg;
 pub mod overlay;
 pub mod panes;
 pub mod policy;

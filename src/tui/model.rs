@@ -1373,6 +1373,25 @@ impl Model {
     }
 }
 
+/// Where a part goes: `Ok(label)` or `Err(why it cannot go)`, by the rule the server delivers
+/// with (`domain::recipient`), so the composer never promises a route the server refuses.
+pub fn recipient(m: &Model, fb: &Feedback, part: Visibility) -> Result<String, String> {
+    // The server routes by the item's customer, not by its author's current link.
+    let customer = match fb.customer_id.as_ref() {
+        Some(cid) if crate::domain::recipient::needs_customer(fb, part) => {
+            match m.customers.get(cid).map(|v| &v.customer) {
+                Some(Load::Loaded(c)) => Some(c),
+                Some(Load::Failed(e)) => return Err(format!("profile unavailable: {e}")),
+                _ => return Err("loading the customer's contact details…".into()),
+            }
+        }
+        _ => None,
+    };
+    crate::domain::recipient::recipient(fb, customer, part)
+        .map(|to| to.label(fb, part))
+        .map_err(|why| format!("no route: {why}"))
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     //! Deterministic feedback, customers and models for unit and snapshot tests.

@@ -87,7 +87,7 @@ pub fn refused(m: &mut Model, feedback_id: &str, key: &str, e: &crate::client::C
     };
     entry.outcome = match e {
         crate::client::ClientError::Refused { detail, .. } => BulkOutcome::Refused {
-            rules: crate::tui::update::refused_rules(e),
+            rules: refused_rules(e),
             detail: crate::tui::textutil::sanitize(detail),
         },
         other => BulkOutcome::Failed {
@@ -96,4 +96,22 @@ pub fn refused(m: &mut Model, feedback_id: &str, key: &str, e: &crate::client::C
     };
     m.marked.insert(feedback_id.to_string());
     m.dirty = true;
+}
+
+/// The rules whose errors the server would not let through (a 422 rule refusal), each once.
+pub fn refused_rules(e: &crate::client::ClientError) -> Vec<String> {
+    use crate::domain::problem::ProblemExtension;
+    let crate::client::ClientError::Refused { problem, .. } = e else {
+        return vec![];
+    };
+    let ProblemExtension::RuleViolation(r) = &problem.extension else {
+        return vec![];
+    };
+    let mut rules: Vec<String> = Vec::new();
+    for x in &r.refused {
+        if !rules.contains(&x.rule) {
+            rules.push(x.rule.clone());
+        }
+    }
+    rules
 }

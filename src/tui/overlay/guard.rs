@@ -47,7 +47,7 @@ pub fn key(m: &mut Model, kp: KeyPress, esc: bool) -> Vec<Effect> {
         {
             c.confirm_stale = true;
         }
-        return crate::tui::update::send_reply(m, view.resolve);
+        return crate::tui::update::send::send_reply(m, view.resolve);
     }
     vec![]
 }

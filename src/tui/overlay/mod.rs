@@ -30,7 +30,7 @@ pub fn key(m: &mut Model, kp: KeyPress) -> Option<Vec<Effect>> {
         Overlay::ConfirmClear => {
             m.overlay = None;
             if matches!(kp.code, KeyCode::Char('y' | 'Y')) {
-                return Some(super::update::clear_draft_now(m));
+                return Some(super::update::compose::clear_draft_now(m));
             }
             m.set_status(super::model::Level::Info, "the draft is kept");
             Some(vec![])

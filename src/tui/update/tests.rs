@@ -1,9 +1,22 @@
 use super::*;
-use crate::domain::api::{Page, Presence};
-use crate::domain::{Event, EventName, Message};
+use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState, StreamItem};
+use crate::domain::api::Presence;
+use crate::domain::api::{FeedbackDetail, FeedbackPatch, Me, NewReply, Page};
+use crate::domain::{
+    Agent, AgentRole, Channel, Department, Feedback, FeedbackStatus, Message, PresenceState, Reply,
+    ReplyPart, SentimentLabel, Transaction, TransactionKind, Visibility,
+};
+use crate::domain::{Event, EventName};
+use crate::tui::canned::{self};
+use crate::tui::effects::{Effect, Wake};
+use crate::tui::keymap::KeyPress;
 use crate::tui::keymap::Keymap;
 use crate::tui::lint::CompiledRules;
 use crate::tui::model::fixtures::*;
+use crate::tui::panes;
+use crate::tui::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::sync::Arc;
 
 fn new_model() -> Model {
     let (km, _) = Keymap::load(None, None);

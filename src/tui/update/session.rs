@@ -1,0 +1,68 @@
+use super::drafts::{save_dirty_drafts, DRAFT_DEBOUNCE_SECS};
+use super::presence::{announce, PRESENCE_REFRESH_SECS, PRESENCE_TTL_SECS};
+use super::send::{drain_outbox, OUTBOX_RETRY_SECS};
+use super::view::STATUS_SECS;
+use crate::domain::PresenceState;
+use crate::tui::effects::Effect;
+use crate::tui::model::*;
+use chrono::{DateTime, Utc};
+
+pub(crate) fn on_tick(m: &mut Model, now: DateTime<Utc>) -> Vec<Effect> {
+    let old = m.now;
+    m.now = now;
+    // Ages and SLA timers are shown to the minute: redraw only when the minute turns.
+    if old.timestamp().div_euclid(60) != now.timestamp().div_euclid(60) {
+        m.dirty = true;
+    }
+    if let Some(s) = &m.status {
+        if s.level == Level::Info && (now - s.at).num_seconds() >= STATUS_SECS {
+            m.status = None;
+            m.dirty = true;
+        }
+    }
+    let mut fx = match m.drafts_changed_at {
+        Some(at) if (now - at).num_seconds() >= DRAFT_DEBOUNCE_SECS => save_dirty_drafts(m),
+        _ => vec![],
+    };
+    // Others' presence fades when it is not refreshed; ours is refreshed before it would.
+    let before: usize = m.presence.values().map(Vec::len).sum();
+    for list in m.presence.values_mut() {
+        list.retain(|p| (now - p.at).num_seconds() < PRESENCE_TTL_SECS);
+    }
+    m.presence.retain(|_, l| !l.is_empty());
+    if m.presence.values().map(Vec::len).sum::<usize>() != before {
+        m.dirty = true;
+    }
+    if let (Some((id, st)), Some(at)) = (m.my_presence.clone(), m.my_presence_at) {
+        if st != PresenceState::Left && (now - at).num_seconds() >= PRESENCE_REFRESH_SECS {
+            fx.push(announce(m, &id, st));
+        }
+    }
+    // Replies waiting in the outbox are retried while the stream is up.
+    let waiting = m
+        .outbox
+        .iter()
+        .any(|o| o.state == SendState::Queued && o.reason.is_some());
+    let due = m
+        .outbox_drained_at
+        .is_none_or(|at| (now - at).num_seconds() >= OUTBOX_RETRY_SECS);
+    if waiting && due && m.connection == Connection::Connected {
+        fx.extend(drain_outbox(m));
+    }
+    fx
+}
+
+pub(crate) fn quit(m: &mut Model) -> Vec<Effect> {
+    let mut fx = save_dirty_drafts(m);
+    if let Some((id, state)) = m.my_presence.take() {
+        if state != PresenceState::Left {
+            fx.push(Effect::SetPresence {
+                feedback_id: id,
+                state: PresenceState::Left,
+            });
+        }
+    }
+    fx.push(Effect::Quit);
+    m.quit = true;
+    fx
+}
