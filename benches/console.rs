@@ -23,7 +23,7 @@ use earshot::domain::{
     Direction, Feedback, FeedbackStatus, HistoryEntry, HistoryKind, Identity, Message, Money,
     Preferences, Priority, SentimentLabel, Transaction, TransactionKind, Visibility,
 };
-use earshot::tui::effects::Effect;
+use earshot::tui::effect::Effect;
 use earshot::tui::keymap::{KeyPress, Keymap};
 use earshot::tui::lint::CompiledRules;
 use earshot::tui::model::Model;

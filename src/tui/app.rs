@@ -3,11 +3,13 @@
 //! effects, and draws only when the model changed, at most `FRAME` apart. An idle console
 //! writes nothing to the terminal.
 
-use super::effects::{save_drafts_now, Effect, Runner, UnsavedDrafts};
+use super::effect::{Effect, UnsavedDrafts};
 use super::model::{Level, Model};
+use super::msg::Msg;
+use super::runtime::{self, Runner, TerminalEffect};
 use super::terminal::TerminalGuard;
-use super::update::{self, Msg};
-use super::{load_config, panes, ConsoleOptions};
+use super::update;
+use super::{load_config, panes, ConsoleOptions, LoadedConfig};
 use crate::client::CrmBackend;
 use chrono::Utc;
 use crossterm::event::{Event, EventStream};
@@ -16,7 +18,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 /// Minimum time between two frames (60 fps at most).
@@ -114,12 +116,63 @@ fn run_editor(text: &str, data_dir: Option<&Path>) -> Result<String, String> {
     result
 }
 
+/// Run the console until the agent quits or a signal arrives.
 pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyhow::Result<()> {
     let cfg = load_config(&options);
     let drafts_dir = cfg.data_dir.as_deref().map(crate::paths::drafts_in);
-    let mut model = Model::new(Utc::now(), cfg.keymap, cfg.theme, random_seed());
-    model.canned = cfg.canned;
-    model.warnings = cfg.warnings;
+    let mut model = Model::new(
+        Utc::now(),
+        cfg.keymap.clone(),
+        cfg.theme.clone(),
+        random_seed(),
+    );
+    let outbox = prepare_model(&mut model, &cfg, &options, drafts_dir.as_deref());
+
+    let (tx, rx) = unbounded_channel::<Msg>();
+    let runner = Runner {
+        backend: backend.clone(),
+        tx: tx.clone(),
+        drafts_dir,
+        config_dir: cfg.config_dir.clone(),
+        depth: cfg.depth,
+        outbox,
+    };
+    let mut guard = TerminalGuard::enter(options.mouse)?;
+    let size = guard.terminal.size()?;
+    model.size = (size.width, size.height);
+
+    let mut tasks = vec![
+        spawn_events(backend.clone(), tx.clone()),
+        spawn_tick(tx.clone()),
+    ];
+    tasks.extend(spawn_signals(tx.clone()));
+    let mut console = Console {
+        model,
+        runner,
+        rx,
+        input: spawn_input(tx),
+        data_dir: cfg.data_dir.clone(),
+        stats: Stats::default(),
+        started: Instant::now(),
+        last_draw: None,
+        key_at: None,
+    };
+    let init = update::init(&mut console.model);
+    let result = console.run_loop(&mut guard, init).await;
+    console.shut_down(guard, tasks);
+    result
+}
+
+/// The model as the agent left it: configuration, drafts, the outbox's replies; returns the
+/// outbox to deliver through (none when it cannot be opened: replies then go directly).
+fn prepare_model(
+    model: &mut Model,
+    cfg: &LoadedConfig,
+    options: &ConsoleOptions,
+    drafts_dir: Option<&Path>,
+) -> Option<Arc<crate::client::Outbox>> {
+    model.canned = cfg.canned.clone();
+    model.warnings = cfg.warnings.clone();
     model.read_only = options.read_only;
     // Rows per filter slice: a tuning knob, and how the end-to-end test makes a demo-sized
     // stream go through the sliced path that 100,000 items take.
@@ -129,36 +182,12 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
     {
         model.stream.filter_slice = n;
     }
-    if let Some(dir) = &drafts_dir {
+    if let Some(dir) = drafts_dir {
         let (drafts, w) = super::drafts::load_all(dir);
         model.drafts = drafts;
         model.warnings.extend(w);
     }
-    // The outbox: what was queued before (a dead backend, a crash) is shown and delivered.
-    let outbox = cfg.data_dir.as_ref().and_then(|d| {
-        match crate::client::Outbox::open(crate::paths::outbox_in(d)) {
-            Ok(o) => Some(Arc::new(o)),
-            Err(e) => {
-                model
-                    .warnings
-                    .push(format!("{e}; replies are sent without an outbox"));
-                None
-            }
-        }
-    });
-    if let Some(o) = &outbox {
-        model.outbox_enabled = true;
-        let _ = o.prune_sent(Duration::from_secs(24 * 3600));
-        match o.entries() {
-            Ok((entries, problems)) => {
-                update::send::load_outbox(&mut model, entries);
-                model
-                    .warnings
-                    .extend(problems.into_iter().map(|e| e.to_string()));
-            }
-            Err(e) => model.warnings.push(e.to_string()),
-        }
-    }
+    let outbox = cfg.data_dir.as_ref().and_then(|d| open_outbox(model, d));
     if !model.warnings.is_empty() {
         let n = model.warnings.len();
         model.set_status(
@@ -166,165 +195,211 @@ pub async fn run(backend: Arc<dyn CrmBackend>, options: ConsoleOptions) -> anyho
             format!("{n} configuration problem(s): ? shows them"),
         );
     }
+    outbox
+}
 
-    let (tx, mut rx) = unbounded_channel::<Msg>();
-    let runner = Runner {
-        backend: backend.clone(),
-        tx: tx.clone(),
-        drafts_dir: drafts_dir.clone(),
-        config_dir: cfg.config_dir.clone(),
-        depth: cfg.depth,
-        outbox,
+/// The outbox: what was queued before (a dead backend, a crash) is shown and delivered.
+fn open_outbox(model: &mut Model, data_dir: &Path) -> Option<Arc<crate::client::Outbox>> {
+    let o = match crate::client::Outbox::open(crate::paths::outbox_in(data_dir)) {
+        Ok(o) => Arc::new(o),
+        Err(e) => {
+            model
+                .warnings
+                .push(format!("{e}; replies are sent without an outbox"));
+            return None;
+        }
     };
+    model.outbox_enabled = true;
+    let _ = o.prune_sent(Duration::from_secs(24 * 3600));
+    match o.entries() {
+        Ok((entries, problems)) => {
+            update::send::load_outbox(model, entries);
+            model
+                .warnings
+                .extend(problems.into_iter().map(|e| e.to_string()));
+        }
+        Err(e) => model.warnings.push(e.to_string()),
+    }
+    Some(o)
+}
 
-    let started = Instant::now();
-    let mut stats = Stats::default();
-    let mut guard = TerminalGuard::enter(options.mouse)?;
-    let size = guard.terminal.size()?;
-    model.size = (size.width, size.height);
+/// The running console: its state, the runtime's runner and the loop's own bookkeeping.
+struct Console {
+    model: Model,
+    runner: Runner,
+    rx: UnboundedReceiver<Msg>,
+    input: JoinHandle<()>,
+    data_dir: Option<std::path::PathBuf>,
+    stats: Stats,
+    started: Instant,
+    last_draw: Option<Instant>,
+    /// Time spent in `update` on keys since the last frame.
+    key_at: Option<Duration>,
+}
 
-    let mut input = spawn_input(tx.clone());
-    let mut tasks = vec![
-        spawn_events(backend.clone(), tx.clone()),
-        spawn_tick(tx.clone()),
-    ];
-    tasks.extend(spawn_signals(tx.clone()));
+/// Why the loop stopped.
+type LoopEnd = anyhow::Result<()>;
 
-    let mut pending = update::init(&mut model);
-    let mut last_draw: Option<Instant> = None;
-    // Time spent in `update` on keys since the last frame.
-    let mut key_at: Option<Duration> = None;
-    let result: anyhow::Result<()> = 'main: loop {
-        // Effects first: some are the terminal's.
-        for fx in std::mem::take(&mut pending) {
-            match fx {
-                Effect::Quit => break 'main Ok(()),
-                Effect::SaveDrafts(items) => {
-                    // Small files, written at once so nothing is lost if we stop right after.
-                    if let Some(dir) = &drafts_dir {
-                        if let Err(unsaved) = save_drafts_now(dir, &items) {
-                            pending
-                                .extend(update::update(&mut model, Msg::DraftsNotSaved(unsaved)));
-                        }
-                    }
+impl Console {
+    async fn run_loop(&mut self, guard: &mut TerminalGuard, init: Vec<Effect>) -> LoopEnd {
+        let mut pending = runtime::run_effects(&mut self.model, &self.runner, init);
+        loop {
+            // The terminal's effects first: they may quit or suspend the console.
+            for fx in std::mem::take(&mut pending) {
+                if let Some(end) = self.terminal_effect(guard, fx, &mut pending).await {
+                    return end;
                 }
-                Effect::Copy(text) => {
-                    if let Err(e) = guard.copy(&text) {
-                        model.set_status(Level::Error, format!("copy failed: {e}"));
-                    }
+            }
+            if !pending.is_empty() {
+                continue;
+            }
+            self.draw_if_due(guard)?;
+            let Some(batch) = self.next_batch().await else {
+                return Ok(());
+            };
+            for msg in batch {
+                pending.extend(self.step(msg)?);
+            }
+        }
+    }
+
+    /// One message through the runtime, a panic in the reducer becoming an error (the terminal
+    /// is restored and the drafts saved on the way out).
+    fn step(&mut self, msg: Msg) -> anyhow::Result<Vec<TerminalEffect>> {
+        let is_key = matches!(msg, Msg::Key(_));
+        let t = Instant::now();
+        let (model, runner) = (&mut self.model, &self.runner);
+        let fx = std::panic::catch_unwind(AssertUnwindSafe(|| runtime::step(model, runner, msg)))
+            .map_err(|_| anyhow::anyhow!("the console crashed handling an event"))?;
+        if is_key {
+            self.key_at = Some(self.key_at.unwrap_or_default() + t.elapsed());
+        }
+        Ok(fx)
+    }
+
+    /// Runs one of the terminal's effects; `Some` ends the loop.
+    async fn terminal_effect(
+        &mut self,
+        guard: &mut TerminalGuard,
+        fx: TerminalEffect,
+        pending: &mut Vec<TerminalEffect>,
+    ) -> Option<LoopEnd> {
+        match fx {
+            TerminalEffect::Quit => return Some(Ok(())),
+            TerminalEffect::Copy(text) => {
+                if let Err(e) = guard.copy(&text) {
+                    self.model
+                        .set_status(Level::Error, format!("copy failed: {e}"));
                 }
-                Effect::OpenEditor {
+            }
+            TerminalEffect::OpenEditor {
+                feedback_id,
+                part,
+                text,
+            } => {
+                self.input.abort();
+                let _ = (&mut self.input).await;
+                let edited = match guard.suspend() {
+                    Ok(()) => run_editor(&text, self.data_dir.as_deref()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = guard.resume() {
+                    return Some(Err(e.into()));
+                }
+                self.input = spawn_input(self.runner.tx.clone());
+                let msg = Msg::EditorDone {
                     feedback_id,
                     part,
-                    text,
-                } => {
-                    input.abort();
-                    let _ = (&mut input).await;
-                    let edited = match guard.suspend() {
-                        Ok(()) => run_editor(&text, cfg.data_dir.as_deref()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(e) = guard.resume() {
-                        break 'main Err(e.into());
-                    }
-                    input = spawn_input(tx.clone());
-                    let msg = Msg::EditorDone {
-                        feedback_id,
-                        part,
-                        result: edited,
-                    };
-                    pending.extend(update::update(&mut model, msg));
-                    model.dirty = true;
-                    last_draw = None;
+                    result: edited,
+                };
+                match self.step(msg) {
+                    Ok(fx) => pending.extend(fx),
+                    Err(e) => return Some(Err(e)),
                 }
-                other => runner.spawn(other),
+                self.model.dirty = true;
+                self.last_draw = None;
             }
         }
-        if !pending.is_empty() {
-            continue;
-        }
+        None
+    }
 
-        // Draw when something changed and the last frame is old enough.
-        if model.dirty {
-            let due = last_draw.map(|t| t + FRAME).unwrap_or_else(Instant::now);
-            if Instant::now() >= due {
-                let draw_started = Instant::now();
-                let drawn = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    guard
-                        .terminal
-                        .draw(|f| panes::render(f, &model))
-                        .map(|_| ())
-                }));
-                match drawn {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => break 'main Err(e.into()),
-                    Err(_) => {
-                        break 'main Err(anyhow::anyhow!("the console crashed while drawing"))
-                    }
-                }
-                model.dirty = false;
-                stats.frame(started, draw_started.elapsed(), key_at.take());
-                last_draw = Some(Instant::now());
+    /// Draws when something changed and the last frame is old enough.
+    fn draw_if_due(&mut self, guard: &mut TerminalGuard) -> LoopEnd {
+        let due = self.next_frame();
+        if !self.model.dirty || Instant::now() < due {
+            return Ok(());
+        }
+        let draw_started = Instant::now();
+        let model = &self.model;
+        let drawn = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            guard.terminal.draw(|f| panes::render(f, model)).map(|_| ())
+        }));
+        match drawn {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(anyhow::anyhow!("the console crashed while drawing")),
+        }
+        self.model.dirty = false;
+        self.stats
+            .frame(self.started, draw_started.elapsed(), self.key_at.take());
+        self.last_draw = Some(Instant::now());
+        Ok(())
+    }
+
+    fn next_frame(&self) -> Instant {
+        self.last_draw
+            .map(|t| t + FRAME)
+            .unwrap_or_else(Instant::now)
+    }
+
+    /// The next messages (up to `BATCH` of those waiting); `None` once every sender is gone.
+    async fn next_batch(&mut self) -> Option<Vec<Msg>> {
+        let first = loop {
+            if self.model.stream.filtering() && self.rx.is_empty() {
+                // A filter still being applied takes a slice per turn; keys go first.
+                break Msg::ContinueFilter;
             }
-        }
-
-        let msg = if model.stream.filtering() && rx.is_empty() {
-            // A filter still being applied takes a slice per turn; keys go first.
-            Some(Msg::ContinueFilter)
-        } else if model.dirty {
-            let due = last_draw.map(|t| t + FRAME).unwrap_or_else(Instant::now);
+            if !self.model.dirty {
+                break self.rx.recv().await?;
+            }
+            let due = self.next_frame();
             tokio::select! {
-                m = rx.recv() => m,
-                _ = tokio::time::sleep_until(due.into()) => continue,
+                m = self.rx.recv() => break m?,
+                // A frame is due: back to the loop to draw it.
+                _ = tokio::time::sleep_until(due.into()) => return Some(vec![]),
             }
-        } else {
-            rx.recv().await
         };
-        let Some(msg) = msg else { break Ok(()) };
-        let mut batch = vec![msg];
+        let mut batch = vec![first];
         while batch.len() < BATCH {
-            match rx.try_recv() {
+            match self.rx.try_recv() {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
             }
         }
-        for msg in batch {
-            let is_key = matches!(msg, Msg::Key(_));
-            let t = Instant::now();
-            match std::panic::catch_unwind(AssertUnwindSafe(|| update::update(&mut model, msg))) {
-                Ok(fx) => {
-                    if is_key {
-                        key_at = Some(key_at.unwrap_or_default() + t.elapsed());
-                    }
-                    pending.extend(fx)
-                }
-                Err(_) => {
-                    break 'main Err(anyhow::anyhow!("the console crashed handling an event"))
-                }
+        Some(batch)
+    }
+
+    /// Whatever happened, keep the drafts (the composer's too), then give the terminal back.
+    fn shut_down(mut self, guard: TerminalGuard, tasks: Vec<JoinHandle<()>>) {
+        let mut unsaved = None;
+        for f in update::drafts::save_dirty_drafts(&mut self.model) {
+            if let Effect::SaveDrafts(items) = f {
+                unsaved = self.runner.save_drafts(&items).err();
             }
         }
-    };
-
-    // Whatever happened, keep the drafts: the composer's too.
-    let mut unsaved = None;
-    for f in update::drafts::save_dirty_drafts(&mut model) {
-        if let (Effect::SaveDrafts(items), Some(dir)) = (f, &drafts_dir) {
-            unsaved = save_drafts_now(dir, &items).err();
+        self.input.abort();
+        for t in tasks {
+            t.abort();
+        }
+        drop(guard);
+        // The terminal is ours again: what could not be written goes to the screen, not away.
+        if let Some(unsaved) = unsaved.filter(|u| u.items.iter().any(|(_, d)| d.is_some())) {
+            eprint!("{}", unsaved_drafts_report(&unsaved));
+        }
+        if std::env::var_os("EARSHOT_BENCH").is_some() {
+            eprintln!("{}", self.stats.report());
         }
     }
-    input.abort();
-    for t in tasks {
-        t.abort();
-    }
-    drop(guard);
-    // The terminal is ours again: what could not be written goes to the screen, not away.
-    if let Some(unsaved) = unsaved.filter(|u| u.items.iter().any(|(_, d)| d.is_some())) {
-        eprint!("{}", unsaved_drafts_report(&unsaved));
-    }
-    if std::env::var_os("EARSHOT_BENCH").is_some() {
-        eprintln!("{}", stats.report());
-    }
-    result
 }
 
 /// The text of drafts that could not be saved on exit, for the agent to copy.

@@ -11,32 +11,12 @@
 //! what was merely loaded.
 
 use super::action::Action;
-use super::effects::Effect;
+use super::effect::Effect;
 use super::model::{Focus, Model};
 use crate::domain::api::FeedbackDetail;
 use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::Message;
-use std::collections::HashMap;
-
-/// The open conversation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Open {
-    pub feedback_id: String,
-    /// First line shown.
-    pub scroll: usize,
-    /// A reload of the thread was asked for and has not answered yet.
-    pub loading: bool,
-    /// Messages on the thread when its people were last asked for: a message by someone
-    /// unknown asks again once per new message, never in a loop.
-    pub asked_at_len: usize,
-}
-
-/// The thread's authors and participants as the server gave them.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct People {
-    pub authors: Vec<MessageAuthor>,
-    pub participants: Vec<Participant>,
-}
+pub use crate::tui::model::conversation::{Conversations, Open, People};
 
 impl People {
     pub fn author_of(&self, message_id: &str) -> Option<&MessageAuthor> {
@@ -48,15 +28,6 @@ impl People {
             .iter()
             .find(|p| p.identity.id == identity_id)
     }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Conversations {
-    pub open: Option<Open>,
-    /// Per item: the thread's people, from the last `GET /v1/feedback/{id}`.
-    pub people: HashMap<String, People>,
-    /// Per item: the newest message of its thread drawn on screen in the conversation view.
-    pub seen_up_to: HashMap<String, String>,
 }
 
 impl Conversations {

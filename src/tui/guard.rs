@@ -8,17 +8,7 @@
 
 use super::model::{Model, ThreadState};
 use crate::domain::{Direction, Message};
-
-/// What the guard overlay shows: the messages the agent has not seen, and what confirming does.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GuardView {
-    pub feedback_id: String,
-    pub messages: Vec<Message>,
-    /// Lines scrolled (the messages are shown whole, wrapped).
-    pub scroll: u16,
-    /// Confirming also resolves the item once the reply is sent (send-and-resolve).
-    pub resolve: bool,
-}
+pub use crate::tui::model::guard::GuardView;
 
 /// Whether a message is one of this agent's replies (sent from this console, or signed with
 /// the agent's name by the server).

@@ -1,6 +1,6 @@
 //! What can happen to the console: every input the reducer (`update`) takes.
 
-use super::effects::{UnsavedDrafts, Wake};
+use super::effect::{UnsavedDrafts, Wake};
 use super::lint::CompiledRules;
 use super::model::Level;
 use super::theme::Theme;

@@ -5,7 +5,7 @@
 //! The console sorts what it holds (the whole queue, up to 100,000 items): the server's list is
 //! keyset-paged by arrival only and needs no sort parameter for this.
 
-use super::model::Row;
+use super::model::row::Row;
 use crate::domain::FeedbackStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -3,24 +3,15 @@
 //! refetch [`REFRESH_DEBOUNCE_MS`] later, and events arriving meanwhile ride on that one, so a
 //! burst of arrivals costs one request.
 
-use super::effects::{Effect, Wake};
+use super::effect::{Effect, Wake};
 use super::model::{Focus, Level, Load, Model};
 use crate::client::ClientError;
 use crate::domain::metrics::{MetricsQuery, MetricsSummary, MetricsWindow};
 use crate::domain::AgentRole;
+pub use crate::tui::model::team::TeamView;
 
 /// How long after an event the summary is fetched again.
 pub const REFRESH_DEBOUNCE_MS: u64 = 2_000;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TeamView {
-    pub window: MetricsWindow,
-    pub summary: Load<MetricsSummary>,
-    /// The selected row of the breached list.
-    pub selected: usize,
-    /// A refetch is scheduled or in flight: events meanwhile need no other.
-    pub refresh_pending: bool,
-}
 
 impl TeamView {
     fn new(window: MetricsWindow) -> TeamView {

@@ -6,7 +6,7 @@
 
 use super::scroll_key;
 use crate::domain::Direction;
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::guard::{confirm_seen, GuardView};
 use crate::tui::keymap::KeyPress;
 use crate::tui::model::{Level, Model, Overlay};

@@ -5,7 +5,7 @@
 pub mod bulk_results;
 pub mod guard;
 
-use super::effects::Effect;
+use super::effect::Effect;
 use super::keymap::KeyPress;
 use super::model::{Model, Overlay};
 use crossterm::event::{KeyCode, KeyModifiers};

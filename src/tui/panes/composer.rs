@@ -28,8 +28,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
         return;
     };
     let key = |a: Action| m.keymap.keys_for(Context::Composer, a).unwrap_or_default();
-    let title =
-        crate::tui::composer_target::title(m, c.kind.as_str(), &key(Action::CycleReplyType));
+    let title = crate::tui::model::target::title(m, c.kind.as_str(), &key(Action::CycleReplyType));
     let block = pane_block(m, title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);

@@ -5,7 +5,7 @@
 use crate::client::StreamItem;
 use crate::domain::api::{Me, Page, Presence};
 use crate::domain::{EventName, PresenceState, Visibility};
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::keymap::{KeyPress, Keymap};
 use crate::tui::model::fixtures::*;
 use crate::tui::model::*;

@@ -9,7 +9,7 @@ use crate::domain::event_payload::TypedEvent;
 use crate::domain::thread::{MessageAuthor, Participant};
 use crate::domain::*;
 use crate::tui::conversation::seen_up_to;
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::fixtures::*;
 use crate::tui::model::*;
 use crate::tui::update::{update, Msg};

@@ -9,7 +9,7 @@ use super::view::{
 use crate::domain::api::FeedbackPatch;
 use crate::domain::{FeedbackStatus, Visibility};
 use crate::tui::action::Action;
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::*;
 
 /// Actions whose target is the selected item (as opposed to moving about or the view).
@@ -90,14 +90,14 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
         Action::FocusNext => {
             m.focus = m.focus.next();
             if m.focus == Focus::Composer {
-                crate::tui::composer_target::bind(m);
+                crate::tui::update::view::bind(m);
             }
             vec![]
         }
         Action::FocusPrev => {
             m.focus = m.focus.prev();
             if m.focus == Focus::Composer {
-                crate::tui::composer_target::bind(m);
+                crate::tui::update::view::bind(m);
             }
             vec![]
         }
@@ -114,17 +114,17 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
                 m.set_status(Level::Info, "select an item to reply to");
             } else {
                 m.focus = Focus::Composer;
-                crate::tui::composer_target::bind(m);
+                crate::tui::update::view::bind(m);
             }
             vec![]
         }
         // `r` answers the selected item: the agent's own choice moves the composer to it.
-        Action::Reply => crate::tui::composer_target::reply_to_selected(m),
-        Action::NextItem => crate::tui::composer_target::step(m, 1),
-        Action::PrevItem => crate::tui::composer_target::step(m, -1),
-        Action::ResolveItem => crate::tui::composer_target::resolve(m),
+        Action::Reply => crate::tui::update::target::reply_to_selected(m),
+        Action::NextItem => crate::tui::update::target::step(m, 1),
+        Action::PrevItem => crate::tui::update::target::step(m, -1),
+        Action::ResolveItem => crate::tui::update::target::resolve(m),
         Action::SendAndResolve => send_reply(m, true),
-        Action::Undo => crate::tui::composer_target::undo(m),
+        Action::Undo => crate::tui::update::target::undo(m),
         Action::ViewMine => set_view(m, ViewKind::Mine),
         Action::ViewDept => set_view(m, ViewKind::Dept),
         Action::ViewAll => set_view(m, ViewKind::All),

@@ -6,7 +6,7 @@ use super::view::{apply_filter, set_sort, set_view};
 use crate::domain::api::FeedbackPatch;
 use crate::domain::{Channel, FeedbackStatus, Override, SentimentLabel};
 use crate::tui::action::Action;
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::*;
 
 /// `:` commands. Any action name also works (`:toggle_follow`).

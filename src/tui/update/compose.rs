@@ -2,7 +2,7 @@ use super::marks::relint;
 use super::presence::announce;
 use crate::domain::{PresenceState, Transaction, TransactionKind};
 use crate::tui::canned::{self, Placeholders};
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::lint::ViolationMark;
 use crate::tui::model::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};

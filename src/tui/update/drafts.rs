@@ -1,5 +1,5 @@
 use super::view::sync_composer;
-use crate::tui::effects::{Effect, UnsavedDrafts};
+use crate::tui::effect::{Effect, UnsavedDrafts};
 use crate::tui::model::*;
 
 /// How long a draft may stay unsaved after a change.

@@ -4,7 +4,7 @@ use super::view::{ensure_customer, on_feedback, refetch};
 use crate::client::{ClientError, StreamItem};
 use crate::domain::api::FeedbackDetail;
 use crate::domain::{Message, PresenceState};
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::*;
 
 /// A message created or changed (`message.created`, `reply.status_changed`).

@@ -5,7 +5,7 @@ use super::triage::{assign_to, refresh_assign, submit_log};
 use super::view::{after_view_change, apply_filter, move_selection};
 use crate::tui::action::Context;
 use crate::tui::canned::{self};
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::keymap::{KeyPress, Lookup};
 use crate::tui::model::*;
 use crate::tui::panes;
@@ -101,7 +101,7 @@ pub(crate) fn on_paste(m: &mut Model, text: &str) -> Vec<Effect> {
             if m.focus != Focus::Composer {
                 m.focus = Focus::Composer;
             }
-            crate::tui::composer_target::bind(m);
+            crate::tui::update::view::bind(m);
             let Some(c) = m.composer.as_mut() else {
                 return vec![];
             };
@@ -161,7 +161,7 @@ pub(crate) fn on_mouse(m: &mut Model, ev: MouseEvent) -> Vec<Effect> {
                 vec![]
             } else if areas.composer.contains(at) && m.composer.is_some() {
                 m.focus = Focus::Composer;
-                crate::tui::composer_target::bind(m);
+                crate::tui::update::view::bind(m);
                 m.dirty = true;
                 vec![]
             } else {

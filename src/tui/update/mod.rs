@@ -17,6 +17,7 @@ pub mod marks;
 pub mod presence;
 pub mod send;
 pub mod session;
+pub mod target;
 pub mod triage;
 pub mod view;
 
@@ -24,7 +25,7 @@ pub use super::msg::Msg;
 pub use commands::run_command;
 pub use events::init;
 
-use super::effects::{Effect, Wake};
+use super::effect::{Effect, Wake};
 use super::model::*;
 use super::textutil::sanitize_multiline;
 use crate::domain::{PresenceState, Visibility};

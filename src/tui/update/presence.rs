@@ -1,5 +1,5 @@
 use crate::domain::PresenceState;
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::*;
 
 /// Presence not refreshed for this long is dropped.

@@ -3,7 +3,7 @@ use super::marks::{lint_context_for, mark_violations, relint, server_violations}
 use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState};
 use crate::domain::api::NewReply;
 use crate::domain::{FeedbackStatus, Message, PresenceState, Reply, ReplyPart, Visibility};
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::lint::MarkLevel;
 use crate::tui::model::*;
 use crate::tui::overlay::bulk_results::{BulkEntry, BulkOutcome, BulkReport};
@@ -450,7 +450,7 @@ pub(crate) fn on_reply_sent(
             let mut fx = clear_sent(m, &feedback_id, &key);
             if m.resolve_after.remove(&key) {
                 if let Some(fb) = m.stream.get(&feedback_id).map(|r| r.fb.clone()) {
-                    fx.push(crate::tui::composer_target::resolve_effect(&fb));
+                    fx.push(resolve_effect(&fb));
                 }
             }
             let to: Vec<String> = msgs.iter().map(|msg| msg.address.clone()).collect();
@@ -593,4 +593,16 @@ pub(crate) fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
         );
     }
     fx
+}
+
+/// The PATCH that resolves an item at the version we have.
+pub fn resolve_effect(fb: &crate::domain::Feedback) -> Effect {
+    Effect::Patch {
+        feedback_id: fb.id.clone(),
+        version: fb.version,
+        patch: crate::domain::api::FeedbackPatch {
+            status: Some(FeedbackStatus::Resolved),
+            ..Default::default()
+        },
+    }
 }

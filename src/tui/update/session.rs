@@ -3,7 +3,7 @@ use super::presence::{announce, PRESENCE_REFRESH_SECS, PRESENCE_TTL_SECS};
 use super::send::{drain_outbox, OUTBOX_RETRY_SECS};
 use super::view::STATUS_SECS;
 use crate::domain::PresenceState;
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::*;
 use chrono::{DateTime, Utc};
 

@@ -8,7 +8,7 @@ use crate::domain::{
 };
 use crate::domain::{Event, EventName};
 use crate::tui::canned::{self};
-use crate::tui::effects::{Effect, Wake};
+use crate::tui::effect::{Effect, Wake};
 use crate::tui::keymap::KeyPress;
 use crate::tui::keymap::Keymap;
 use crate::tui::lint::CompiledRules;
@@ -372,7 +372,7 @@ fn accepting_a_filter_or_acting_during_one_uses_its_final_view() {
 #[test]
 fn a_draft_that_could_not_be_saved_is_kept_marked_and_said() {
     let (mut m, _) = loaded(3);
-    let unsaved = crate::tui::effects::UnsavedDrafts {
+    let unsaved = crate::tui::effect::UnsavedDrafts {
         items: vec![("fb_00001".into(), None)],
         error: "No space left on device (os error 28)".into(),
     };
@@ -1861,7 +1861,7 @@ fn drafts_are_restored_per_item_after_a_restart() {
             _ => None,
         })
         .expect("a save");
-    crate::tui::effects::save_drafts_now(dir.path(), &items).unwrap();
+    crate::tui::runtime::save_drafts_now(dir.path(), &items).unwrap();
     // A new console: the drafts come back, each to its own item.
     let (drafts, problems) = crate::tui::drafts::load_all(dir.path());
     assert!(problems.is_empty(), "{problems:?}");

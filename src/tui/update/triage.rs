@@ -3,7 +3,7 @@ use super::view::ensure_customer;
 use crate::client::ClientError;
 use crate::domain::api::{FeedbackPatch, NewFeedback};
 use crate::domain::{Agent, AgentRole, Channel, Identity, Priority, SentimentLabel};
-use crate::tui::effects::Effect;
+use crate::tui::effect::Effect;
 use crate::tui::model::*;
 
 /// A PATCH of the selected item at the version we have (a stale version is refused and

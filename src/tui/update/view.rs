@@ -2,7 +2,7 @@ use super::marks::{relint, style_composer};
 use crate::client::ClientError;
 use crate::domain::api::Page;
 use crate::domain::{Channel, Feedback, PresenceState};
-use crate::tui::effects::{Effect, Wake};
+use crate::tui::effect::{Effect, Wake};
 use crate::tui::model::*;
 use crate::tui::panes;
 
@@ -148,7 +148,7 @@ pub(crate) fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effec
     let mut fx = Vec::new();
     sync_composer(m);
     // A composer the agent opened stays on its item: only the agent moves it.
-    let held = crate::tui::composer_target::holds(m, new.as_deref());
+    let held = crate::tui::model::target::holds(m, new.as_deref());
     if !held {
         m.composer = None;
     }
@@ -222,7 +222,7 @@ pub(crate) fn move_selection(m: &mut Model, f: impl FnOnce(&mut StreamState)) ->
     let old = m.stream.selected.clone();
     f(&mut m.stream);
     if m.focus != Focus::Composer && m.stream.selected != old {
-        crate::tui::composer_target::detach(m);
+        detach(m);
     }
     if m.follow && m.stream.selected_pos() != Some(0) {
         m.follow = false;
@@ -248,4 +248,18 @@ pub(crate) fn apply_filter(m: &mut Model, f: &str) -> Vec<Effect> {
     m.stream.now = m.now;
     m.stream.set_filter(f);
     after_view_change(m)
+}
+
+/// The agent opened the composer on its item (focus, a key typed, a paste).
+pub fn bind(m: &mut Model) {
+    if let Some(c) = m.composer.as_mut() {
+        c.bound = true;
+    }
+}
+
+/// The agent chose to leave the composer's item: the composer is stashed (its draft kept) so
+/// that the next selection change opens the new item's composer.
+pub fn detach(m: &mut Model) {
+    sync_composer(m);
+    m.composer = None;
 }
