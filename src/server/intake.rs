@@ -1,4 +1,5 @@
-//! Secrets of intake sources (`POST /v1/intake/{source}`, signed with Standard Webhooks).
+//! Secrets of intake sources (`POST /v1/intake/{source}`, signed with Standard Webhooks): who
+//! may send items, not what becomes of them (that is `service::intake`, the one intake path).
 //!
 //! Standard Webhooks signs with HMAC-SHA256 keyed with the secret itself, so whoever verifies a
 //! signature must hold the secret: a hash of it (as kept for bearer tokens) cannot verify

@@ -14,6 +14,7 @@ pub mod overload;
 pub mod ratelimit;
 pub mod routing;
 pub mod rulebook;
+mod service;
 pub mod setup;
 pub mod sse;
 pub mod store;

@@ -8,6 +8,7 @@ use crate::domain::*;
 use crate::server::auth::{ApiBytes, ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::customer_data::{self, ImportError, ImportFormat, ImportKind};
 use crate::server::error::{ApiError, ApiResult, ProblemType};
+use crate::server::service::{bounded, link as linking, MAX_ID_BYTES, MAX_QUERY_BYTES};
 use crate::server::store::AuthenticatedAgent;
 use crate::server::AppState;
 use axum::extract::State;
@@ -64,7 +65,7 @@ pub async fn search(
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<Page<Customer>>> {
     auth.require(Scope::Read)?;
-    super::feedback::bounded("/q", Some(&p.q), super::feedback::MAX_QUERY_BYTES)?;
+    bounded("/q", Some(&p.q), MAX_QUERY_BYTES)?;
     if !super::grammar::is_search(&p.q) {
         return Err(ApiError::bad_request_at(
             "/q",
@@ -148,17 +149,8 @@ pub async fn link(
     ApiJson(body): ApiJson<LinkIdentity>,
 ) -> ApiResult<Json<Identity>> {
     let agent = auth.require(Scope::Reply)?;
-    super::feedback::bounded(
-        "/customer_id",
-        Some(&body.customer_id),
-        super::feedback::MAX_ID_BYTES,
-    )?;
-    Ok(Json(
-        state
-            .store
-            .link_identity(&agent.agent.id, &id, &body.customer_id, &agent.scope())
-            .await?,
-    ))
+    let identity = linking::link(&state, agent, &id, &body.customer_id).await?;
+    Ok(Json(identity))
 }
 
 /// Changing customer records is for supervisors and admins; agents read them and link
@@ -246,11 +238,7 @@ pub async fn merge(
     ApiJson(body): ApiJson<MergeCustomers>,
 ) -> ApiResult<Json<MergeResult>> {
     let agent = require_supervisor(&auth)?;
-    super::feedback::bounded(
-        "/from",
-        Some(body.from.as_str()),
-        super::feedback::MAX_ID_BYTES,
-    )?;
+    bounded("/from", Some(body.from.as_str()), MAX_ID_BYTES)?;
     Ok(Json(
         state
             .store
@@ -350,10 +338,5 @@ pub async fn unlink(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Identity>> {
     let agent = auth.require(Scope::Reply)?;
-    Ok(Json(
-        state
-            .store
-            .unlink_identity(&agent.agent.id, &id, &agent.scope())
-            .await?,
-    ))
+    Ok(Json(linking::unlink(&state, agent, &id).await?))
 }

@@ -3,12 +3,14 @@
 //! No bearer token; the secret does nothing but sign posts of its own source. The item takes the
 //! same intake path as `POST /v1/feedback` (triage, routing, thread join, auto-link, events).
 
-use super::feedback::{intake, Origin, MAX_EXTERNAL_ID_BYTES};
+use super::created_or_repeated;
 use crate::domain::api::IntakeItem;
 use crate::domain::Feedback;
 use crate::server::auth::{body_bytes, decode_json, require_json, ApiPath};
 use crate::server::delivery::webhook::refusal_reason;
 use crate::server::error::{ApiError, ApiResult, ProblemType};
+use crate::server::service::intake::{self, Origin};
+use crate::server::service::MAX_EXTERNAL_ID_BYTES;
 use crate::server::store::{DepartmentScope, IntakeSource, Via};
 use crate::server::AppState;
 use axum::extract::{Request, State};
@@ -93,7 +95,8 @@ pub async fn receive(
             parent_external_id: None,
         },
     };
-    intake(&state, new, origin).await
+    let (feedback, created) = intake::submit(&state, new, origin).await?;
+    Ok(created_or_repeated(feedback, created))
 }
 
 /// A source has a request rate like a token.

@@ -1,10 +1,10 @@
 //! `GET /v1/metrics/summary`: the team's measures, for supervisors and admins.
 
-use super::feedback::{bounded, MAX_ID_BYTES};
 use crate::domain::metrics::{MetricsQuery, MetricsSummary};
 use crate::domain::{AgentRole, Scope};
 use crate::server::auth::{ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::service::{bounded, MAX_ID_BYTES};
 use crate::server::AppState;
 use axum::extract::State;
 use axum::Json;

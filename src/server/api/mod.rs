@@ -11,13 +11,15 @@ mod org;
 mod replies;
 
 use super::audit::{Caller, Refusal};
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
+use super::service::reply;
 use super::AppState;
+use crate::domain::Feedback;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::Method;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Json, Router};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 /// One route of the API. The router and the OpenAPI document are both built from [`ROUTES`],
@@ -293,5 +295,41 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
             "/limit",
             "limit must be between 1 and 500",
         )),
+    }
+}
+
+/// 201 with `Location` for a new item, 200 with the stored item for a repeat (a retry of the
+/// same external id or webhook id); `POST /v1/intake/{source}` answers the same way.
+pub(crate) fn created_or_repeated(feedback: Feedback, created: bool) -> Response {
+    if !created {
+        return (StatusCode::OK, Json(feedback)).into_response();
+    }
+    let location = HeaderValue::from_str(&format!("/v1/feedback/{}", feedback.id));
+    let mut response = (StatusCode::CREATED, Json(feedback)).into_response();
+    if let Ok(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// The `Idempotency-Key` of a reply request (one item's or a bulk one's).
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<String> {
+    let key = headers
+        .get("idempotency-key")
+        .ok_or_else(|| ApiError::bad_request("send an Idempotency-Key header with every reply"))?;
+    match key.to_str() {
+        Ok(key) if grammar::is_idempotency_key(key) => Ok(key.to_string()),
+        _ => Err(ApiError::bad_request(
+            "Idempotency-Key is 1 to 255 printable ASCII characters, not starting or ending with a space or a quote",
+        )),
+    }
+}
+
+/// 201 for a reply delivered now, 200 for the stored result of an earlier request.
+pub(crate) fn delivered_status(delivered: &reply::Delivered) -> StatusCode {
+    if delivered.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     }
 }

@@ -1,7 +1,7 @@
 //! Replies beyond one item: a macro to many items at once (`POST /v1/replies`), and the delivery
 //! attempts of an outbound message (`GET /v1/messages/{id}/attempts`).
 
-use super::feedback::{deliver_reply, idempotency_key, visible_feedback};
+use super::{delivered_status, idempotency_key};
 use crate::domain::api::{
     BulkItemResult, BulkReplyResults, DeliveryAttempt, NewBulkReply, NewReply, Page,
 };
@@ -9,6 +9,7 @@ use crate::domain::*;
 use crate::server::audit::Refusal;
 use crate::server::auth::{ApiJson, ApiPath, Auth};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::service::{reply, visible_feedback};
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -78,14 +79,16 @@ pub async fn bulk(
     };
     let mut results = Vec::with_capacity(bulk.feedback_ids.len());
     for id in bulk.feedback_ids {
-        let result = match deliver_reply(&state, agent, &id, &item_key(&key, &id), &reply).await {
-            Ok((status, reply)) => BulkItemResult {
+        let delivered = reply::deliver(&state, agent, &id, &item_key(&key, &id), &reply).await;
+        let result = match delivered {
+            Ok(delivered) => BulkItemResult {
                 feedback_id: id,
-                status: status.as_u16(),
-                reply: Some(reply),
+                status: delivered_status(&delivered).as_u16(),
+                reply: Some(delivered.reply),
                 problem: None,
             },
             Err(e) => {
+                let e = ApiError::from(e);
                 state
                     .refusals
                     .record(Refusal {

@@ -6,7 +6,9 @@ pub mod simulator;
 pub mod text;
 
 use super::routing::{self, RoutingRules};
+use super::service::intake::{self, Origin};
 use super::store::{Intake, NewAgent, NewCustomer, Store, StoreResult};
+use crate::domain::api::NewFeedback;
 use crate::domain::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -318,7 +320,8 @@ pub fn author_network(channel: Channel) -> Channel {
     }
 }
 
-/// Builds one routed intake for a post by `author` on `channel`, triaged by the built-in model.
+/// Builds one routed intake for a post by `author` on `channel`, triaged by the built-in model
+/// (the seed runs before the organisation's model is loaded), as the intake path builds any item.
 pub fn intake_for(
     rules: &RoutingRules,
     author: &Author,
@@ -327,59 +330,41 @@ pub fn intake_for(
     received_at: i64,
 ) -> Intake {
     let triage = routing::triage(&text);
-    intake_with(rules, triage, author, channel, text, received_at)
+    let tier = author.customer.as_ref().map(|(_, t)| t.as_str());
+    let new = new_feedback(author, channel, text, received_at);
+    intake::build(rules, triage, new, tier, received_at, &Origin::system())
 }
 
-/// Builds one routed intake with a given triage (the simulator's, from the organisation's model).
-pub fn intake_with(
-    rules: &RoutingRules,
-    triage: crate::triage::Triage,
+/// A post by `author` on `channel`, as a listening tool or an agent would send it. Offline and
+/// web authors are known by name, so their handle says where they wrote from.
+pub fn new_feedback(
     author: &Author,
     channel: Channel,
     text: String,
     received_at: i64,
-) -> Intake {
-    let score = triage.score();
-    let tier = author.customer.as_ref().map(|(_, t)| t.as_str());
-    let decision = rules.decide(&routing::facts(&text, channel, tier, &triage));
-    let (handle, name) = if channel == Channel::InPerson
-        || channel == Channel::Webchat
-        || channel == Channel::WebForm
-    {
-        (
-            format!("{} ({})", author.identity.display_name, channel),
-            author.identity.display_name.clone(),
-        )
+) -> NewFeedback {
+    let name = author.identity.display_name.clone();
+    let handle = if matches!(
+        channel,
+        Channel::InPerson | Channel::Webchat | Channel::WebForm
+    ) {
+        format!("{name} ({channel})")
     } else {
-        (
-            author.identity.handle.clone(),
-            author.identity.display_name.clone(),
-        )
+        author.identity.handle.clone()
     };
-    Intake {
-        id: None,
+    NewFeedback {
         channel,
         text,
         author_handle: handle,
-        author_name: name,
+        author_name: Some(name),
         customer_id: author.customer.as_ref().map(|(id, _)| id.clone()),
         thread_id: None,
         url: channel
             .has_public_thread()
-            .then(|| format!("https://{}.example/acme/posts/{}", channel, received_at)),
-        received_at,
+            .then(|| format!("https://{channel}.example/acme/posts/{received_at}")),
+        received_at: Some(super::store::micros_to_time(received_at)),
         external_id: None,
-        sentiment: score,
-        triage,
-        department: decision.department,
-        priority: decision.priority,
-        sla_due_at: received_at + decision.sla_hours * 3_600_000_000,
-        auto_assign: true,
-        status: FeedbackStatus::New,
-        logged_by: None,
-        via: Default::default(),
-        answered_at: None,
-        resolved_at: None,
+        parent_external_id: None,
     }
 }
 

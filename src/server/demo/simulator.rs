@@ -3,8 +3,9 @@
 //! intake path as real ones (sentiment, routing, assignment, events).
 
 use super::text::{self, Topic};
-use super::{author_network, authors, dataset, intake_with, Author};
+use super::{author_network, authors, dataset, new_feedback, Author};
 use crate::domain::Channel;
+use crate::server::service::intake::{self, Origin};
 use crate::server::AppState;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,19 +79,8 @@ async fn post(
     };
     let author = &pool[rng.gen_range(0..pool.len())];
     let body = text::post_text(rng, topic);
-    let intake = intake_with(
-        &state.routing,
-        state.triage.classify(&body),
-        author,
-        channel,
-        body,
-        state.store.now(),
-    );
-    if let Err(e) = state
-        .store
-        .create_feedback(intake, &crate::server::store::DepartmentScope::All)
-        .await
-    {
+    let new = new_feedback(author, channel, body, state.store.now());
+    if let Err(e) = intake::submit(state, new, Origin::system()).await {
         tracing::warn!(error = %e, "simulator could not post");
     }
 }
