@@ -129,6 +129,7 @@ async fn console(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     refuse_bad_token(&backend, &config).await?;
     let _guard = log_to_file();
     let options = console_options(args.look, Some(&config));
+    let backend = earshot::client::Sanitized::new(backend);
     tui::run_console(Arc::new(backend) as Arc<dyn CrmBackend>, options).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -245,6 +246,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let backend = HttpBackend::new(&running.url(), server::demo::DEMO_CONSOLE_TOKEN)?;
+    let backend = earshot::client::Sanitized::new(backend);
     let result = tui::run_console(
         Arc::new(backend) as Arc<dyn CrmBackend>,
         console_options(args.look, None),

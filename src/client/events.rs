@@ -15,8 +15,9 @@
 //!   `idle_timeout` drops it and reconnects.
 //! - Bounded: an event larger than `max_event_bytes` drops the connection rather than grow a
 //!   buffer without end; invalid UTF-8 becomes U+FFFD.
-//! - Every event is decoded once into its typed payload ([`TypedEvent`]) and then sanitised field
-//!   by field (`Sanitize for TypedEvent`), never by guessing from JSON key names.
+//! - Every event is decoded once into its typed payload ([`TypedEvent`]) and yielded as it came;
+//!   [`Sanitized`](super::Sanitized) cleans it field by field (`Sanitize for TypedEvent`), never
+//!   by guessing from JSON key names.
 
 use super::http::{clean_message, describe_error, retry_after};
 use super::StreamItem;
@@ -24,7 +25,6 @@ pub use crate::backoff::Backoff;
 use crate::domain::api::StreamReset;
 use crate::domain::event_payload::TypedEvent;
 use crate::domain::{Event, EventName};
-use crate::text::Sanitize;
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
@@ -347,10 +347,7 @@ pub(crate) fn stream(
                                 if let Some(event) = resume.accept(&raw) {
                                     delivered = true;
                                     match TypedEvent::decode(&event) {
-                                        Ok(mut typed) => {
-                                            typed.sanitize();
-                                            yield StreamItem::Event(typed);
-                                        }
+                                        Ok(typed) => yield StreamItem::Event(typed),
                                         // Counted as seen (the resume point moved on), not shown.
                                         Err(e) => tracing::warn!("event skipped: {}", clean_message(&e)),
                                     }
@@ -380,6 +377,7 @@ mod tests {
     use super::*;
     use crate::client::http::HttpBackend;
     use crate::client::CrmBackend;
+    use crate::text::Sanitize;
     use axum::body::Body;
     use axum::http::HeaderMap as AxHeaders;
     use axum::response::Response;
@@ -742,7 +740,9 @@ mod tests {
             }),
         );
         let base = crate::client::http::tests::serve(router).await;
-        let backend = HttpBackend::with_options(&base, "t", fast()).unwrap();
+        // Sanitising is the wrapper's, at the console's boundary.
+        let backend =
+            crate::client::Sanitized::new(HttpBackend::with_options(&base, "t", fast()).unwrap());
         let mut stream = backend.events(None);
         let items = collect(&mut stream, 3).await;
         use crate::domain::event_payload::EventPayload;

@@ -1,7 +1,9 @@
 //! [`HttpBackend`]: the [`CrmBackend`] over the reference server's HTTP API (DESIGN.md §3).
 //!
-//! - Every customer-supplied string in every response is sanitised here, once, at ingest
-//!   ([`crate::text::Sanitize`]); so are error details, which may quote customer text.
+//! - Responses, problems and events are decoded into the domain types and handed over as they
+//!   came: sanitising them is [`Sanitized`](super::Sanitized)'s job, once, at the console's
+//!   boundary (wrap this backend in it before showing anything). Error messages made here are
+//!   still one line and bounded ([`clean_message`]).
 //! - Statuses map to [`ClientError`]s the console can act on (see [`HttpBackend`]).
 //! - Each request has a timeout; response bodies are bounded.
 //! - `PATCH` sends `If-Match` with the item's version as an entity tag, replies send
@@ -18,7 +20,7 @@ use crate::domain::{
     Agent, Customer, Department, Feedback, HistoryEntry, Identity, PresenceState, Reply,
     Transaction,
 };
-use crate::text::{sanitize_inline, Sanitize};
+use crate::text::sanitize_inline;
 use futures::stream::BoxStream;
 use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH,
@@ -182,7 +184,7 @@ impl HttpBackend {
         }
     }
 
-    async fn json<T: DeserializeOwned + Sanitize, B: Serialize + ?Sized>(
+    async fn json<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         url: Url,
@@ -196,13 +198,12 @@ impl HttpBackend {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_etag);
         let bytes = read_limited(resp, self.inner.options.max_body_bytes).await?;
-        let mut value: T = serde_json::from_slice(&bytes)
+        let value: T = serde_json::from_slice(&bytes)
             .map_err(|e| protocol(format!("unexpected response body: {e}")))?;
-        value.sanitize();
         Ok((value, etag))
     }
 
-    async fn get<T: DeserializeOwned + Sanitize>(&self, url: Url) -> Result<T, ClientError> {
+    async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T, ClientError> {
         Ok(self
             .json::<T, ()>(Method::GET, url, None, HeaderMap::new())
             .await?
@@ -210,7 +211,7 @@ impl HttpBackend {
     }
 
     /// Every page of a list, following `next_cursor` (at most `max_pages`).
-    async fn all_pages<T: DeserializeOwned + Sanitize>(
+    async fn all_pages<T: DeserializeOwned>(
         &self,
         segments: &[&str],
     ) -> Result<Vec<T>, ClientError> {
@@ -238,15 +239,6 @@ impl HttpBackend {
             auth: self.inner.auth.clone(),
             connect_timeout: self.inner.options.request_timeout,
         }
-    }
-}
-
-impl Sanitize for RulebookSource {
-    /// The rulebook is organisation text compiled by the rule engine, not shown raw: only its
-    /// id and version (which are shown) are sanitised.
-    fn sanitize(&mut self) {
-        self.id = sanitize_inline(&self.id);
-        self.version = sanitize_inline(&self.version);
     }
 }
 
@@ -367,8 +359,8 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
 }
 
 /// Maps a non-2xx response to a [`ClientError`], with the problem's detail when there is one.
-/// The problem body is decoded once, here, into the typed shapes of `domain::problem` (and
-/// sanitised field by field): the console never reads a problem by key names.
+/// The problem body is decoded once, here, into the typed shapes of `domain::problem`
+/// ([`Sanitized`](super::Sanitized) cleans them): the console never reads a problem by key names.
 pub(crate) async fn error_from_response(resp: reqwest::Response, max: usize) -> ClientError {
     let status = resp.status();
     let retry = retry_after(resp.headers());
@@ -434,14 +426,12 @@ fn typed_problem(status: StatusCode, parsed: Option<Problem>) -> ServerProblem {
         tracing::warn!("problem {}: {}", sanitize_inline(&kind), clean_message(&e));
         ProblemExtension::None
     });
-    let mut problem = ServerProblem {
+    ServerProblem {
         status: status.as_u16(),
         kind,
         errors: p.errors,
         extension,
-    };
-    problem.sanitize();
-    problem
+    }
 }
 
 fn header(name: HeaderName, value: &str) -> Result<HeaderMap, ClientError> {
@@ -918,8 +908,10 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn responses_are_parsed_and_sanitised_at_ingest() {
-        let (b, seen) = backend().await;
-        b.health().await.unwrap();
+        let (http, seen) = backend().await;
+        http.health().await.unwrap();
+        // Sanitising is the wrapper's, at the console's boundary.
+        let b = crate::client::Sanitized::new(http);
         let me = b.me().await.unwrap();
         assert_eq!(me.agent.name, "Ann");
         let detail = b.feedback("fb_1").await.unwrap();
@@ -984,7 +976,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn replies_carry_the_idempotency_key_and_refusals_keep_the_problem() {
-        let (b, seen) = backend().await;
+        let (http, seen) = backend().await;
+        let b = crate::client::Sanitized::new(http);
         let reply = NewReply {
             parts: vec![ReplyPart {
                 visibility: Visibility::Public,

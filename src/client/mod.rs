@@ -10,12 +10,14 @@ pub mod events;
 pub mod fsutil;
 pub mod http;
 pub mod outbox;
+pub mod sanitize;
 
 pub use config::{ConfigError, ConfigFlags, ConnectionConfig};
 pub use drafts::DraftStore;
 pub use events::EventStreamOptions;
 pub use http::{HttpBackend, HttpOptions};
 pub use outbox::{DrainReport, Outbox, OutboxEntry, OutboxState};
+pub use sanitize::Sanitized;
 
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
