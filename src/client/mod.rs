@@ -10,6 +10,7 @@ pub mod events;
 pub mod fsutil;
 pub mod http;
 pub mod outbox;
+mod wire;
 
 pub use config::{ConfigError, ConfigFlags, ConnectionConfig};
 pub use drafts::DraftStore;
