@@ -831,9 +831,15 @@ async fn the_stale_send_guard_stops_a_reply_to_a_changed_thread() {
     let jonas_base = seen(&s.get(&format!("/v1/feedback/{fid}"), JONAS).await.body);
     assert_eq!(alice_base, jonas_base);
     // Jonas replies first.
-    let jonas = s.reply(fid, JONAS, "j-1", json!({"parts": [{"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."}],
-               "base_message_id": jonas_base}))
-    .await;
+    let jonas = s
+        .reply(
+            fid,
+            JONAS,
+            "j-1",
+            json!({"parts": [{"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."}],
+                   "base_message_id": jonas_base}),
+        )
+        .await;
     assert_eq!(jonas.status, StatusCode::CREATED, "{}", jonas.body);
     // Alice's send on the old view is stopped, with what changed.
     let alice_body =
@@ -1018,8 +1024,14 @@ async fn the_demo_delivers_to_its_loopback_sink_which_checks_signatures() {
         .expect("a demo item with a public thread")
         .clone();
     let fid = item["id"].as_str().unwrap();
-    let sent = s.reply(fid, token, "demo-1", json!({"parts": [{"visibility": "public", "body": "Thanks for letting us know, we are on it."}]}))
-    .await;
+    let sent = s
+        .reply(
+            fid,
+            token,
+            "demo-1",
+            json!({"parts": [{"visibility": "public", "body": "Thanks for letting us know, we are on it."}]}),
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     let id = ids(&sent.body).remove(0);
     let statuses = final_statuses(&mut events, std::slice::from_ref(&id)).await;

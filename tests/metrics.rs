@@ -85,7 +85,12 @@ impl Org {
         let id = &self.items[item];
         let r = self
             .server
-            .reply(id, token, &format!("reply-{item}"), json!({"parts": [{"visibility": visibility, "body": "Thank you, we are looking into this now."}]}))
+            .reply(
+                id,
+                token,
+                &format!("reply-{item}"),
+                json!({"parts": [{"visibility": visibility, "body": "Thank you, we are looking into this now."}]}),
+            )
             .await;
         assert!(r.status.is_success(), "{}", r.body);
     }
@@ -870,7 +875,12 @@ async fn prometheus_counts_deliveries_by_status() {
         .await;
     let id = item["id"].as_str().unwrap();
     let r = server
-        .reply(id, ALICE, "delivered-1", json!({"parts": [{"visibility": "public", "body": "Thank you, we are looking into this now."}]}))
+        .reply(
+            id,
+            ALICE,
+            "delivered-1",
+            json!({"parts": [{"visibility": "public", "body": "Thank you, we are looking into this now."}]}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     let org = Org {

@@ -118,7 +118,12 @@ async fn own(s: &TestServer, department: &'static str) -> Owned {
         .await;
     assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
     let reply = s
-        .reply(&item, SAM, &format!("setup-{department}"), json!({"parts": [{"visibility": "direct", "body": format!("{private}: we are on it")}]}))
+        .reply(
+            &item,
+            SAM,
+            &format!("setup-{department}"),
+            json!({"parts": [{"visibility": "direct", "body": format!("{private}: we are on it")}]}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let message = reply.body["messages"][0]["id"]
