@@ -37,8 +37,13 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+// The pty tests' harness; a bench cannot import tests/common as a crate.
+#[path = "../tests/common/pty.rs"]
+mod pty;
 
 const BIG: usize = 100_000;
 const BASE: usize = 1_000;
@@ -1076,57 +1081,31 @@ fn vim_bytes(w: u16, h: u16) -> Option<(usize, usize)> {
 }
 
 fn vim_run(w: u16, h: u16, extra: &[&str]) -> Option<usize> {
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-    use std::io::Read;
-    use std::sync::mpsc;
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: h,
-            cols: w,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .ok()?;
-    let mut cmd = CommandBuilder::new("vim");
+    let mut cmd = portable_pty::CommandBuilder::new("vim");
     cmd.args(["-u", "NONE", "-N", "-n"]);
     cmd.args(extra);
     cmd.env("TERM", "xterm-256color");
-    let mut reader = pair.master.try_clone_reader().ok()?;
-    let mut writer = pair.master.take_writer().ok()?;
-    let mut child = pair.slave.spawn_command(cmd).ok()?;
-    drop(pair.slave);
-    let (tx, rx) = mpsc::channel::<usize>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(n).is_err() {
-                break;
-            }
-        }
-    });
+    let mut term = pty::Pty::spawn(cmd, h, w).ok()?;
     // Bytes until the terminal has been quiet for `quiet`.
-    let settle = |quiet: Duration| -> usize {
+    let settle = |rx: &std::sync::mpsc::Receiver<pty::Chunk>, quiet: Duration| -> usize {
         let mut n = 0;
-        while let Ok(k) = rx.recv_timeout(quiet) {
-            n += k;
+        while let Ok(chunk) = rx.recv_timeout(quiet) {
+            n += chunk.bytes.len();
         }
         n
     };
-    settle(Duration::from_millis(800));
-    writer.write_all(b"i").ok()?;
-    writer.flush().ok()?;
-    settle(Duration::from_millis(200));
+    settle(&term.rx, Duration::from_millis(800));
+    term.write(b"i").ok()?;
+    settle(&term.rx, Duration::from_millis(200));
     let mut sizes = Vec::new();
     for b in REPLY.bytes().filter(u8::is_ascii_graphic).take(60) {
-        writer.write_all(&[b]).ok()?;
-        writer.flush().ok()?;
-        sizes.push(settle(Duration::from_millis(80)));
+        term.write(&[b]).ok()?;
+        sizes.push(settle(&term.rx, Duration::from_millis(80)));
     }
-    let _ = writer.write_all(b"\x1b:q!\r");
-    let _ = writer.flush();
+    let _ = term.write(b"\x1b:q!\r");
     std::thread::sleep(Duration::from_millis(200));
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = term.child.kill();
+    let _ = term.child.wait();
     let m = median(sizes);
     (m > 0).then_some(m)
 }
@@ -1179,105 +1158,60 @@ fn parse_debug_duration(s: &str) -> Option<Duration> {
 }
 
 fn run_demo(bin: &str, home: &std::path::Path, timeout: Duration) -> Result<Run, String> {
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-    use std::io::Read;
-    use std::sync::mpsc;
     let (rows, cols) = (24, 80);
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .map_err(|e| e.to_string())?;
-    let mut cmd = CommandBuilder::new(bin);
-    cmd.arg("demo");
-    cmd.env("HOME", home);
-    cmd.env("XDG_DATA_HOME", home.join("data"));
-    cmd.env("XDG_CONFIG_HOME", home.join("config"));
-    cmd.env("XDG_STATE_HOME", home.join("state"));
-    cmd.env("TERM", "xterm-256color");
+    let mut cmd = pty::earshot_command(bin, &["demo"], home);
     cmd.env("EARSHOT_BENCH", "1");
-    cmd.cwd(home);
-    let mut reader = pair.master.try_clone_reader().map_err(|e| e.to_string())?;
-    let mut writer = pair.master.take_writer().map_err(|e| e.to_string())?;
-    let spawned = Instant::now();
-    let mut child = pair.slave.spawn_command(cmd).map_err(|e| e.to_string())?;
-    drop(pair.slave);
-    // The reader stamps each event as the bytes arrive (no polling delay).
-    enum Seen {
-        First(Duration),
-        Loaded(Duration),
-        Bytes(Vec<u8>),
-    }
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _keep = pair.master;
-        let mut vt = vt100::Parser::new(rows, cols, 0);
-        let (mut first, mut loaded) = (false, false);
-        let mut buf = [0u8; 16384];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let at = spawned.elapsed();
-            vt.process(&buf[..n]);
-            if !loaded {
-                let screen = vt.screen().contents();
-                if !first && screen.contains("Stream") {
-                    first = true;
-                    let _ = tx.send(Seen::First(at));
-                }
-                if stream_loaded(&screen) {
-                    loaded = true;
-                    let _ = tx.send(Seen::Loaded(at));
-                }
-            }
-            if tx.send(Seen::Bytes(buf[..n].to_vec())).is_err() {
-                break;
-            }
-        }
-    });
+    let mut term = pty::Pty::spawn(cmd, rows, cols)?;
+    // Each chunk is stamped by the reader as it arrived (no polling delay): parsing it here
+    // does not move the figures.
+    let mut vt = vt100::Parser::new(rows, cols, 0);
     let end = Instant::now() + timeout;
     let (mut first, mut loaded) = (None, None);
     let mut out = Vec::new();
     let mut quit_sent = false;
     loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(Seen::First(t)) => first = Some(t),
-            Ok(Seen::Loaded(t)) => loaded = Some(t),
-            Ok(Seen::Bytes(b)) => out.extend(b),
+        match term.rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(chunk) => {
+                if loaded.is_none() {
+                    let at = chunk.at.duration_since(term.spawned);
+                    vt.process(&chunk.bytes);
+                    let screen = vt.screen().contents();
+                    if first.is_none() && screen.contains("Stream") {
+                        first = Some(at);
+                    }
+                    if stream_loaded(&screen) {
+                        loaded = Some(at);
+                    }
+                }
+                out.extend(chunk.bytes);
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         if loaded.is_some() && !quit_sent {
             // Let it settle a moment, then quit as an agent would.
             std::thread::sleep(Duration::from_millis(200));
-            writer.write_all(b"q").map_err(|e| e.to_string())?;
-            writer.flush().map_err(|e| e.to_string())?;
+            term.write(b"q").map_err(|e| e.to_string())?;
             quit_sent = true;
         }
         if quit_sent {
-            if let Ok(Some(_)) = child.try_wait() {
+            if let Ok(Some(_)) = term.child.try_wait() {
                 // Drain what the reader still has (the EARSHOT_BENCH line).
                 std::thread::sleep(Duration::from_millis(100));
-                while let Ok(s) = rx.try_recv() {
-                    if let Seen::Bytes(b) = s {
-                        out.extend(b);
-                    }
+                while let Ok(chunk) = term.rx.try_recv() {
+                    out.extend(chunk.bytes);
                 }
                 break;
             }
         }
         if Instant::now() > end {
-            let _ = child.kill();
+            let _ = term.child.kill();
             let mut vt = vt100::Parser::new(rows, cols, 0);
             vt.process(&out);
             return Err(format!("timed out; screen:\n{}", vt.screen().contents()));
         }
     }
-    let _ = child.wait();
+    let _ = term.child.wait();
     let text = String::from_utf8_lossy(&out);
     let reported = text
         .find("earshot bench: first frame ")

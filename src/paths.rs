@@ -37,6 +37,11 @@ pub fn state_dir() -> PathBuf {
     })
 }
 
+/// The user's home directory, for `~/` in paths written in the config file.
+pub fn home_dir() -> Option<PathBuf> {
+    etcetera::home_dir().ok()
+}
+
 /// The console's log file, `earshot.log` in the state directory.
 pub fn console_log() -> PathBuf {
     state_dir().join("earshot.log")

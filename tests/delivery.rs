@@ -191,23 +191,6 @@ async fn start_delivering(toml: &str) -> TestServer {
     start_with(test_db().await, move |c| c.outbound = Some(outbound)).await
 }
 
-async fn reply(
-    s: &TestServer,
-    token: &str,
-    feedback_id: &str,
-    key: &str,
-    body: Value,
-) -> common::Reply {
-    s.call(
-        Method::POST,
-        &format!("/v1/feedback/{feedback_id}/replies"),
-        Some(token),
-        Some(body),
-        &[("Idempotency-Key", key)],
-    )
-    .await
-}
-
 fn both_parts() -> Value {
     json!({"parts": [
         {"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."},
@@ -280,7 +263,7 @@ async fn parts_arrive_signed_once_each_and_statuses_stream_back() {
         .feedback(SAM, "x", "@ann", "My kettle is broken, help")
         .await;
     let fid = item["id"].as_str().unwrap();
-    let sent = reply(&s, SAM, fid, "k-1", both_parts()).await;
+    let sent = s.reply(fid, SAM, "k-1", both_parts()).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     assert!(sent.body["messages"]
         .as_array()
@@ -350,7 +333,9 @@ async fn a_failing_receiver_is_retried_with_backoff() {
         .await;
     let body =
         json!({"parts": [{"visibility": "public", "body": "Sorry to hear that! We are on it."}]});
-    let sent = reply(&s, SAM, item["id"].as_str().unwrap(), "k-1", body).await;
+    let sent = s
+        .reply(item["id"].as_str().unwrap(), SAM, "k-1", body)
+        .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     let id = ids(&sent.body).remove(0);
     let statuses = final_statuses(&mut events, std::slice::from_ref(&id)).await;
@@ -400,7 +385,9 @@ async fn failures_are_reported_with_the_reason_after_bounded_retries() {
     let item = s
         .feedback(SAM, "x", "@ben", "question about my kettle")
         .await;
-    let sent = reply(&s, SAM, item["id"].as_str().unwrap(), "k-1", both_parts()).await;
+    let sent = s
+        .reply(item["id"].as_str().unwrap(), SAM, "k-1", both_parts())
+        .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     let message_ids = ids(&sent.body);
     assert_eq!(sent.body["messages"][1]["channel"], "email");
@@ -844,22 +831,22 @@ async fn the_stale_send_guard_stops_a_reply_to_a_changed_thread() {
     let jonas_base = seen(&s.get(&format!("/v1/feedback/{fid}"), JONAS).await.body);
     assert_eq!(alice_base, jonas_base);
     // Jonas replies first.
-    let jonas = reply(
-        &s,
-        JONAS,
-        fid,
-        "j-1",
-        json!({"parts": [{"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."}],
-               "base_message_id": jonas_base}),
-    )
-    .await;
+    let jonas = s
+        .reply(
+            fid,
+            JONAS,
+            "j-1",
+            json!({"parts": [{"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."}],
+                   "base_message_id": jonas_base}),
+        )
+        .await;
     assert_eq!(jonas.status, StatusCode::CREATED, "{}", jonas.body);
     // Alice's send on the old view is stopped, with what changed.
     let alice_body =
         json!({"parts": [{"visibility": "public", "body": "Sorry! Could you send us a DM?"}]});
     let mut stale_body = alice_body.clone();
     stale_body["base_message_id"] = json!(alice_base);
-    let stale = reply(&s, ALICE, fid, "a-1", stale_body).await;
+    let stale = s.reply(fid, ALICE, "a-1", stale_body).await;
     assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
     assert_eq!(stale.headers["content-type"], "application/problem+json");
     assert!(stale.body["type"]
@@ -877,23 +864,23 @@ async fn the_stale_send_guard_stops_a_reply_to_a_changed_thread() {
         "nothing delivered"
     );
     // Jonas's own later reply does not trip his guard on his own message.
-    let own = reply(
-        &s,
-        JONAS,
-        fid,
-        "j-2",
-        json!({"parts": [{"visibility": "public", "body": "Following up here."}],
+    let own = s
+        .reply(
+            fid,
+            JONAS,
+            "j-2",
+            json!({"parts": [{"visibility": "public", "body": "Following up here."}],
                "base_message_id": jonas_base}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
     // A base that is not in the thread is a client error.
     let mut bogus = alice_body.clone();
     bogus["base_message_id"] = json!("msg_nope");
-    let r = reply(&s, ALICE, fid, "a-x", bogus).await;
+    let r = s.reply(fid, ALICE, "a-x", bogus).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     // Alice confirms: the same request without base_message_id (same key) goes through.
-    let confirmed = reply(&s, ALICE, fid, "a-1", alice_body).await;
+    let confirmed = s.reply(fid, ALICE, "a-1", alice_body).await;
     assert_eq!(confirmed.status, StatusCode::CREATED, "{}", confirmed.body);
     let detail = s.get(&format!("/v1/feedback/{fid}"), ALICE).await;
     assert_eq!(detail.body["thread"].as_array().unwrap().len(), 4);
@@ -1037,14 +1024,14 @@ async fn the_demo_delivers_to_its_loopback_sink_which_checks_signatures() {
         .expect("a demo item with a public thread")
         .clone();
     let fid = item["id"].as_str().unwrap();
-    let sent = reply(
-        &s,
-        token,
-        fid,
-        "demo-1",
-        json!({"parts": [{"visibility": "public", "body": "Thanks for letting us know, we are on it."}]}),
-    )
-    .await;
+    let sent = s
+        .reply(
+            fid,
+            token,
+            "demo-1",
+            json!({"parts": [{"visibility": "public", "body": "Thanks for letting us know, we are on it."}]}),
+        )
+        .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     let id = ids(&sent.body).remove(0);
     let statuses = final_statuses(&mut events, std::slice::from_ref(&id)).await;

@@ -16,7 +16,7 @@ use common::intake::*;
 use common::*;
 use earshot::domain::Channel;
 use earshot::server::delivery::OutboundConfig;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -608,12 +608,11 @@ async fn outbound_webhooks_say_which_post_they_answer_and_the_thread_root() {
     assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
     let child_id = child.body["id"].as_str().unwrap();
     let reply = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{child_id}/replies"),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "public", "body": "Sorry! We are on it."}]})),
-            &[("Idempotency-Key", "answer-801")],
+        .reply(
+            child_id,
+            ALICE,
+            "answer-801",
+            json!({"parts": [{"visibility": "public", "body": "Sorry! We are on it."}]}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);

@@ -85,12 +85,11 @@ impl Org {
         let id = &self.items[item];
         let r = self
             .server
-            .call(
-                Method::POST,
-                &format!("/v1/feedback/{id}/replies"),
-                Some(token),
-                Some(json!({"parts": [{"visibility": visibility, "body": "Thank you, we are looking into this now."}]})),
-                &[("Idempotency-Key", &format!("reply-{item}"))],
+            .reply(
+                id,
+                token,
+                &format!("reply-{item}"),
+                json!({"parts": [{"visibility": visibility, "body": "Thank you, we are looking into this now."}]}),
             )
             .await;
         assert!(r.status.is_success(), "{}", r.body);
@@ -876,12 +875,11 @@ async fn prometheus_counts_deliveries_by_status() {
         .await;
     let id = item["id"].as_str().unwrap();
     let r = server
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "public", "body": "Thank you, we are looking into this now."}]})),
-            &[("Idempotency-Key", "delivered-1")],
+        .reply(
+            id,
+            ALICE,
+            "delivered-1",
+            json!({"parts": [{"visibility": "public", "body": "Thank you, we are looking into this now."}]}),
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);

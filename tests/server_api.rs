@@ -377,12 +377,11 @@ async fn another_departments_item_is_not_found_on_every_route() {
         .await;
     assert_problem(&patch, StatusCode::NOT_FOUND);
     let reply = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "direct", "body": "hi"}]})),
-            &[("Idempotency-Key", "k1")],
+        .reply(
+            id,
+            ALICE,
+            "k1",
+            json!({"parts": [{"visibility": "direct", "body": "hi"}]}),
         )
         .await;
     assert_problem(&reply, StatusCode::NOT_FOUND);
@@ -579,12 +578,11 @@ async fn direct_parts_go_to_a_consented_channel() {
         .await;
     let id = item["id"].as_str().unwrap();
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some(SAM),
-            Some(json!({"parts": [{"visibility": "direct", "body": "Hi Ben"}]})),
-            &[("Idempotency-Key", "k")],
+        .reply(
+            id,
+            SAM,
+            "k",
+            json!({"parts": [{"visibility": "direct", "body": "Hi Ben"}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -597,12 +595,11 @@ async fn direct_parts_go_to_a_consented_channel() {
         .await;
     let chat_id = chat["id"].as_str().unwrap();
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{chat_id}/replies"),
-            Some(SAM),
-            Some(json!({"parts": [{"visibility": "direct", "body": "Yes, it is"}]})),
-            &[("Idempotency-Key", "k-chat")],
+        .reply(
+            chat_id,
+            SAM,
+            "k-chat",
+            json!({"parts": [{"visibility": "direct", "body": "Yes, it is"}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -612,25 +609,16 @@ async fn direct_parts_go_to_a_consented_channel() {
     let call = s.post("/v1/feedback", SAM, json!({"channel": "phone", "author_handle": "+1 555 0100", "text": "my kettle is noisy"})).await;
     let cid = call.body["id"].as_str().unwrap();
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{cid}/replies"),
-            Some(SAM),
-            Some(json!({"parts": [{"visibility": "public", "body": "hello"}]})),
-            &[("Idempotency-Key", "k2")],
+        .reply(
+            cid,
+            SAM,
+            "k2",
+            json!({"parts": [{"visibility": "public", "body": "hello"}]}),
         )
         .await;
     assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
     let bad = json!({"parts": [{"visibility": "public", "body": "a"}, {"visibility": "public", "body": "b"}]});
-    let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some(SAM),
-            Some(bad),
-            &[("Idempotency-Key", "k3")],
-        )
-        .await;
+    let r = s.reply(id, SAM, "k3", bad).await;
     assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
     s.stop().await;
 }

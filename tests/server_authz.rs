@@ -118,12 +118,11 @@ async fn own(s: &TestServer, department: &'static str) -> Owned {
         .await;
     assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
     let reply = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{item}/replies"),
-            Some(SAM),
-            Some(json!({"parts": [{"visibility": "direct", "body": format!("{private}: we are on it")}]})),
-            &[("Idempotency-Key", &format!("setup-{department}"))],
+        .reply(
+            &item,
+            SAM,
+            &format!("setup-{department}"),
+            json!({"parts": [{"visibility": "direct", "body": format!("{private}: we are on it")}]}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
@@ -519,12 +518,11 @@ async fn a_thread_split_across_departments_shows_each_only_its_own() {
     let base = view.body["thread"][0]["id"].as_str().unwrap().to_string();
     // The stale-send guard counts only what Alice can see: the billing post is not "news".
     let reply = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{root_id}/replies"),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "direct", "body": "on it"}], "base_message_id": base})),
-            &[("Idempotency-Key", "split-thread")],
+        .reply(
+            root_id,
+            ALICE,
+            "split-thread",
+            json!({"parts": [{"visibility": "direct", "body": "on it"}], "base_message_id": base}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
@@ -533,13 +531,12 @@ async fn a_thread_split_across_departments_shows_each_only_its_own() {
     let billing_view = s.get(&format!("/v1/feedback/{joined_id}"), BILAL).await;
     let billing_message = billing_view.body["thread"][0]["id"].as_str().unwrap();
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{root_id}/replies"),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "direct", "body": "again"}],
-                        "base_message_id": billing_message})),
-            &[("Idempotency-Key", "split-thread-2")],
+        .reply(
+            root_id,
+            ALICE,
+            "split-thread-2",
+            json!({"parts": [{"visibility": "direct", "body": "again"}],
+                        "base_message_id": billing_message}),
         )
         .await;
     assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);

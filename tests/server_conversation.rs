@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use earshot::domain::api::{FeedbackDetail, Page};
 use earshot::domain::{Customer, Direction, Feedback};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 async fn post(s: &TestServer, handle: &str, text: &str, thread: Option<&str>) -> Feedback {
@@ -50,12 +50,11 @@ async fn a_public_thread_names_every_author_and_its_participants_with_roles() {
     .await;
     // A colleague answers in public.
     let reply = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{}/replies", first.id),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "public", "body": "Sorry, we are on it."}]})),
-            &[("Idempotency-Key", "conv-1")],
+        .reply(
+            &first.id,
+            ALICE,
+            "conv-1",
+            json!({"parts": [{"visibility": "public", "body": "Sorry, we are on it."}]}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);

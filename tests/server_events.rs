@@ -115,15 +115,7 @@ async fn a_reply_streams_its_messages_then_the_item_in_order() {
         {"visibility": "public", "body": "Sorry to hear that! We have sent you a DM."},
         {"visibility": "direct", "body": "Hi, a replacement is on its way."}
     ]});
-    let r = s
-        .call(
-            reqwest::Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some(SAM),
-            Some(body),
-            &[("Idempotency-Key", "order-1")],
-        )
-        .await;
+    let r = s.reply(id, SAM, "order-1", body).await;
     assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
     let mut got = Vec::new();
     for _ in 0..3 {

@@ -416,12 +416,11 @@ async fn requests_that_change_nothing_change_nothing() {
     assert_problem(&r, StatusCode::FORBIDDEN);
     // An unknown field inside a reply part is refused, not ignored.
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some(ALICE),
-            Some(json!({"parts": [{"visibility": "direct", "body": "hi", "bcc": "everyone"}]})),
-            &[("Idempotency-Key", "unknown-field")],
+        .reply(
+            id,
+            ALICE,
+            "unknown-field",
+            json!({"parts": [{"visibility": "direct", "body": "hi", "bcc": "everyone"}]}),
         )
         .await;
     assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);

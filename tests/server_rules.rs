@@ -6,19 +6,8 @@
 mod common;
 
 use common::*;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-async fn reply(s: &TestServer, token: &str, id: &str, key: &str, body: Value) -> Reply {
-    s.call(
-        Method::POST,
-        &format!("/v1/feedback/{id}/replies"),
-        Some(token),
-        Some(body),
-        &[("Idempotency-Key", key)],
-    )
-    .await
-}
 
 #[tokio::test]
 async fn the_rulebook_in_force_is_served_and_compiles_on_the_client() {
@@ -40,7 +29,7 @@ async fn delivery_refuses_errors_and_names_them() {
     let id = item["id"].as_str().unwrap();
     // A card number in public: an error that cannot be overridden.
     let body = json!({"parts": [{"visibility": "public", "body": "Your card 4111 1111 1111 1111 was charged."}]});
-    let r = reply(&s, SAM, id, "k1", body).await;
+    let r = s.reply(id, SAM, "k1", body).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(
         r.body["type"].as_str().unwrap().rsplit('/').next(),
@@ -59,7 +48,7 @@ async fn delivery_refuses_errors_and_names_them() {
         "overrides": [{"rule": "PII-CARD", "reason": "the customer asked us to confirm it"}]
     });
     assert_eq!(
-        reply(&s, SAM, id, "k2", with_override).await.status,
+        s.reply(id, SAM, "k2", with_override).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     // Nothing was delivered.
@@ -75,14 +64,14 @@ async fn overrides_follow_the_policy_and_are_recorded() {
     let id = item["id"].as_str().unwrap();
     let text = "Please email us at ann.t@gmail.com so we can help.";
     // Email in public: an error that supervisors and admins may override with a 15-char reason.
-    let plain = reply(
-        &s,
-        SAM,
-        id,
-        "a",
-        json!({"parts": [{"visibility": "public", "body": text}]}),
-    )
-    .await;
+    let plain = s
+        .reply(
+            id,
+            SAM,
+            "a",
+            json!({"parts": [{"visibility": "public", "body": text}]}),
+        )
+        .await;
     assert_eq!(
         plain.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -94,7 +83,7 @@ async fn overrides_follow_the_policy_and_are_recorded() {
         .unwrap()
         .to_string();
     let short = json!({"parts": [{"visibility": "public", "body": text}], "overrides": [{"rule": rule, "reason": "ok"}]});
-    let r = reply(&s, SAM, id, "b", short).await;
+    let r = s.reply(id, SAM, "b", short).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         r.body["violations"]["refused"][0]["reason"]["code"],
@@ -105,14 +94,14 @@ async fn overrides_follow_the_policy_and_are_recorded() {
     let alice_item = s.feedback(SAM, "x", "@ann", "how do I pair my plug").await;
     let alice_id = alice_item["id"].as_str().unwrap();
     if alice_item["department"] == "support" {
-        let r = reply(&s, ALICE, alice_id, "c", good.clone()).await;
+        let r = s.reply(alice_id, ALICE, "c", good.clone()).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
             r.body["violations"]["refused"][0]["reason"]["code"],
             "role_not_permitted"
         );
     }
-    let r = reply(&s, SAM, id, "d", good).await;
+    let r = s.reply(id, SAM, "d", good).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let audit = s.store().audit_entries("rule.override").await.unwrap();
     assert_eq!(audit.len(), 1);
@@ -132,7 +121,7 @@ async fn a_draft_checked_against_another_version_is_sent_back() {
     let item = s.feedback(SAM, "x", "@ann", "my kettle is broken").await;
     let id = item["id"].as_str().unwrap();
     let body = json!({"parts": [{"visibility": "public", "body": "Sorry about that, we will sort it out."}], "rulebook_version": "1999.01.01"});
-    let r = reply(&s, SAM, id, "v", body).await;
+    let r = s.reply(id, SAM, "v", body).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         r.body["type"].as_str().unwrap().rsplit('/').next(),

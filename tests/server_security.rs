@@ -56,12 +56,11 @@ async fn a_token_without_a_scope_gets_403() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/feedback/{id}/replies"),
-            Some("tok_wallboard"),
-            Some(json!({"parts": [{"visibility": "direct", "body": "hi"}]})),
-            &[("Idempotency-Key", "k")],
+        .reply(
+            id,
+            "tok_wallboard",
+            "k",
+            json!({"parts": [{"visibility": "direct", "body": "hi"}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);

@@ -7,126 +7,35 @@
 //! - A console restarted with a reply queued in its outbox while the backend is down delivers
 //!   it exactly once when the backend comes up.
 
-use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-use std::io::{Read, Write};
-use std::sync::mpsc;
+mod common;
+
+use common::pty::{earshot_command, Console};
 use std::time::{Duration, Instant};
-
-struct Screen {
-    parser: vt100::Parser,
-    rx: mpsc::Receiver<Vec<u8>>,
-}
-
-impl Screen {
-    fn pump(&mut self) {
-        while let Ok(bytes) = self.rx.try_recv() {
-            self.parser.process(&bytes);
-        }
-    }
-
-    fn text(&mut self) -> String {
-        self.pump();
-        self.parser.screen().contents()
-    }
-
-    /// Wait until the screen shows one of `needles`; returns which.
-    fn wait_for(&mut self, needles: &[&str], timeout: Duration) -> Result<usize, String> {
-        let end = Instant::now() + timeout;
-        loop {
-            let t = self.text();
-            if let Some(i) = needles.iter().position(|n| t.contains(n)) {
-                return Ok(i);
-            }
-            if Instant::now() > end {
-                return Err(format!("timed out waiting for {needles:?}; screen:\n{t}"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
 
 const MARKER: &str = "Thanks for your patience, we are on it";
 
-fn spawn_console(
-    home: &std::path::Path,
-    args: &[&str],
-) -> (
-    Box<dyn portable_pty::Child + Send + Sync>,
-    Screen,
-    Box<dyn Write + Send>,
-) {
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 30,
-            cols: 100,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_earshot"));
-    cmd.args(args);
-    cmd.env("HOME", home);
-    cmd.env("XDG_DATA_HOME", home.join("data"));
-    cmd.env("XDG_CONFIG_HOME", home.join("config"));
-    cmd.env("XDG_STATE_HOME", home.join("state"));
-    cmd.env("TERM", "xterm-256color");
+fn spawn_console(home: &std::path::Path, args: &[&str]) -> Console {
+    let mut cmd = earshot_command(env!("CARGO_BIN_EXE_earshot"), args, home);
     cmd.env("EDITOR", "true");
     // Filter in slices of 16 rows, as with 100,000 items: the loop must finish the job.
     cmd.env("EARSHOT_FILTER_SLICE", "16");
-    cmd.cwd(home);
-    let child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let writer = pair.master.take_writer().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _keep = pair.master;
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let screen = Screen {
-        parser: vt100::Parser::new(30, 100, 0),
-        rx,
-    };
-    (child, screen, writer)
-}
-
-fn keys(writer: &mut Box<dyn Write + Send>, bytes: &[u8]) {
-    writer.write_all(bytes).unwrap();
-    writer.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    let mut console = Console::spawn_command(cmd, 30, 100);
+    console.settle = Duration::from_millis(150);
+    console
 }
 
 /// Quit with `q` and wait for the process; the terminal must be given back.
-fn quit(
-    mut child: Box<dyn portable_pty::Child + Send + Sync>,
-    screen: &mut Screen,
-    writer: &mut Box<dyn Write + Send>,
-) {
-    keys(writer, b"\x1b");
+fn quit(console: &mut Console) {
+    console.keys(b"\x1b");
     std::thread::sleep(Duration::from_millis(200));
-    keys(writer, b"q");
-    let end = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    console.keys(b"q");
+    let status = console.wait_exit(Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(100));
-    screen.pump();
+    console.pump();
     let status = status.expect("the console quits on q");
     assert!(status.success(), "exit status {status:?}");
     assert!(
-        !screen.parser.screen().alternate_screen(),
+        !console.parser.screen().alternate_screen(),
         "the terminal was not restored"
     );
 }
@@ -255,27 +164,27 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
     let server = serve_demo(&home.path().join("demo.db"), home.path());
     let token = "es_demo_farah";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (child, mut screen, mut writer) = spawn_console(
+    let mut console = spawn_console(
         home.path(),
         &["console", "--url", &server.url, "--token", token],
     );
 
     let result = (|| -> Result<(), String> {
-        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
-        screen.wait_for(&["● live"], Duration::from_secs(30))?;
+        console.wait_for_any(&["Stream · "], Duration::from_secs(60))?;
+        console.wait_for_any(&["● live"], Duration::from_secs(30))?;
         // Filter the stream: the loop applies the filter between keys, in slices, and the
         // title settles on the final count. (First let the selected item's thread and profile
         // load: their answers would finish the filter too, and this is about the loop.)
         std::thread::sleep(Duration::from_millis(1500));
         // (The prompt stays open: Enter would finish the filter at once.)
-        keys(&mut writer, b"/kettle");
-        screen.wait_for(&["/kettle"], Duration::from_secs(10))?;
+        console.keys(b"/kettle");
+        console.wait_for_any(&["/kettle"], Duration::from_secs(10))?;
         let settled = Instant::now() + Duration::from_secs(10);
-        while screen.text().contains("filtering") && Instant::now() < settled {
+        while console.text().contains("filtering") && Instant::now() < settled {
             std::thread::sleep(Duration::from_millis(50));
-            screen.pump();
+            console.pump();
         }
-        let text = screen.text();
+        let text = console.text();
         // The title counts the rows left against all of them ("all 146/2691 · /kettle").
         let narrowed = text
             .lines()
@@ -288,16 +197,16 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
         if text.contains("filtering") || !narrowed {
             return Err(format!("the filter did not settle; screen:\n{text}"));
         }
-        keys(&mut writer, b"\x1b");
+        console.keys(b"\x1b");
         // Move through the stream, then try items until one can be answered from here.
-        keys(&mut writer, b"j");
-        keys(&mut writer, b"k");
+        console.keys(b"j");
+        console.keys(b"k");
         for attempt in 0..8 {
-            keys(&mut writer, b"j");
-            keys(&mut writer, b"r");
-            keys(&mut writer, format!("{MARKER} ({attempt}).").as_bytes());
-            keys(&mut writer, b"\x13"); // C-s
-            match screen.wait_for(
+            console.keys(b"j");
+            console.keys(b"r");
+            console.keys(format!("{MARKER} ({attempt}).").as_bytes());
+            console.keys(b"\x13"); // C-s
+            match console.wait_for_any(
                 &[
                     "reply sent",
                     "cannot send",
@@ -310,9 +219,9 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
             )? {
                 0 => return Ok(()),
                 4 | 5 => {
-                    keys(&mut writer, b"\x13");
-                    if screen
-                        .wait_for(&["reply sent"], Duration::from_secs(20))
+                    console.keys(b"\x13");
+                    if console
+                        .wait_for_any(&["reply sent"], Duration::from_secs(20))
                         .is_ok()
                     {
                         return Ok(());
@@ -321,20 +230,20 @@ fn console_sends_a_reply_that_reaches_the_servers_thread() {
                 _ => {}
             }
             // Not answerable (no route, or a rule): clear the draft and try the next item.
-            keys(&mut writer, b"\x0b"); // C-k clears the draft
-            keys(&mut writer, b"\x1b");
+            console.keys(b"\x0b"); // C-k clears the draft
+            console.keys(b"\x1b");
             std::thread::sleep(Duration::from_millis(100));
             if attempt == 7 {
                 return Err(format!(
                     "no item could be answered; screen:\n{}",
-                    screen.text()
+                    console.text()
                 ));
             }
         }
         Ok(())
     })();
-    let shown = screen.text();
-    quit(child, &mut screen, &mut writer);
+    let shown = console.text();
+    quit(&mut console);
     result.unwrap();
     assert!(shown.contains("reply sent"), "{shown}");
 
@@ -413,10 +322,9 @@ fn a_restarted_console_delivers_its_queued_reply_once_when_the_backend_is_up() {
         .unwrap();
 
     // The console starts with the backend still down: the reply is shown, queued.
-    let (child, mut screen, mut writer) =
-        spawn_console(home.path(), &["console", "--url", &base, "--token", token]);
+    let mut console = spawn_console(home.path(), &["console", "--url", &base, "--token", token]);
     let result = (|| -> Result<(), String> {
-        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
+        console.wait_for_any(&["Stream · "], Duration::from_secs(60))?;
         std::thread::sleep(Duration::from_secs(2));
         let e = Outbox::open(&outbox_dir)
             .unwrap()
@@ -437,7 +345,7 @@ fn a_restarted_console_delivers_its_queued_reply_once_when_the_backend_is_up() {
         })
     });
     let delivered = result.and_then(|_| {
-        screen.wait_for(&["● live"], Duration::from_secs(60))?;
+        console.wait_for_any(&["● live"], Duration::from_secs(60))?;
         let end = Instant::now() + Duration::from_secs(30);
         loop {
             let n = rt.block_on(outbound_with(&base, token, &item, &text));
@@ -447,7 +355,7 @@ fn a_restarted_console_delivers_its_queued_reply_once_when_the_backend_is_up() {
             if Instant::now() > end {
                 break Err(format!(
                     "the queued reply never arrived; screen:\n{}",
-                    screen.text()
+                    console.text()
                 ));
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -455,8 +363,8 @@ fn a_restarted_console_delivers_its_queued_reply_once_when_the_backend_is_up() {
     });
     // Give a doubled send every chance to show up, then quit.
     std::thread::sleep(Duration::from_secs(2));
-    let shown = screen.text();
-    quit(child, &mut screen, &mut writer);
+    let shown = console.text();
+    quit(&mut console);
     assert_eq!(delivered.unwrap(), 1, "{shown}");
     let e = Outbox::open(&outbox_dir)
         .unwrap()
@@ -468,13 +376,12 @@ fn a_restarted_console_delivers_its_queued_reply_once_when_the_backend_is_up() {
 
     // A second start finds nothing to send; the same key again is answered with the stored
     // reply, never delivered twice.
-    let (child, mut screen, mut writer) =
-        spawn_console(home.path(), &["console", "--url", &base, "--token", token]);
-    screen
-        .wait_for(&["● live"], Duration::from_secs(60))
+    let mut console = spawn_console(home.path(), &["console", "--url", &base, "--token", token]);
+    console
+        .wait_for_any(&["● live"], Duration::from_secs(60))
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    quit(child, &mut screen, &mut writer);
+    quit(&mut console);
     rt.block_on(async {
         let http = HttpBackend::new(&base, token).unwrap();
         let again = http
@@ -544,30 +451,30 @@ fn the_conversation_view_shows_a_colleagues_reply_and_one_that_arrives_live() {
     ));
     assert_eq!(status, 201, "{reply}");
 
-    let (child, mut screen, mut writer) = spawn_console(
+    let mut console = spawn_console(
         home.path(),
         &["console", "--url", &server.url, "--token", "es_demo_farah"],
     );
     let result = (|| -> Result<(), String> {
-        screen.wait_for(&["Stream · "], Duration::from_secs(60))?;
-        screen.wait_for(&["● live"], Duration::from_secs(30))?;
-        keys(&mut writer, b"/ZQX-4711");
-        screen.wait_for(&["/ZQX-4711"], Duration::from_secs(10))?;
+        console.wait_for_any(&["Stream · "], Duration::from_secs(60))?;
+        console.wait_for_any(&["● live"], Duration::from_secs(30))?;
+        console.keys(b"/ZQX-4711");
+        console.wait_for_any(&["/ZQX-4711"], Duration::from_secs(10))?;
         // Enter accepts the filter; once the prompt is gone (the stream's key hints are back),
         // Enter on the row opens its conversation. (Generous waits: a debug build on a busy
         // machine.)
-        keys(&mut writer, b"\r");
-        screen.wait_for(&[" STREAM "], Duration::from_secs(20))?;
-        keys(&mut writer, b"\r");
-        screen.wait_for(&["Conversation · @kettle_kim"], Duration::from_secs(30))?;
-        keys(&mut writer, b"z");
-        screen.wait_for(
+        console.keys(b"\r");
+        console.wait_for_any(&[" STREAM "], Duration::from_secs(20))?;
+        console.keys(b"\r");
+        console.wait_for_any(&["Conversation · @kettle_kim"], Duration::from_secs(30))?;
+        console.keys(b"z");
+        console.wait_for_any(
             &["We are sending a new lid today, Kim."],
             Duration::from_secs(15),
         )?;
-        screen.wait_for(&["Alice Martin (colleague)"], Duration::from_secs(5))?;
-        if !screen.text().contains("the lid will not close anymore") {
-            return Err(format!("the whole post is not shown:\n{}", screen.text()));
+        console.wait_for_any(&["Alice Martin (colleague)"], Duration::from_secs(5))?;
+        if !console.text().contains("the lid will not close anymore") {
+            return Err(format!("the whole post is not shown:\n{}", console.text()));
         }
         // A second colleague's answer arrives while the conversation is open.
         let (status, body) = rt.block_on(post_json(
@@ -580,17 +487,17 @@ fn the_conversation_view_shows_a_colleagues_reply_and_one_that_arrives_live() {
         if status != 201 {
             return Err(format!("second reply refused: {status} {body}"));
         }
-        keys(&mut writer, b"G");
-        screen.wait_for(
+        console.keys(b"G");
+        console.wait_for_any(
             &["Tracking for the lid follows by email."],
             Duration::from_secs(15),
         )?;
-        screen.wait_for(&["Jonas Berg (colleague)"], Duration::from_secs(5))?;
+        console.wait_for_any(&["Jonas Berg (colleague)"], Duration::from_secs(5))?;
         // Esc goes back to the stream.
-        keys(&mut writer, b"\x1b");
-        screen.wait_for(&["Stream · "], Duration::from_secs(5))?;
+        console.keys(b"\x1b");
+        console.wait_for_any(&["Stream · "], Duration::from_secs(5))?;
         Ok(())
     })();
-    quit(child, &mut screen, &mut writer);
+    quit(&mut console);
     result.unwrap();
 }

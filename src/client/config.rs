@@ -198,7 +198,7 @@ pub fn check_file(path: &Path) -> Vec<String> {
 
 fn expand_path(raw: &str, base: Option<&Path>) -> PathBuf {
     if let Some(rest) = raw.strip_prefix("~/") {
-        if let Ok(home) = etcetera::home_dir() {
+        if let Some(home) = crate::paths::home_dir() {
             return home.join(rest);
         }
     }

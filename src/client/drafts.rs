@@ -10,14 +10,12 @@
 //!   (`tui::model::Draft`: `store.save(id, &draft)`, `store.load::<Draft>(id)`).
 
 use super::fsutil::{
-    decode_file_stem, encode_file_stem, quarantine, remove_durably, write_private_atomic,
+    decode_file_stem, encode_file_stem, read_json_or_quarantine, remove_durably,
+    write_private_atomic, UnreadableFile,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// Draft files larger than this are not read (they are not drafts).
-const MAX_DRAFT_BYTES: u64 = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DraftError {
@@ -30,6 +28,23 @@ pub enum DraftError {
         kept_at: Option<PathBuf>,
         message: String,
     },
+}
+
+impl From<UnreadableFile> for DraftError {
+    fn from(e: UnreadableFile) -> Self {
+        match e {
+            UnreadableFile::Io { path, message } => DraftError::Io { path, message },
+            UnreadableFile::Corrupt {
+                path,
+                kept_at,
+                message,
+            } => DraftError::Corrupt {
+                path,
+                kept_at,
+                message,
+            },
+        }
+    }
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> DraftError {
@@ -83,7 +98,7 @@ impl DraftStore {
 
     /// The draft of `feedback_id`, if there is one. A corrupt file is moved aside and reported.
     pub fn load<T: DeserializeOwned>(&self, feedback_id: &str) -> Result<Option<T>, DraftError> {
-        read_or_quarantine(&self.path_for(feedback_id))
+        Ok(read_json_or_quarantine(&self.path_for(feedback_id))?)
     }
 
     /// Removes the draft of `feedback_id` (after sending it, or when emptied); none is fine.
@@ -110,46 +125,14 @@ impl DraftStore {
             let Some(id) = decode_file_stem(stem) else {
                 continue;
             };
-            match read_or_quarantine(&entry.path()) {
+            match read_json_or_quarantine(&entry.path()) {
                 Ok(Some(d)) => listing.drafts.push((id, d)),
                 Ok(None) => {}
-                Err(e) => listing.problems.push(e),
+                Err(e) => listing.problems.push(e.into()),
             }
         }
         listing.drafts.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(listing)
-    }
-}
-
-/// Reads a JSON file; `Ok(None)` when absent; a file that is not valid `T` is quarantined.
-pub(crate) fn read_or_quarantine<T: DeserializeOwned>(
-    path: &Path,
-) -> Result<Option<T>, DraftError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path, e)),
-    };
-    let parsed = if meta.len() > MAX_DRAFT_BYTES {
-        Err(format!("over {MAX_DRAFT_BYTES} bytes"))
-    } else {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice::<T>(&bytes).map_err(|e| e.to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err(path, e)),
-        }
-    };
-    match parsed {
-        Ok(v) => Ok(Some(v)),
-        Err(message) => {
-            let kept_at = quarantine(path).ok();
-            tracing::warn!(path = %path.display(), kept_at = ?kept_at, "unreadable file moved aside");
-            Err(DraftError::Corrupt {
-                path: path.to_path_buf(),
-                kept_at,
-                message,
-            })
-        }
     }
 }
 

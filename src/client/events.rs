@@ -19,9 +19,9 @@
 //!   [`Sanitized`](super::Sanitized) cleans it field by field (`Sanitize for TypedEvent`), never
 //!   by guessing from JSON key names.
 
-use super::http::{clean_message, describe_error, retry_after};
+use super::wire::{clean_message, describe_error, error_from_response, retry_after};
 use super::StreamItem;
-pub use crate::backoff::Backoff;
+use crate::backoff::Backoff;
 use crate::domain::api::StreamReset;
 use crate::domain::event_payload::TypedEvent;
 use crate::domain::{Event, EventName};
@@ -311,7 +311,7 @@ async fn connect(endpoint: &Endpoint, last_seq: Option<i64>) -> Attempt {
     let wait = retry_after(resp.headers())
         .map(Duration::from_secs)
         .unwrap_or(Duration::ZERO);
-    let error = super::http::error_from_response(resp, 64 * 1024).await;
+    let error = error_from_response(resp, 64 * 1024).await;
     let at_least = match status {
         StatusCode::TOO_MANY_REQUESTS => wait,
         // A refused token will not heal by itself soon: no need to knock often.

@@ -1,7 +1,9 @@
 //! Files the console writes: private (0600 files in 0700 directories on unix), atomic
 //! (temp file, fsync, rename, fsync of the directory), so that a crash leaves either the old
-//! content or the new, and no other user can read a token, a draft or a queued reply.
+//! content or the new, and no other user can read a token, a draft or a queued reply. Read
+//! back, a JSON file that is not what it should be is moved aside, never overwritten.
 
+use serde::de::DeserializeOwned;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -112,6 +114,64 @@ pub fn quarantine(path: &Path) -> io::Result<PathBuf> {
         sync_dir(dir)?;
     }
     Ok(target)
+}
+
+/// JSON files of ours larger than this are not read (no draft or queued reply is this big).
+const MAX_JSON_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Why a JSON file of ours could not be read; each store turns it into its own error.
+#[derive(Debug)]
+pub enum UnreadableFile {
+    Io {
+        path: PathBuf,
+        message: String,
+    },
+    /// Not valid JSON of the expected type; the file now lives at `kept_at` (when it could be
+    /// moved).
+    Corrupt {
+        path: PathBuf,
+        kept_at: Option<PathBuf>,
+        message: String,
+    },
+}
+
+fn unreadable(path: &Path, e: io::Error) -> UnreadableFile {
+    UnreadableFile::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads a JSON file; `Ok(None)` when absent; a file that is not valid `T` is quarantined.
+pub fn read_json_or_quarantine<T: DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<T>, UnreadableFile> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(path, e)),
+    };
+    let parsed = if meta.len() > MAX_JSON_FILE_BYTES {
+        Err(format!("over {MAX_JSON_FILE_BYTES} bytes"))
+    } else {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice::<T>(&bytes).map_err(|e| e.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(path, e)),
+        }
+    };
+    match parsed {
+        Ok(v) => Ok(Some(v)),
+        Err(message) => {
+            let kept_at = quarantine(path).ok();
+            tracing::warn!(path = %path.display(), kept_at = ?kept_at, "unreadable file moved aside");
+            Err(UnreadableFile::Corrupt {
+                path: path.to_path_buf(),
+                kept_at,
+                message,
+            })
+        }
+    }
 }
 
 /// The permission bits other users have on `path` (group and world), on unix; 0 elsewhere.

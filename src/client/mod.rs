@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod http;
 pub mod outbox;
 pub mod sanitize;
+mod wire;
 
 pub use config::{ConfigError, ConfigFlags, ConnectionConfig};
 pub use drafts::DraftStore;

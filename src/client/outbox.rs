@@ -9,10 +9,12 @@
 //! refused it, the item is gone...). [`Outbox::drain`] sends what is queued through any
 //! [`CrmBackend`].
 
-use super::drafts::{read_or_quarantine, DraftError};
-use super::events::Backoff;
-use super::fsutil::{decode_file_stem, encode_file_stem, remove_durably, write_private_atomic};
+use super::fsutil::{
+    decode_file_stem, encode_file_stem, read_json_or_quarantine, remove_durably,
+    write_private_atomic, UnreadableFile,
+};
 use super::{ClientError, CrmBackend};
+use crate::backoff::Backoff;
 use crate::domain::api::NewReply;
 use crate::domain::Reply;
 use chrono::{DateTime, Utc};
@@ -70,11 +72,11 @@ pub enum OutboxError {
     BadKey(String),
 }
 
-impl From<DraftError> for OutboxError {
-    fn from(e: DraftError) -> Self {
+impl From<UnreadableFile> for OutboxError {
+    fn from(e: UnreadableFile) -> Self {
         match e {
-            DraftError::Io { path, message } => OutboxError::Io { path, message },
-            DraftError::Corrupt {
+            UnreadableFile::Io { path, message } => OutboxError::Io { path, message },
+            UnreadableFile::Corrupt {
                 path,
                 kept_at,
                 message,
@@ -197,7 +199,7 @@ impl Outbox {
     /// The entry with `key`, if any (a corrupt one is moved aside and reported).
     pub fn get(&self, key: &str) -> Result<Option<OutboxEntry>, OutboxError> {
         check_key(key)?;
-        Ok(read_or_quarantine(&self.path_for(key))?)
+        Ok(read_json_or_quarantine(&self.path_for(key))?)
     }
 
     /// Every entry, oldest first, and the files that could not be read (moved aside).
@@ -213,7 +215,7 @@ impl Outbox {
             if name.starts_with('.') || decode_file_stem(stem).is_none() {
                 continue;
             }
-            match read_or_quarantine::<OutboxEntry>(&item.path()) {
+            match read_json_or_quarantine::<OutboxEntry>(&item.path()) {
                 Ok(Some(e)) => entries.push(e),
                 Ok(None) => {}
                 Err(e) => problems.push(e.into()),

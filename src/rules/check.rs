@@ -1,9 +1,11 @@
 //! Checking one draft part: resolve the applicable rules (cached per context), scan the text
 //! once with each engine, then let each rule judge its own hits.
 
-use super::compile::{Compiled, Condition, Counter, Kind, Role, Rule, VOCABULARY};
+use super::counters;
 use super::detectors::{self, Amount, Detector, Link};
-use super::{counters, CheckContext, DraftPart, Level, Violation};
+use super::draft::{CheckContext, DraftPart};
+use super::ir::{Cap, Compiled, Condition, Counter, Kind, Role, Rule, VOCABULARY};
+use crate::domain::verdict::{Level, Violation};
 use crate::domain::Visibility;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -411,7 +413,7 @@ fn amount_caps(
     own: &[Hit],
     ctx: &CheckContext,
     window: usize,
-    caps: &[(String, super::compile::Cap)],
+    caps: &[(String, Cap)],
 ) -> Vec<Found> {
     let Some(tier) = &ctx.tier else {
         return Vec::new();

@@ -1,164 +1,20 @@
-//! Compiles raw rulebook files into matchers built once per rulebook version.
+//! Compiles raw rulebook files into the compiled form of `ir`, built once per rulebook version.
 //!
-//! All literals go into one Aho-Corasick automaton and all regexes into one `RegexSet`, each
-//! entry remembering which rules own it and in what role; a check scans the text once per engine
-//! and hands each rule its own hits.
+//! The driver: header, conditions, override policies and each rule; `kinds` compiles each kind's
+//! fields and `matchers` the two engines. All literals go into one Aho-Corasick automaton and all
+//! regexes into one `RegexSet`, each entry remembering which rules own it and in what role; a
+//! check scans the text once per engine and hands each rule its own hits.
 
-use super::detectors::Detector;
+use super::error::RulebookError;
+use super::ir::{Compiled, Condition, Example, LitOwner, Role, Rule, VOCABULARY};
 use super::kinds::{check_fields, compile_kind, default_message};
-use super::matchers::{compile_regex, LiteralBuilder, RegexBuilderSet};
-use super::parse::{self, RawCondition, RawFile, RawOverride, RawRule, SList, SString, Source};
-use super::{Level, OverridePolicy, RulebookError};
-use crate::domain::{AgentRole, Channel, SentimentLabel, Visibility};
-use aho_corasick::AhoCorasick;
-use regex::{Regex, RegexSet};
-use rust_decimal::Decimal;
+use super::matchers::{LiteralBuilder, RegexBuilderSet, RuleCx};
+use super::parse::{self, non_empty, non_negative};
+use super::parse::{RawCondition, RawFile, RawOverride, RawRule, SList, SString, Source};
+use crate::domain::verdict::{Level, OverridePolicy};
+use crate::domain::AgentRole;
 use std::collections::HashMap;
 use std::str::FromStr;
-
-/// The owner id used for `[vocabulary] accept` literals, which belong to no rule.
-pub(crate) const VOCABULARY: u32 = u32::MAX;
-
-pub(crate) struct Compiled {
-    pub id: String,
-    pub version: String,
-    pub rules: Vec<Rule>,
-    pub literals: Literals,
-    pub regexes: Regexes,
-}
-
-pub(crate) struct Rule {
-    pub id: String,
-    pub level: Level,
-    pub message: String,
-    pub when: Condition,
-    pub unless: Option<Condition>,
-    pub policy: OverridePolicy,
-    pub kind: Kind,
-    pub examples: Vec<Example>,
-    /// Index of the file the rule came from, to locate example failures.
-    pub file: usize,
-}
-
-pub(crate) struct Example {
-    pub text: String,
-    pub bad: bool,
-    pub offset: usize,
-}
-
-pub(crate) enum Kind {
-    Phrase {
-        fix: Option<String>,
-    },
-    Substitute {
-        swaps: Vec<String>,
-    },
-    Pattern {
-        fix: Option<String>,
-    },
-    Pii {
-        detector: Detector,
-        region: Option<phonenumber::country::Id>,
-        keep_last: Option<usize>,
-    },
-    AmountCap {
-        window_words: usize,
-        caps: Vec<(String, Cap)>,
-    },
-    Length {
-        counter: Counter,
-        max: usize,
-        warn_at: Option<usize>,
-    },
-    Links {
-        allow: Vec<String>,
-    },
-    Require {
-        any_of: Vec<String>,
-        triggered: bool,
-        append: Option<String>,
-    },
-    Count {
-        token: String,
-        max: usize,
-    },
-}
-
-impl Kind {
-    /// Kinds judged on the whole text, which exceptions and vocabulary cannot excuse.
-    pub fn is_whole_text(&self) -> bool {
-        matches!(self, Kind::Length { .. } | Kind::Require { .. })
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Cap {
-    pub amount: Option<Decimal>,
-    pub percent: Option<Decimal>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Counter {
-    XWeighted,
-    Sms,
-    Graphemes,
-}
-
-/// Empty lists do not constrain.
-#[derive(Debug, Default)]
-pub(crate) struct Condition {
-    pub channel: Vec<Channel>,
-    pub visibility: Vec<Visibility>,
-    pub tier: Vec<String>,
-    pub tags: Vec<String>,
-    pub department: Vec<String>,
-    pub language: Vec<String>,
-    pub sentiment: Vec<SentimentLabel>,
-}
-
-impl Condition {
-    pub fn is_empty(&self) -> bool {
-        self.channel.is_empty()
-            && self.visibility.is_empty()
-            && self.tier.is_empty()
-            && self.tags.is_empty()
-            && self.department.is_empty()
-            && self.language.is_empty()
-            && self.sentiment.is_empty()
-    }
-}
-
-/// What a literal or regex entry means to the rule that owns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Role {
-    Phrase,
-    Swap(u32),
-    Exception,
-    Trigger,
-    AnyOf,
-    Vocabulary,
-    Pattern,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LitOwner {
-    pub rule: u32,
-    pub role: Role,
-    /// Case-sensitive: the automaton is ASCII-case-insensitive, so exact owners re-compare.
-    pub exact: bool,
-}
-
-pub(crate) struct Literals {
-    pub ac: Option<AhoCorasick>,
-    pub patterns: Vec<String>,
-    pub owners: Vec<Vec<LitOwner>>,
-}
-
-pub(crate) struct Regexes {
-    pub set: Option<RegexSet>,
-    pub each: Vec<Regex>,
-    pub owners: Vec<Vec<(u32, Role)>>,
-}
 
 /// Compiles the files of one rulebook (one file, or a directory's files in order).
 pub(crate) fn compile(files: &[(String, String)]) -> Result<Compiled, RulebookError> {
@@ -285,40 +141,6 @@ fn compile_rules(
         rules.push(compile_rule(&mut ctx, raw, policy, file)?);
     }
     Ok(rules)
-}
-
-/// What compiling one rule needs besides the rule itself.
-pub(super) struct RuleCx<'a> {
-    pub(super) src: Source<'a>,
-    pub(super) index: u32,
-    pub(super) literals: &'a mut LiteralBuilder,
-    pub(super) regexes: &'a mut RegexBuilderSet,
-}
-
-impl RuleCx<'_> {
-    pub(super) fn literal(&mut self, text: &str, role: Role, ignore_case: bool) {
-        let owner = LitOwner {
-            rule: self.index,
-            role,
-            exact: !ignore_case,
-        };
-        if ignore_case {
-            self.literals.add_case_insensitive(text, owner);
-        } else {
-            self.literals.add_exact(text, owner);
-        }
-    }
-
-    pub(super) fn regex(
-        &mut self,
-        pattern: &SString,
-        role: Role,
-        unicode: bool,
-    ) -> Result<(), RulebookError> {
-        let compiled = compile_regex(self.src, pattern, unicode)?;
-        self.regexes.add(compiled, self.index, role);
-        Ok(())
-    }
 }
 
 fn compile_rule(
@@ -505,39 +327,4 @@ fn override_policy(
         policy.min_reason_chars = min_value;
     }
     Ok(policy)
-}
-
-pub(super) fn non_negative(
-    src: Source<'_>,
-    value: &toml::Spanned<i64>,
-) -> Result<usize, RulebookError> {
-    usize::try_from(*value.get_ref())
-        .map_err(|_| src.error(value.span(), "must be a non-negative integer"))
-}
-
-pub(super) fn non_empty(src: Source<'_>, value: &SString, what: &str) -> Result<(), RulebookError> {
-    if value.get_ref().trim().is_empty() {
-        return Err(src.error(value.span(), format!("{what} must not be empty")));
-    }
-    Ok(())
-}
-
-/// An allowed link domain, written bare ("acme.com"), stored lowercase.
-pub(super) fn domain(src: Source<'_>, value: &SString) -> Result<String, RulebookError> {
-    let d = value
-        .get_ref()
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    let bad = d.is_empty() || d.contains(['/', ':', ' ', '@']) || d.starts_with('.');
-    if bad {
-        return Err(src.error(
-            value.span(),
-            format!(
-                "`{}` is not a bare domain such as acme.com",
-                value.get_ref()
-            ),
-        ));
-    }
-    Ok(d)
 }

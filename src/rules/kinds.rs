@@ -1,10 +1,10 @@
 //! Per-kind compilation: which fields each kind takes, and what they compile to.
 
-use super::compile::{domain, non_empty, non_negative};
-use super::compile::{Cap, Counter, Kind, Role, RuleCx};
 use super::detectors::Detector;
-use super::parse::{RawRule, SString, Source};
-use super::RulebookError;
+use super::error::RulebookError;
+use super::ir::{Cap, Counter, Kind, Role};
+use super::matchers::RuleCx;
+use super::parse::{non_empty, non_negative, RawRule, SString, Source};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -298,4 +298,24 @@ pub(super) fn default_message(kind: &Kind) -> &'static str {
         Kind::Require { .. } => "Required text missing: '{expected}'.",
         Kind::Count { .. } => "'{match}' is used {used} times; at most {limit}.",
     }
+}
+
+/// An allowed link domain, written bare ("acme.com"), stored lowercase.
+fn domain(src: Source<'_>, value: &SString) -> Result<String, RulebookError> {
+    let d = value
+        .get_ref()
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let bad = d.is_empty() || d.contains(['/', ':', ' ', '@']) || d.starts_with('.');
+    if bad {
+        return Err(src.error(
+            value.span(),
+            format!(
+                "`{}` is not a bare domain such as acme.com",
+                value.get_ref()
+            ),
+        ));
+    }
+    Ok(d)
 }

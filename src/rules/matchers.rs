@@ -1,13 +1,48 @@
 //! The two engines of a compiled rulebook: one Aho-Corasick automaton for every literal and one
 //! `RegexSet` (plus a `Regex` per pattern, for spans) for every regex, with their owners.
 
-use super::compile::{LitOwner, Literals, Regexes, Role};
+use super::error::RulebookError;
+use super::ir::{LitOwner, Literals, Regexes, Role};
 use super::parse::{SString, Source};
-use super::RulebookError;
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSetBuilder};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+
+/// What compiling one rule needs besides the rule itself: where it is written, and the two
+/// builders its literals and regexes go into, owned by its index.
+pub(super) struct RuleCx<'a> {
+    pub(super) src: Source<'a>,
+    pub(super) index: u32,
+    pub(super) literals: &'a mut LiteralBuilder,
+    pub(super) regexes: &'a mut RegexBuilderSet,
+}
+
+impl RuleCx<'_> {
+    pub(super) fn literal(&mut self, text: &str, role: Role, ignore_case: bool) {
+        let owner = LitOwner {
+            rule: self.index,
+            role,
+            exact: !ignore_case,
+        };
+        if ignore_case {
+            self.literals.add_case_insensitive(text, owner);
+        } else {
+            self.literals.add_exact(text, owner);
+        }
+    }
+
+    pub(super) fn regex(
+        &mut self,
+        pattern: &SString,
+        role: Role,
+        unicode: bool,
+    ) -> Result<(), RulebookError> {
+        let compiled = compile_regex(self.src, pattern, unicode)?;
+        self.regexes.add(compiled, self.index, role);
+        Ok(())
+    }
+}
 
 /// Keeps a pathological pattern from eating memory on the server.
 const REGEX_SIZE_LIMIT: usize = 2 << 20;

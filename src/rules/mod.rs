@@ -5,8 +5,9 @@
 //! imports only `crate::domain`: no network, storage or screen.
 //!
 //! - `parse`: strict TOML loading, every refusal located as `file:line:col`.
-//! - `compile`: a rulebook is compiled once (header, conditions, override policies, rules);
-//!   `kinds` compiles each kind's fields; `matchers` builds the two engines: every literal
+//! - `compile`: a rulebook is compiled once (header, conditions, override policies, rules) into
+//!   the types of `ir`; `kinds` compiles each kind's fields; `matchers` builds the two engines
+//!   (imports go compile -> kinds -> matchers -> ir, never back): every literal
 //!   (phrases, substitute keys, exceptions, triggers, required texts, the accepted vocabulary) in
 //!   one Aho-Corasick automaton, every regex in one `RegexSet` (plus one `Regex` per pattern, run
 //!   only when the set says it matched, for spans). Regexes use ASCII word classes (`\b`, `\w`,
@@ -30,6 +31,9 @@ mod check;
 mod compile;
 mod counters;
 mod detectors;
+mod draft;
+mod error;
+mod ir;
 mod kinds;
 mod matchers;
 mod overrides;
@@ -40,10 +44,11 @@ mod tests;
 
 pub use crate::domain::verdict::{Level, OverridePolicy, Refusal, RefusalReason, Violation};
 pub use counters::{panic_is_contained, sms_segments, x_weighted, SmsCount, SmsEncoding, XCount};
+pub use draft::{CheckContext, CheckResult, DraftPart};
+pub use error::RulebookError;
 pub use overrides::{AcceptedOverride, OverrideOutcome};
 
-use crate::domain::{AgentRole, Channel, Override, SentimentLabel, Visibility};
-use serde::{Deserialize, Serialize};
+use crate::domain::{AgentRole, Override, Visibility};
 use std::fmt;
 use std::path::Path;
 
@@ -55,7 +60,7 @@ pub struct Rulebook {
     id: String,
     version: String,
     source: String,
-    compiled: compile::Compiled,
+    compiled: ir::Compiled,
     cache: check::ContextCache,
     /// The sources, kept when the examples of phone rules were not verified yet
     /// ([`Rulebook::load_for_one_check`]).
@@ -72,10 +77,10 @@ enum Examples {
 }
 
 impl Examples {
-    fn covers(self, kind: &compile::Kind) -> bool {
+    fn covers(self, kind: &ir::Kind) -> bool {
         let phone = matches!(
             kind,
-            compile::Kind::Pii {
+            ir::Kind::Pii {
                 detector: detectors::Detector::Phone,
                 ..
             }
@@ -95,74 +100,6 @@ impl fmt::Debug for Rulebook {
             .field("version", &self.version)
             .field("rules", &self.compiled.rules.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// One part of a draft reply: public (macro) or direct (micro).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DraftPart {
-    pub visibility: Visibility,
-    pub text: String,
-}
-
-impl DraftPart {
-    pub fn new(visibility: Visibility, text: impl Into<String>) -> Self {
-        DraftPart {
-            visibility,
-            text: text.into(),
-        }
-    }
-}
-
-/// What is known about the conversation a draft answers. Unknown fields fail any condition on them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct CheckContext {
-    pub channel: Option<Channel>,
-    pub tier: Option<String>,
-    pub tags: Vec<String>,
-    pub department: Option<String>,
-    pub language: Option<String>,
-    pub sentiment: Option<SentimentLabel>,
-}
-
-/// The outcome of checking a draft.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckResult {
-    pub rulebook_version: String,
-    /// No error-level violation (overrides are applied by `Rulebook::check_overrides`).
-    pub deliverable: bool,
-    pub violations: Vec<Violation>,
-}
-
-/// A refused rulebook. Displays as `file:line:col: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RulebookError {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for RulebookError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
-    }
-}
-
-impl std::error::Error for RulebookError {}
-
-impl RulebookError {
-    fn io(path: &Path, err: &std::io::Error) -> Self {
-        RulebookError {
-            file: path.display().to_string(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {err}"),
-        }
     }
 }
 
@@ -374,7 +311,7 @@ impl Rulebook {
             }
             let applicable = check::Applicable::single(&self.compiled, index as u32);
             let tiers: Vec<Option<String>> = match &rule.kind {
-                compile::Kind::AmountCap { caps, .. } => {
+                ir::Kind::AmountCap { caps, .. } => {
                     caps.iter().map(|(t, _)| Some(t.clone())).collect()
                 }
                 _ => vec![None],

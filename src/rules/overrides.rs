@@ -4,7 +4,8 @@
 //! An override names a rule (DESIGN.md §4; `domain::Override { rule, reason }`), so it covers
 //! every error of that rule in the draft: the agent overrides "this rule in this reply".
 
-use super::{CheckResult, Level, Refusal, RefusalReason};
+use super::draft::CheckResult;
+use crate::domain::verdict::{Level, OverridePolicy, Refusal, RefusalReason};
 use crate::domain::{AgentRole, Override};
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +89,7 @@ pub(crate) fn evaluate(
 
 pub(super) fn judge<'o>(
     o: &'o Override,
-    policy: &super::OverridePolicy,
+    policy: &OverridePolicy,
     role: AgentRole,
 ) -> Result<&'o Override, RefusalReason> {
     if !policy.allowed {

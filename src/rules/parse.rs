@@ -4,7 +4,7 @@
 //! (regexes, ids, enum names, examples...) is kept as a `Spanned` so that a refusal can name the
 //! file, line and column of the offending value, exactly as a compiler would.
 
-use super::RulebookError;
+use super::error::RulebookError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -92,7 +92,7 @@ pub(crate) struct RawTrigger {
 }
 
 /// Every rule, whatever its kind: one flat struct, so that a field that does not belong to the
-/// kind is reported at its own location (see `compile::check_fields`).
+/// kind is reported at its own location (see `kinds::check_fields`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRule {
@@ -187,6 +187,20 @@ impl Source<'_> {
     pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> RulebookError {
         self.error_at(span.start, message)
     }
+}
+
+// Checks of values read as written, shared by the rulebook compiler and the per-kind one.
+
+pub(crate) fn non_negative(src: Source<'_>, value: &Spanned<i64>) -> Result<usize, RulebookError> {
+    usize::try_from(*value.get_ref())
+        .map_err(|_| src.error(value.span(), "must be a non-negative integer"))
+}
+
+pub(crate) fn non_empty(src: Source<'_>, value: &SString, what: &str) -> Result<(), RulebookError> {
+    if value.get_ref().trim().is_empty() {
+        return Err(src.error(value.span(), format!("{what} must not be empty")));
+    }
+    Ok(())
 }
 
 /// 1-based line and character column of a byte offset (clamped into the text).

@@ -3,13 +3,26 @@
 //! a part so the composer can underline them.
 
 use crate::client::RulebookSource;
-use crate::domain::Visibility;
+use crate::domain::{Channel, SentimentLabel, Visibility};
+use crate::rules::{CheckContext, DraftPart, Level, OverridePolicy, Rulebook, Violation};
 
+/// A rule's [`Level`] as the composer ranks it: ordered by severity (`max()` is the worst mark
+/// of a part), where `Level` keeps the rulebook's order (error first), and with its theme scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MarkLevel {
     Info,
     Warning,
     Error,
+}
+
+impl From<Level> for MarkLevel {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Error => MarkLevel::Error,
+            Level::Warning => MarkLevel::Warning,
+            Level::Info => MarkLevel::Info,
+        }
+    }
 }
 
 impl MarkLevel {
@@ -22,7 +35,8 @@ impl MarkLevel {
     }
 }
 
-/// One violation, as the composer shows it.
+/// One [`Violation`], as the composer shows it: what to underline and say, without the override
+/// policy (the composer asks [`CompiledRules::override_policy`] when an agent overrides).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViolationMark {
     pub rule: String,
@@ -36,10 +50,27 @@ pub struct ViolationMark {
     pub fix: Option<String>,
 }
 
-/// What a check needs to know about the reply besides its text.
+/// The one conversion from the rule engine's findings (local checks, and the server's 422 rule
+/// refusals, which carry the same `Violation`s).
+impl From<&Violation> for ViolationMark {
+    fn from(v: &Violation) -> Self {
+        ViolationMark {
+            rule: v.rule.clone(),
+            level: v.level.into(),
+            message: v.message.clone(),
+            part: v.part,
+            start: v.start,
+            end: v.end,
+            fix: v.fix.clone(),
+        }
+    }
+}
+
+/// What a check needs to know about the reply besides its text: the rules' [`CheckContext`],
+/// with the item's sentiment as the score the console holds (labelled at the conversion).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LintContext {
-    pub channel: Option<crate::domain::Channel>,
+    pub channel: Option<Channel>,
     pub tier: Option<String>,
     pub department: Option<String>,
     pub tags: Vec<String>,
@@ -47,11 +78,24 @@ pub struct LintContext {
     pub sentiment: Option<f64>,
 }
 
+impl From<&LintContext> for CheckContext {
+    fn from(ctx: &LintContext) -> Self {
+        CheckContext {
+            channel: ctx.channel,
+            tier: ctx.tier.clone(),
+            tags: ctx.tags.clone(),
+            department: ctx.department.clone(),
+            language: ctx.language.clone(),
+            sentiment: ctx.sentiment.map(SentimentLabel::from_score),
+        }
+    }
+}
+
 /// A compiled rulebook (the rule engine's), shared by every check of the session.
 pub struct CompiledRules {
     pub id: String,
     pub version: String,
-    book: crate::rules::Rulebook,
+    book: Rulebook,
 }
 
 impl std::fmt::Debug for CompiledRules {
@@ -66,9 +110,8 @@ impl std::fmt::Debug for CompiledRules {
 impl CompiledRules {
     /// Compile a rulebook source (slow: run it in an effect, not in `update`).
     pub fn compile(src: &RulebookSource) -> Result<CompiledRules, String> {
-        let book =
-            crate::rules::Rulebook::from_toml_str(&src.source, &format!("rulebook {}", src.id))
-                .map_err(|e| e.to_string())?;
+        let book = Rulebook::from_toml_str(&src.source, &format!("rulebook {}", src.id))
+            .map_err(|e| e.to_string())?;
         Ok(CompiledRules {
             id: src.id.clone(),
             version: src.version.clone(),
@@ -77,41 +120,21 @@ impl CompiledRules {
     }
 
     /// The override policy of a rule of this rulebook.
-    pub fn override_policy(&self, rule: &str) -> Option<&crate::rules::OverridePolicy> {
+    pub fn override_policy(&self, rule: &str) -> Option<&OverridePolicy> {
         self.book.override_policy(rule)
     }
 
     /// Check the parts of a draft; each keystroke runs only the rules for this context.
     pub fn check(&self, parts: &[(Visibility, String)], ctx: &LintContext) -> Vec<ViolationMark> {
-        let draft: Vec<crate::rules::DraftPart> = parts
+        let draft: Vec<DraftPart> = parts
             .iter()
-            .map(|(v, t)| crate::rules::DraftPart::new(*v, t.clone()))
+            .map(|(v, t)| DraftPart::new(*v, t.clone()))
             .collect();
-        let cctx = crate::rules::CheckContext {
-            channel: ctx.channel,
-            tier: ctx.tier.clone(),
-            tags: ctx.tags.clone(),
-            department: ctx.department.clone(),
-            language: ctx.language.clone(),
-            sentiment: ctx.sentiment.map(crate::domain::SentimentLabel::from_score),
-        };
         self.book
-            .check(&draft, &cctx)
+            .check(&draft, &ctx.into())
             .violations
-            .into_iter()
-            .map(|v| ViolationMark {
-                rule: v.rule,
-                level: match v.level {
-                    crate::rules::Level::Error => MarkLevel::Error,
-                    crate::rules::Level::Warning => MarkLevel::Warning,
-                    crate::rules::Level::Info => MarkLevel::Info,
-                },
-                message: v.message,
-                part: v.part,
-                start: v.start,
-                end: v.end,
-                fix: v.fix,
-            })
+            .iter()
+            .map(ViolationMark::from)
             .collect()
     }
 }

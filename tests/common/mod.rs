@@ -334,6 +334,19 @@ impl TestServer {
             .await
     }
 
+    /// `POST /v1/feedback/{feedback_id}/replies` as `token`, with its `Idempotency-Key`.
+    pub async fn reply(&self, feedback_id: &str, token: &str, key: &str, body: Value) -> Reply {
+        let path = format!("/v1/feedback/{feedback_id}/replies");
+        self.call(
+            Method::POST,
+            &path,
+            Some(token),
+            Some(body),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
     /// Posts feedback and returns the created item.
     pub async fn feedback(&self, token: &str, channel: &str, handle: &str, text: &str) -> Value {
         post_feedback(&self.base, token, channel, handle, text).await
