@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use earshot::client::Outbox;
-use earshot::client::{CrmBackend, HttpBackend, StreamItem};
+use earshot::client::{CrmBackend, HttpBackend, Sanitized, StreamItem};
 use earshot::tui::effect::Effect;
 use earshot::tui::keymap::{KeyPress, Keymap};
 use earshot::tui::model::{Connection, Model, Overlay};
@@ -44,7 +44,9 @@ impl HeadlessConsole {
 
     /// With a data directory: the durable outbox in `<dir>/outbox`, drafts in `<dir>/drafts`.
     fn start_with(base: &str, token: &str, data_dir: Option<&Path>) -> HeadlessConsole {
-        let backend: Arc<dyn CrmBackend> = Arc::new(HttpBackend::new(base, token).unwrap());
+        // As the console runs it: every answer and event cleaned once, at the backend boundary.
+        let backend: Arc<dyn CrmBackend> =
+            Arc::new(Sanitized::new(HttpBackend::new(base, token).unwrap()));
         let (tx, rx) = unbounded_channel();
         let runner = Runner {
             backend: backend.clone(),

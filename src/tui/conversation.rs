@@ -113,14 +113,10 @@ fn scroll(m: &mut Model, delta: isize) -> Vec<Effect> {
 
 /// An item's thread arrived (`Msg::Thread`): keep its people.
 pub fn on_thread(m: &mut Model, id: &str, detail: &FeedbackDetail) {
-    let mut people = People {
+    let people = People {
         authors: detail.authors.clone(),
         participants: detail.participants.clone(),
     };
-    for p in &mut people.participants {
-        p.identity = super::model::clean_identity(p.identity.clone());
-        p.customer_name = p.customer_name.as_deref().map(super::textutil::sanitize);
-    }
     m.conversation.people.insert(id.to_string(), people);
     if let Some(o) = m.conversation.open.as_mut().filter(|o| o.feedback_id == id) {
         o.loading = false;

@@ -324,10 +324,14 @@ mod tests {
 
     #[test]
     fn untrusted_text_is_cleaned_on_the_way_in() {
+        // The cleaning is done once, at the backend boundary (`client::Sanitized`, which applies
+        // `text::Sanitize`): what reaches the stream is what it produced.
+        use crate::text::Sanitize;
         let mut s = StreamState::new(ViewKind::All);
         let mut f = feedback(1);
         f.text = "evil\u{1b}]0;title\u{7} text \u{202e}".into();
         f.author.display_name = "Bob\u{1b}[2J".into();
+        f.sanitize();
         s.upsert(f);
         let r = s.get("fb_00001").unwrap();
         assert!(

@@ -1,7 +1,6 @@
 //! One item of the stream as the console keeps it: the feedback, cleaned once, and what the filter searches.
 
-use crate::domain::{Customer, Feedback, Identity};
-use crate::tui::textutil::{sanitize, sanitize_multiline};
+use crate::domain::Feedback;
 
 /// An item of the stream and its lower-cased search text.
 #[derive(Debug, Clone)]
@@ -24,36 +23,8 @@ pub(crate) fn char_set(s: &str) -> u64 {
     })
 }
 
-/// Untrusted text is cleaned once, when it enters the model.
-pub fn clean_feedback(mut fb: Feedback) -> Feedback {
-    fb.text = sanitize_multiline(&fb.text);
-    fb.author = clean_identity(fb.author);
-    fb.url = fb.url.map(|u| sanitize(&u));
-    fb.department = sanitize(&fb.department);
-    fb.assignee = fb.assignee.map(|a| sanitize(&a));
-    fb
-}
-
-pub fn clean_identity(mut id: Identity) -> Identity {
-    id.handle = sanitize(&id.handle);
-    id.display_name = sanitize(&id.display_name);
-    id
-}
-
-pub fn clean_customer(mut c: Customer) -> Customer {
-    c.first_name = sanitize(&c.first_name);
-    c.last_name = sanitize(&c.last_name);
-    c.tier = sanitize(&c.tier);
-    c.emails = c.emails.iter().map(|s| sanitize(s)).collect();
-    c.phones = c.phones.iter().map(|s| sanitize(s)).collect();
-    c.tags = c.tags.iter().map(|s| sanitize(s)).collect();
-    c.identities = c.identities.into_iter().map(clean_identity).collect();
-    c
-}
-
 impl Row {
     pub(super) fn new(fb: Feedback) -> Row {
-        let fb = clean_feedback(fb);
         let hay = haystack(&fb);
         Row {
             fb,

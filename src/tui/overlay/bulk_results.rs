@@ -64,10 +64,10 @@ pub fn refused(m: &mut Model, feedback_id: &str, key: &str, e: &crate::client::C
     entry.outcome = match e {
         crate::client::ClientError::Refused { detail, .. } => BulkOutcome::Refused {
             rules: refused_rules(e),
-            detail: crate::tui::textutil::sanitize(detail),
+            detail: detail.clone(),
         },
         other => BulkOutcome::Failed {
-            why: crate::tui::textutil::sanitize(&other.to_string()),
+            why: other.to_string(),
         },
     };
     m.marked.insert(feedback_id.to_string());

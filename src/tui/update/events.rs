@@ -1,5 +1,5 @@
 use super::marks::relint;
-use super::send::{clean_message, drain_outbox};
+use super::send::drain_outbox;
 use super::view::{ensure_customer, on_feedback, refetch};
 use crate::client::{ClientError, StreamItem};
 use crate::domain::api::FeedbackDetail;
@@ -9,7 +9,6 @@ use crate::tui::model::*;
 
 /// A message created or changed (`message.created`, `reply.status_changed`).
 pub(crate) fn on_message(m: &mut Model, msg: Message) {
-    let msg = clean_message(msg);
     if let Some(fid) = &msg.feedback_id {
         if let Some(t) = m.threads.get_mut(fid) {
             match t.messages.iter_mut().find(|x| x.id == msg.id) {
@@ -54,7 +53,7 @@ pub(crate) fn on_thread(
         Ok(detail) => {
             crate::tui::conversation::on_thread(m, &id, &detail);
             m.stream.upsert(detail.feedback);
-            let msgs: Vec<Message> = detail.thread.into_iter().map(clean_message).collect();
+            let msgs: Vec<Message> = detail.thread.into_iter().collect();
             // Our replies' delivery as the thread has it (an update may have been missed).
             for o in m.outbox.iter_mut() {
                 for x in o.messages.iter_mut() {
@@ -114,7 +113,7 @@ pub(crate) fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
             retry_in_ms,
         } => {
             m.connection = Connection::Disconnected {
-                reason: crate::tui::textutil::sanitize(&reason),
+                reason,
                 retry_in_ms,
             };
             m.dirty = true;
@@ -146,7 +145,6 @@ pub(crate) fn on_event_data(
             list.retain(|x| x.agent_id != p.agent_id);
             if p.state != PresenceState::Left {
                 let mut p = p;
-                p.agent_name = crate::tui::textutil::sanitize(&p.agent_name);
                 // Expiry runs on our clock, not the server's.
                 p.at = m.now;
                 list.push(p);
@@ -157,7 +155,7 @@ pub(crate) fn on_event_data(
         }
         P::CustomerUpdated(c) => {
             if let Some(v) = m.customers.get_mut(&c.id) {
-                v.customer = Load::Loaded(clean_customer(c));
+                v.customer = Load::Loaded(c);
                 m.dirty = true;
             }
             vec![]
@@ -165,7 +163,7 @@ pub(crate) fn on_event_data(
         P::RulesUpdated(_) => vec![Effect::LoadRules],
         P::StreamReset(_) => refetch(m),
         P::MessageCreated(msg) | P::ReplyStatusChanged(msg) => {
-            crate::tui::conversation::on_message(m, &clean_message(msg.clone()));
+            crate::tui::conversation::on_message(m, &msg);
             on_message(m, msg);
             vec![]
         }

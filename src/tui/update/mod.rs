@@ -84,28 +84,15 @@ fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Agents(Ok(list)) => {
             for a in &list {
-                m.agents
-                    .insert(a.id.clone(), crate::tui::textutil::sanitize(&a.name));
+                m.agents.insert(a.id.clone(), a.name.clone());
             }
-            m.agent_list = list
-                .into_iter()
-                .map(|mut a| {
-                    a.name = crate::tui::textutil::sanitize(&a.name);
-                    a
-                })
-                .collect();
+            m.agent_list = list;
             m.dirty = true;
             vec![]
         }
         Msg::Agents(Err(_)) => vec![],
         Msg::Departments(Ok(list)) => {
-            m.departments = list
-                .into_iter()
-                .map(|mut d| {
-                    d.name = crate::tui::textutil::sanitize(&d.name);
-                    d
-                })
-                .collect();
+            m.departments = list;
             vec![]
         }
         Msg::Departments(Err(_)) => vec![],
@@ -136,7 +123,7 @@ fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Customer { id, result } => {
             let v = m.customers.entry(id).or_insert_with(CustomerView::loading);
             v.customer = match result {
-                Ok(c) => Load::Loaded(clean_customer(c)),
+                Ok(c) => Load::Loaded(c),
                 Err(e) => Load::Failed(e.to_string()),
             };
             m.dirty = true;
@@ -146,15 +133,7 @@ fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::History { id, result } => {
             let v = m.customers.entry(id).or_insert_with(CustomerView::loading);
             v.history = match result {
-                Ok(p) => Load::Loaded(
-                    p.items
-                        .into_iter()
-                        .map(|mut h| {
-                            h.summary = sanitize_multiline(&h.summary);
-                            h
-                        })
-                        .collect(),
-                ),
+                Ok(p) => Load::Loaded(p.items),
                 Err(e) => Load::Failed(e.to_string()),
             };
             m.dirty = true;
@@ -188,7 +167,7 @@ fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
             if let Some(Overlay::Link(ls)) = &mut m.overlay {
                 if ls.searched.as_deref() == Some(query.as_str()) {
                     ls.results = match result {
-                        Ok(p) => Load::Loaded(p.items.into_iter().map(clean_customer).collect()),
+                        Ok(p) => Load::Loaded(p.items),
                         Err(e) => Load::Failed(e.to_string()),
                     };
                     ls.selected = 0;

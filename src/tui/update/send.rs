@@ -7,7 +7,6 @@ use crate::tui::effect::Effect;
 use crate::tui::lint::MarkLevel;
 use crate::tui::model::*;
 use crate::tui::overlay::bulk_results::{BulkEntry, BulkOutcome, BulkReport};
-use crate::tui::textutil::sanitize_multiline;
 
 /// How often waiting outbox replies are retried while connected.
 pub(crate) const OUTBOX_RETRY_SECS: i64 = 30;
@@ -48,16 +47,6 @@ pub fn load_outbox(m: &mut Model, entries: Vec<OutboxEntry>) {
     m.dirty = true;
 }
 
-pub(crate) fn clean_message(mut msg: Message) -> Message {
-    msg.body = sanitize_multiline(&msg.body);
-    msg.author = crate::tui::textutil::sanitize(&msg.author);
-    msg.address = crate::tui::textutil::sanitize(&msg.address);
-    msg.status_reason = msg
-        .status_reason
-        .map(|r| crate::tui::textutil::sanitize(&r));
-    msg
-}
-
 /// Our own reply's messages join the thread (they count as seen: see `guard::is_own`), and
 /// delivery updates that came before the reply itself are applied.
 pub(crate) fn note_own_messages(m: &mut Model, key: &str, reply: &Reply) {
@@ -75,7 +64,7 @@ pub(crate) fn note_own_messages(m: &mut Model, key: &str, reply: &Reply) {
     };
     for msg in &reply.messages {
         if !t.messages.iter().any(|x| x.id == msg.id) {
-            t.messages.push(clean_message(msg.clone()));
+            t.messages.push(msg.clone());
         }
     }
 }
@@ -439,7 +428,7 @@ pub(crate) fn on_reply_sent(
     m.dirty = true;
     match result {
         Ok(reply) => {
-            let msgs: Vec<Message> = reply.messages.iter().cloned().map(clean_message).collect();
+            let msgs: Vec<Message> = reply.messages.clone();
             if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
                 o.state = SendState::Sent;
                 o.reason = None;
@@ -503,15 +492,11 @@ pub(crate) fn on_reply_sent(
                             mark_violations(c, &m.theme);
                         }
                     }
-                    format!(
-                        "refused by the server: {}",
-                        crate::tui::textutil::sanitize(detail)
-                    )
+                    format!("refused by the server: {detail}")
                 }
                 ClientError::Stale { changes, .. } => {
                     // What the reply did not take into account joins the thread, and is shown.
-                    let changes: Vec<Message> =
-                        changes.iter().cloned().map(clean_message).collect();
+                    let changes: Vec<Message> = changes.clone();
                     crate::tui::guard::add_changes(m, &feedback_id, &changes);
                     format!(
                         "not sent: {} new message(s) on the thread since you saw it",
@@ -555,7 +540,7 @@ pub(crate) fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
             o.state = SendState::Sent;
             o.reason = None;
             o.reply_id = Some(reply.id.clone());
-            o.messages = reply.messages.iter().cloned().map(clean_message).collect();
+            o.messages = reply.messages.clone();
         }
         note_own_messages(m, &key, &reply);
         fx.extend(clear_sent(m, &fid, &key));
@@ -564,14 +549,14 @@ pub(crate) fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
     for (key, reason) in report.failed {
         if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
             o.state = SendState::Failed;
-            o.reason = Some(crate::tui::textutil::sanitize(&reason));
+            o.reason = Some(reason);
             let item = o.clone();
             fx.extend(return_to_draft(m, &item));
         }
         fx.push(Effect::DropOutbox(key));
     }
     if let Some(why) = &report.stopped {
-        let why = crate::tui::textutil::sanitize(&why.to_string());
+        let why = why.to_string();
         for o in m.outbox.iter_mut().filter(|o| o.state == SendState::Queued) {
             o.reason = Some(why.clone());
         }
