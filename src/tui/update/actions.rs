@@ -63,11 +63,20 @@ pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
 
 pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
     m.dirty = true;
-    let page = stream_rows(m).max(1) as isize;
     if let Some(fx) = crate::tui::conversation::run(m, a) {
         return fx;
     }
-    match a {
+    navigate(m, a)
+        .or_else(|| compose(m, a))
+        .or_else(|| triage(m, a))
+        .or_else(|| session(m, a))
+        .unwrap_or_default()
+}
+
+/// Moving about: the selection, focus, the view and its sort, the filter, zoom, follow, the conversation. `None` when `a` is not one of these.
+fn navigate(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
+    let page = stream_rows(m).max(1) as isize;
+    Some(match a {
         // Handled by `conversation::run` above.
         Action::OpenConversation
         | Action::CloseConversation
@@ -77,16 +86,6 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
         | Action::ConversationPageUp
         | Action::ConversationTop
         | Action::ConversationBottom => vec![],
-        Action::Quit => quit(m),
-        Action::Help => {
-            m.overlay = Some(Overlay::Help { scroll: 0 });
-            vec![]
-        }
-        Action::Team => crate::tui::team::toggle(m),
-        Action::CommandLine => {
-            m.overlay = Some(Overlay::Command(LineInput::default()));
-            vec![]
-        }
         Action::FocusNext => {
             m.focus = m.focus.next();
             if m.focus == Focus::Composer {
@@ -118,13 +117,8 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
             }
             vec![]
         }
-        // `r` answers the selected item: the agent's own choice moves the composer to it.
-        Action::Reply => crate::tui::update::target::reply_to_selected(m),
         Action::NextItem => crate::tui::update::target::step(m, 1),
         Action::PrevItem => crate::tui::update::target::step(m, -1),
-        Action::ResolveItem => crate::tui::update::target::resolve(m),
-        Action::SendAndResolve => send_reply(m, true),
-        Action::Undo => crate::tui::update::target::undo(m),
         Action::ViewMine => set_view(m, ViewKind::Mine),
         Action::ViewDept => set_view(m, ViewKind::Dept),
         Action::ViewAll => set_view(m, ViewKind::All),
@@ -151,45 +145,6 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
             m.stream.ensure_visible(h);
             vec![]
         }
-        Action::CopyLink => match m.selected() {
-            Some(fb) => {
-                let link = fb
-                    .url
-                    .clone()
-                    .unwrap_or_else(|| format!("earshot:feedback/{}", fb.id));
-                let text = crate::tui::textutil::sanitize(&link);
-                m.set_status(Level::Info, format!("copied {text}"));
-                vec![Effect::Copy(text)]
-            }
-            None => vec![],
-        },
-        Action::CopyCustomerId => match m.selected_customer_id() {
-            Some(id) => {
-                let id = crate::tui::textutil::sanitize(&id);
-                m.set_status(Level::Info, format!("copied {id}"));
-                vec![Effect::Copy(id)]
-            }
-            None => {
-                m.set_status(Level::Info, "the author is not linked to a customer");
-                vec![]
-            }
-        },
-        Action::Refresh => {
-            m.set_status(Level::Info, "refreshing…");
-            let mut fx = refetch(m);
-            // Our replies not yet known delivered: their threads say where they are.
-            let mut waiting: Vec<String> = m
-                .outbox
-                .iter()
-                .filter(|o| {
-                    o.state == SendState::Sent && !matches!(o.label(), "delivered" | "failed")
-                })
-                .map(|o| o.feedback_id.clone())
-                .collect();
-            waiting.dedup();
-            fx.extend(waiting.into_iter().map(Effect::LoadThread));
-            fx
-        }
         Action::SelectNext => move_selection(m, |s| s.move_by(1)),
         Action::SelectPrev => move_selection(m, |s| s.move_by(-1)),
         Action::PageDown => move_selection(m, |s| s.move_by(page)),
@@ -212,55 +167,6 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
                 apply_filter(m, "")
             }
         }
-        Action::AssignToMe => match (m.selected(), &m.me) {
-            (Some(fb), Some(me)) => vec![Effect::Patch {
-                feedback_id: fb.id.clone(),
-                version: fb.version,
-                patch: FeedbackPatch {
-                    assignee: Some(Some(me.id.clone())),
-                    ..Default::default()
-                },
-            }],
-            _ => vec![],
-        },
-        Action::Resolve => patch_selected(
-            m,
-            FeedbackPatch {
-                status: Some(FeedbackStatus::Resolved),
-                ..Default::default()
-            },
-        ),
-        Action::SetPending => patch_selected(
-            m,
-            FeedbackPatch {
-                status: Some(FeedbackStatus::Pending),
-                ..Default::default()
-            },
-        ),
-        Action::Escalate => escalate(m),
-        Action::CycleTone => cycle_tone(m),
-        Action::Reassign => open_assign(m, ""),
-        Action::LogFeedback => open_log(m, None, ""),
-        Action::ToggleMark => {
-            let Some(id) = m.stream.selected.clone() else {
-                return vec![];
-            };
-            if !m.marked.remove(&id) {
-                m.marked.insert(id);
-            }
-            m.set_status(
-                Level::Info,
-                format!("{} item(s) marked for a macro reply", m.marked.len()),
-            );
-            // Mark and move on, as in a file manager.
-            move_selection(m, |s| s.move_by(1))
-        }
-        Action::ClearMarks => {
-            m.marked.clear();
-            m.set_status(Level::Info, "marks cleared");
-            vec![]
-        }
-        Action::SendMacroToMarked => send_macro(m),
         Action::ProfileDown => {
             m.profile_scroll = m.profile_scroll.saturating_add(1);
             vec![]
@@ -269,44 +175,26 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
             m.profile_scroll = m.profile_scroll.saturating_sub(1);
             vec![]
         }
-        Action::LinkIdentity => {
-            let Some(fb) = m.selected().cloned() else {
-                return vec![];
-            };
-            if fb.customer_id.is_some() || fb.author.customer_id.is_some() {
-                m.set_status(Level::Info, "the author is already linked to a customer");
-                return vec![];
-            }
-            // The server's suggestions and a search by the author's name start at once, so
-            // the best candidates are listed (suggestions first) by the time the agent looks.
-            let name = fb.author.display_name.trim().to_string();
-            let search = name.chars().count() >= 2;
-            m.overlay = Some(Overlay::Link(LinkSearch {
-                feedback_id: fb.id.clone(),
-                query: LineInput::with(&name),
-                identity: fb.author.clone(),
-                searched: search.then(|| name.clone()),
-                results: if search {
-                    Load::Loading
-                } else {
-                    Load::Loaded(Vec::new())
-                },
-                suggestions: Load::Loading,
-                selected: 0,
-            }));
-            let mut fx = vec![Effect::LoadMatches(fb.author.id.clone())];
-            if search {
-                fx.push(Effect::SearchCustomers(name));
-            }
-            fx
-        }
+        _ => return None,
+    })
+}
+
+/// The composer: replying, the reply type and parts, $EDITOR, canned replies, rule fixes, sending. `None` when `a` is not one of these.
+fn compose(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
+    Some(match a {
+        // `r` answers the selected item: the agent's own choice moves the composer to it.
+        Action::Reply => crate::tui::update::target::reply_to_selected(m),
+        Action::ResolveItem => crate::tui::update::target::resolve(m),
+        Action::SendAndResolve => send_reply(m, true),
+        Action::Undo => crate::tui::update::target::undo(m),
+        Action::SendMacroToMarked => send_macro(m),
         Action::SendReply => send_reply(m, false),
         Action::CycleReplyType => {
             let Some(fb) = m.composer_item().cloned() else {
-                return vec![];
+                return Some(vec![]);
             };
             let Some(c) = m.composer.as_ref() else {
-                return vec![];
+                return Some(vec![]);
             };
             let mut k = cycle_kind(c.kind);
             // Skip types whose parts have no route on this item.
@@ -348,7 +236,7 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
         },
         Action::CannedReply => {
             if m.composer.is_none() {
-                return vec![];
+                return Some(vec![]);
             }
             m.overlay = Some(Overlay::Canned(Picker {
                 query: LineInput::default(),
@@ -378,5 +266,148 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
             }
             None => vec![],
         },
-    }
+        _ => return None,
+    })
+}
+
+/// Triage of the selected item: assignment, status, tone, escalation, marks, linking the author. `None` when `a` is not one of these.
+fn triage(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
+    Some(match a {
+        Action::AssignToMe => match (m.selected(), &m.me) {
+            (Some(fb), Some(me)) => vec![Effect::Patch {
+                feedback_id: fb.id.clone(),
+                version: fb.version,
+                patch: FeedbackPatch {
+                    assignee: Some(Some(me.id.clone())),
+                    ..Default::default()
+                },
+            }],
+            _ => vec![],
+        },
+        Action::Resolve => patch_selected(
+            m,
+            FeedbackPatch {
+                status: Some(FeedbackStatus::Resolved),
+                ..Default::default()
+            },
+        ),
+        Action::SetPending => patch_selected(
+            m,
+            FeedbackPatch {
+                status: Some(FeedbackStatus::Pending),
+                ..Default::default()
+            },
+        ),
+        Action::Escalate => escalate(m),
+        Action::CycleTone => cycle_tone(m),
+        Action::Reassign => open_assign(m, ""),
+        Action::LogFeedback => open_log(m, None, ""),
+        Action::ToggleMark => {
+            let Some(id) = m.stream.selected.clone() else {
+                return Some(vec![]);
+            };
+            if !m.marked.remove(&id) {
+                m.marked.insert(id);
+            }
+            m.set_status(
+                Level::Info,
+                format!("{} item(s) marked for a macro reply", m.marked.len()),
+            );
+            // Mark and move on, as in a file manager.
+            move_selection(m, |s| s.move_by(1))
+        }
+        Action::ClearMarks => {
+            m.marked.clear();
+            m.set_status(Level::Info, "marks cleared");
+            vec![]
+        }
+        Action::LinkIdentity => {
+            let Some(fb) = m.selected().cloned() else {
+                return Some(vec![]);
+            };
+            if fb.customer_id.is_some() || fb.author.customer_id.is_some() {
+                m.set_status(Level::Info, "the author is already linked to a customer");
+                return Some(vec![]);
+            }
+            // The server's suggestions and a search by the author's name start at once, so
+            // the best candidates are listed (suggestions first) by the time the agent looks.
+            let name = fb.author.display_name.trim().to_string();
+            let search = name.chars().count() >= 2;
+            m.overlay = Some(Overlay::Link(LinkSearch {
+                feedback_id: fb.id.clone(),
+                query: LineInput::with(&name),
+                identity: fb.author.clone(),
+                searched: search.then(|| name.clone()),
+                results: if search {
+                    Load::Loading
+                } else {
+                    Load::Loaded(Vec::new())
+                },
+                suggestions: Load::Loading,
+                selected: 0,
+            }));
+            let mut fx = vec![Effect::LoadMatches(fb.author.id.clone())];
+            if search {
+                fx.push(Effect::SearchCustomers(name));
+            }
+            fx
+        }
+        _ => return None,
+    })
+}
+
+/// The session: quitting, help, the Team screen, the command line, copying, refreshing. `None` when `a` is not one of these.
+fn session(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
+    Some(match a {
+        Action::Quit => quit(m),
+        Action::Help => {
+            m.overlay = Some(Overlay::Help { scroll: 0 });
+            vec![]
+        }
+        Action::Team => crate::tui::team::toggle(m),
+        Action::CommandLine => {
+            m.overlay = Some(Overlay::Command(LineInput::default()));
+            vec![]
+        }
+        Action::CopyLink => match m.selected() {
+            Some(fb) => {
+                let link = fb
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| format!("earshot:feedback/{}", fb.id));
+                let text = crate::tui::textutil::sanitize(&link);
+                m.set_status(Level::Info, format!("copied {text}"));
+                vec![Effect::Copy(text)]
+            }
+            None => vec![],
+        },
+        Action::CopyCustomerId => match m.selected_customer_id() {
+            Some(id) => {
+                let id = crate::tui::textutil::sanitize(&id);
+                m.set_status(Level::Info, format!("copied {id}"));
+                vec![Effect::Copy(id)]
+            }
+            None => {
+                m.set_status(Level::Info, "the author is not linked to a customer");
+                vec![]
+            }
+        },
+        Action::Refresh => {
+            m.set_status(Level::Info, "refreshing…");
+            let mut fx = refetch(m);
+            // Our replies not yet known delivered: their threads say where they are.
+            let mut waiting: Vec<String> = m
+                .outbox
+                .iter()
+                .filter(|o| {
+                    o.state == SendState::Sent && !matches!(o.label(), "delivered" | "failed")
+                })
+                .map(|o| o.feedback_id.clone())
+                .collect();
+            waiting.dedup();
+            fx.extend(waiting.into_iter().map(Effect::LoadThread));
+            fx
+        }
+        _ => return None,
+    })
 }

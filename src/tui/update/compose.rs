@@ -242,3 +242,44 @@ pub(crate) fn refresh_picker(m: &mut Model) {
         p.selected = p.selected.min(p.matches.len().saturating_sub(1));
     }
 }
+
+/// $EDITOR returned: its text replaces the part (the composer's, or a saved draft's when the
+/// composer moved on meanwhile).
+pub(crate) fn on_editor_done(
+    m: &mut Model,
+    feedback_id: String,
+    part: crate::domain::Visibility,
+    result: Result<String, String>,
+) -> Vec<Effect> {
+    m.dirty = true;
+    let text = match result {
+        Ok(text) => crate::tui::textutil::sanitize_multiline(text.trim_end_matches('\n')),
+        Err(e) => {
+            m.set_status(Level::Error, format!("editor: {e}"));
+            return vec![];
+        }
+    };
+    if let Some(c) = m.composer.as_mut().filter(|c| c.feedback_id == feedback_id) {
+        set_text(c.area_mut(part), &text);
+        return draft_edited(m);
+    }
+    let now = m.now;
+    let d = m
+        .drafts
+        .entry(feedback_id.clone())
+        .or_insert_with(|| Draft {
+            feedback_id: feedback_id.clone(),
+            kind: ReplyKind::Micro,
+            public: String::new(),
+            direct: String::new(),
+            updated_at: now,
+            idempotency_key: None,
+        });
+    match part {
+        crate::domain::Visibility::Public => d.public = text,
+        crate::domain::Visibility::Direct => d.direct = text,
+    }
+    m.drafts_dirty.insert(feedback_id);
+    m.drafts_changed_at.get_or_insert(m.now);
+    vec![]
+}

@@ -184,3 +184,21 @@ pub fn init(m: &mut Model) -> Vec<Effect> {
     fx.extend(refetch(m));
     fx
 }
+
+/// The selection has rested on an item: announce `viewing`, load its thread.
+pub(crate) fn on_settled(m: &mut Model, feedback_id: String, seq: u64) -> Vec<Effect> {
+    if seq != m.selection_seq || m.stream.selected.as_deref() != Some(&feedback_id) {
+        return vec![];
+    }
+    let mut fx = Vec::new();
+    let here = matches!(&m.my_presence, Some((id, st)) if *id == feedback_id && *st != PresenceState::Left);
+    if !here {
+        fx.push(super::presence::announce(
+            m,
+            &feedback_id,
+            PresenceState::Viewing,
+        ));
+    }
+    fx.push(Effect::LoadThread(feedback_id));
+    fx
+}

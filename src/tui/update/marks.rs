@@ -104,3 +104,22 @@ pub(crate) fn server_violations(
         })
         .collect()
 }
+
+/// The server's rulebook arrived (or could not be loaded: the server still checks).
+pub(crate) fn on_rules(
+    m: &mut Model,
+    result: Result<std::sync::Arc<crate::tui::lint::CompiledRules>, String>,
+) -> Vec<crate::tui::effect::Effect> {
+    match result {
+        Ok(rules) => {
+            m.rules = Some(rules);
+            relint(m);
+            m.dirty = true;
+        }
+        Err(e) => m.set_status(
+            Level::Warning,
+            format!("rulebook not loaded, the server still checks: {e}"),
+        ),
+    }
+    vec![]
+}

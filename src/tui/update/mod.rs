@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod commands;
 pub mod compose;
+pub mod directory;
 pub mod drafts;
 pub mod events;
 pub mod input;
@@ -27,18 +28,13 @@ pub use events::init;
 
 use super::effect::{Effect, Wake};
 use super::model::*;
-use super::textutil::sanitize_multiline;
-use crate::domain::{PresenceState, Visibility};
-use compose::draft_edited;
 use drafts::on_drafts_not_saved;
 use events::{on_stream, on_thread};
 use input::{on_key, on_mouse, on_paste};
-use marks::{relint, style_composer};
-use presence::announce;
 use send::{on_drained, on_reply_sent};
-use session::{on_tick, quit};
+use session::on_tick;
 use triage::on_linked;
-use view::{after_view_change, on_feedback, on_page, stream_rows};
+use view::on_page;
 
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut fx = update_model(m, msg);
@@ -50,245 +46,61 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     fx
 }
 
+/// Dispatches each message to the family that handles it.
 fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
-        Msg::Team(result) => crate::tui::team::on_summary(m, result),
-        Msg::Wake(Wake::TeamRefresh) => crate::tui::team::on_refresh_due(m),
         Msg::Key(ev) => on_key(m, ev),
         Msg::Paste(text) => on_paste(m, &text),
-        Msg::Resize(w, h) => {
-            m.size = (w, h);
-            let h = stream_rows(m);
-            m.stream.ensure_visible(h);
-            m.dirty = true;
-            vec![]
-        }
+        Msg::Mouse(ev) => on_mouse(m, ev),
+        Msg::Resize(w, h) => session::on_resize(m, w, h),
         Msg::Tick(now) => on_tick(m, now),
+        Msg::Signal(name) => session::on_signal(m, &name),
+        Msg::Notice { level, text } => {
+            m.set_status(level, text);
+            vec![]
+        }
+        Msg::Me(result) => session::on_me(m, result),
+        Msg::Agents(result) => session::on_agents(m, result),
+        Msg::Departments(result) => session::on_departments(m, result),
+        Msg::ThemeLoaded { theme, warnings } => session::on_theme(m, theme, warnings),
+        Msg::Team(result) => crate::tui::team::on_summary(m, result),
+        Msg::Wake(Wake::TeamRefresh) => crate::tui::team::on_refresh_due(m),
+        Msg::Wake(Wake::Settled { feedback_id, seq }) => events::on_settled(m, feedback_id, seq),
         Msg::Stream(item) => on_stream(m, item),
-        Msg::Me(Ok(me)) => {
-            if !m.read_only && !me.scopes.contains(&crate::domain::Scope::Reply) {
-                // The token cannot change anything anyway: say so before a key is pressed.
-                m.read_only = true;
-                m.set_status(Level::Info, "read-only token: nothing can be changed here");
-            }
-            m.stream
-                .set_me(Some(me.agent.id.clone()), me.agent.departments.clone());
-            m.agents.insert(me.agent.id.clone(), me.agent.name.clone());
-            m.me = Some(me.agent);
-            m.dirty = true;
-            after_view_change(m)
-        }
-        Msg::Me(Err(e)) => {
-            m.set_status(Level::Error, format!("cannot sign in: {e}"));
-            vec![]
-        }
-        Msg::Agents(Ok(list)) => {
-            for a in &list {
-                m.agents.insert(a.id.clone(), a.name.clone());
-            }
-            m.agent_list = list;
-            m.dirty = true;
-            vec![]
-        }
-        Msg::Agents(Err(_)) => vec![],
-        Msg::Departments(Ok(list)) => {
-            m.departments = list;
-            vec![]
-        }
-        Msg::Departments(Err(_)) => vec![],
         Msg::Thread { id, result } => on_thread(m, id, result),
-        Msg::Created(Ok(fb)) => {
-            let id = fb.id.clone();
-            m.set_status(Level::Info, format!("offline feedback logged as {id}"));
-            on_feedback(m, fb)
-        }
-        Msg::Created(Err(e)) => {
-            m.set_status(Level::Error, format!("feedback not logged: {e}"));
-            vec![]
-        }
-        Msg::Drained(report) => on_drained(m, report),
-        Msg::Wake(Wake::Settled { feedback_id, seq }) => {
-            if seq != m.selection_seq || m.stream.selected.as_deref() != Some(&feedback_id) {
-                return vec![];
-            }
-            let mut fx = Vec::new();
-            let here = matches!(&m.my_presence, Some((id, st)) if *id == feedback_id && *st != PresenceState::Left);
-            if !here {
-                fx.push(announce(m, &feedback_id, PresenceState::Viewing));
-            }
-            fx.push(Effect::LoadThread(feedback_id));
-            fx
-        }
         Msg::FeedbackPage { generation, result } => on_page(m, generation, result),
-        Msg::Customer { id, result } => {
-            let v = m.customers.entry(id).or_insert_with(CustomerView::loading);
-            v.customer = match result {
-                Ok(c) => Load::Loaded(c),
-                Err(e) => Load::Failed(e.to_string()),
-            };
-            m.dirty = true;
-            relint(m);
-            vec![]
-        }
-        Msg::History { id, result } => {
-            let v = m.customers.entry(id).or_insert_with(CustomerView::loading);
-            v.history = match result {
-                Ok(p) => Load::Loaded(p.items),
-                Err(e) => Load::Failed(e.to_string()),
-            };
-            m.dirty = true;
-            vec![]
-        }
-        Msg::Transactions { id, result } => {
-            let v = m.customers.entry(id).or_insert_with(CustomerView::loading);
-            v.transactions = match result {
-                Ok(p) => Load::Loaded(p.items),
-                Err(e) => Load::Failed(e.to_string()),
-            };
-            m.dirty = true;
-            vec![]
-        }
-        Msg::ReplySent {
-            feedback_id,
-            key,
-            result,
-        } => on_reply_sent(m, feedback_id, key, result),
+        Msg::ContinueFilter => view::on_continue_filter(m),
+        Msg::Created(result) => triage::on_created(m, result),
         Msg::Patched {
             feedback_id,
             result,
-        } => match result {
-            Ok(fb) => on_feedback(m, fb),
-            Err(e) => {
-                m.set_status(Level::Error, format!("{feedback_id} not changed: {e}"));
-                vec![]
-            }
-        },
-        Msg::CustomerSearch { query, result } => {
-            if let Some(Overlay::Link(ls)) = &mut m.overlay {
-                if ls.searched.as_deref() == Some(query.as_str()) {
-                    ls.results = match result {
-                        Ok(p) => Load::Loaded(p.items),
-                        Err(e) => Load::Failed(e.to_string()),
-                    };
-                    ls.selected = 0;
-                    m.dirty = true;
-                }
-            }
-            vec![]
-        }
+        } => triage::on_patched(m, &feedback_id, result),
+        Msg::Customer { id, result } => directory::on_customer(m, id, result),
+        Msg::History { id, result } => directory::on_history(m, id, result),
+        Msg::Transactions { id, result } => directory::on_transactions(m, id, result),
+        Msg::CustomerSearch { query, result } => directory::on_search(m, &query, result),
         Msg::Matches {
             identity_id,
             result,
-        } => {
-            if let Some(Overlay::Link(ls)) = &mut m.overlay {
-                if ls.identity.id == identity_id {
-                    ls.suggestions = match result {
-                        Ok(found) => Load::Loaded(found.candidates),
-                        Err(e) => Load::Failed(e.to_string()),
-                    };
-                    ls.selected = 0;
-                    m.dirty = true;
-                }
-            }
-            vec![]
-        }
+        } => directory::on_matches(m, &identity_id, result),
         Msg::Linked {
             identity_id,
             customer_id,
             result,
         } => on_linked(m, identity_id, customer_id, result),
-        Msg::Rules(Ok(rules)) => {
-            m.rules = Some(rules);
-            relint(m);
-            m.dirty = true;
-            vec![]
-        }
-        Msg::Rules(Err(e)) => {
-            m.set_status(
-                Level::Warning,
-                format!("rulebook not loaded, the server still checks: {e}"),
-            );
-            vec![]
-        }
+        Msg::ReplySent {
+            feedback_id,
+            key,
+            result,
+        } => on_reply_sent(m, feedback_id, key, result),
+        Msg::Drained(report) => on_drained(m, report),
+        Msg::DraftsNotSaved(unsaved) => on_drafts_not_saved(m, unsaved),
+        Msg::Rules(result) => marks::on_rules(m, result),
         Msg::EditorDone {
             feedback_id,
             part,
             result,
-        } => {
-            m.dirty = true;
-            match result {
-                Ok(text) => {
-                    let text = sanitize_multiline(text.trim_end_matches('\n'));
-                    if let Some(c) = m.composer.as_mut().filter(|c| c.feedback_id == feedback_id) {
-                        set_text(c.area_mut(part), &text);
-                        draft_edited(m)
-                    } else {
-                        let d = m
-                            .drafts
-                            .entry(feedback_id.clone())
-                            .or_insert_with(|| Draft {
-                                feedback_id: feedback_id.clone(),
-                                kind: ReplyKind::Micro,
-                                public: String::new(),
-                                direct: String::new(),
-                                updated_at: m.now,
-                                idempotency_key: None,
-                            });
-                        match part {
-                            Visibility::Public => d.public = text,
-                            Visibility::Direct => d.direct = text,
-                        }
-                        m.drafts_dirty.insert(feedback_id);
-                        m.drafts_changed_at.get_or_insert(m.now);
-                        vec![]
-                    }
-                }
-                Err(e) => {
-                    m.set_status(Level::Error, format!("editor: {e}"));
-                    vec![]
-                }
-            }
-        }
-        Msg::ThemeLoaded { theme, warnings } => {
-            let name = theme.name.clone();
-            m.theme = theme;
-            if let Some(c) = m.composer.as_mut() {
-                style_composer(c, &m.theme);
-            }
-            relint(m);
-            if warnings.is_empty() {
-                m.set_status(Level::Info, format!("theme {name}"));
-            } else {
-                m.set_status(
-                    Level::Warning,
-                    format!("theme {name}: {}", warnings.join("; ")),
-                );
-                m.warnings.extend(warnings);
-            }
-            vec![]
-        }
-        Msg::Notice { level, text } => {
-            m.set_status(level, text);
-            vec![]
-        }
-        Msg::DraftsNotSaved(unsaved) => on_drafts_not_saved(m, unsaved),
-        Msg::Mouse(ev) => on_mouse(m, ev),
-        Msg::ContinueFilter => {
-            if m.stream.continue_filter() {
-                m.dirty = true;
-                after_view_change(m)
-            } else {
-                vec![]
-            }
-        }
-        Msg::Signal(name) => {
-            let mut fx = quit(m);
-            fx.insert(
-                0,
-                Effect::Log(format!("{name}: saving drafts and quitting")),
-            );
-            fx
-        }
+        } => compose::on_editor_done(m, feedback_id, part, result),
     }
 }
 

@@ -66,3 +66,92 @@ pub(crate) fn quit(m: &mut Model) -> Vec<Effect> {
     m.quit = true;
     fx
 }
+
+pub(crate) fn on_resize(m: &mut Model, w: u16, h: u16) -> Vec<Effect> {
+    m.size = (w, h);
+    let h = super::view::stream_rows(m);
+    m.stream.ensure_visible(h);
+    m.dirty = true;
+    vec![]
+}
+
+/// SIGTERM, SIGHUP...: save and quit.
+pub(crate) fn on_signal(m: &mut Model, name: &str) -> Vec<Effect> {
+    let mut fx = quit(m);
+    fx.insert(
+        0,
+        Effect::Log(format!("{name}: saving drafts and quitting")),
+    );
+    fx
+}
+
+pub(crate) fn on_me(
+    m: &mut Model,
+    result: Result<crate::domain::api::Me, crate::client::ClientError>,
+) -> Vec<Effect> {
+    let me = match result {
+        Ok(me) => me,
+        Err(e) => {
+            m.set_status(Level::Error, format!("cannot sign in: {e}"));
+            return vec![];
+        }
+    };
+    if !m.read_only && !me.scopes.contains(&crate::domain::Scope::Reply) {
+        // The token cannot change anything anyway: say so before a key is pressed.
+        m.read_only = true;
+        m.set_status(Level::Info, "read-only token: nothing can be changed here");
+    }
+    m.stream
+        .set_me(Some(me.agent.id.clone()), me.agent.departments.clone());
+    m.agents.insert(me.agent.id.clone(), me.agent.name.clone());
+    m.me = Some(me.agent);
+    m.dirty = true;
+    super::view::after_view_change(m)
+}
+
+pub(crate) fn on_agents(
+    m: &mut Model,
+    result: Result<Vec<crate::domain::Agent>, crate::client::ClientError>,
+) -> Vec<Effect> {
+    if let Ok(list) = result {
+        for a in &list {
+            m.agents.insert(a.id.clone(), a.name.clone());
+        }
+        m.agent_list = list;
+        m.dirty = true;
+    }
+    vec![]
+}
+
+pub(crate) fn on_departments(
+    m: &mut Model,
+    result: Result<Vec<crate::domain::Department>, crate::client::ClientError>,
+) -> Vec<Effect> {
+    if let Ok(list) = result {
+        m.departments = list;
+    }
+    vec![]
+}
+
+pub(crate) fn on_theme(
+    m: &mut Model,
+    theme: crate::tui::theme::Theme,
+    warnings: Vec<String>,
+) -> Vec<Effect> {
+    let name = theme.name.clone();
+    m.theme = theme;
+    if let Some(c) = m.composer.as_mut() {
+        super::marks::style_composer(c, &m.theme);
+    }
+    super::marks::relint(m);
+    if warnings.is_empty() {
+        m.set_status(Level::Info, format!("theme {name}"));
+    } else {
+        m.set_status(
+            Level::Warning,
+            format!("theme {name}: {}", warnings.join("; ")),
+        );
+        m.warnings.extend(warnings);
+    }
+    vec![]
+}

@@ -237,3 +237,35 @@ pub(crate) fn on_linked(
         }
     }
 }
+
+/// Offline feedback was logged.
+pub(crate) fn on_created(
+    m: &mut Model,
+    result: Result<crate::domain::Feedback, crate::client::ClientError>,
+) -> Vec<Effect> {
+    match result {
+        Ok(fb) => {
+            let id = fb.id.clone();
+            m.set_status(Level::Info, format!("offline feedback logged as {id}"));
+            super::view::on_feedback(m, fb)
+        }
+        Err(e) => {
+            m.set_status(Level::Error, format!("feedback not logged: {e}"));
+            vec![]
+        }
+    }
+}
+
+pub(crate) fn on_patched(
+    m: &mut Model,
+    feedback_id: &str,
+    result: Result<crate::domain::Feedback, crate::client::ClientError>,
+) -> Vec<Effect> {
+    match result {
+        Ok(fb) => super::view::on_feedback(m, fb),
+        Err(e) => {
+            m.set_status(Level::Error, format!("{feedback_id} not changed: {e}"));
+            vec![]
+        }
+    }
+}

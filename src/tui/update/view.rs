@@ -263,3 +263,13 @@ pub fn detach(m: &mut Model) {
     sync_composer(m);
     m.composer = None;
 }
+
+/// The loop is idle while a filter is still being applied: its next slice.
+pub(crate) fn on_continue_filter(m: &mut Model) -> Vec<Effect> {
+    if m.stream.continue_filter() {
+        m.dirty = true;
+        after_view_change(m)
+    } else {
+        vec![]
+    }
+}
