@@ -5,6 +5,7 @@ use super::centered;
 use crate::tui::action::{Action, Context};
 use crate::tui::model::Model;
 use crate::tui::textutil::truncate_to_width;
+use crate::tui::update::commands::COMMANDS;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
@@ -67,24 +68,30 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         "commands",
         t.get("ui.help.section"),
     )));
-    for c in [
-        ":view mine|dept|unassigned|all",
-        ":sort arrival|sla|priority",
-        ":theme NAME",
-        ":filter TEXT  (is:late sentiment:neg role:detractor channel:x status:open @handle)",
-        ":follow on|off",
-        ":reply micro|macro|both",
-        ":override RULE REASON (judged by the rule's override policy)",
-        ":send-resolve (send, then resolve the item)",
-        ":copy link|customer",
-        ":tone negative|neutral|positive",
-        ":assign  :resolve  :link  :refresh",
-        ":team (T)",
-        ":q",
-        ":ACTION (any action name above)",
-    ] {
-        out.push(Line::from(Span::styled(format!("  {c}"), t.get("ui.text"))));
+    // From the command table itself, so the help cannot drift from what `:` runs.
+    for c in COMMANDS {
+        let mut head = format!(":{}", c.name);
+        if !c.usage.is_empty() {
+            head = format!("{head} {}", c.usage);
+        }
+        for alias in c.aliases {
+            head.push_str(&format!(", :{alias}"));
+        }
+        let (line, style) = if m.read_only && c.changes_data {
+            (format!("  {head}  [read-only] {}", c.doc), t.get("ui.text.dim"))
+        } else {
+            (format!("  {head}  {}", c.doc), t.get("ui.text"))
+        };
+        out.push(Line::from(Span::styled(truncate_to_width(&line, width), style)));
     }
+    out.push(Line::from(Span::styled(
+        "  :filter terms: is:late sentiment:neg role:detractor channel:x status:open @handle",
+        t.get("ui.text"),
+    )));
+    out.push(Line::from(Span::styled(
+        "  :ACTION (any action name above)",
+        t.get("ui.text"),
+    )));
     out
 }
 
