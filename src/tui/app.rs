@@ -3,13 +3,14 @@
 //! effects, and draws only when the model changed, at most `FRAME` apart. An idle console
 //! writes nothing to the terminal.
 
+use super::config::{load_config, ConsoleOptions, LoadedConfig};
 use super::effect::{Effect, UnsavedDrafts};
 use super::model::{Level, Model};
 use super::msg::Msg;
+use super::panes;
 use super::runtime::{self, Runner, TerminalEffect};
 use super::terminal::TerminalGuard;
 use super::update;
-use super::{load_config, panes, ConsoleOptions, LoadedConfig};
 use crate::client::CrmBackend;
 use chrono::Utc;
 use crossterm::event::{Event, EventStream};

@@ -1,45 +1,10 @@
 //! The composer: the reply being written (its type, its parts, the overrides, the marks of the rules).
 
-use super::draft::Draft;
+use super::draft::{Draft, ReplyKind};
 use crate::domain::{Override, Visibility};
 use crate::tui::lint::ViolationMark;
 use chrono::{DateTime, Utc};
 use ratatui_textarea::TextArea;
-use serde::{Deserialize, Serialize};
-
-/// Micro = one direct part, macro = one public part, both = one of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplyKind {
-    Micro,
-    Macro,
-    Both,
-}
-
-impl ReplyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplyKind::Micro => "micro",
-            ReplyKind::Macro => "macro",
-            ReplyKind::Both => "both",
-        }
-    }
-    pub fn parse(s: &str) -> Option<ReplyKind> {
-        match s {
-            "micro" | "direct" | "dm" => Some(ReplyKind::Micro),
-            "macro" | "public" => Some(ReplyKind::Macro),
-            "both" => Some(ReplyKind::Both),
-            _ => None,
-        }
-    }
-    pub fn parts(self) -> &'static [Visibility] {
-        match self {
-            ReplyKind::Micro => &[Visibility::Direct],
-            ReplyKind::Macro => &[Visibility::Public],
-            ReplyKind::Both => &[Visibility::Public, Visibility::Direct],
-        }
-    }
-}
 
 /// The composer of the selected item.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! The Team screen: its window and the last summary; the behaviour is in `tui::team`.
 
+use super::load::Load;
 use crate::domain::metrics::{MetricsSummary, MetricsWindow};
-use crate::tui::model::Load;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamView {

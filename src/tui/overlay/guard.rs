@@ -4,7 +4,7 @@
 //! Esc goes back to the draft. (The conversation view replaces this once it lands: the guard
 //! then opens it at the first unseen message.)
 
-use super::scroll_key;
+use super::scroll::scroll_key;
 use crate::domain::Direction;
 use crate::tui::effect::Effect;
 use crate::tui::guard::{confirm_seen, GuardView};

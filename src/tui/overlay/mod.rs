@@ -4,6 +4,9 @@
 
 pub mod bulk_results;
 pub mod guard;
+pub mod scroll;
+
+pub use scroll::scroll_key;
 
 use super::effect::Effect;
 use super::keymap::KeyPress;
@@ -39,18 +42,6 @@ pub fn key(m: &mut Model, kp: KeyPress) -> Option<Vec<Effect>> {
     }
 }
 
-/// j/k, arrows and pages move a scrolled overlay; `None` for any other key.
-pub fn scroll_key(scroll: u16, kp: KeyPress) -> Option<u16> {
-    match kp.code {
-        KeyCode::Char('j') | KeyCode::Down => Some(scroll.saturating_add(1)),
-        KeyCode::Char('k') | KeyCode::Up => Some(scroll.saturating_sub(1)),
-        KeyCode::PageDown | KeyCode::Char(' ') => Some(scroll.saturating_add(10)),
-        KeyCode::PageUp => Some(scroll.saturating_sub(10)),
-        KeyCode::Home | KeyCode::Char('g') => Some(0),
-        _ => None,
-    }
-}
-
 /// Draws this module's overlays; `bottom` is the area under the stream (profile and composer),
 /// where the conversation being answered belongs.
 pub fn render(f: &mut Frame, screen: Rect, bottom: Rect, m: &Model) {
@@ -66,7 +57,7 @@ mod bulk_view {
     //! Drawing the bulk results and the clear-draft question.
     use super::bulk_results::{counts, describe};
     use crate::tui::model::Model;
-    use crate::tui::panes::centered;
+    use crate::tui::panes::frame::centered;
     use crate::tui::textutil::truncate_to_width;
     use ratatui::layout::Rect;
     use ratatui::text::{Line, Span};

@@ -1,7 +1,7 @@
 //! Line inputs and pickers: the `:` command line, the `/` filter, the canned-reply picker and
 //! the customer search for linking an identity.
 
-use super::centered;
+use super::frame::centered;
 use crate::tui::model::{
     AssignPicker, LineInput, LinkSearch, Load, LogForm, Model, Picker, OFFLINE_CHANNELS,
 };

@@ -1,7 +1,7 @@
 //! The composer pane: what we answer, the exact recipient of each part, a length meter per part,
 //! the rule violations below the text, and who else is on the item.
 
-use super::pane_block;
+use super::frame::pane_block;
 use crate::domain::{PresenceState, Visibility};
 use crate::tui::action::{Action, Context};
 use crate::tui::meter::meter;

@@ -3,7 +3,7 @@
 //! built by one function used both to draw and, in the reducer, to know which messages the agent
 //! has on screen.
 
-use super::{pane_block, short_duration};
+use super::frame::{pane_block, short_duration};
 use crate::domain::{Direction, Feedback, FeedbackStatus, Message, Visibility};
 use crate::tui::action::{Action, Context};
 use crate::tui::model::{Focus, Model};
@@ -29,7 +29,7 @@ fn plain(line: Line<'static>) -> ViewLine {
 
 /// The pane's inner area at the model's size (the stream's place, or all of it zoomed).
 fn inner(m: &Model) -> Rect {
-    let a = super::layout(Rect::new(0, 0, m.size.0, m.size.1), m).stream;
+    let a = super::frame::layout(Rect::new(0, 0, m.size.0, m.size.1), m).stream;
     ratatui::widgets::Block::bordered().inner(a)
 }
 
@@ -362,7 +362,7 @@ fn message_head(
     m: &Model,
     fb: &Feedback,
     msg: &Message,
-    people: Option<&crate::tui::conversation::People>,
+    people: Option<&crate::tui::model::conversation::People>,
     width: usize,
 ) -> Vec<Line<'static>> {
     let t = &m.theme;

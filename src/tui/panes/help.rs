@@ -1,7 +1,7 @@
 //! `?`: help generated from the action registry and the keymap in force, plus any problems in
 //! the user's configuration.
 
-use super::centered;
+use super::frame::centered;
 use crate::tui::action::{Action, Context};
 use crate::tui::model::Model;
 use crate::tui::textutil::truncate_to_width;
@@ -78,11 +78,17 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
             head.push_str(&format!(", :{alias}"));
         }
         let (line, style) = if m.read_only && c.changes_data {
-            (format!("  {head}  [read-only] {}", c.doc), t.get("ui.text.dim"))
+            (
+                format!("  {head}  [read-only] {}", c.doc),
+                t.get("ui.text.dim"),
+            )
         } else {
             (format!("  {head}  {}", c.doc), t.get("ui.text"))
         };
-        out.push(Line::from(Span::styled(truncate_to_width(&line, width), style)));
+        out.push(Line::from(Span::styled(
+            truncate_to_width(&line, width),
+            style,
+        )));
     }
     out.push(Line::from(Span::styled(
         "  :filter terms: is:late sentiment:neg role:detractor channel:x status:open @handle",

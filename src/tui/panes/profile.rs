@@ -1,7 +1,7 @@
 //! The profile pane: the customer behind the selected item, or why there is none (loading,
 //! error, unlinked author). Never a blank.
 
-use super::pane_block;
+use super::frame::pane_block;
 use crate::domain::{Customer, HistoryEntry, Transaction};
 use crate::tui::action::Action;
 use crate::tui::action::Context;

@@ -1,7 +1,7 @@
 //! The stream pane: only the visible window of rows is built, so 100,000 items cost no more
 //! than 20.
 
-use super::{pane_block, short_duration};
+use super::frame::{pane_block, short_duration};
 use crate::domain::{
     Channel, CustomerRole, Feedback, FeedbackStatus, PresenceState, Priority, SentimentLabel,
 };

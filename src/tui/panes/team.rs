@@ -3,7 +3,7 @@
 //! agents with their load and availability, sentiment per channel and the linked-identity share.
 //! Every figure is also written as text, so nothing depends on colour (mono, 16 colours).
 
-use super::{pane_block, short_duration};
+use super::frame::{pane_block, short_duration};
 use crate::domain::metrics::{MetricsSummary, MetricsWindow};
 use crate::domain::Availability;
 use crate::text::truncate_to_width;

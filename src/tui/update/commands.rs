@@ -59,49 +59,174 @@ const fn cmd(
 
 /// Every `:` command.
 pub const COMMANDS: &[TypedCommand] = &[
-    cmd("quit", &["q", "wq", "x", "q!"], "", "save drafts and quit", false, |m, _| quit(m)),
+    cmd(
+        "quit",
+        &["q", "wq", "x", "q!"],
+        "",
+        "save drafts and quit",
+        false,
+        |m, _| quit(m),
+    ),
     cmd("team", &[], "", "the Team screen", false, team),
-    cmd("view", &["v"], "mine|dept|unassigned|all", "which items the stream shows", false, view),
-    cmd("sort", &[], "arrival|sla|priority", "the stream's order", false, sort),
-    cmd("theme", &[], "[NAME]", "load a theme, or say which is in use", false, theme),
+    cmd(
+        "view",
+        &["v"],
+        "mine|dept|unassigned|all",
+        "which items the stream shows",
+        false,
+        view,
+    ),
+    cmd(
+        "sort",
+        &[],
+        "arrival|sla|priority",
+        "the stream's order",
+        false,
+        sort,
+    ),
+    cmd(
+        "theme",
+        &[],
+        "[NAME]",
+        "load a theme, or say which is in use",
+        false,
+        theme,
+    ),
     cmd("filter", &[], "TEXT", "filter the stream", false, |m, a| {
         apply_filter(m, &a.rest.join(" "))
     }),
-    cmd("nofilter", &[], "", "clear the filter", false, |m, _| apply_filter(m, "")),
-    cmd("follow", &[], "[on|off]", "keep the newest item selected", false, follow),
-    cmd("reply", &["type"], "micro|macro|both", "the reply type", true, reply_type),
-    cmd("override", &[], "RULE REASON", "override a rule for this reply", true, override_rule),
-    cmd("send-resolve", &["sr"], "", "send the reply and resolve the item", false, |m, _| {
-        run_action(m, Action::SendAndResolve)
+    cmd("nofilter", &[], "", "clear the filter", false, |m, _| {
+        apply_filter(m, "")
     }),
-    cmd("refresh", &[], "", "fetch the stream again", false, |m, _| {
-        run_action(m, Action::Refresh)
+    cmd(
+        "follow",
+        &[],
+        "[on|off]",
+        "keep the newest item selected",
+        false,
+        follow,
+    ),
+    cmd(
+        "reply",
+        &["type"],
+        "micro|macro|both",
+        "the reply type",
+        true,
+        reply_type,
+    ),
+    cmd(
+        "override",
+        &[],
+        "RULE REASON",
+        "override a rule for this reply",
+        true,
+        override_rule,
+    ),
+    cmd(
+        "send-resolve",
+        &["sr"],
+        "",
+        "send the reply and resolve the item",
+        false,
+        |m, _| run_action(m, Action::SendAndResolve),
+    ),
+    cmd(
+        "refresh",
+        &[],
+        "",
+        "fetch the stream again",
+        false,
+        |m, _| run_action(m, Action::Refresh),
+    ),
+    cmd(
+        "help",
+        &["h", "warnings"],
+        "",
+        "this screen",
+        false,
+        |m, _| run_action(m, Action::Help),
+    ),
+    cmd(
+        "copy",
+        &[],
+        "[link|customer|id]",
+        "copy the item's link or customer id",
+        false,
+        copy,
+    ),
+    cmd(
+        "assign",
+        &["claim", "reassign", "route"],
+        "[AGENT|DEPARTMENT]",
+        "assign the item (to yourself without an argument)",
+        true,
+        assign,
+    ),
+    cmd("escalate", &[], "", "escalate the item", true, |m, _| {
+        run_action(m, Action::Escalate)
     }),
-    cmd("help", &["h", "warnings"], "", "this screen", false, |m, _| {
-        run_action(m, Action::Help)
+    cmd("resolve", &[], "", "resolve the item", true, |m, _| {
+        run_action(m, Action::Resolve)
     }),
-    cmd("copy", &[], "[link|customer|id]", "copy the item's link or customer id", false, copy),
-    cmd("assign", &["claim", "reassign", "route"], "[AGENT|DEPARTMENT]", "assign the item (to yourself without an argument)", true, assign),
-    cmd("escalate", &[], "", "escalate the item", true, |m, _| run_action(m, Action::Escalate)),
-    cmd("resolve", &[], "", "resolve the item", true, |m, _| run_action(m, Action::Resolve)),
     cmd("pending", &[], "", "set the item pending", true, |m, _| {
         run_action(m, Action::SetPending)
     }),
-    cmd("tone", &["sentiment"], "[negative|neutral|positive]", "correct the item's tone", true, tone),
-    cmd("status", &[], "pending|resolved|open", "set the item's status", true, status),
-    cmd("log", &[], "[phone|in_person|web_form] [TEXT]", "log offline feedback", true, log),
-    cmd("mark", &[], "", "mark the item for a macro reply", false, |m, _| {
-        run_action(m, Action::ToggleMark)
-    }),
-    cmd("unmark", &["clearmarks"], "", "clear the marks", false, |m, _| {
-        run_action(m, Action::ClearMarks)
-    }),
-    cmd("macro", &[], "", "send the macro reply to the marked items", false, |m, _| {
-        run_action(m, Action::SendMacroToMarked)
-    }),
-    cmd("link", &[], "", "link the author to a customer", true, |m, _| {
-        run_action(m, Action::LinkIdentity)
-    }),
+    cmd(
+        "tone",
+        &["sentiment"],
+        "[negative|neutral|positive]",
+        "correct the item's tone",
+        true,
+        tone,
+    ),
+    cmd(
+        "status",
+        &[],
+        "pending|resolved|open",
+        "set the item's status",
+        true,
+        status,
+    ),
+    cmd(
+        "log",
+        &[],
+        "[phone|in_person|web_form] [TEXT]",
+        "log offline feedback",
+        true,
+        log,
+    ),
+    cmd(
+        "mark",
+        &[],
+        "",
+        "mark the item for a macro reply",
+        false,
+        |m, _| run_action(m, Action::ToggleMark),
+    ),
+    cmd(
+        "unmark",
+        &["clearmarks"],
+        "",
+        "clear the marks",
+        false,
+        |m, _| run_action(m, Action::ClearMarks),
+    ),
+    cmd(
+        "macro",
+        &[],
+        "",
+        "send the macro reply to the marked items",
+        false,
+        |m, _| run_action(m, Action::SendMacroToMarked),
+    ),
+    cmd(
+        "link",
+        &[],
+        "",
+        "link the author to a customer",
+        true,
+        |m, _| run_action(m, Action::LinkIdentity),
+    ),
 ];
 
 /// Runs a `:` command line.

@@ -8,7 +8,6 @@ use crate::tui::canned::{self};
 use crate::tui::effect::Effect;
 use crate::tui::keymap::{KeyPress, Lookup};
 use crate::tui::model::*;
-use crate::tui::panes;
 use crate::tui::textutil::sanitize_multiline;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
@@ -120,7 +119,7 @@ pub(crate) fn on_mouse(m: &mut Model, ev: MouseEvent) -> Vec<Effect> {
     if m.overlay.is_some() {
         return vec![];
     }
-    let areas = panes::layout(Rect::new(0, 0, m.size.0, m.size.1), m);
+    let areas = crate::tui::panes::frame::layout(Rect::new(0, 0, m.size.0, m.size.1), m);
     let at = Position::new(ev.column, ev.row);
     match ev.kind {
         MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {

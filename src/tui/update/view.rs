@@ -4,14 +4,13 @@ use crate::domain::api::Page;
 use crate::domain::{Channel, Feedback, PresenceState};
 use crate::tui::effect::{Effect, Wake};
 use crate::tui::model::*;
-use crate::tui::panes;
 
 /// How long an info message stays in the status bar.
 pub(crate) const STATUS_SECS: i64 = 6;
 
 /// Rows of the stream list at the current size.
 pub fn stream_rows(m: &Model) -> usize {
-    panes::layout(ratatui::layout::Rect::new(0, 0, m.size.0, m.size.1), m)
+    crate::tui::panes::frame::layout(ratatui::layout::Rect::new(0, 0, m.size.0, m.size.1), m)
         .stream
         .height
         .saturating_sub(2) as usize
