@@ -18,9 +18,9 @@
 //! - Files we write are 0600 ([`write_token_file`], [`ConfigFile::save`]).
 //! - [`Secret`] never shows its value in `Debug` output or logs.
 
+use super::backend::ClientError;
 use super::fsutil::{mode, others_mode, write_private_atomic};
 use super::http::HttpBackend;
-use super::ClientError;
 use reqwest::Url;
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,5 @@
 //! The live event stream (`GET /v1/events`, server-sent events) behind
-//! [`CrmBackend::events`](super::CrmBackend::events).
+//! [`CrmBackend::events`](super::backend::CrmBackend::events).
 //!
 //! - Frames are parsed by `eventsource-stream` over reqwest's byte stream; each frame's `data:`
 //!   is the whole [`Event`] as JSON (a bare payload is accepted too, with `id:` as its sequence
@@ -19,8 +19,8 @@
 //!   [`Sanitized`](super::Sanitized) cleans it field by field (`Sanitize for TypedEvent`), never
 //!   by guessing from JSON key names.
 
+use super::backend::StreamItem;
 use super::wire::{clean_message, describe_error, error_from_response, retry_after};
-use super::StreamItem;
 use crate::backoff::Backoff;
 use crate::domain::api::StreamReset;
 use crate::domain::event_payload::TypedEvent;
@@ -324,7 +324,7 @@ async fn connect(endpoint: &Endpoint, last_seq: Option<i64>) -> Attempt {
     }
 }
 
-/// The stream [`CrmBackend::events`](super::CrmBackend::events) returns: runs until dropped.
+/// The stream [`CrmBackend::events`](super::backend::CrmBackend::events) returns: runs until dropped.
 pub(crate) fn stream(
     endpoint: Endpoint,
     last_event_id: Option<i64>,

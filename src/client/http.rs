@@ -9,9 +9,10 @@
 //! - `PATCH` sends `If-Match` with the item's version as an entity tag, replies send
 //!   `Idempotency-Key`; an `ETag` on a response is taken as the item's version.
 
+use super::backend::{ClientError, CrmBackend, FeedbackQuery, StreamItem};
 use super::events::{self, EventStreamOptions};
 use super::wire::{clean_message, error_from_response, parse_etag, read_limited, transport_error};
-use super::{ClientError, CrmBackend, FeedbackQuery, RulebookSource, StreamItem};
+use crate::domain::api::RulebookSource;
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, LinkIdentity, Me, NewFeedback, NewReply, Page,
     PresenceUpdate,

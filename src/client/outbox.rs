@@ -9,11 +9,11 @@
 //! refused it, the item is gone...). [`Outbox::drain`] sends what is queued through any
 //! [`CrmBackend`].
 
+use super::backend::{ClientError, CrmBackend};
 use super::fsutil::{
     decode_file_stem, encode_file_stem, read_json_or_quarantine, remove_durably,
     write_private_atomic, UnreadableFile,
 };
-use super::{ClientError, CrmBackend};
 use crate::backoff::Backoff;
 use crate::domain::api::NewReply;
 use crate::domain::Reply;
@@ -300,7 +300,7 @@ impl Outbox {
     ///   failed with the reason; the drain goes on with the next entry.
     /// - Unreachable, rate limited, or unauthorized: the entry stays queued with the error and
     ///   the drain stops (the next entries would meet the same); call again later (on
-    ///   [`StreamItem::Connected`](super::StreamItem::Connected), or see
+    ///   [`StreamItem::Connected`](super::backend::StreamItem::Connected), or see
     ///   [`drain_with_retry`](Self::drain_with_retry)).
     /// - Anything else: stays queued and is retried next time, up to [`MAX_ATTEMPTS`].
     pub async fn drain(&self, backend: &dyn CrmBackend) -> DrainReport {

@@ -11,7 +11,8 @@
 //! The impls for the domain types live in `crate::text` (which may import `domain`; `domain`
 //! imports nothing of ours); the ones for the client's own types are here.
 
-use super::{ClientError, CrmBackend, FeedbackQuery, RulebookSource, StreamItem};
+use super::backend::{ClientError, CrmBackend, FeedbackQuery, StreamItem};
+use crate::domain::api::RulebookSource;
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, IdentityMatches, Me, NewFeedback, NewReply, Page,
 };

@@ -3,7 +3,7 @@
 //! `Retry-After` and `ETag`, and the one-line, sanitised form of any message shown or logged.
 //! Here rather than in `http` so that `events` need not import the backend it serves.
 
-use super::ClientError;
+use super::backend::ClientError;
 use crate::domain::api::Problem;
 use crate::domain::problem::{ProblemExtension, ServerProblem};
 use crate::text::sanitize_inline;
