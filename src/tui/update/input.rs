@@ -237,175 +237,223 @@ pub(crate) fn move_in_list(selected: &mut usize, len: usize, kp: KeyPress) -> bo
 }
 
 pub(crate) fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
-    let esc = kp.code == KeyCode::Esc
-        || (kp.code == KeyCode::Char('c') && kp.mods == KeyModifiers::CONTROL)
-        || (kp.code == KeyCode::Char('g') && kp.mods == KeyModifiers::CONTROL);
-    let enter = kp.code == KeyCode::Enter;
     if let Some(fx) = crate::tui::overlay::key(m, kp) {
         return fx;
     }
-    let Some(overlay) = m.overlay.as_mut() else {
+    match &m.overlay {
+        Some(Overlay::Help { .. }) => help_key(m, kp),
+        Some(Overlay::Command(_)) => command_key(m, kp),
+        Some(Overlay::Filter(_)) => filter_key(m, kp),
+        Some(Overlay::Canned(_)) => canned_key(m, kp),
+        Some(Overlay::Assign(_)) => assign_key(m, kp),
+        Some(Overlay::Log(_)) => log_key(m, kp),
+        Some(Overlay::Link(_)) => link_key(m, kp),
+        _ => vec![],
+    }
+}
+
+/// Esc, C-c or C-g: close the overlay.
+fn is_close(kp: KeyPress) -> bool {
+    kp.code == KeyCode::Esc
+        || (kp.code == KeyCode::Char('c') && kp.mods == KeyModifiers::CONTROL)
+        || (kp.code == KeyCode::Char('g') && kp.mods == KeyModifiers::CONTROL)
+}
+
+fn help_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Help { scroll }) = m.overlay.as_mut() else {
         return vec![];
     };
-    match overlay {
-        Overlay::Guard(_) | Overlay::BulkResults { .. } | Overlay::ConfirmClear => vec![],
-        Overlay::Help { scroll } => {
-            match kp.code {
-                KeyCode::Char('j') | KeyCode::Down => *scroll = scroll.saturating_add(1),
-                KeyCode::Char('k') | KeyCode::Up => *scroll = scroll.saturating_sub(1),
-                KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
-                KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-                KeyCode::Char('g') | KeyCode::Home => *scroll = 0,
-                _ => m.overlay = None,
-            }
-            vec![]
-        }
-        Overlay::Command(li) => {
-            if esc {
-                m.overlay = None;
-                return vec![];
-            }
-            if enter {
-                let line = li.text.clone();
-                m.overlay = None;
-                return run_command(m, &line);
-            }
-            if kp.code == KeyCode::Backspace && li.text.is_empty() {
-                m.overlay = None;
-                return vec![];
-            }
-            edit_line(li, kp);
-            vec![]
-        }
-        Overlay::Filter(li) => {
-            if esc {
-                m.overlay = None;
-                return apply_filter(m, "");
-            }
-            if enter {
-                m.overlay = None;
-                // The filter is accepted: its final view (and selection) now, not later.
-                m.stream.finish_filter();
-                return after_view_change(m);
-            }
-            if is_down(kp) || is_up(kp) {
-                let d = if is_down(kp) { 1 } else { -1 };
-                return move_selection(m, |s| s.move_by(d));
-            }
-            if edit_line(li, kp) {
-                let f = li.text.clone();
-                return apply_filter(m, &f);
-            }
-            vec![]
-        }
-        Overlay::Canned(p) => {
-            if esc {
-                m.overlay = None;
-                return vec![];
-            }
-            if move_in_list(&mut p.selected, p.matches.len(), kp) {
-                return vec![];
-            }
-            if enter {
-                let chosen = p.matches.get(p.selected).copied();
-                m.overlay = None;
-                let Some(i) = chosen else { return vec![] };
-                let body = canned::fill(&m.canned[i].body, &placeholders(m));
-                let name = m.canned[i].name.clone();
-                if let Some(c) = m.composer.as_mut() {
-                    let part = c.active;
-                    c.area_mut(part).insert_str(body);
-                    m.focus = Focus::Composer;
-                    m.set_status(Level::Info, format!("inserted \"{name}\""));
-                    return draft_edited(m);
-                }
-                return vec![];
-            }
-            if edit_line(&mut p.query, kp) {
-                p.selected = 0;
-                refresh_picker(m);
-            }
-            vec![]
-        }
-        Overlay::Assign(p) => {
-            if esc {
-                m.overlay = None;
-                return vec![];
-            }
-            if move_in_list(&mut p.selected, p.matches.len(), kp) {
-                return vec![];
-            }
-            if enter {
-                let chosen = p.matches.get(p.selected).map(|i| p.choices[*i].clone());
-                let fid = p.feedback_id.clone();
-                m.overlay = None;
-                return match chosen {
-                    Some(c) => assign_to(m, &fid, c),
-                    None => vec![],
-                };
-            }
-            if edit_line(&mut p.query, kp) {
-                p.selected = 0;
-                refresh_assign(p);
-            }
-            vec![]
-        }
-        Overlay::Log(form) => {
-            if esc {
-                m.overlay = None;
-                return vec![];
-            }
-            let cycle = kp.code == KeyCode::Tab
-                || (kp.code == KeyCode::Char('t') && kp.mods == KeyModifiers::CONTROL);
-            if cycle {
-                let i = OFFLINE_CHANNELS
-                    .iter()
-                    .position(|c| *c == form.channel)
-                    .unwrap_or(0);
-                let step = if kp.mods.contains(KeyModifiers::SHIFT) {
-                    2
-                } else {
-                    1
-                };
-                form.channel = OFFLINE_CHANNELS[(i + step) % OFFLINE_CHANNELS.len()];
-                return vec![];
-            }
-            if enter {
-                let form = form.clone();
-                return submit_log(m, form);
-            }
-            edit_line(&mut form.text, kp);
-            vec![]
-        }
-        Overlay::Link(ls) => {
-            if esc {
-                m.overlay = None;
-                return vec![];
-            }
-            let n = ls.rows().len();
-            if move_in_list(&mut ls.selected, n, kp) {
-                return vec![];
-            }
-            if enter {
-                let q = ls.query.text.trim().to_string();
-                if ls.searched.as_deref() != Some(q.as_str()) {
-                    if q.is_empty() {
-                        return vec![];
-                    }
-                    ls.searched = Some(q.clone());
-                    ls.results = Load::Loading;
-                    return vec![Effect::SearchCustomers(q)];
-                }
-                if let Some(row) = ls.rows().get(ls.selected) {
-                    return vec![Effect::LinkIdentity {
-                        identity_id: ls.identity.id.clone(),
-                        customer_id: row.customer.id.clone(),
-                    }];
-                }
-                return vec![];
-            }
-            edit_line(&mut ls.query, kp);
-            vec![]
-        }
+
+    match kp.code {
+        KeyCode::Char('j') | KeyCode::Down => *scroll = scroll.saturating_add(1),
+        KeyCode::Char('k') | KeyCode::Up => *scroll = scroll.saturating_sub(1),
+        KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
+        KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+        KeyCode::Char('g') | KeyCode::Home => *scroll = 0,
+        _ => m.overlay = None,
     }
+    vec![]
+}
+
+fn command_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Command(li)) = m.overlay.as_mut() else {
+        return vec![];
+    };
+    let esc = is_close(kp);
+    let enter = kp.code == KeyCode::Enter;
+    if esc {
+        m.overlay = None;
+        return vec![];
+    }
+    if enter {
+        let line = li.text.clone();
+        m.overlay = None;
+        return run_command(m, &line);
+    }
+    if kp.code == KeyCode::Backspace && li.text.is_empty() {
+        m.overlay = None;
+        return vec![];
+    }
+    edit_line(li, kp);
+    vec![]
+}
+
+fn filter_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Filter(li)) = m.overlay.as_mut() else {
+        return vec![];
+    };
+    let esc = is_close(kp);
+    let enter = kp.code == KeyCode::Enter;
+    if esc {
+        m.overlay = None;
+        return apply_filter(m, "");
+    }
+    if enter {
+        m.overlay = None;
+        // The filter is accepted: its final view (and selection) now, not later.
+        m.stream.finish_filter();
+        return after_view_change(m);
+    }
+    if is_down(kp) || is_up(kp) {
+        let d = if is_down(kp) { 1 } else { -1 };
+        return move_selection(m, |s| s.move_by(d));
+    }
+    if edit_line(li, kp) {
+        let f = li.text.clone();
+        return apply_filter(m, &f);
+    }
+    vec![]
+}
+
+fn canned_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Canned(p)) = m.overlay.as_mut() else {
+        return vec![];
+    };
+    let esc = is_close(kp);
+    let enter = kp.code == KeyCode::Enter;
+    if esc {
+        m.overlay = None;
+        return vec![];
+    }
+    if move_in_list(&mut p.selected, p.matches.len(), kp) {
+        return vec![];
+    }
+    if enter {
+        let chosen = p.matches.get(p.selected).copied();
+        m.overlay = None;
+        let Some(i) = chosen else { return vec![] };
+        let body = canned::fill(&m.canned[i].body, &placeholders(m));
+        let name = m.canned[i].name.clone();
+        if let Some(c) = m.composer.as_mut() {
+            let part = c.active;
+            c.area_mut(part).insert_str(body);
+            m.focus = Focus::Composer;
+            m.set_status(Level::Info, format!("inserted \"{name}\""));
+            return draft_edited(m);
+        }
+        return vec![];
+    }
+    if edit_line(&mut p.query, kp) {
+        p.selected = 0;
+        refresh_picker(m);
+    }
+    vec![]
+}
+
+fn assign_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Assign(p)) = m.overlay.as_mut() else {
+        return vec![];
+    };
+    let esc = is_close(kp);
+    let enter = kp.code == KeyCode::Enter;
+    if esc {
+        m.overlay = None;
+        return vec![];
+    }
+    if move_in_list(&mut p.selected, p.matches.len(), kp) {
+        return vec![];
+    }
+    if enter {
+        let chosen = p.matches.get(p.selected).map(|i| p.choices[*i].clone());
+        let fid = p.feedback_id.clone();
+        m.overlay = None;
+        return match chosen {
+            Some(c) => assign_to(m, &fid, c),
+            None => vec![],
+        };
+    }
+    if edit_line(&mut p.query, kp) {
+        p.selected = 0;
+        refresh_assign(p);
+    }
+    vec![]
+}
+
+fn log_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Log(form)) = m.overlay.as_mut() else {
+        return vec![];
+    };
+    let esc = is_close(kp);
+    let enter = kp.code == KeyCode::Enter;
+    if esc {
+        m.overlay = None;
+        return vec![];
+    }
+    let cycle = kp.code == KeyCode::Tab
+        || (kp.code == KeyCode::Char('t') && kp.mods == KeyModifiers::CONTROL);
+    if cycle {
+        let i = OFFLINE_CHANNELS
+            .iter()
+            .position(|c| *c == form.channel)
+            .unwrap_or(0);
+        let step = if kp.mods.contains(KeyModifiers::SHIFT) {
+            2
+        } else {
+            1
+        };
+        form.channel = OFFLINE_CHANNELS[(i + step) % OFFLINE_CHANNELS.len()];
+        return vec![];
+    }
+    if enter {
+        let form = form.clone();
+        return submit_log(m, form);
+    }
+    edit_line(&mut form.text, kp);
+    vec![]
+}
+
+fn link_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
+    let Some(Overlay::Link(ls)) = m.overlay.as_mut() else {
+        return vec![];
+    };
+    let esc = is_close(kp);
+    let enter = kp.code == KeyCode::Enter;
+    if esc {
+        m.overlay = None;
+        return vec![];
+    }
+    let n = ls.rows().len();
+    if move_in_list(&mut ls.selected, n, kp) {
+        return vec![];
+    }
+    if enter {
+        let q = ls.query.text.trim().to_string();
+        if ls.searched.as_deref() != Some(q.as_str()) {
+            if q.is_empty() {
+                return vec![];
+            }
+            ls.searched = Some(q.clone());
+            ls.results = Load::Loading;
+            return vec![Effect::SearchCustomers(q)];
+        }
+        if let Some(row) = ls.rows().get(ls.selected) {
+            return vec![Effect::LinkIdentity {
+                identity_id: ls.identity.id.clone(),
+                customer_id: row.customer.id.clone(),
+            }];
+        }
+        return vec![];
+    }
+    edit_line(&mut ls.query, kp);
+    vec![]
 }
