@@ -67,6 +67,7 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
         return fx;
     }
     navigate(m, a)
+        .or_else(|| focus(m, a))
         .or_else(|| compose(m, a))
         .or_else(|| triage(m, a))
         .or_else(|| session(m, a))
@@ -86,37 +87,6 @@ fn navigate(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
         | Action::ConversationPageUp
         | Action::ConversationTop
         | Action::ConversationBottom => vec![],
-        Action::FocusNext => {
-            m.focus = m.focus.next();
-            if m.focus == Focus::Composer {
-                crate::tui::update::view::bind(m);
-            }
-            vec![]
-        }
-        Action::FocusPrev => {
-            m.focus = m.focus.prev();
-            if m.focus == Focus::Composer {
-                crate::tui::update::view::bind(m);
-            }
-            vec![]
-        }
-        Action::FocusStream => {
-            m.focus = Focus::Stream;
-            vec![]
-        }
-        Action::FocusProfile => {
-            m.focus = Focus::Profile;
-            vec![]
-        }
-        Action::FocusComposer => {
-            if m.composer.is_none() {
-                m.set_status(Level::Info, "select an item to reply to");
-            } else {
-                m.focus = Focus::Composer;
-                crate::tui::update::view::bind(m);
-            }
-            vec![]
-        }
         Action::NextItem => crate::tui::update::target::step(m, 1),
         Action::PrevItem => crate::tui::update::target::step(m, -1),
         Action::ViewMine => set_view(m, ViewKind::Mine),
@@ -167,14 +137,6 @@ fn navigate(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
                 apply_filter(m, "")
             }
         }
-        Action::ProfileDown => {
-            m.profile_scroll = m.profile_scroll.saturating_add(1);
-            vec![]
-        }
-        Action::ProfileUp => {
-            m.profile_scroll = m.profile_scroll.saturating_sub(1);
-            vec![]
-        }
         _ => return None,
     })
 }
@@ -189,35 +151,7 @@ fn compose(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
         Action::Undo => crate::tui::update::target::undo(m),
         Action::SendMacroToMarked => send_macro(m),
         Action::SendReply => send_reply(m, false),
-        Action::CycleReplyType => {
-            let Some(fb) = m.composer_item().cloned() else {
-                return Some(vec![]);
-            };
-            let Some(c) = m.composer.as_ref() else {
-                return Some(vec![]);
-            };
-            let mut k = cycle_kind(c.kind);
-            // Skip types whose parts have no route on this item.
-            for _ in 0..3 {
-                if k.parts()
-                    .iter()
-                    .all(|p| p != &Visibility::Public || fb.channel.has_public_thread())
-                {
-                    break;
-                }
-                k = cycle_kind(k);
-            }
-            let c = m.composer.as_mut().expect("checked");
-            c.kind = k;
-            if !k.parts().contains(&c.active) {
-                c.active = k.parts()[0];
-            }
-            let id = c.feedback_id.clone();
-            m.drafts_dirty.insert(id);
-            m.drafts_changed_at.get_or_insert(m.now);
-            relint(m);
-            vec![]
-        }
+        Action::CycleReplyType => cycle_reply_type(m),
         Action::SwitchPart => {
             if let Some(c) = m.composer.as_mut() {
                 let parts = c.kind.parts();
@@ -321,37 +255,7 @@ fn triage(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
             m.set_status(Level::Info, "marks cleared");
             vec![]
         }
-        Action::LinkIdentity => {
-            let Some(fb) = m.selected().cloned() else {
-                return Some(vec![]);
-            };
-            if fb.customer_id.is_some() || fb.author.customer_id.is_some() {
-                m.set_status(Level::Info, "the author is already linked to a customer");
-                return Some(vec![]);
-            }
-            // The server's suggestions and a search by the author's name start at once, so
-            // the best candidates are listed (suggestions first) by the time the agent looks.
-            let name = fb.author.display_name.trim().to_string();
-            let search = name.chars().count() >= 2;
-            m.overlay = Some(Overlay::Link(LinkSearch {
-                feedback_id: fb.id.clone(),
-                query: LineInput::with(&name),
-                identity: fb.author.clone(),
-                searched: search.then(|| name.clone()),
-                results: if search {
-                    Load::Loading
-                } else {
-                    Load::Loaded(Vec::new())
-                },
-                suggestions: Load::Loading,
-                selected: 0,
-            }));
-            let mut fx = vec![Effect::LoadMatches(fb.author.id.clone())];
-            if search {
-                fx.push(Effect::SearchCustomers(name));
-            }
-            fx
-        }
+        Action::LinkIdentity => open_link(m),
         _ => return None,
     })
 }
@@ -410,4 +314,114 @@ fn session(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
         }
         _ => return None,
     })
+}
+
+/// Moving focus between the panes, and scrolling the profile. `None` for other actions.
+fn focus(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
+    Some(match a {
+        Action::FocusNext => {
+            m.focus = m.focus.next();
+            if m.focus == Focus::Composer {
+                crate::tui::update::view::bind(m);
+            }
+            vec![]
+        }
+        Action::FocusPrev => {
+            m.focus = m.focus.prev();
+            if m.focus == Focus::Composer {
+                crate::tui::update::view::bind(m);
+            }
+            vec![]
+        }
+        Action::FocusStream => {
+            m.focus = Focus::Stream;
+            vec![]
+        }
+        Action::FocusProfile => {
+            m.focus = Focus::Profile;
+            vec![]
+        }
+        Action::FocusComposer => {
+            if m.composer.is_none() {
+                m.set_status(Level::Info, "select an item to reply to");
+            } else {
+                m.focus = Focus::Composer;
+                crate::tui::update::view::bind(m);
+            }
+            vec![]
+        }
+        Action::ProfileDown => {
+            m.profile_scroll = m.profile_scroll.saturating_add(1);
+            vec![]
+        }
+        Action::ProfileUp => {
+            m.profile_scroll = m.profile_scroll.saturating_sub(1);
+            vec![]
+        }
+        _ => return None,
+    })
+}
+
+/// `C-t`: the next reply type whose parts all have a route on the item.
+fn cycle_reply_type(m: &mut Model) -> Vec<Effect> {
+    let Some(fb) = m.composer_item().cloned() else {
+        return vec![];
+    };
+    let Some(c) = m.composer.as_ref() else {
+        return vec![];
+    };
+    let mut k = cycle_kind(c.kind);
+    // Skip types whose parts have no route on this item.
+    for _ in 0..3 {
+        if k.parts()
+            .iter()
+            .all(|p| p != &Visibility::Public || fb.channel.has_public_thread())
+        {
+            break;
+        }
+        k = cycle_kind(k);
+    }
+    let c = m.composer.as_mut().expect("checked");
+    c.kind = k;
+    if !k.parts().contains(&c.active) {
+        c.active = k.parts()[0];
+    }
+    let id = c.feedback_id.clone();
+    m.drafts_dirty.insert(id);
+    m.drafts_changed_at.get_or_insert(m.now);
+    relint(m);
+    vec![]
+}
+
+/// Opens the link picker on the selected item's author.
+fn open_link(m: &mut Model) -> Vec<Effect> {
+    let Some(fb) = m.selected().cloned() else {
+        return vec![];
+    };
+    if fb.customer_id.is_some() || fb.author.customer_id.is_some() {
+        m.set_status(Level::Info, "the author is already linked to a customer");
+        return vec![];
+    }
+    // The server's suggestions and a search by the author's name start at once, so
+    // the best candidates are listed (suggestions first) by the time the agent looks.
+    let name = fb.author.display_name.trim().to_string();
+    let search = name.chars().count() >= 2;
+    m.overlay = Some(Overlay::Link(LinkSearch {
+        feedback_id: fb.id.clone(),
+        query: LineInput::with(&name),
+        identity: fb.author.clone(),
+        searched: search.then(|| name.clone()),
+        results: if search {
+            Load::Loading
+        } else {
+            Load::Loaded(Vec::new())
+        },
+        suggestions: Load::Loading,
+        selected: 0,
+    }));
+    let mut fx = vec![Effect::LoadMatches(fb.author.id.clone())];
+    if search {
+        fx.push(Effect::SearchCustomers(name));
+    }
+    fx
 }
