@@ -1013,7 +1013,7 @@ fn bytes_on_the_wire() {
         }
         let idle = wire.len() - idle_start;
         // The clock's minute turns: ages and SLA timers are redrawn (once a minute).
-        update::update(&mut m, Msg::Tick(t0() + CDuration::seconds(60)));
+        let _ = update::update(&mut m, Msg::Tick(t0() + CDuration::seconds(60)));
         let minute = frame(&mut m, &mut term, &wire);
         // A redraw forced with nothing changed since the last frame: only ratatui's style reset
         // and hide-cursor sequences (the app never does this: it draws only when dirty).

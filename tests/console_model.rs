@@ -600,7 +600,8 @@ async fn an_override_the_rulebook_forbids_is_refused_by_the_console_as_by_the_se
     alice.keys("r");
     alice.type_text(text);
     alice.keys("esc");
-    earshot::tui::update::run_command(&mut alice.model, &format!("override PII-CARD {reason}"));
+    let _ =
+        earshot::tui::update::run_command(&mut alice.model, &format!("override PII-CARD {reason}"));
     let status = alice
         .model
         .status

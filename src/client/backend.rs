@@ -87,6 +87,9 @@ pub struct FeedbackQuery {
 use crate::domain::api::RulebookSource;
 
 /// What the event stream yields: an event, or a change of connection state to show the agent.
+// Events are nearly every item the stream yields: boxing them would cost an allocation each
+// for the rare small variants' sake.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamItem {
     Connected,

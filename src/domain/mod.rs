@@ -165,6 +165,8 @@ string_enum!(
     }
 );
 
+// `string_enum!` declares the variants and takes no `#[default]` on them.
+#[allow(clippy::derivable_impls)]
 impl Default for FeedbackKind {
     fn default() -> Self {
         FeedbackKind::Other

@@ -127,12 +127,11 @@ const MAX_LIST: usize = 20;
 /// One row as column name to cell text (empty cells and JSON nulls left out).
 type Row = BTreeMap<String, String>;
 
+/// The rows of a file with their line numbers, each parsed or with why not.
+type NumberedRows = Vec<(u64, Result<Row, String>)>;
+
 /// Reads the rows of a file: (line, row or why the line is unreadable).
-fn rows(
-    text: &str,
-    format: ImportFormat,
-    columns: &[&str],
-) -> Result<Vec<(u64, Result<Row, String>)>, FileError> {
+fn rows(text: &str, format: ImportFormat, columns: &[&str]) -> Result<NumberedRows, FileError> {
     match format {
         ImportFormat::Csv => csv_rows(text, columns),
         ImportFormat::Jsonl => Ok(jsonl_rows(text, columns)),
@@ -153,7 +152,7 @@ fn record_line(text: &str, byte: u64) -> u64 {
     1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64
 }
 
-fn csv_rows(text: &str, columns: &[&str]) -> Result<Vec<(u64, Result<Row, String>)>, FileError> {
+fn csv_rows(text: &str, columns: &[&str]) -> Result<NumberedRows, FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

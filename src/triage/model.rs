@@ -1,5 +1,8 @@
 //! The linear model: features, scoring, SGD training and online learning, and its file format.
 
+// The maths runs over the three classes by index, in several arrays at once.
+#![allow(clippy::needless_range_loop)]
+
 use super::lexicon::{find_cues, normalise, Cue, CueClass};
 use super::{detect_urgency, kind_of, looks_english, vader_scores, Triage};
 use crate::domain::{FeedbackKind, SentimentLabel};

@@ -355,17 +355,15 @@ impl Console {
 
     /// The next messages (up to `BATCH` of those waiting); `None` once every sender is gone.
     async fn next_batch(&mut self) -> Option<Vec<Msg>> {
-        let first = loop {
-            if self.model.stream.filtering() && self.rx.is_empty() {
-                // A filter still being applied takes a slice per turn; keys go first.
-                break Msg::ContinueFilter;
-            }
-            if !self.model.dirty {
-                break self.rx.recv().await?;
-            }
+        let first = if self.model.stream.filtering() && self.rx.is_empty() {
+            // A filter still being applied takes a slice per turn; keys go first.
+            Msg::ContinueFilter
+        } else if !self.model.dirty {
+            self.rx.recv().await?
+        } else {
             let due = self.next_frame();
             tokio::select! {
-                m = self.rx.recv() => break m?,
+                m = self.rx.recv() => m?,
                 // A frame is due: back to the loop to draw it.
                 _ = tokio::time::sleep_until(due.into()) => return Some(vec![]),
             }

@@ -50,6 +50,7 @@ pub fn seen_up_to<'a>(m: &'a Model, feedback_id: &str) -> Option<&'a str> {
 }
 
 /// The actions of the conversation view; `None` for any other action.
+#[must_use]
 pub fn run(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     let fx = match a {
         Action::OpenConversation => open(m),
@@ -75,6 +76,7 @@ pub fn run(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     Some(fx)
 }
 
+#[must_use]
 fn open(m: &mut Model) -> Vec<Effect> {
     let Some(id) = m.stream.selected.clone() else {
         m.set_status(super::model::Level::Info, "select an item to open");
@@ -85,6 +87,7 @@ fn open(m: &mut Model) -> Vec<Effect> {
 }
 
 /// Shows `id`'s conversation from its start (the focus is left where it is).
+#[must_use]
 fn open_item(m: &mut Model, id: String) -> Vec<Effect> {
     m.conversation.open = Some(Open {
         feedback_id: id.clone(),
@@ -101,6 +104,7 @@ fn page(m: &Model) -> usize {
     super::panes::conversation::body_height(m).max(1)
 }
 
+#[must_use]
 fn scroll(m: &mut Model, delta: isize) -> Vec<Effect> {
     let max = super::panes::conversation::max_scroll(m);
     if let Some(o) = m.conversation.open.as_mut() {
@@ -149,6 +153,7 @@ pub fn on_message(m: &mut Model, msg: &Message) {
 
 /// After every update: note what the view draws, and reload the thread's people when a message
 /// by someone unknown is on it.
+#[must_use]
 pub fn after_update(m: &mut Model) -> Vec<Effect> {
     let Some(open) = m.conversation.open.clone() else {
         return vec![];

@@ -37,13 +37,11 @@ impl KeyPress {
         let mut mods = mods & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let mut code = code;
         match code {
-            KeyCode::Char(c) => {
-                // `S-a` and `A` are the same key; a terminal reports `A` with SHIFT.
-                if mods.contains(KeyModifiers::SHIFT) {
-                    mods.remove(KeyModifiers::SHIFT);
-                    if c.is_ascii_lowercase() {
-                        code = KeyCode::Char(c.to_ascii_uppercase());
-                    }
+            // `S-a` and `A` are the same key; a terminal reports `A` with SHIFT.
+            KeyCode::Char(c) if mods.contains(KeyModifiers::SHIFT) => {
+                mods.remove(KeyModifiers::SHIFT);
+                if c.is_ascii_lowercase() {
+                    code = KeyCode::Char(c.to_ascii_uppercase());
                 }
             }
             KeyCode::BackTab => {

@@ -39,6 +39,7 @@ fn load(window: MetricsWindow) -> Effect {
 }
 
 /// Opens the screen (or closes it when open). Agents are told it is their supervisors' view.
+#[must_use]
 pub fn toggle(m: &mut Model) -> Vec<Effect> {
     m.dirty = true;
     if m.team.is_some() {
@@ -58,6 +59,7 @@ pub fn toggle(m: &mut Model) -> Vec<Effect> {
     fx
 }
 
+#[must_use]
 pub fn on_summary(m: &mut Model, result: Result<MetricsSummary, ClientError>) -> Vec<Effect> {
     let Some(team) = m.team.as_mut() else {
         return vec![];
@@ -87,6 +89,7 @@ pub fn on_summary(m: &mut Model, result: Result<MetricsSummary, ClientError>) ->
 }
 
 /// Something happened on the stream: refetch soon, once.
+#[must_use]
 pub fn on_event(m: &mut Model) -> Vec<Effect> {
     match m.team.as_mut() {
         Some(team) if !team.refresh_pending => {
@@ -100,6 +103,7 @@ pub fn on_event(m: &mut Model) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 pub fn on_refresh_due(m: &mut Model) -> Vec<Effect> {
     match &m.team {
         Some(team) => vec![load(team.window)],
@@ -109,6 +113,7 @@ pub fn on_refresh_due(m: &mut Model) -> Vec<Effect> {
 
 /// The screen's own keys; `None` for a key it leaves to the rest of the console (`:`, `?`,
 /// quit, views).
+#[must_use]
 pub fn on_key(m: &mut Model, key: &crossterm::event::KeyEvent) -> Option<Vec<Effect>> {
     use crossterm::event::KeyCode;
     let team = m.team.as_mut()?;
@@ -146,6 +151,7 @@ pub fn on_key(m: &mut Model, key: &crossterm::event::KeyEvent) -> Option<Vec<Eff
 
 /// Enter: close the screen and select the breached item in the stream (its thread is loaded,
 /// which also brings the item into the stream when it was not there).
+#[must_use]
 fn open_selected(m: &mut Model) -> Vec<Effect> {
     m.dirty = true;
     let Some(id) = m.team.as_ref().and_then(|t| {

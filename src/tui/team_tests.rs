@@ -1,5 +1,8 @@
 //! The Team screen through the reducer (kept apart so `team` does not import `update`).
 
+// These tests look at the model a message leaves; the effects it asks for are often not the point.
+#![allow(unused_must_use)]
+
 use super::*;
 use crate::domain::api::Me;
 use crate::domain::{Event, EventName, Scope};

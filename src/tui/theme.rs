@@ -601,13 +601,13 @@ mod tests {
     #[test]
     fn colours_are_reduced_at_load() {
         let (t, _) = Theme::load("default", None, ColorDepth::Ansi16);
-        for (_, st) in &t.styles {
+        for st in t.styles.values() {
             for c in [st.fg, st.bg].into_iter().flatten() {
                 assert!(!matches!(c, Color::Rgb(..) | Color::Indexed(_)), "{c:?}");
             }
         }
         let (t, _) = Theme::load("default", None, ColorDepth::Ansi256);
-        for (_, st) in &t.styles {
+        for st in t.styles.values() {
             for c in [st.fg, st.bg].into_iter().flatten() {
                 assert!(!matches!(c, Color::Rgb(..)), "{c:?}");
             }

@@ -206,6 +206,8 @@ pub(crate) async fn insert_identity(
     Ok(())
 }
 
+// One history row: its columns are the arguments (a struct would only rename them).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn add_history(
     tx: &mut SqlTx<'static, Any>,
     customer_id: &str,

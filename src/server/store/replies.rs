@@ -483,10 +483,7 @@ impl Store {
         if pending.keys.contains(&key) || pending.items.contains(&job.feedback_id) {
             *last = (*last).max(pending.flush(tx, dialect).await?);
         }
-        if let Some(outcome) = self
-            .repeat_of(&mut **tx, &agent.id, &job.key, &job.hash)
-            .await?
-        {
+        if let Some(outcome) = self.repeat_of(tx, &agent.id, &job.key, &job.hash).await? {
             return Ok(Prepared::Repeat(outcome));
         }
         let feedback = load_feedback(tx, &job.feedback_id).await?;

@@ -230,7 +230,7 @@ impl StreamState {
         let in_kind = match self.view_kind() {
             ViewKind::All => true,
             ViewKind::Mine => self.me.is_some() && fb.assignee.as_deref() == self.me.as_deref(),
-            ViewKind::Dept => self.departments.iter().any(|d| *d == fb.department),
+            ViewKind::Dept => self.departments.contains(&fb.department),
             ViewKind::Unassigned => fb.assignee.is_none(),
         };
         in_kind && (!self.query.has_terms() || self.query.matches(fb, self.facts(row)))

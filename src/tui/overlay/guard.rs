@@ -17,6 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
+#[must_use]
 pub fn key(m: &mut Model, kp: KeyPress, esc: bool) -> Vec<Effect> {
     let Some(Overlay::Guard(view)) = m.overlay.as_mut() else {
         return vec![];

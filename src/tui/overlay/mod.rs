@@ -16,6 +16,7 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 
 /// Keys of this module's overlays; `None` when the open overlay is not one of them.
+#[must_use]
 pub fn key(m: &mut Model, kp: KeyPress) -> Option<Vec<Effect>> {
     let esc = kp.code == KeyCode::Esc
         || (kp.mods == KeyModifiers::CONTROL && matches!(kp.code, KeyCode::Char('c' | 'g')));

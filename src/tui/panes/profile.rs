@@ -233,7 +233,7 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
         }
         Load::Loaded(list) => {
             let mut list: Vec<&Transaction> = list.iter().collect();
-            list.sort_by(|a, b| b.occurred_at.cmp(&a.occurred_at));
+            list.sort_by_key(|tr| std::cmp::Reverse(tr.occurred_at));
             for tr in list.into_iter().take(5) {
                 let amount = format!("{} {}", tr.amount.amount, tr.amount.currency);
                 let left = format!(
@@ -270,7 +270,7 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
         ))),
         Load::Loaded(list) => {
             let mut list: Vec<&HistoryEntry> = list.iter().collect();
-            list.sort_by(|a, b| b.at.cmp(&a.at));
+            list.sort_by_key(|h| std::cmp::Reverse(h.at));
             for h in list.into_iter().take(20) {
                 let left = format!(
                     "  {} {:<8} {:<8} ",

@@ -2,6 +2,9 @@
 //! fixed data. The snapshots include styles, so the mono ones show that selection and focus are
 //! visible without colour.
 
+// These tests look at the model a message leaves; the effects it asks for are often not the point.
+#![allow(unused_must_use)]
+
 use crate::client::StreamItem;
 use crate::domain::api::{Me, Page, Presence};
 use crate::domain::{EventName, PresenceState, Visibility};

@@ -2,6 +2,9 @@
 //! colleague's reply, our own direct part, a helper's tip, a newcomer), and the reducer's
 //! actions: open, scroll, close, live messages, and what was seen on screen.
 
+// These tests look at the model a message leaves; the effects it asks for are often not the point.
+#![allow(unused_must_use)]
+
 use super::tests::{draw, keys, scene};
 use crate::client::StreamItem;
 use crate::domain::api::FeedbackDetail;

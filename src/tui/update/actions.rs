@@ -36,6 +36,7 @@ pub(crate) fn acts_on_selection(a: Action) -> bool {
 pub const READ_ONLY_NOTE: &str =
     "read-only: this console changes nothing (--read-only or a read-scope token)";
 
+#[must_use]
 pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
     if m.read_only && a.changes_data() {
         m.dirty = true;
@@ -61,6 +62,7 @@ pub fn run_action(m: &mut Model, a: Action) -> Vec<Effect> {
     fx
 }
 
+#[must_use]
 pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> {
     m.dirty = true;
     if let Some(fx) = crate::tui::conversation::run(m, a) {
@@ -75,6 +77,7 @@ pub(crate) fn run_action_on_final_view(m: &mut Model, a: Action) -> Vec<Effect> 
 }
 
 /// Moving about: the selection, focus, the view and its sort, the filter, zoom, follow, the conversation. `None` when `a` is not one of these.
+#[must_use]
 fn navigate(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     let page = stream_rows(m).max(1) as isize;
     Some(match a {
@@ -142,6 +145,7 @@ fn navigate(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
 }
 
 /// The composer: replying, the reply type and parts, $EDITOR, canned replies, rule fixes, sending. `None` when `a` is not one of these.
+#[must_use]
 fn compose(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     Some(match a {
         // `r` answers the selected item: the agent's own choice moves the composer to it.
@@ -205,6 +209,7 @@ fn compose(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
 }
 
 /// Triage of the selected item: assignment, status, tone, escalation, marks, linking the author. `None` when `a` is not one of these.
+#[must_use]
 fn triage(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     Some(match a {
         Action::AssignToMe => match (m.selected(), &m.me) {
@@ -261,6 +266,7 @@ fn triage(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
 }
 
 /// The session: quitting, help, the Team screen, the command line, copying, refreshing. `None` when `a` is not one of these.
+#[must_use]
 fn session(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     Some(match a {
         Action::Quit => quit(m),
@@ -317,6 +323,7 @@ fn session(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
 }
 
 /// Moving focus between the panes, and scrolling the profile. `None` for other actions.
+#[must_use]
 fn focus(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
     Some(match a {
         Action::FocusNext => {
@@ -363,6 +370,7 @@ fn focus(m: &mut Model, a: Action) -> Option<Vec<Effect>> {
 }
 
 /// `C-t`: the next reply type whose parts all have a route on the item.
+#[must_use]
 fn cycle_reply_type(m: &mut Model) -> Vec<Effect> {
     let Some(fb) = m.composer_item().cloned() else {
         return vec![];
@@ -394,6 +402,7 @@ fn cycle_reply_type(m: &mut Model) -> Vec<Effect> {
 }
 
 /// Opens the link picker on the selected item's author.
+#[must_use]
 fn open_link(m: &mut Model) -> Vec<Effect> {
     let Some(fb) = m.selected().cloned() else {
         return vec![];

@@ -230,6 +230,7 @@ pub const COMMANDS: &[TypedCommand] = &[
 ];
 
 /// Runs a `:` command line.
+#[must_use]
 pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
     m.dirty = true;
     let mut words = line.split_whitespace();
@@ -251,6 +252,7 @@ pub fn run_command(m: &mut Model, line: &str) -> Vec<Effect> {
 }
 
 /// `:` followed by an action's name runs the action.
+#[must_use]
 fn run_action_named(m: &mut Model, word: &str) -> Vec<Effect> {
     match word.parse::<Action>() {
         Ok(a) => run_action(m, a),
@@ -264,11 +266,13 @@ fn run_action_named(m: &mut Model, word: &str) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn usage(m: &mut Model, text: &str) -> Vec<Effect> {
     m.set_status(Level::Error, text.to_string());
     vec![]
 }
 
+#[must_use]
 fn team(m: &mut Model, _: &Args) -> Vec<Effect> {
     if m.team.is_some() {
         vec![]
@@ -277,6 +281,7 @@ fn team(m: &mut Model, _: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn view(m: &mut Model, a: &Args) -> Vec<Effect> {
     match a.rest.first().and_then(|v| ViewKind::parse(v)) {
         Some(v) => set_view(m, v),
@@ -284,6 +289,7 @@ fn view(m: &mut Model, a: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn sort(m: &mut Model, a: &Args) -> Vec<Effect> {
     match a
         .rest
@@ -295,6 +301,7 @@ fn sort(m: &mut Model, a: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn theme(m: &mut Model, a: &Args) -> Vec<Effect> {
     if let Some(name) = a.rest.first() {
         return vec![Effect::LoadTheme(name.to_string())];
@@ -310,6 +317,7 @@ fn theme(m: &mut Model, a: &Args) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn follow(m: &mut Model, a: &Args) -> Vec<Effect> {
     let on = match a.rest.first().copied() {
         Some("on") => true,
@@ -323,6 +331,7 @@ fn follow(m: &mut Model, a: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn reply_type(m: &mut Model, a: &Args) -> Vec<Effect> {
     let Some(k) = a.rest.first().and_then(|k| ReplyKind::parse(k)) else {
         return usage(m, "usage: :reply micro|macro|both");
@@ -339,6 +348,7 @@ fn reply_type(m: &mut Model, a: &Args) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn override_rule(m: &mut Model, a: &Args) -> Vec<Effect> {
     if a.rest.len() < 2 {
         return usage(m, "usage: :override RULE REASON");
@@ -365,6 +375,7 @@ fn override_rule(m: &mut Model, a: &Args) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn copy(m: &mut Model, a: &Args) -> Vec<Effect> {
     match a.rest.first().copied() {
         Some("customer") | Some("id") => run_action(m, Action::CopyCustomerId),
@@ -374,6 +385,7 @@ fn copy(m: &mut Model, a: &Args) -> Vec<Effect> {
 
 /// `:assign` and `:claim` alone take the item; `:reassign` alone opens the picker; with an
 /// argument, all of them (and `:route`) open the picker on it.
+#[must_use]
 fn assign(m: &mut Model, a: &Args) -> Vec<Effect> {
     match (a.typed, a.rest.is_empty()) {
         ("reassign", true) => run_action(m, Action::Reassign),
@@ -383,6 +395,7 @@ fn assign(m: &mut Model, a: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn tone(m: &mut Model, a: &Args) -> Vec<Effect> {
     match a
         .rest
@@ -398,6 +411,7 @@ fn tone(m: &mut Model, a: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn status(m: &mut Model, a: &Args) -> Vec<Effect> {
     match a.rest.first().copied() {
         Some("pending") => run_action(m, Action::SetPending),
@@ -413,6 +427,7 @@ fn status(m: &mut Model, a: &Args) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 fn log(m: &mut Model, a: &Args) -> Vec<Effect> {
     let channel = a.rest.first().and_then(|c| match *c {
         "phone" | "call" | "tel" => Some(Channel::Phone),

@@ -49,6 +49,7 @@ pub(crate) fn to_input(ev: &KeyEvent) -> Input {
     }
 }
 
+#[must_use]
 pub(crate) fn composer_input(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
     let Some(c) = m.composer.as_mut() else {
         m.set_status(Level::Info, "select an item to reply to");
@@ -70,6 +71,7 @@ pub(crate) fn composer_input(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
 }
 
 /// The composer's text changed.
+#[must_use]
 pub(crate) fn draft_edited(m: &mut Model) -> Vec<Effect> {
     let Some(c) = m.composer.as_mut() else {
         return vec![];
@@ -149,6 +151,7 @@ pub(crate) fn placeholders(m: &Model) -> Placeholders {
 }
 
 /// Clears the composer's draft (after the agent said yes); `undo` brings the text back.
+#[must_use]
 pub fn clear_draft_now(m: &mut Model) -> Vec<Effect> {
     let Some(c) = m.composer.as_mut() else {
         return vec![];
@@ -204,6 +207,7 @@ pub(crate) fn next_violation(c: &mut Composer) {
     }
 }
 
+#[must_use]
 pub(crate) fn apply_fix(m: &mut Model) -> Vec<Effect> {
     let Some(c) = m.composer.as_mut() else {
         return vec![];
@@ -245,6 +249,7 @@ pub(crate) fn refresh_picker(m: &mut Model) {
 
 /// $EDITOR returned: its text replaces the part (the composer's, or a saved draft's when the
 /// composer moved on meanwhile).
+#[must_use]
 pub(crate) fn on_editor_done(
     m: &mut Model,
     feedback_id: String,

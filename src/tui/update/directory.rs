@@ -14,6 +14,7 @@ fn loaded<T, U>(result: Result<T, ClientError>, f: impl FnOnce(T) -> U) -> Load<
     }
 }
 
+#[must_use]
 pub(crate) fn on_customer(
     m: &mut Model,
     id: String,
@@ -26,6 +27,7 @@ pub(crate) fn on_customer(
     vec![]
 }
 
+#[must_use]
 pub(crate) fn on_history(
     m: &mut Model,
     id: String,
@@ -37,6 +39,7 @@ pub(crate) fn on_history(
     vec![]
 }
 
+#[must_use]
 pub(crate) fn on_transactions(
     m: &mut Model,
     id: String,
@@ -49,6 +52,7 @@ pub(crate) fn on_transactions(
 }
 
 /// The link picker's search, if it is still the one the picker asked for.
+#[must_use]
 pub(crate) fn on_search(
     m: &mut Model,
     query: &str,
@@ -65,6 +69,7 @@ pub(crate) fn on_search(
 }
 
 /// The server's suggestions for the identity the link picker is open on.
+#[must_use]
 pub(crate) fn on_matches(
     m: &mut Model,
     identity_id: &str,

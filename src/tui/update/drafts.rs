@@ -7,6 +7,7 @@ pub(crate) const DRAFT_DEBOUNCE_SECS: i64 = 2;
 
 /// A save failed: the drafts are marked changed again, so the next debounce retries them (and
 /// the last save on exit includes them).
+#[must_use]
 pub(crate) fn on_drafts_not_saved(m: &mut Model, unsaved: UnsavedDrafts) -> Vec<Effect> {
     let n = unsaved.items.len();
     for (id, _) in unsaved.items {
@@ -32,6 +33,7 @@ pub(crate) fn on_drafts_not_saved(m: &mut Model, unsaved: UnsavedDrafts) -> Vec<
 }
 
 /// The drafts changed since the last save, as one save effect.
+#[must_use]
 pub fn save_dirty_drafts(m: &mut Model) -> Vec<Effect> {
     sync_composer(m);
     m.drafts_changed_at = None;

@@ -43,6 +43,7 @@ pub(crate) fn on_message(m: &mut Model, msg: Message) {
     }
 }
 
+#[must_use]
 pub(crate) fn on_thread(
     m: &mut Model,
     id: String,
@@ -78,6 +79,7 @@ pub(crate) fn on_thread(
     }
 }
 
+#[must_use]
 pub(crate) fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
     match item {
         StreamItem::Connected => {
@@ -123,6 +125,7 @@ pub(crate) fn on_stream(m: &mut Model, item: StreamItem) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 pub(crate) fn on_event(m: &mut Model, ev: crate::domain::event_payload::TypedEvent) -> Vec<Effect> {
     m.events_seen = true;
     let mut fx = crate::tui::team::on_event(m);
@@ -130,6 +133,7 @@ pub(crate) fn on_event(m: &mut Model, ev: crate::domain::event_payload::TypedEve
     fx
 }
 
+#[must_use]
 pub(crate) fn on_event_data(
     m: &mut Model,
     ev: crate::domain::event_payload::TypedEvent,
@@ -171,6 +175,7 @@ pub(crate) fn on_event_data(
 }
 
 /// The first requests of a session.
+#[must_use]
 pub fn init(m: &mut Model) -> Vec<Effect> {
     let mut fx = vec![
         Effect::LoadMe,
@@ -186,6 +191,7 @@ pub fn init(m: &mut Model) -> Vec<Effect> {
 }
 
 /// The selection has rested on an item: announce `viewing`, load its thread.
+#[must_use]
 pub(crate) fn on_settled(m: &mut Model, feedback_id: String, seq: u64) -> Vec<Effect> {
     if seq != m.selection_seq || m.stream.selected.as_deref() != Some(&feedback_id) {
         return vec![];

@@ -20,6 +20,7 @@ pub(crate) fn context_of(f: Focus) -> Context {
     }
 }
 
+#[must_use]
 pub(crate) fn on_key(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
     let Some(kp) = KeyPress::from_event(&ev) else {
         return vec![];
@@ -63,6 +64,7 @@ pub(crate) fn on_key(m: &mut Model, ev: KeyEvent) -> Vec<Effect> {
     }
 }
 
+#[must_use]
 pub(crate) fn on_paste(m: &mut Model, text: &str) -> Vec<Effect> {
     m.dirty = true;
     match &mut m.overlay {
@@ -115,6 +117,7 @@ pub(crate) fn on_paste(m: &mut Model, text: &str) -> Vec<Effect> {
 /// The mouse (only with `--mouse`): the wheel moves through the stream or scrolls the profile
 /// under the pointer, a click selects a stream row or focuses the pane under it. Everything
 /// stays reachable from the keyboard; overlays take keys only.
+#[must_use]
 pub(crate) fn on_mouse(m: &mut Model, ev: MouseEvent) -> Vec<Effect> {
     if m.overlay.is_some() {
         return vec![];
@@ -236,6 +239,7 @@ pub(crate) fn move_in_list(selected: &mut usize, len: usize, kp: KeyPress) -> bo
     true
 }
 
+#[must_use]
 pub(crate) fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     if let Some(fx) = crate::tui::overlay::key(m, kp) {
         return fx;
@@ -259,6 +263,7 @@ fn is_close(kp: KeyPress) -> bool {
         || (kp.code == KeyCode::Char('g') && kp.mods == KeyModifiers::CONTROL)
 }
 
+#[must_use]
 fn help_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Help { scroll }) = m.overlay.as_mut() else {
         return vec![];
@@ -275,6 +280,7 @@ fn help_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn command_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Command(li)) = m.overlay.as_mut() else {
         return vec![];
@@ -298,6 +304,7 @@ fn command_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn filter_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Filter(li)) = m.overlay.as_mut() else {
         return vec![];
@@ -325,6 +332,7 @@ fn filter_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn canned_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Canned(p)) = m.overlay.as_mut() else {
         return vec![];
@@ -360,6 +368,7 @@ fn canned_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn assign_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Assign(p)) = m.overlay.as_mut() else {
         return vec![];
@@ -389,6 +398,7 @@ fn assign_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn log_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Log(form)) = m.overlay.as_mut() else {
         return vec![];
@@ -422,6 +432,7 @@ fn log_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 fn link_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Link(ls)) = m.overlay.as_mut() else {
         return vec![];

@@ -36,6 +36,7 @@ use session::on_tick;
 use triage::on_linked;
 use view::on_page;
 
+#[must_use]
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut fx = update_model(m, msg);
     fx.extend(crate::tui::conversation::after_update(m));
@@ -47,6 +48,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
 }
 
 /// Dispatches each message to the family that handles it.
+#[must_use]
 fn update_model(m: &mut Model, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(ev) => on_key(m, ev),

@@ -13,6 +13,7 @@ use crate::tui::overlay::bulk_results::{BulkEntry, BulkOutcome, BulkReport};
 /// How often waiting outbox replies are retried while connected.
 pub(crate) const OUTBOX_RETRY_SECS: i64 = 30;
 
+#[must_use]
 pub(crate) fn drain_outbox(m: &mut Model) -> Vec<Effect> {
     if !m.outbox_enabled {
         return vec![];
@@ -74,6 +75,7 @@ pub(crate) fn note_own_messages(m: &mut Model, key: &str, reply: &Reply) {
 /// A macro (public) reply to every marked item: the public part of the open reply, checked
 /// against the rules for each item's channel, sent to each through the outbox under its own
 /// key (one base key plus the item id).
+#[must_use]
 pub(crate) fn send_macro(m: &mut Model) -> Vec<Effect> {
     let Some(c) = m.composer.as_ref() else {
         m.set_status(Level::Info, "write the macro in a reply first");
@@ -230,6 +232,7 @@ fn macro_status(m: &mut Model, sent: usize, skipped: &[String]) {
 
 /// Sends the composer's reply to the composer's item (never merely the selected one);
 /// `resolve` resolves the item once the reply is sent.
+#[must_use]
 pub fn send_reply(m: &mut Model, resolve: bool) -> Vec<Effect> {
     let Some(fb) = m.composer_item().cloned() else {
         return vec![];
@@ -341,7 +344,7 @@ fn stops_for_the_thread(m: &mut Model, fb: &Feedback, resolve: bool) -> bool {
     let Some(c) = m.composer.as_mut() else {
         return true;
     };
-    if !(stale || !others.is_empty()) || c.confirm_stale {
+    if (!stale && others.is_empty()) || c.confirm_stale {
         return false;
     }
     c.confirm_stale = true;
@@ -368,6 +371,7 @@ fn reply_key(m: &mut Model) -> String {
 }
 
 /// The reply goes: into the outbox view, the draft (with its key) saved, the request sent.
+#[must_use]
 fn dispatch_reply(
     m: &mut Model,
     fb: &Feedback,
@@ -424,6 +428,7 @@ pub(crate) fn queue_item(m: &mut Model, feedback_id: &str, key: &str, parts: Vec
 }
 
 /// Clear the composer and the draft of an item if they hold the reply sent under `key`.
+#[must_use]
 pub(crate) fn clear_sent(m: &mut Model, feedback_id: &str, key: &str) -> Vec<Effect> {
     let mut cleared = false;
     if let Some(c) = m
@@ -455,6 +460,7 @@ pub(crate) fn clear_sent(m: &mut Model, feedback_id: &str, key: &str) -> Vec<Eff
 
 /// A reply that failed for good goes back to its item's draft (when that is empty), so that
 /// nothing the agent wrote is lost.
+#[must_use]
 pub(crate) fn return_to_draft(m: &mut Model, item: &OutboxItem) -> Vec<Effect> {
     let fid = &item.feedback_id;
     let text = |v: Visibility| {
@@ -507,6 +513,7 @@ pub(crate) fn return_to_draft(m: &mut Model, item: &OutboxItem) -> Vec<Effect> {
     vec![]
 }
 
+#[must_use]
 pub(crate) fn on_reply_sent(
     m: &mut Model,
     feedback_id: String,
@@ -533,6 +540,7 @@ pub(crate) fn on_reply_sent(
 }
 
 /// The server took the reply: its messages join the outbox entry and the thread.
+#[must_use]
 fn on_delivered(m: &mut Model, feedback_id: &str, key: &str, reply: &Reply) -> Vec<Effect> {
     let msgs: Vec<Message> = reply.messages.clone();
     if let Some(o) = m.outbox.iter_mut().find(|o| o.key == key) {
@@ -561,6 +569,7 @@ fn on_delivered(m: &mut Model, feedback_id: &str, key: &str, reply: &Reply) -> V
 
 /// Not queued: the text stays in (or returns to) the composer, the outbox entry goes (a
 /// resend makes a new one), and the agent is told why.
+#[must_use]
 fn on_not_sent(m: &mut Model, feedback_id: &str, key: &str, e: &ClientError) -> Vec<Effect> {
     let retryable = e.keeps_queued();
     let was_resolve = m.resolve_after.contains(key);
@@ -624,6 +633,7 @@ fn refusal_text(m: &mut Model, feedback_id: &str, e: &ClientError, retryable: bo
     }
 }
 
+#[must_use]
 pub(crate) fn on_drained(m: &mut Model, report: DrainReport) -> Vec<Effect> {
     m.dirty = true;
     let mut fx = Vec::new();

@@ -7,6 +7,7 @@ use crate::tui::effect::Effect;
 use crate::tui::model::*;
 use chrono::{DateTime, Utc};
 
+#[must_use]
 pub(crate) fn on_tick(m: &mut Model, now: DateTime<Utc>) -> Vec<Effect> {
     let old = m.now;
     m.now = now;
@@ -52,6 +53,7 @@ pub(crate) fn on_tick(m: &mut Model, now: DateTime<Utc>) -> Vec<Effect> {
     fx
 }
 
+#[must_use]
 pub(crate) fn quit(m: &mut Model) -> Vec<Effect> {
     let mut fx = save_dirty_drafts(m);
     if let Some((id, state)) = m.my_presence.take() {
@@ -67,6 +69,7 @@ pub(crate) fn quit(m: &mut Model) -> Vec<Effect> {
     fx
 }
 
+#[must_use]
 pub(crate) fn on_resize(m: &mut Model, w: u16, h: u16) -> Vec<Effect> {
     m.size = (w, h);
     let h = super::view::stream_rows(m);
@@ -76,6 +79,7 @@ pub(crate) fn on_resize(m: &mut Model, w: u16, h: u16) -> Vec<Effect> {
 }
 
 /// SIGTERM, SIGHUP...: save and quit.
+#[must_use]
 pub(crate) fn on_signal(m: &mut Model, name: &str) -> Vec<Effect> {
     let mut fx = quit(m);
     fx.insert(
@@ -85,6 +89,7 @@ pub(crate) fn on_signal(m: &mut Model, name: &str) -> Vec<Effect> {
     fx
 }
 
+#[must_use]
 pub(crate) fn on_me(
     m: &mut Model,
     result: Result<crate::domain::api::Me, crate::client::ClientError>,
@@ -109,6 +114,7 @@ pub(crate) fn on_me(
     super::view::after_view_change(m)
 }
 
+#[must_use]
 pub(crate) fn on_agents(
     m: &mut Model,
     result: Result<Vec<crate::domain::Agent>, crate::client::ClientError>,
@@ -123,6 +129,7 @@ pub(crate) fn on_agents(
     vec![]
 }
 
+#[must_use]
 pub(crate) fn on_departments(
     m: &mut Model,
     result: Result<Vec<crate::domain::Department>, crate::client::ClientError>,
@@ -133,6 +140,7 @@ pub(crate) fn on_departments(
     vec![]
 }
 
+#[must_use]
 pub(crate) fn on_theme(
     m: &mut Model,
     theme: crate::tui::theme::Theme,

@@ -7,6 +7,7 @@ use crate::tui::effect::Effect;
 use crate::tui::model::{Focus, Level, Model};
 
 /// `r` on the stream: the composer goes to the selected item (the agent chose it), focused.
+#[must_use]
 pub fn reply_to_selected(m: &mut Model) -> Vec<Effect> {
     let Some(sel) = m.stream.selected.clone() else {
         m.set_status(Level::Info, "select an item to reply to");
@@ -28,6 +29,7 @@ pub fn reply_to_selected(m: &mut Model) -> Vec<Effect> {
 
 /// `A-j` / `A-k`, from any pane: the next (older) or previous item, selection and composer
 /// together; the focus stays where it is.
+#[must_use]
 pub fn step(m: &mut Model, delta: isize) -> Vec<Effect> {
     let focus = m.focus;
     // Start from the composer's item (what the agent is working on), not where follow mode or
@@ -50,6 +52,7 @@ pub fn step(m: &mut Model, delta: isize) -> Vec<Effect> {
 }
 
 /// `A-e`: resolve the item being worked on (the composer's, else the selected one).
+#[must_use]
 pub fn resolve(m: &mut Model) -> Vec<Effect> {
     let fb = m.composer_item().or_else(|| m.selected()).cloned();
     let Some(fb) = fb else {
@@ -61,6 +64,7 @@ pub fn resolve(m: &mut Model) -> Vec<Effect> {
 }
 
 /// `C-z`: undo the last edit of the active part (a paste, a cleared draft, typing).
+#[must_use]
 pub fn undo(m: &mut Model) -> Vec<Effect> {
     let Some(c) = m.composer.as_mut() else {
         return vec![];

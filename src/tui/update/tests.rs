@@ -1,3 +1,5 @@
+// These tests look at the model a message leaves; the effects it asks for are often not the point.
+#![allow(unused_must_use)]
 use super::*;
 use crate::client::{ClientError, DrainReport, OutboxEntry, OutboxState, StreamItem};
 use crate::domain::api::Presence;

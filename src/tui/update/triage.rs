@@ -8,6 +8,7 @@ use crate::tui::model::*;
 
 /// A PATCH of the selected item at the version we have (a stale version is refused and
 /// reported; the event stream brings the current one).
+#[must_use]
 pub(crate) fn patch_selected(m: &mut Model, patch: FeedbackPatch) -> Vec<Effect> {
     match m.selected() {
         Some(fb) => vec![Effect::Patch {
@@ -24,6 +25,7 @@ pub(crate) fn patch_selected(m: &mut Model, patch: FeedbackPatch) -> Vec<Effect>
 
 /// Correct the selected item's tone to the next label (negative, neutral, positive, around):
 /// the server stores the agent's word, re-routes the item and learns from the correction.
+#[must_use]
 pub(crate) fn cycle_tone(m: &mut Model) -> Vec<Effect> {
     let Some(fb) = m.selected() else {
         m.set_status(Level::Info, "select an item first");
@@ -37,6 +39,7 @@ pub(crate) fn cycle_tone(m: &mut Model) -> Vec<Effect> {
     set_tone(m, next)
 }
 
+#[must_use]
 pub(crate) fn set_tone(m: &mut Model, label: SentimentLabel) -> Vec<Effect> {
     let id = m.selected().map(|fb| fb.id.clone());
     let fx = patch_selected(
@@ -54,6 +57,7 @@ pub(crate) fn set_tone(m: &mut Model, label: SentimentLabel) -> Vec<Effect> {
 
 /// Escalate: priority urgent, and assigned to a supervisor (of the item's department when
 /// there is one) unless one has it already.
+#[must_use]
 pub(crate) fn escalate(m: &mut Model) -> Vec<Effect> {
     let Some(fb) = m.selected().cloned() else {
         return vec![];
@@ -101,6 +105,7 @@ pub(crate) fn refresh_assign(p: &mut AssignPicker) {
 }
 
 /// The reassign picker: agents, departments, unassign; `query` prefilters it.
+#[must_use]
 pub(crate) fn open_assign(m: &mut Model, query: &str) -> Vec<Effect> {
     let Some(fb) = m.selected().cloned() else {
         m.set_status(Level::Info, "select an item first");
@@ -144,6 +149,7 @@ pub(crate) fn open_assign(m: &mut Model, query: &str) -> Vec<Effect> {
     fx
 }
 
+#[must_use]
 pub(crate) fn assign_to(m: &mut Model, feedback_id: &str, choice: AssignChoice) -> Vec<Effect> {
     let Some(fb) = m.stream.get(feedback_id).map(|r| r.fb.clone()) else {
         return vec![];
@@ -171,6 +177,7 @@ pub(crate) fn assign_to(m: &mut Model, feedback_id: &str, choice: AssignChoice) 
 }
 
 /// The offline feedback form for the selected item's customer.
+#[must_use]
 pub(crate) fn open_log(m: &mut Model, channel: Option<Channel>, text: &str) -> Vec<Effect> {
     let fb = m.selected().cloned();
     let customer_id = m.selected_customer_id();
@@ -190,6 +197,7 @@ pub(crate) fn open_log(m: &mut Model, channel: Option<Channel>, text: &str) -> V
     vec![]
 }
 
+#[must_use]
 pub(crate) fn submit_log(m: &mut Model, form: LogForm) -> Vec<Effect> {
     let text = form.text.text.trim().to_string();
     if text.is_empty() {
@@ -212,6 +220,7 @@ pub(crate) fn submit_log(m: &mut Model, form: LogForm) -> Vec<Effect> {
     })]
 }
 
+#[must_use]
 pub(crate) fn on_linked(
     m: &mut Model,
     identity_id: String,
@@ -239,6 +248,7 @@ pub(crate) fn on_linked(
 }
 
 /// Offline feedback was logged.
+#[must_use]
 pub(crate) fn on_created(
     m: &mut Model,
     result: Result<crate::domain::Feedback, crate::client::ClientError>,
@@ -256,6 +266,7 @@ pub(crate) fn on_created(
     }
 }
 
+#[must_use]
 pub(crate) fn on_patched(
     m: &mut Model,
     feedback_id: &str,

@@ -33,6 +33,7 @@ pub(crate) fn sync_composer(m: &mut Model) {
     }
 }
 
+#[must_use]
 pub(crate) fn refetch(m: &mut Model) -> Vec<Effect> {
     m.stream.generation += 1;
     m.stream.loading = true;
@@ -44,6 +45,7 @@ pub(crate) fn refetch(m: &mut Model) -> Vec<Effect> {
     }]
 }
 
+#[must_use]
 pub(crate) fn on_page(
     m: &mut Model,
     generation: u64,
@@ -89,6 +91,7 @@ pub(crate) fn on_page(
 }
 
 /// A new or changed item from the stream or a PATCH.
+#[must_use]
 pub(crate) fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
     let is_new = m.stream.upsert(fb);
     m.dirty = true;
@@ -114,6 +117,7 @@ pub(crate) fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
 }
 
 /// After the view, filter or data changed: keep a visible selection.
+#[must_use]
 pub(crate) fn after_view_change(m: &mut Model) -> Vec<Effect> {
     let old = m.stream.selected.clone();
     if m.stream.selected_pos().is_none() {
@@ -138,6 +142,7 @@ pub(crate) fn default_kind(ch: Channel) -> ReplyKind {
 }
 
 /// Stash the old item's composer, open the new one's, load its customer.
+#[must_use]
 pub(crate) fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effect> {
     let new = m.stream.selected.clone();
     if old == new && (new.is_none() || m.composer.as_ref().map(|c| &c.feedback_id) == new.as_ref())
@@ -198,6 +203,7 @@ pub(crate) fn selection_changed(m: &mut Model, old: Option<String>) -> Vec<Effec
 }
 
 /// Fetch the selected item's customer unless we have it (or are getting it).
+#[must_use]
 pub(crate) fn ensure_customer(m: &mut Model) -> Vec<Effect> {
     let Some(cid) = m.selected_customer_id() else {
         return vec![];
@@ -217,6 +223,7 @@ pub(crate) fn ensure_customer(m: &mut Model) -> Vec<Effect> {
 
 /// The agent moves the selection (j/k, a click, the wheel...): from the stream or profile the
 /// composer follows it (an unsent draft is kept for its item); from the composer it stays bound.
+#[must_use]
 pub(crate) fn move_selection(m: &mut Model, f: impl FnOnce(&mut StreamState)) -> Vec<Effect> {
     let old = m.stream.selected.clone();
     f(&mut m.stream);
@@ -231,18 +238,21 @@ pub(crate) fn move_selection(m: &mut Model, f: impl FnOnce(&mut StreamState)) ->
     selection_changed(m, old)
 }
 
+#[must_use]
 pub(crate) fn set_sort(m: &mut Model, by: crate::tui::sort::SortKey) -> Vec<Effect> {
     m.stream.set_sort(by);
     m.set_status(Level::Info, format!("sorted by {}", by.as_str()));
     after_view_change(m)
 }
 
+#[must_use]
 pub(crate) fn set_view(m: &mut Model, v: ViewKind) -> Vec<Effect> {
     m.stream.set_view(v);
     m.dirty = true;
     after_view_change(m)
 }
 
+#[must_use]
 pub(crate) fn apply_filter(m: &mut Model, f: &str) -> Vec<Effect> {
     m.stream.now = m.now;
     m.stream.set_filter(f);
@@ -264,6 +274,7 @@ pub fn detach(m: &mut Model) {
 }
 
 /// The loop is idle while a filter is still being applied: its next slice.
+#[must_use]
 pub(crate) fn on_continue_filter(m: &mut Model) -> Vec<Effect> {
     if m.stream.continue_filter() {
         m.dirty = true;
