@@ -13,6 +13,16 @@ use ratatui::Frame;
 
 /// The help text, one line per binding (also used by tests).
 pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
+    let mut out = problems(m, width);
+    for ctx in Context::ALL {
+        out.extend(keys_of(m, *ctx, width));
+    }
+    out.extend(commands(m, width));
+    out
+}
+
+/// Read-only mode and the configuration's problems, first.
+fn problems(m: &Model, width: usize) -> Vec<Line<'static>> {
     let t = &m.theme;
     let mut out = Vec::new();
     if m.read_only {
@@ -35,35 +45,47 @@ pub fn lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         }
         out.push(Line::from(""));
     }
-    for ctx in Context::ALL {
-        out.push(Line::from(Span::styled(
-            format!("{} keys", ctx.as_str()),
-            t.get("ui.help.section"),
-        )));
-        let mut by_action: Vec<(Action, Vec<String>)> = Vec::new();
-        for (keys, a) in m.keymap.bindings(*ctx) {
-            match by_action.iter_mut().find(|(x, _)| *x == a) {
-                Some((_, ks)) => ks.push(keys),
-                None => by_action.push((a, vec![keys])),
-            }
+    out
+}
+
+/// One context's keys, each with what it does.
+fn keys_of(m: &Model, ctx: Context, width: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let mut out = Vec::new();
+    out.push(Line::from(Span::styled(
+        format!("{} keys", ctx.as_str()),
+        t.get("ui.help.section"),
+    )));
+    let mut by_action: Vec<(Action, Vec<String>)> = Vec::new();
+    for (keys, a) in m.keymap.bindings(ctx) {
+        match by_action.iter_mut().find(|(x, _)| *x == a) {
+            Some((_, ks)) => ks.push(keys),
+            None => by_action.push((a, vec![keys])),
         }
-        for (a, keys) in by_action {
-            let k = truncate_to_width(&keys.join(", "), 16);
-            let (text, style) = if m.read_only && a.changes_data() {
-                (
-                    format!("[read-only] {}", a.description()),
-                    t.get("ui.text.dim"),
-                )
-            } else {
-                (a.description().to_string(), t.get("ui.text"))
-            };
-            out.push(Line::from(vec![
-                Span::styled(format!("  {k:<16} "), t.get("ui.help.key")),
-                Span::styled(truncate_to_width(&text, width.saturating_sub(19)), style),
-            ]));
-        }
-        out.push(Line::from(""));
     }
+    for (a, keys) in by_action {
+        let k = truncate_to_width(&keys.join(", "), 16);
+        let (text, style) = if m.read_only && a.changes_data() {
+            (
+                format!("[read-only] {}", a.description()),
+                t.get("ui.text.dim"),
+            )
+        } else {
+            (a.description().to_string(), t.get("ui.text"))
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("  {k:<16} "), t.get("ui.help.key")),
+            Span::styled(truncate_to_width(&text, width.saturating_sub(19)), style),
+        ]));
+    }
+    out.push(Line::from(""));
+    out
+}
+
+/// The `:` commands, from their table.
+fn commands(m: &Model, width: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let mut out = Vec::new();
     out.push(Line::from(Span::styled(
         "commands",
         t.get("ui.help.section"),
