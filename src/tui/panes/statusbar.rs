@@ -55,6 +55,25 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
         Focus::Profile => ("PROFILE", Context::Profile),
         Focus::Composer => ("REPLY", Context::Composer),
     };
+    let right = right_side(m);
+    let right_w: usize = right.iter().map(|s| display_width(&s.content)).sum();
+    let mut left: Vec<Span> = vec![
+        Span::styled(format!(" {mode} "), t.get("ui.statusbar.mode")),
+        Span::styled(" ", bar),
+    ];
+    let room = (area.width as usize).saturating_sub(right_w + mode.len() + 3);
+    left.extend(message_or_hints(m, ctx, room));
+    let left_w: usize = left.iter().map(|s| display_width(&s.content)).sum();
+    let pad = (area.width as usize).saturating_sub(left_w + right_w);
+    left.push(Span::styled(" ".repeat(pad), bar));
+    left.extend(right);
+    f.render_widget(Paragraph::new(Line::from(left)).style(bar), area);
+}
+
+/// Read-only mode, the connection and who is signed in.
+fn right_side(m: &Model) -> Vec<Span<'static>> {
+    let t = &m.theme;
+    let bar = t.get("ui.statusbar");
     let mut right: Vec<Span> = Vec::new();
     if m.read_only {
         right.push(Span::styled(
@@ -80,61 +99,61 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             .map(|a| a.name.clone())
             .unwrap_or_else(|| "signing in…".into());
     right.push(Span::styled(format!(" · {agent} "), bar));
-    let right_w: usize = right.iter().map(|s| display_width(&s.content)).sum();
+    right
+}
 
-    let mut left: Vec<Span> = vec![
-        Span::styled(format!(" {mode} "), t.get("ui.statusbar.mode")),
-        Span::styled(" ", bar),
-    ];
-    let room = (area.width as usize).saturating_sub(right_w + mode.len() + 3);
+/// Keys typed so far, else the status message, else the hints that fit in `room`.
+fn message_or_hints(m: &Model, ctx: Context, room: usize) -> Vec<Span<'static>> {
+    let t = &m.theme;
     if !m.pending_keys.is_empty() {
         let keys: Vec<String> = m.pending_keys.iter().map(|k| k.to_string()).collect();
-        left.push(Span::styled(
+        return vec![Span::styled(
             format!("{} …", keys.join(" ")),
             t.get("ui.statusbar.key"),
-        ));
-    } else if let Some(s) = &m.status {
+        )];
+    }
+    if let Some(s) = &m.status {
         let scope = match s.level {
             Level::Info => "ui.statusbar.info",
             Level::Warning => "ui.statusbar.warning",
             Level::Error => "ui.statusbar.error",
         };
-        left.push(Span::styled(truncate_to_width(&s.text, room), t.get(scope)));
-    } else if m.team.is_some() {
-        let mut used = 0;
-        for (k, label) in [
+        return vec![Span::styled(truncate_to_width(&s.text, room), t.get(scope))];
+    }
+    let pairs: Vec<(String, &str)> = if m.team.is_some() {
+        [
             ("Esc", "close"),
             ("w", "window"),
             ("j/k", "select"),
             ("Enter", "open"),
             ("r", "refresh"),
-        ] {
-            let w = display_width(k) + display_width(label) + 3;
-            if used + w > room {
-                break;
-            }
-            used += w;
-            left.push(Span::styled(k, t.get("ui.statusbar.key")));
-            left.push(Span::styled(format!(" {label}  "), bar));
-        }
+        ]
+        .into_iter()
+        .map(|(k, l)| (k.to_string(), l))
+        .collect()
     } else {
-        let mut used = 0;
-        for (a, label) in hints(ctx) {
-            let Some(k) = m.keymap.keys_for(ctx, *a) else {
-                continue;
-            };
-            let w = display_width(&k) + display_width(label) + 3;
-            if used + w > room {
-                break;
-            }
-            used += w;
-            left.push(Span::styled(k, t.get("ui.statusbar.key")));
-            left.push(Span::styled(format!(" {label}  "), bar));
+        hints(ctx)
+            .iter()
+            .filter_map(|(a, label)| Some((m.keymap.keys_for(ctx, *a)?, *label)))
+            .collect()
+    };
+    hint_spans(m, &pairs, room)
+}
+
+/// As many `key label` hints as fit in `room`.
+fn hint_spans(m: &Model, pairs: &[(String, &str)], room: usize) -> Vec<Span<'static>> {
+    let t = &m.theme;
+    let bar = t.get("ui.statusbar");
+    let mut out = Vec::new();
+    let mut used = 0;
+    for (k, label) in pairs {
+        let w = display_width(k) + display_width(label) + 3;
+        if used + w > room {
+            break;
         }
+        used += w;
+        out.push(Span::styled(k.clone(), t.get("ui.statusbar.key")));
+        out.push(Span::styled(format!(" {label}  "), bar));
     }
-    let left_w: usize = left.iter().map(|s| display_width(&s.content)).sum();
-    let pad = (area.width as usize).saturating_sub(left_w + right_w);
-    left.push(Span::styled(" ".repeat(pad), bar));
-    left.extend(right);
-    f.render_widget(Paragraph::new(Line::from(left)).style(bar), area);
+    out
 }
