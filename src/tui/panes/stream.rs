@@ -96,24 +96,11 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
     let fixed = 12 + 3 + (author_w + 1) + 4 + 5 + 5 + if wide { dept_w + 1 + asg_w + 1 } else { 0 };
     let preview_w = width.saturating_sub(fixed).max(4);
 
-    let mut base = t.get("stream.item");
-    if !r.seen && fb.status == FeedbackStatus::New {
-        base = base.patch(t.get("stream.item.unread"));
-    }
-    if matches!(
-        fb.status,
-        FeedbackStatus::Answered | FeedbackStatus::Resolved
-    ) {
-        base = base.patch(t.get("stream.item.answered"));
-    }
-    let sel = if selected {
-        if focused {
-            t.get("ui.selection")
-        } else {
-            t.get("ui.selection.unfocused")
-        }
-    } else {
-        Style::default()
+    let base = row_style(m, r);
+    let sel = match (selected, focused) {
+        (true, true) => t.get("ui.selection"),
+        (true, false) => t.get("ui.selection.unfocused"),
+        (false, _) => Style::default(),
     };
     let st = |scope: &str| base.patch(t.get(scope)).patch(sel);
     let (state, state_scope) = state_of(m, r);
@@ -128,27 +115,7 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
         (false, false) => " ",
     };
     // Who else is here, and our replies on their way: before the preview.
-    let mut notes = String::new();
-    if let Some(list) = m.presence.get(&fb.id) {
-        for p in list {
-            let mark = if p.state == PresenceState::Composing {
-                "✎"
-            } else {
-                "◔"
-            };
-            let first = p.agent_name.split_whitespace().next().unwrap_or("?");
-            notes.push_str(&format!("{mark}{first} "));
-        }
-    }
-    if let Some(o) = m.outbox_for(&fb.id).last() {
-        let mark = match o.label() {
-            "delivered" => "✓✓",
-            "sent" => "✓",
-            "failed" => "✗",
-            _ => "⇡",
-        };
-        notes.push_str(&format!("{mark}{} ", o.label()));
-    }
+    let notes = notes_of(m, &fb.id);
     let notes_w = if notes.is_empty() {
         0
     } else {
@@ -195,21 +162,75 @@ fn row_line<'a>(m: &Model, r: &Row, width: usize, selected: bool, focused: bool)
         Span::styled(" ", base.patch(sel)),
     ];
     if wide {
-        spans.push(Span::styled(
-            fit(&fb.department, dept_w),
-            st("stream.department"),
-        ));
-        spans.push(Span::styled(" ", base.patch(sel)));
-        let asg = match (&fb.assignee, &fb.unassigned_reason) {
-            (Some(a), _) => m.agent_name(a),
-            // Routing found nobody available (the reply pane says why).
-            (None, Some(_)) => "no one",
-            (None, None) => "—",
-        };
-        spans.push(Span::styled(fit(asg, asg_w), st("stream.assignee")));
-        spans.push(Span::styled(" ", base.patch(sel)));
+        spans.extend(routing_spans(m, fb, dept_w, asg_w, &st, base.patch(sel)));
     }
     Line::from(spans)
+}
+
+/// A row's style before selection: unread new items stand out, answered ones recede.
+fn row_style(m: &Model, r: &Row) -> Style {
+    let t = &m.theme;
+    let fb = &r.fb;
+    let mut base = t.get("stream.item");
+    if !r.seen && fb.status == FeedbackStatus::New {
+        base = base.patch(t.get("stream.item.unread"));
+    }
+    if matches!(
+        fb.status,
+        FeedbackStatus::Answered | FeedbackStatus::Resolved
+    ) {
+        base = base.patch(t.get("stream.item.answered"));
+    }
+    base
+}
+
+/// Who else is on the item (viewing or writing), and our last reply's state.
+fn notes_of(m: &Model, feedback_id: &str) -> String {
+    let mut notes = String::new();
+    if let Some(list) = m.presence.get(feedback_id) {
+        for p in list {
+            let mark = if p.state == PresenceState::Composing {
+                "✎"
+            } else {
+                "◔"
+            };
+            let first = p.agent_name.split_whitespace().next().unwrap_or("?");
+            notes.push_str(&format!("{mark}{first} "));
+        }
+    }
+    if let Some(o) = m.outbox_for(feedback_id).last() {
+        let mark = match o.label() {
+            "delivered" => "✓✓",
+            "sent" => "✓",
+            "failed" => "✗",
+            _ => "⇡",
+        };
+        notes.push_str(&format!("{mark}{} ", o.label()));
+    }
+    notes
+}
+
+/// The wide layout's department and assignee columns.
+fn routing_spans<'a>(
+    m: &Model,
+    fb: &crate::domain::Feedback,
+    dept_w: usize,
+    asg_w: usize,
+    st: &dyn Fn(&str) -> Style,
+    gap: Style,
+) -> Vec<Span<'a>> {
+    let asg = match (&fb.assignee, &fb.unassigned_reason) {
+        (Some(a), _) => m.agent_name(a),
+        // Routing found nobody available (the reply pane says why).
+        (None, Some(_)) => "no one",
+        (None, None) => "—",
+    };
+    vec![
+        Span::styled(fit(&fb.department, dept_w), st("stream.department")),
+        Span::styled(" ", gap),
+        Span::styled(fit(asg, asg_w), st("stream.assignee")),
+        Span::styled(" ", gap),
+    ]
 }
 
 /// One letter for the author's most telling role: a detractor or a helper stands out.
