@@ -131,6 +131,40 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
     .areas(area);
     f.render_widget(Paragraph::new(head), head_area);
 
+    render_sparkline(f, spark_area, m, c);
+
+    let w = rest_area.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    // The item's triage and the cues that decided it, before the customer's details.
+    if let Some(fb) = m.selected() {
+        lines.extend(super::conversation::triage_lines(m, fb, w));
+    }
+    if !roles_fit {
+        for (label, text) in wrap_items("Roles ", &roles, ", ", w) {
+            lines.push(Line::from(vec![
+                lbl(&label),
+                Span::styled(text, t.get("profile.role")),
+            ]));
+        }
+    }
+    if !since_fits {
+        lines.push(Line::from(vec![lbl("Since "), val(since)]));
+    }
+    lines.extend(details_lines(m, c, w));
+    lines.extend(identity_lines(m, c));
+    lines.extend(transaction_lines(m, v, w));
+    lines.extend(history_lines(m, v, w));
+    let max_scroll = (lines.len() as u16).saturating_sub(rest_area.height);
+    f.render_widget(
+        Paragraph::new(lines).scroll((m.profile_scroll.min(max_scroll), 0)),
+        rest_area,
+    );
+}
+
+/// The customer's sentiment over time, the most recent values that fit.
+fn render_sparkline(f: &mut Frame, spark_area: Rect, m: &Model, c: &Customer) {
+    let t = &m.theme;
+    let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
     let [spark_label, spark] =
         Layout::horizontal([Constraint::Length(10), Constraint::Min(1)]).areas(spark_area);
     f.render_widget(Paragraph::new(Line::from(lbl("sentiment "))), spark_label);
@@ -155,24 +189,14 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
             spark,
         );
     }
+}
 
-    let w = rest_area.width as usize;
+/// Preferences, consents, contact details and tags.
+fn details_lines(m: &Model, c: &Customer, w: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
+    let val = |s: String| Span::styled(s, t.get("profile.value"));
     let mut lines: Vec<Line> = Vec::new();
-    // The item's triage and the cues that decided it, before the customer's details.
-    if let Some(fb) = m.selected() {
-        lines.extend(super::conversation::triage_lines(m, fb, w));
-    }
-    if !roles_fit {
-        for (label, text) in wrap_items("Roles ", &roles, ", ", w) {
-            lines.push(Line::from(vec![
-                lbl(&label),
-                Span::styled(text, t.get("profile.role")),
-            ]));
-        }
-    }
-    if !since_fits {
-        lines.push(Line::from(vec![lbl("Since "), val(since)]));
-    }
     let prefs = &c.preferences;
     lines.push(Line::from(vec![
         lbl("Prefers "),
@@ -197,6 +221,15 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
     if !c.tags.is_empty() {
         lines.push(Line::from(vec![lbl("Tags "), val(c.tags.join(", "))]));
     }
+    lines
+}
+
+/// The social identities linked to the customer.
+fn identity_lines(m: &Model, c: &Customer) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
+    let val = |s: String| Span::styled(s, t.get("profile.value"));
+    let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::from(Span::styled(
         "Identities",
         t.get("ui.help.section"),
@@ -218,6 +251,15 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
             )),
         ]));
     }
+    lines
+}
+
+/// The five most recent transactions.
+fn transaction_lines(m: &Model, v: &CustomerView, w: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
+    let val = |s: String| Span::styled(s, t.get("profile.value"));
+    let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::from(Span::styled(
         "Transactions",
         t.get("ui.help.section"),
@@ -254,6 +296,15 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
             }
         }
     }
+    lines
+}
+
+/// The twenty most recent interactions.
+fn history_lines(m: &Model, v: &CustomerView, w: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let lbl = |s: &str| Span::styled(s.to_string(), t.get("profile.label"));
+    let val = |s: String| Span::styled(s, t.get("profile.value"));
+    let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::from(Span::styled(
         "History",
         t.get("ui.help.section"),
@@ -286,11 +337,7 @@ fn render_customer(f: &mut Frame, area: Rect, m: &Model, c: &Customer, v: &Custo
             }
         }
     }
-    let max_scroll = (lines.len() as u16).saturating_sub(rest_area.height);
-    f.render_widget(
-        Paragraph::new(lines).scroll((m.profile_scroll.min(max_scroll), 0)),
-        rest_area,
-    );
+    lines
 }
 
 /// Lays `items` out after `label`, joined by `sep`, as many per line as fit in `width`; the
