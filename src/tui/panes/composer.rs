@@ -35,6 +35,39 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let w = inner.width as usize;
 
     // Top: who else is here, the send state, then the post being answered.
+    let top = top_lines(m, fb, c, w);
+
+    // Bottom: violations, then overrides.
+    let bottom = bottom_lines(m, c, w, (inner.height as usize / 3).max(1));
+
+    let [top_area, parts_area, bottom_area] = Layout::vertical([
+        Constraint::Length(top.len() as u16),
+        Constraint::Min(2),
+        Constraint::Length(bottom.len() as u16),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(top), top_area);
+    f.render_widget(Paragraph::new(bottom), bottom_area);
+
+    let parts = c.kind.parts();
+    let areas = Layout::vertical(parts.iter().map(|_| Constraint::Fill(1))).split(parts_area);
+    for (part, a) in parts.iter().zip(areas.iter()) {
+        render_part(
+            f,
+            *a,
+            m,
+            c,
+            *part,
+            focused && c.active == *part,
+            parts.len() > 1,
+        );
+    }
+}
+
+/// Who else is on the item, what the guard has to show, our replies on their way, the send
+/// state, the post being answered, and why nobody was assigned.
+fn top_lines(m: &Model, fb: &crate::domain::Feedback, c: &Composer, w: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
     let mut top: Vec<Line> = Vec::new();
     let others: Vec<String> = m
         .presence
@@ -61,31 +94,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             t.get("composer.presence"),
         )));
     }
-    // Our replies to this item on their way (the outbox), newest last.
-    for o in m
-        .outbox_for(&fb.id)
-        .collect::<Vec<_>>()
-        .iter()
-        .rev()
-        .take(2)
-        .rev()
-    {
-        let first = o
-            .parts
-            .first()
-            .map(|p| one_line(&p.body))
-            .unwrap_or_default();
-        let mut text = format!("{} · {first}", o.label());
-        if let Some(p) = o.problem() {
-            text.push_str(&format!(" ({p})"));
-        }
-        let style = match o.label() {
-            "failed" => t.get("rule.error"),
-            "delivered" | "sent" => t.get("stream.state.answered"),
-            _ => t.get("ui.text.dim"),
-        };
-        top.push(Line::from(Span::styled(truncate_to_width(&text, w), style)));
-    }
+    top.extend(outbox_lines(m, &fb.id, w));
     if c.sending {
         top.push(Line::from(Span::styled("sending…", t.get("ui.text.dim"))));
     } else if let Some(e) = &c.error {
@@ -110,10 +119,46 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             t.get("rule.warning"),
         )));
     }
+    top
+}
 
-    // Bottom: violations, then overrides.
+/// Our last two replies to the item on their way (the outbox), newest last.
+fn outbox_lines(m: &Model, feedback_id: &str, w: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let mut out = Vec::new();
+    // Our replies to this item on their way (the outbox), newest last.
+    for o in m
+        .outbox_for(feedback_id)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+    {
+        let first = o
+            .parts
+            .first()
+            .map(|p| one_line(&p.body))
+            .unwrap_or_default();
+        let mut text = format!("{} · {first}", o.label());
+        if let Some(p) = o.problem() {
+            text.push_str(&format!(" ({p})"));
+        }
+        let style = match o.label() {
+            "failed" => t.get("rule.error"),
+            "delivered" | "sent" => t.get("stream.state.answered"),
+            _ => t.get("ui.text.dim"),
+        };
+        out.push(Line::from(Span::styled(truncate_to_width(&text, w), style)));
+    }
+    out
+}
+
+/// The rules' marks on the parts in use, then the overrides, at most `max_bottom` lines.
+fn bottom_lines(m: &Model, c: &Composer, w: usize, max_bottom: usize) -> Vec<Line<'static>> {
+    let t = &m.theme;
+    let key = |a: Action| m.keymap.keys_for(Context::Composer, a).unwrap_or_default();
     let mut bottom: Vec<Line> = Vec::new();
-    let max_bottom = (inner.height as usize / 3).max(1);
     for v in c
         .violations
         .iter()
@@ -149,29 +194,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
             t.get("ui.text.dim"),
         )));
     }
-
-    let [top_area, parts_area, bottom_area] = Layout::vertical([
-        Constraint::Length(top.len() as u16),
-        Constraint::Min(2),
-        Constraint::Length(bottom.len() as u16),
-    ])
-    .areas(inner);
-    f.render_widget(Paragraph::new(top), top_area);
-    f.render_widget(Paragraph::new(bottom), bottom_area);
-
-    let parts = c.kind.parts();
-    let areas = Layout::vertical(parts.iter().map(|_| Constraint::Fill(1))).split(parts_area);
-    for (part, a) in parts.iter().zip(areas.iter()) {
-        render_part(
-            f,
-            *a,
-            m,
-            c,
-            *part,
-            focused && c.active == *part,
-            parts.len() > 1,
-        );
-    }
+    bottom
 }
 
 fn render_part(
