@@ -66,7 +66,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
 
 /// Who else is on the item, what the guard has to show, our replies on their way, the send
 /// state, the post being answered, and why nobody was assigned.
-fn top_lines(m: &Model, fb: &crate::domain::Feedback, c: &Composer, w: usize) -> Vec<Line<'static>> {
+fn top_lines(
+    m: &Model,
+    fb: &crate::domain::Feedback,
+    c: &Composer,
+    w: usize,
+) -> Vec<Line<'static>> {
     let t = &m.theme;
     let mut top: Vec<Line> = Vec::new();
     let others: Vec<String> = m

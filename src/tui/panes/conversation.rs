@@ -216,12 +216,21 @@ pub fn lines(m: &Model, width: usize) -> Vec<ViewLine> {
         return out;
     };
     let fb = &row.fb;
-    let t = &m.theme;
     let width = width.max(10);
     let people = m.conversation.people.get(&fb.id);
     out.extend(triage_lines(m, fb, width).into_iter().map(plain));
+    out.extend(post_lines(m, fb, people, width));
+    out.extend(participant_lines(m, fb, people));
+    out.extend(thread_lines(m, fb, people, width));
+    out
+}
 
-    // The post, whole.
+type People = crate::tui::model::conversation::People;
+
+/// The post, whole, under who wrote it.
+fn post_lines(m: &Model, fb: &Feedback, people: Option<&People>, width: usize) -> Vec<ViewLine> {
+    let t = &m.theme;
+    let mut out = Vec::new();
     let who = handle_label(fb.channel, &fb.author.handle);
     let customer = people
         .and_then(|p| p.participant(&fb.author.id))
@@ -247,8 +256,13 @@ pub fn lines(m: &Model, width: usize) -> Vec<ViewLine> {
             .into_iter()
             .map(plain),
     );
+    out
+}
 
-    // Who is in the thread (a public thread's community).
+/// Who is in the thread (a public thread's community), with their roles.
+fn participant_lines(m: &Model, fb: &Feedback, people: Option<&People>) -> Vec<ViewLine> {
+    let t = &m.theme;
+    let mut out = Vec::new();
     if let Some(p) = people.filter(|p| fb.channel.has_public_thread() && !p.participants.is_empty())
     {
         out.push(plain(Line::from("")));
@@ -302,8 +316,13 @@ pub fn lines(m: &Model, width: usize) -> Vec<ViewLine> {
             out.push(plain(Line::from(spans)));
         }
     }
+    out
+}
 
-    // The thread, in order.
+/// The thread, in order; our post is not repeated.
+fn thread_lines(m: &Model, fb: &Feedback, people: Option<&People>, width: usize) -> Vec<ViewLine> {
+    let t = &m.theme;
+    let mut out = Vec::new();
     out.push(plain(Line::from("")));
     let Some(thread) = m.threads.get(&fb.id) else {
         out.push(plain(Line::from(Span::styled(
