@@ -219,7 +219,14 @@ async fn hostile_feedback_posted_to_the_real_server_reads_back_clean_through_the
         "matches",
         &b.identity_matches(&created.author.id).await.unwrap(),
     );
-    // The link re-announces the item (its customer changed): clean again.
+    // The link announces the customer, in the shape the server sends (its id, decoded into
+    // the typed payload), then re-announces the item (its customer changed): clean again.
+    let event = next_event(
+        &mut events,
+        |e| matches!(&e.payload, EventPayload::CustomerUpdated(c) if c.customer_id == "cu_ann"),
+    )
+    .await;
+    assert!(matches!(&event.payload, EventPayload::CustomerUpdated(c) if c.merged_into.is_none()));
     let event = next_event(&mut events, |e| {
         matches!(&e.payload, EventPayload::FeedbackUpdated(f) if f.id == id && f.customer_id.is_some())
     })

@@ -788,7 +788,8 @@ mod tests {
                         sse(Body::from(frame(
                             1,
                             EventName::CustomerUpdated,
-                            serde_json::to_value(crate::tui::model::fixtures::customer(1)).unwrap(),
+                            // As the server sends it (store/identities.rs).
+                            serde_json::json!({ "customer_id": "cu_00001" }),
                         )))
                     }
                 }

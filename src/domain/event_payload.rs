@@ -2,7 +2,7 @@
 //! into the shape its name promises, and hands the console this (never a JSON value).
 
 use super::api::{Presence, StreamReset};
-use super::{Customer, Event, EventName, Feedback, Message};
+use super::{Event, EventName, Feedback, Message};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,15 @@ pub struct RulesUpdated {
     pub version: String,
 }
 
+/// The data of `customer.updated`: which customer changed and, after a merge, the one it was
+/// merged into. The event carries no profile: whoever shows the customer fetches it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerUpdated {
+    pub customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventPayload {
     FeedbackCreated(Feedback),
@@ -20,7 +29,7 @@ pub enum EventPayload {
     MessageCreated(Message),
     ReplyStatusChanged(Message),
     PresenceChanged(Presence),
-    CustomerUpdated(Customer),
+    CustomerUpdated(CustomerUpdated),
     RulesUpdated(RulesUpdated),
     StreamReset(StreamReset),
 }

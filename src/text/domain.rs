@@ -351,7 +351,12 @@ impl Sanitize for crate::domain::event_payload::TypedEvent {
             P::FeedbackCreated(f) | P::FeedbackUpdated(f) => f.sanitize(),
             P::MessageCreated(m) | P::ReplyStatusChanged(m) => m.sanitize(),
             P::PresenceChanged(p) => p.sanitize(),
-            P::CustomerUpdated(c) => c.sanitize(),
+            P::CustomerUpdated(c) => {
+                line(&mut c.customer_id);
+                if let Some(into) = c.merged_into.as_mut() {
+                    line(into);
+                }
+            }
             P::RulesUpdated(r) => {
                 line(&mut r.id);
                 line(&mut r.version);

@@ -157,13 +157,13 @@ pub(crate) fn on_event_data(
             m.dirty = true;
             vec![]
         }
-        P::CustomerUpdated(c) => {
-            if let Some(v) = m.customers.get_mut(&c.id) {
-                v.customer = Load::Loaded(c);
-                m.dirty = true;
-            }
-            vec![]
-        }
+        // The event names the customer, not its profile: a profile this console shows (or
+        // the one it was merged into) is fetched again.
+        P::CustomerUpdated(c) => std::iter::once(c.customer_id)
+            .chain(c.merged_into)
+            .filter(|id| m.customers.contains_key(id))
+            .map(Effect::LoadCustomer)
+            .collect(),
         P::RulesUpdated(_) => vec![Effect::LoadRules],
         P::StreamReset(_) => refetch(m),
         P::MessageCreated(msg) | P::ReplyStatusChanged(msg) => {

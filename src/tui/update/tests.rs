@@ -2062,3 +2062,42 @@ fn follow_mode_never_moves_an_open_composer_to_another_item() {
 }
 
 mod composer;
+
+#[test]
+fn a_customer_update_refetches_the_profiles_the_console_shows() {
+    let (mut m, fx) = loaded(20);
+    // Selecting an item loads its customer: the console now shows that profile.
+    let cid = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::LoadCustomer(id) => Some(id.clone()),
+            _ => None,
+        })
+        .expect("the selected item's customer is loaded");
+    // The data `customer.updated` has on the wire (src/server/store/identities.rs).
+    let fx = update(
+        &mut m,
+        event(
+            EventName::CustomerUpdated,
+            serde_json::json!({ "customer_id": cid }),
+        ),
+    );
+    assert_eq!(fx, vec![Effect::LoadCustomer(cid.clone())]);
+    // A merge names the customer kept too; one this console never showed is not fetched.
+    let fx = update(
+        &mut m,
+        event(
+            EventName::CustomerUpdated,
+            serde_json::json!({ "customer_id": "cu_gone", "merged_into": cid }),
+        ),
+    );
+    assert_eq!(fx, vec![Effect::LoadCustomer(cid)]);
+    let fx = update(
+        &mut m,
+        event(
+            EventName::CustomerUpdated,
+            serde_json::json!({ "customer_id": "cu_elsewhere", "merged_into": null }),
+        ),
+    );
+    assert!(fx.is_empty(), "{fx:?}");
+}
