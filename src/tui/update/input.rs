@@ -244,6 +244,22 @@ pub(crate) fn overlay_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     if let Some(fx) = crate::tui::overlay::key(m, kp) {
         return fx;
     }
+    // Closing is the same for every line and picker overlay (the filter's own Esc also
+    // clears the filter).
+    let closes = matches!(
+        m.overlay,
+        Some(
+            Overlay::Command(_)
+                | Overlay::Canned(_)
+                | Overlay::Assign(_)
+                | Overlay::Log(_)
+                | Overlay::Link(_)
+        )
+    );
+    if closes && is_close(kp) {
+        m.overlay = None;
+        return vec![];
+    }
     match &m.overlay {
         Some(Overlay::Help { .. }) => help_key(m, kp),
         Some(Overlay::Command(_)) => command_key(m, kp),
@@ -285,12 +301,7 @@ fn command_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Command(li)) = m.overlay.as_mut() else {
         return vec![];
     };
-    let esc = is_close(kp);
     let enter = kp.code == KeyCode::Enter;
-    if esc {
-        m.overlay = None;
-        return vec![];
-    }
     if enter {
         let line = li.text.clone();
         m.overlay = None;
@@ -337,12 +348,7 @@ fn canned_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Canned(p)) = m.overlay.as_mut() else {
         return vec![];
     };
-    let esc = is_close(kp);
     let enter = kp.code == KeyCode::Enter;
-    if esc {
-        m.overlay = None;
-        return vec![];
-    }
     if move_in_list(&mut p.selected, p.matches.len(), kp) {
         return vec![];
     }
@@ -373,12 +379,7 @@ fn assign_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Assign(p)) = m.overlay.as_mut() else {
         return vec![];
     };
-    let esc = is_close(kp);
     let enter = kp.code == KeyCode::Enter;
-    if esc {
-        m.overlay = None;
-        return vec![];
-    }
     if move_in_list(&mut p.selected, p.matches.len(), kp) {
         return vec![];
     }
@@ -403,12 +404,7 @@ fn log_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Log(form)) = m.overlay.as_mut() else {
         return vec![];
     };
-    let esc = is_close(kp);
     let enter = kp.code == KeyCode::Enter;
-    if esc {
-        m.overlay = None;
-        return vec![];
-    }
     let cycle = kp.code == KeyCode::Tab
         || (kp.code == KeyCode::Char('t') && kp.mods == KeyModifiers::CONTROL);
     if cycle {
@@ -437,12 +433,7 @@ fn link_key(m: &mut Model, kp: KeyPress) -> Vec<Effect> {
     let Some(Overlay::Link(ls)) = m.overlay.as_mut() else {
         return vec![];
     };
-    let esc = is_close(kp);
     let enter = kp.code == KeyCode::Enter;
-    if esc {
-        m.overlay = None;
-        return vec![];
-    }
     let n = ls.rows().len();
     if move_in_list(&mut ls.selected, n, kp) {
         return vec![];
