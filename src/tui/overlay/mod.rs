@@ -2,9 +2,16 @@
 //! (`guard`), the bulk reply's result list (`bulk_results`) and the question before a draft is
 //! cleared. Each takes the keys while it is open and is drawn over the panes.
 
+pub mod assign;
 pub mod bulk_results;
+pub mod canned;
 pub mod guard;
+pub mod help;
+pub mod line;
+pub mod link;
+pub mod log;
 pub mod scroll;
+mod widgets;
 
 pub use scroll::scroll_key;
 

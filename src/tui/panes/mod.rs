@@ -1,11 +1,9 @@
 //! Rendering: a pure function of the model (`render(frame, &model)`), one module per pane.
 //! Nothing here reads the clock or the environment, so a model renders the same way every time.
 
-pub mod cmdline;
 pub mod composer;
 pub mod conversation;
 pub mod frame;
-pub mod help;
 pub mod profile;
 pub mod statusbar;
 pub mod stream;
@@ -46,16 +44,20 @@ pub fn render(f: &mut Frame, m: &Model) {
         }
     }
     match &m.overlay {
-        Some(Overlay::Command(li)) => cmdline::render_line(f, a.status, m, ':', li),
-        Some(Overlay::Filter(li)) => cmdline::render_line(f, a.status, m, '/', li),
+        Some(Overlay::Command(li)) => {
+            crate::tui::overlay::line::render_line(f, a.status, m, ':', li)
+        }
+        Some(Overlay::Filter(li)) => {
+            crate::tui::overlay::line::render_line(f, a.status, m, '/', li)
+        }
         _ => statusbar::render(f, a.status, m),
     }
     match &m.overlay {
-        Some(Overlay::Help { scroll }) => help::render(f, area, m, *scroll),
-        Some(Overlay::Canned(p)) => cmdline::render_canned(f, area, m, p),
-        Some(Overlay::Link(ls)) => cmdline::render_link(f, area, m, ls),
-        Some(Overlay::Assign(p)) => cmdline::render_assign(f, area, m, p),
-        Some(Overlay::Log(form)) => cmdline::render_log(f, area, m, form),
+        Some(Overlay::Help { scroll }) => crate::tui::overlay::help::render(f, area, m, *scroll),
+        Some(Overlay::Canned(p)) => crate::tui::overlay::canned::render_canned(f, area, m, p),
+        Some(Overlay::Link(ls)) => crate::tui::overlay::link::render_link(f, area, m, ls),
+        Some(Overlay::Assign(p)) => crate::tui::overlay::assign::render_assign(f, area, m, p),
+        Some(Overlay::Log(form)) => crate::tui::overlay::log::render_log(f, area, m, form),
         _ => {
             let bottom = if m.zoom {
                 a.stream.union(a.profile).union(a.composer)

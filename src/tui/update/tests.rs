@@ -1971,7 +1971,7 @@ fn the_tone_key_cycles_the_label_as_a_patch_at_the_items_version() {
     assert_eq!(p[0].sentiment_label, Some(SentimentLabel::Positive));
     assert!(run_command(&mut m, "tone happy").is_empty());
     // `?` lists the key with its description.
-    let help: Vec<String> = crate::tui::panes::help::lines(&m, 120)
+    let help: Vec<String> = crate::tui::overlay::help::lines(&m, 120)
         .iter()
         .map(|l| l.to_string())
         .collect();

@@ -1,9 +1,9 @@
 //! `?`: help generated from the action registry and the keymap in force, plus any problems in
 //! the user's configuration.
 
-use super::frame::centered;
 use crate::tui::action::{Action, Context};
 use crate::tui::model::Model;
+use crate::tui::panes::frame::centered;
 use crate::tui::textutil::truncate_to_width;
 use crate::tui::update::commands::COMMANDS;
 use ratatui::layout::Rect;
