@@ -208,6 +208,13 @@ impl Model {
             .filter(move |o| o.feedback_id == feedback_id)
     }
 
+    /// A draft changed: it is saved with the next debounced save (the clock starts at the
+    /// first change since the last save).
+    pub fn touch_draft(&mut self, feedback_id: String) {
+        self.drafts_dirty.insert(feedback_id);
+        self.drafts_changed_at.get_or_insert(self.now);
+    }
+
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
         self.status = Some(StatusLine {
             text: text.into(),

@@ -395,8 +395,7 @@ fn cycle_reply_type(m: &mut Model) -> Vec<Effect> {
         c.active = k.parts()[0];
     }
     let id = c.feedback_id.clone();
-    m.drafts_dirty.insert(id);
-    m.drafts_changed_at.get_or_insert(m.now);
+    m.touch_draft(id);
     relint(m);
     vec![]
 }

@@ -340,8 +340,7 @@ fn reply_type(m: &mut Model, a: &Args) -> Vec<Effect> {
         c.kind = k;
         c.active = k.parts()[0];
         let id = c.feedback_id.clone();
-        m.drafts_dirty.insert(id);
-        m.drafts_changed_at.get_or_insert(m.now);
+        m.touch_draft(id);
         m.focus = Focus::Composer;
         relint(m);
     }

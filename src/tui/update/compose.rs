@@ -81,8 +81,7 @@ pub(crate) fn draft_edited(m: &mut Model) -> Vec<Effect> {
     c.confirm_warnings = false;
     c.error = None;
     let id = c.feedback_id.clone();
-    m.drafts_dirty.insert(id.clone());
-    m.drafts_changed_at.get_or_insert(m.now);
+    m.touch_draft(id.clone());
     m.dirty = true;
     relint(m);
     let mut fx = Vec::new();
@@ -284,7 +283,6 @@ pub(crate) fn on_editor_done(
         crate::domain::Visibility::Public => d.public = text,
         crate::domain::Visibility::Direct => d.direct = text,
     }
-    m.drafts_dirty.insert(feedback_id);
-    m.drafts_changed_at.get_or_insert(m.now);
+    m.touch_draft(feedback_id);
     vec![]
 }

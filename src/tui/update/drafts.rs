@@ -11,9 +11,8 @@ pub(crate) const DRAFT_DEBOUNCE_SECS: i64 = 2;
 pub(crate) fn on_drafts_not_saved(m: &mut Model, unsaved: UnsavedDrafts) -> Vec<Effect> {
     let n = unsaved.items.len();
     for (id, _) in unsaved.items {
-        m.drafts_dirty.insert(id);
+        m.touch_draft(id);
     }
-    m.drafts_changed_at.get_or_insert(m.now);
     // Retried every few seconds: never hide another error (a failed send) behind this one.
     let prefix = "draft(s) not saved";
     let other_error = m

@@ -507,8 +507,7 @@ pub(crate) fn return_to_draft(m: &mut Model, item: &OutboxItem) -> Vec<Effect> {
             },
         );
     }
-    m.drafts_dirty.insert(fid.clone());
-    m.drafts_changed_at.get_or_insert(m.now);
+    m.touch_draft(fid.clone());
     relint(m);
     vec![]
 }
