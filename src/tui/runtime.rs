@@ -148,7 +148,16 @@ impl Runner {
             Effect::SaveDrafts(_) | Effect::OpenEditor { .. } | Effect::Copy(_) | Effect::Quit => {
                 tracing::warn!("an effect of the loop reached the background runner");
             }
-            other => self.load(other),
+            // Listed, not `_`: a new effect must be given a place here.
+            e @ (Effect::LoadThread(_)
+            | Effect::LoadFeedback { .. }
+            | Effect::LoadCustomer(_)
+            | Effect::LoadHistory(_)
+            | Effect::LoadTransactions(_)
+            | Effect::Patch { .. }) => self.load(e),
+            e @ (Effect::SearchCustomers(_)
+            | Effect::LoadMatches(_)
+            | Effect::LinkIdentity { .. }) => self.search(e),
         }
     }
 
@@ -193,7 +202,8 @@ impl Runner {
                     result,
                 }
             }),
-            other => self.search(other),
+            // `spawn` sends only the effects above.
+            _ => {}
         }
     }
 
@@ -223,7 +233,8 @@ impl Runner {
                     result,
                 }
             }),
-            other => tracing::warn!("effect not run: {other:?}"),
+            // `spawn` sends only the effects above.
+            _ => {}
         }
     }
 
