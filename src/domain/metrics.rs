@@ -8,7 +8,7 @@ use super::*;
 
 string_enum!(
     /// The window a summary covers, ending now.
-    MetricsWindow { Hour = "1h", Day = "24h", Week = "7d", Month = "30d" }
+    MetricsWindow default Day { Hour = "1h", Day = "24h", Week = "7d", Month = "30d" }
 );
 
 impl MetricsWindow {
@@ -29,14 +29,6 @@ impl MetricsWindow {
             MetricsWindow::Week => 6 * 3_600,
             MetricsWindow::Month => 86_400,
         }
-    }
-}
-
-// `string_enum!` has no place for `#[default]` on a variant.
-#[allow(clippy::derivable_impls)]
-impl Default for MetricsWindow {
-    fn default() -> Self {
-        MetricsWindow::Day
     }
 }
 

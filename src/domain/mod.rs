@@ -22,6 +22,16 @@ use utoipa::ToSchema;
 /// schema that lists the names as they are on the wire (utoipa's derive, given the serde
 /// renames through this macro, documented the Rust variant names instead).
 macro_rules! string_enum {
+    // `Name default Variant { ... }`: the same, and `Default` is that variant.
+    ($(#[$meta:meta])* $name:ident default $default:ident { $($body:tt)+ }) => {
+        string_enum!($(#[$meta])* $name { $($body)+ });
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::$default
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -156,7 +166,7 @@ impl SentimentLabel {
 string_enum!(
     /// What a post is, beside its tone: a complaint, a question, praise, a community helper's tip,
     /// or none of these (`other`). A helper's answer in a thread is not a complaint.
-    FeedbackKind {
+    FeedbackKind default Other {
         Complaint = "complaint",
         Question = "question",
         Praise = "praise",
@@ -164,14 +174,6 @@ string_enum!(
         Other = "other",
     }
 );
-
-// `string_enum!` declares the variants and takes no `#[default]` on them.
-#[allow(clippy::derivable_impls)]
-impl Default for FeedbackKind {
-    fn default() -> Self {
-        FeedbackKind::Other
-    }
-}
 
 string_enum!(
     /// Signals of urgency found in a post, independent of its tone.
@@ -224,16 +226,8 @@ string_enum!(Scope { Read = "read", Reply = "reply", Admin = "admin" });
 
 string_enum!(
     /// Whether an agent takes new work: routing hands items only to `available` agents.
-    Availability { Available = "available", Away = "away" }
+    Availability default Available { Available = "available", Away = "away" }
 );
-
-// `string_enum!` has no place for `#[default]` on a variant.
-#[allow(clippy::derivable_impls)]
-impl Default for Availability {
-    fn default() -> Self {
-        Availability::Available
-    }
-}
 
 string_enum!(
     /// Derived from a customer's history and kept current by the server.

@@ -14,6 +14,19 @@ pub enum Context {
     Conversation,
     Profile,
     Composer,
+    /// A scrolled overlay: the help, the bulk results, the guard's new messages.
+    Pager,
+    /// A one-line input: the command line, and the query of every picker.
+    Prompt,
+    /// A list under a query (filter, canned replies, reassign, link); keys it does not bind
+    /// are the prompt's.
+    Picker,
+    /// The offline-feedback form; keys it does not bind are the prompt's.
+    Form,
+    /// The stale-send guard; keys it does not bind are the pager's.
+    Guard,
+    /// A yes/no question (clearing a draft): only a yes key acts, any other key is no.
+    Confirm,
 }
 
 impl Context {
@@ -23,6 +36,12 @@ impl Context {
         Context::Conversation,
         Context::Profile,
         Context::Composer,
+        Context::Pager,
+        Context::Prompt,
+        Context::Picker,
+        Context::Form,
+        Context::Guard,
+        Context::Confirm,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,7 +51,46 @@ impl Context {
             Context::Conversation => "conversation",
             Context::Profile => "profile",
             Context::Composer => "composer",
+            Context::Pager => "pager",
+            Context::Prompt => "prompt",
+            Context::Picker => "picker",
+            Context::Form => "form",
+            Context::Guard => "guard",
+            Context::Confirm => "confirm",
         }
+    }
+
+    /// The tables a key falls back to, nearest first, when this one does not bind it. The
+    /// panes fall back to the global table last; an overlay never does (a `q` typed into the
+    /// command line is text, not quit).
+    pub fn parents(self) -> &'static [Context] {
+        match self {
+            Context::Global => &[],
+            Context::Conversation => &[Context::Stream, Context::Global],
+            Context::Stream | Context::Profile | Context::Composer => &[Context::Global],
+            Context::Pager | Context::Prompt | Context::Confirm => &[],
+            Context::Picker | Context::Form => &[Context::Prompt],
+            Context::Guard => &[Context::Pager],
+        }
+    }
+
+    /// The table of an open overlay, as opposed to a pane's.
+    pub fn is_overlay(self) -> bool {
+        !matches!(
+            self,
+            Context::Global
+                | Context::Stream
+                | Context::Conversation
+                | Context::Profile
+                | Context::Composer
+        )
+    }
+
+    /// Whether a key of this table may be bound to `action`: its own actions and those of the
+    /// tables it falls back to.
+    pub fn may_bind(self, action: Action) -> bool {
+        let home = action.context();
+        home == self || self.parents().contains(&home)
     }
 
     pub fn parse(s: &str) -> Option<Context> {
@@ -131,6 +189,27 @@ actions! {
     ApplyFix = "apply_fix", Composer, "Apply the fix of the violation under the cursor";
     LeaveComposer = "leave_composer", Composer, "Leave the composer (the draft is kept)";
     ClearDraft = "clear_draft", Composer, "Clear the draft of this item (asks first)";
+    PagerDown = "pager_down", Pager, "Scroll down a line";
+    PagerUp = "pager_up", Pager, "Scroll up a line";
+    PagerPageDown = "pager_page_down", Pager, "Scroll down a page";
+    PagerPageUp = "pager_page_up", Pager, "Scroll up a page";
+    PagerTop = "pager_top", Pager, "Back to the top";
+    CloseOverlay = "close_overlay", Pager, "Close (the help closes on any other key too)";
+    PromptAccept = "prompt_accept", Prompt, "Accept: run the command, take the choice, log the form";
+    PromptCancel = "prompt_cancel", Prompt, "Cancel and close (the filter's cancel also clears it)";
+    PromptBackspace = "prompt_backspace", Prompt, "Delete the character before the cursor (on an empty command line: close it)";
+    PromptLeft = "prompt_left", Prompt, "Cursor left";
+    PromptRight = "prompt_right", Prompt, "Cursor right";
+    PromptStart = "prompt_start", Prompt, "Cursor to the start of the line";
+    PromptEnd = "prompt_end", Prompt, "Cursor to the end of the line";
+    PromptClear = "prompt_clear", Prompt, "Clear the line";
+    PickerDown = "picker_down", Picker, "Next choice (in the filter: the next item)";
+    PickerUp = "picker_up", Picker, "Previous choice (in the filter: the previous item)";
+    FormNextChannel = "form_next_channel", Form, "Next channel (phone, in person, form)";
+    FormPrevChannel = "form_prev_channel", Form, "Previous channel";
+    GuardSend = "guard_send", Guard, "I have read them: send the reply";
+    GuardKeep = "guard_keep", Guard, "Do not send; the draft is kept";
+    ConfirmYes = "confirm_yes", Confirm, "Yes (any other key is no)";
 }
 
 impl Action {

@@ -242,21 +242,25 @@ impl Keymap {
         }
     }
 
-    /// Look a key sequence up in `ctx`; global bindings apply where the context has none,
+    /// Look a key sequence up in `ctx`, then in the tables it falls back to
+    /// ([`Context::parents`]: a pane's ends with the global table, an overlay's never does),
     /// except plain printable keys in the composer (they are text there).
     pub fn lookup(&self, ctx: Context, seq: &[KeyPress]) -> Lookup {
         let r = self.lookup_in(ctx, seq);
-        // The conversation view is over the stream: what it does not bind, the stream does.
-        if ctx == Context::Conversation && r == Lookup::None {
-            return self.lookup(Context::Stream, seq);
-        }
-        if r != Lookup::None || ctx == Context::Global {
+        if r != Lookup::None {
             return r;
         }
-        if ctx == Context::Composer && seq.first().is_some_and(|k| k.is_text()) {
-            return Lookup::None;
+        let typing = ctx == Context::Composer && seq.first().is_some_and(|k| k.is_text());
+        for parent in ctx.parents() {
+            if typing && *parent == Context::Global {
+                break;
+            }
+            let r = self.lookup_in(*parent, seq);
+            if r != Lookup::None {
+                return r;
+            }
         }
-        self.lookup_in(Context::Global, seq)
+        Lookup::None
     }
 
     fn lookup_in(&self, ctx: Context, seq: &[KeyPress]) -> Lookup {
@@ -298,7 +302,8 @@ impl Keymap {
         out
     }
 
-    /// The shortest key sequence bound to `action` in `ctx` (or globally), for key hints.
+    /// The shortest key sequence bound to `action` in `ctx` (or in a table it falls back to),
+    /// for key hints.
     pub fn keys_for(&self, ctx: Context, action: Action) -> Option<String> {
         let pick = |c: Context| {
             self.bindings(c)
@@ -307,16 +312,9 @@ impl Keymap {
                 .map(|(k, _)| k)
                 .min_by_key(|k| k.len())
         };
-        let over_stream = (ctx == Context::Conversation)
-            .then(|| pick(Context::Stream))
-            .flatten();
-        pick(ctx).or(over_stream).or_else(|| {
-            if ctx != Context::Global {
-                pick(Context::Global)
-            } else {
-                None
-            }
-        })
+        std::iter::once(ctx)
+            .chain(ctx.parents().iter().copied())
+            .find_map(pick)
     }
 }
 
@@ -380,8 +378,10 @@ fn parse_layer(src: &str, origin: &str, warnings: &mut Vec<String>) -> Layer {
                 };
                 for (ctx_name, entries) in keys {
                     let Some(ctx) = Context::parse(ctx_name) else {
+                        let known: Vec<&str> = Context::ALL.iter().map(|c| c.as_str()).collect();
                         warnings.push(format!(
-                            "{origin}: unknown table [keys.{ctx_name}] (known: global, stream, profile, composer)"
+                            "{origin}: unknown table [keys.{ctx_name}] (known: {})",
+                            known.join(", ")
                         ));
                         continue;
                     };
@@ -398,6 +398,12 @@ fn parse_layer(src: &str, origin: &str, warnings: &mut Vec<String>) -> Layer {
         }
     }
     layer
+}
+
+/// A table binds its own actions and those of the tables it falls back to; a pane's table may
+/// bind a global action too, an overlay's may not (it has no pane to run it in).
+fn may_bind(ctx: Context, a: Action) -> bool {
+    ctx.may_bind(a) || (a.context() == Context::Global && !ctx.is_overlay())
 }
 
 fn parse_entries(
@@ -421,7 +427,7 @@ fn parse_entries(
                 out.insert(kp, None);
             }
             toml::Value::String(name) => match name.parse::<Action>() {
-                Ok(a) if a.context() == ctx || a.context() == Context::Global => {
+                Ok(a) if may_bind(ctx, a) => {
                     out.insert(kp, Some(LayerTrie::Leaf(a)));
                 }
                 Ok(a) => warnings.push(format!(

@@ -1,5 +1,6 @@
 //! The assignment picker: an agent or a department.
 
+use super::keys::{self, Outcome, OverlayKey};
 use super::widgets::{popup, render_picker};
 use crate::tui::model::{AssignPicker, Model};
 use crate::tui::panes::frame::centered;
@@ -27,4 +28,9 @@ pub fn render_assign(f: &mut Frame, area: Rect, m: &Model, p: &AssignPicker) {
         |i| p.choices[p.matches[i]].label(),
         "no agent or department matches (loading?)",
     );
+}
+
+/// The reassign picker: Accept assigns the item to the selected agent or department.
+pub fn on_key(p: &mut AssignPicker, key: OverlayKey) -> Outcome {
+    keys::picker(&mut p.query, &mut p.selected, p.matches.len(), key)
 }

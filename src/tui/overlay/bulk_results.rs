@@ -2,6 +2,8 @@
 //! its delivery status as the server reports it), refused with the rule, or skipped with why.
 //! It stays until dismissed; refused and skipped items stay marked.
 
+use super::keys::{self, Outcome, OverlayKey};
+use crate::tui::action::Action;
 pub use crate::tui::model::bulk::{BulkEntry, BulkOutcome, BulkReport};
 use crate::tui::model::{Model, SendState};
 
@@ -90,4 +92,16 @@ pub fn refused_rules(e: &crate::client::ClientError) -> Vec<String> {
         }
     }
     rules
+}
+
+/// The result list scrolls; `close_overlay` dismisses it.
+pub fn on_key(scroll: &mut u16, key: OverlayKey) -> Outcome {
+    if let Some(s) = keys::scroll(*scroll, key) {
+        *scroll = s;
+        return Outcome::Stay;
+    }
+    match key {
+        OverlayKey::Action(Action::CloseOverlay) => Outcome::Close,
+        _ => Outcome::Stay,
+    }
 }

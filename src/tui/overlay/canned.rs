@@ -1,5 +1,6 @@
 //! The canned-reply picker.
 
+use super::keys::{self, Outcome, OverlayKey};
 use super::widgets::{popup, render_picker};
 use crate::tui::model::{Model, Picker};
 use crate::tui::panes::frame::centered;
@@ -31,4 +32,9 @@ pub fn render_canned(f: &mut Frame, area: Rect, m: &Model, p: &Picker) {
         },
         "no canned reply matches",
     );
+}
+
+/// The canned-reply picker: Accept inserts the selected reply.
+pub fn on_key(p: &mut Picker, key: OverlayKey) -> Outcome {
+    keys::picker(&mut p.query, &mut p.selected, p.matches.len(), key)
 }

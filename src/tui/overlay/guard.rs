@@ -4,54 +4,16 @@
 //! Esc goes back to the draft. (The conversation view replaces this once it lands: the guard
 //! then opens it at the first unseen message.)
 
-use super::scroll::scroll_key;
+use super::keys::{self, Outcome, OverlayKey};
 use crate::domain::Direction;
-use crate::tui::effect::Effect;
-use crate::tui::guard::{confirm_seen, GuardView};
-use crate::tui::keymap::KeyPress;
-use crate::tui::model::{Level, Model, Overlay};
+use crate::tui::action::Action;
+use crate::tui::guard::GuardView;
+use crate::tui::model::Model;
 use crate::tui::textutil::truncate_to_width;
-use crossterm::event::KeyCode;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
-
-#[must_use]
-pub fn key(m: &mut Model, kp: KeyPress, esc: bool) -> Vec<Effect> {
-    let Some(Overlay::Guard(view)) = m.overlay.as_mut() else {
-        return vec![];
-    };
-    if let Some(s) = scroll_key(view.scroll, kp) {
-        view.scroll = s;
-        return vec![];
-    }
-    if esc || matches!(kp.code, KeyCode::Char('n')) {
-        m.overlay = None;
-        m.set_status(
-            Level::Info,
-            "not sent: the draft is kept (sending shows the new messages again)",
-        );
-        return vec![];
-    }
-    if matches!(kp.code, KeyCode::Enter | KeyCode::Char('y')) {
-        let Some(Overlay::Guard(view)) = m.overlay.take() else {
-            return vec![];
-        };
-        confirm_seen(m, &view.feedback_id, &view.messages);
-        // The agent read what happened on the item (a colleague's answer included): no second
-        // question about it being answered already.
-        if let Some(c) = m
-            .composer
-            .as_mut()
-            .filter(|c| c.feedback_id == view.feedback_id)
-        {
-            c.confirm_stale = true;
-        }
-        return crate::tui::update::send::send_reply(m, view.resolve);
-    }
-    vec![]
-}
 
 pub fn lines(m: &Model, view: &GuardView) -> Vec<Line<'static>> {
     let t = &m.theme;
@@ -105,4 +67,17 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, view: &GuardView) {
     let max = (total as u16).saturating_sub(inner.height);
     let p = Paragraph::new(lines).wrap(Wrap { trim: false });
     f.render_widget(p.scroll((view.scroll.min(max), 0)), inner);
+}
+
+/// The new messages scroll; `guard_send` is Accept (send), `guard_keep` (or closing) is Close.
+pub fn on_key(view: &mut GuardView, key: OverlayKey) -> Outcome {
+    if let Some(s) = keys::scroll(view.scroll, key) {
+        view.scroll = s;
+        return Outcome::Stay;
+    }
+    match key {
+        OverlayKey::Action(Action::GuardSend) => Outcome::Accept,
+        OverlayKey::Action(Action::GuardKeep | Action::CloseOverlay) => Outcome::Close,
+        _ => Outcome::Stay,
+    }
 }

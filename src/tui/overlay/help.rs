@@ -1,6 +1,7 @@
 //! `?`: help generated from the action registry and the keymap in force, plus any problems in
 //! the user's configuration.
 
+use super::keys::{self, Outcome, OverlayKey};
 use crate::tui::action::{Action, Context};
 use crate::tui::model::Model;
 use crate::tui::panes::frame::centered;
@@ -140,4 +141,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, scroll: u16) {
     let lines = lines(m, inner.width as usize);
     let max = (lines.len() as u16).saturating_sub(inner.height);
     f.render_widget(Paragraph::new(lines).scroll((scroll.min(max), 0)), inner);
+}
+
+/// The help is a pager; any key that does not scroll it closes it.
+pub fn on_key(scroll: &mut u16, key: OverlayKey) -> Outcome {
+    match keys::scroll(*scroll, key) {
+        Some(s) => {
+            *scroll = s;
+            Outcome::Stay
+        }
+        None => Outcome::Close,
+    }
 }

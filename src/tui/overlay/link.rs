@@ -1,6 +1,8 @@
 //! The link picker: the server's suggestions for an identity, then a customer search.
 
+use super::keys::{self, Outcome, OverlayKey};
 use super::widgets::{input_line, menu_line, popup};
+use crate::tui::action::Action;
 use crate::tui::model::{LinkSearch, Load, Model};
 use crate::tui::panes::frame::centered;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -82,4 +84,21 @@ pub fn render_link(f: &mut Frame, area: Rect, m: &Model, ls: &LinkSearch) {
         })
         .collect();
     f.render_widget(Paragraph::new(lines), list);
+}
+
+/// The link picker: Accept searches for a new query, else links the selected customer. Typing
+/// keeps the selection (the suggestions stay listed above what a search finds).
+pub fn on_key(ls: &mut LinkSearch, key: OverlayKey) -> Outcome {
+    let rows = ls.rows().len();
+    if keys::move_in_list(&mut ls.selected, rows, key) {
+        return Outcome::Stay;
+    }
+    match key {
+        OverlayKey::Action(Action::PromptAccept) => Outcome::Accept,
+        OverlayKey::Action(Action::PromptCancel) => Outcome::Close,
+        key => {
+            keys::edit(&mut ls.query, key);
+            Outcome::Stay
+        }
+    }
 }

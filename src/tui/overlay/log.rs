@@ -1,6 +1,8 @@
 //! The form that logs offline feedback (a call, a visit, a web form).
 
+use super::keys::{self, Outcome, OverlayKey};
 use super::widgets::{input_line, popup};
+use crate::tui::action::Action;
 use crate::tui::model::{LogForm, Model, OFFLINE_CHANNELS};
 use crate::tui::panes::frame::centered;
 use crate::tui::textutil::truncate_to_width;
@@ -48,4 +50,25 @@ pub fn render_log(f: &mut Frame, area: Rect, m: &Model, form: &LogForm) {
         input_line(m, "said: ", &form.text),
     ];
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The offline-feedback form: the channel keys cycle through the offline channels, Accept logs
+/// it.
+pub fn on_key(form: &mut LogForm, key: OverlayKey) -> Outcome {
+    let step = match key {
+        OverlayKey::Action(Action::FormNextChannel) => 1,
+        OverlayKey::Action(Action::FormPrevChannel) => OFFLINE_CHANNELS.len() - 1,
+        OverlayKey::Action(Action::PromptAccept) => return Outcome::Accept,
+        OverlayKey::Action(Action::PromptCancel) => return Outcome::Close,
+        key => {
+            keys::edit(&mut form.text, key);
+            return Outcome::Stay;
+        }
+    };
+    let i = OFFLINE_CHANNELS
+        .iter()
+        .position(|c| *c == form.channel)
+        .unwrap_or(0);
+    form.channel = OFFLINE_CHANNELS[(i + step) % OFFLINE_CHANNELS.len()];
+    Outcome::Stay
 }

@@ -1,54 +1,23 @@
-//! Overlays of the composer's conversation work (issue 16): the stale-send guard's new messages
-//! (`guard`), the bulk reply's result list (`bulk_results`) and the question before a draft is
-//! cleared. Each takes the keys while it is open and is drawn over the panes.
+//! The overlays: one file each (help, command line and filter, canned replies, reassign, link,
+//! offline log, the stale-send guard, the bulk results), holding how it reads its keys
+//! ([`keys`]: from its keymap table, to an outcome on its own state) and how it is drawn. Their
+//! state is in `model::overlays`; `update::overlays` turns their outcomes into model changes and
+//! effects. This file draws the guard, the bulk results and the clear-draft question.
 
 pub mod assign;
 pub mod bulk_results;
 pub mod canned;
 pub mod guard;
 pub mod help;
+pub mod keys;
 pub mod line;
 pub mod link;
 pub mod log;
-pub mod scroll;
 mod widgets;
 
-pub use scroll::scroll_key;
-
-use super::effect::Effect;
-use super::keymap::KeyPress;
 use super::model::{Model, Overlay};
-use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::Frame;
-
-/// Keys of this module's overlays; `None` when the open overlay is not one of them.
-#[must_use]
-pub fn key(m: &mut Model, kp: KeyPress) -> Option<Vec<Effect>> {
-    let esc = kp.code == KeyCode::Esc
-        || (kp.mods == KeyModifiers::CONTROL && matches!(kp.code, KeyCode::Char('c' | 'g')));
-    match m.overlay.as_mut()? {
-        Overlay::Guard(_) => Some(guard::key(m, kp, esc)),
-        Overlay::BulkResults { scroll } => {
-            if let Some(s) = scroll_key(*scroll, kp) {
-                *scroll = s;
-            } else if esc || matches!(kp.code, KeyCode::Enter | KeyCode::Char('q' | 'x')) {
-                m.overlay = None;
-                m.bulk = None;
-            }
-            Some(vec![])
-        }
-        Overlay::ConfirmClear => {
-            m.overlay = None;
-            if matches!(kp.code, KeyCode::Char('y' | 'Y')) {
-                return Some(super::update::compose::clear_draft_now(m));
-            }
-            m.set_status(super::model::Level::Info, "the draft is kept");
-            Some(vec![])
-        }
-        _ => None,
-    }
-}
 
 /// Draws this module's overlays; `bottom` is the area under the stream (profile and composer),
 /// where the conversation being answered belongs.

@@ -1,7 +1,7 @@
 //! The composer pane: what we answer, the exact recipient of each part, a length meter per part,
 //! the rule violations below the text, and who else is on the item.
 
-use super::frame::pane_block;
+use super::frame::{empty_pane, pane_block};
 use crate::domain::{PresenceState, Visibility};
 use crate::tui::action::{Action, Context};
 use crate::tui::meter::meter;
@@ -15,16 +15,9 @@ use ratatui::Frame;
 
 pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let focused = m.focus == Focus::Composer;
-    let t = &m.theme;
     // The composer's own item, which may not be the selected one (it is bound to it).
     let (Some(fb), Some(c)) = (m.composer_item(), m.composer.as_ref()) else {
-        let block = pane_block(m, "Reply", focused);
-        let inner = block.inner(area);
-        f.render_widget(block, area);
-        f.render_widget(
-            Paragraph::new("Select an item to reply to.").style(t.get("ui.text.dim")),
-            inner,
-        );
+        empty_pane(f, area, m, "Reply", focused, "Select an item to reply to.");
         return;
     };
     let key = |a: Action| m.keymap.keys_for(Context::Composer, a).unwrap_or_default();

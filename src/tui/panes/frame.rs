@@ -5,7 +5,8 @@
 use crate::tui::model::{Focus, Model};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Block, BorderType, Paragraph};
+use ratatui::Frame;
 
 /// Where each pane goes. A zoomed layout gives the focused pane everything (others are empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,4 +102,12 @@ pub fn short_duration(secs: i64) -> String {
     } else {
         format!("{}d", s / 86_400)
     }
+}
+
+/// A pane with nothing to show yet: its frame and one dim line saying why.
+pub fn empty_pane(f: &mut Frame, area: Rect, m: &Model, title: &str, focused: bool, why: &str) {
+    let block = pane_block(m, title, focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    f.render_widget(Paragraph::new(why).style(m.theme.get("ui.text.dim")), inner);
 }

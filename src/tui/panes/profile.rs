@@ -1,7 +1,7 @@
 //! The profile pane: the customer behind the selected item, or why there is none (loading,
 //! error, unlinked author). Never a blank.
 
-use super::frame::pane_block;
+use super::frame::{empty_pane, pane_block};
 use crate::domain::{Customer, HistoryEntry, Transaction};
 use crate::tui::action::Action;
 use crate::tui::action::Context;
@@ -27,13 +27,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model) {
     let focused = m.focus == Focus::Profile;
     let t = &m.theme;
     let Some(fb) = m.selected() else {
-        let block = pane_block(m, "Profile", focused);
-        let inner = block.inner(area);
-        f.render_widget(block, area);
-        f.render_widget(
-            Paragraph::new("No item selected.").style(t.get("ui.text.dim")),
-            inner,
-        );
+        empty_pane(f, area, m, "Profile", focused, "No item selected.");
         return;
     };
     let Some(cid) = m.selected_customer_id() else {

@@ -42,6 +42,13 @@ pub fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::OpenEditor, "$EDITOR"),
             (Action::LeaveComposer, "back"),
         ],
+        // An open overlay says its keys in its own title.
+        Context::Pager
+        | Context::Prompt
+        | Context::Picker
+        | Context::Form
+        | Context::Guard
+        | Context::Confirm => &[],
     }
 }
 

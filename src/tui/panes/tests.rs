@@ -39,6 +39,38 @@ pub(super) fn type_text(m: &mut Model, text: &str) {
     }
 }
 
+/// The backend's answers for customer `cus_{n}`: the profile, its transactions and history.
+fn load_profile(m: &mut Model, n: usize) {
+    let id = format!("cus_{n}");
+    update(
+        m,
+        Msg::Customer {
+            id: id.clone(),
+            result: Ok(customer(n)),
+        },
+    );
+    update(
+        m,
+        Msg::Transactions {
+            id: id.clone(),
+            result: Ok(Page {
+                items: transactions(n),
+                next_cursor: None,
+            }),
+        },
+    );
+    update(
+        m,
+        Msg::History {
+            id,
+            result: Ok(Page {
+                items: history(n),
+                next_cursor: None,
+            }),
+        },
+    );
+}
+
 /// Twelve items, signed in, connected, the X item fb_00006 selected with its customer loaded
 /// and a two-part draft.
 pub(super) fn scene(theme: &str, w: u16, h: u16) -> Model {
@@ -84,33 +116,7 @@ pub(super) fn scene(theme: &str, w: u16, h: u16) -> Model {
     );
     keys(&mut m, "j j j j j");
     assert_eq!(m.stream.selected.as_deref(), Some("fb_00006"));
-    update(
-        &mut m,
-        Msg::Customer {
-            id: "cus_6".into(),
-            result: Ok(customer(6)),
-        },
-    );
-    update(
-        &mut m,
-        Msg::Transactions {
-            id: "cus_6".into(),
-            result: Ok(Page {
-                items: transactions(6),
-                next_cursor: None,
-            }),
-        },
-    );
-    update(
-        &mut m,
-        Msg::History {
-            id: "cus_6".into(),
-            result: Ok(Page {
-                items: history(6),
-                next_cursor: None,
-            }),
-        },
-    );
+    load_profile(&mut m, 6);
     keys(&mut m, "r C-t C-t");
     assert_eq!(m.composer.as_ref().unwrap().kind, ReplyKind::Both);
     keys(&mut m, "C-o");

@@ -244,21 +244,23 @@ fn r_replies_from_the_conversation_and_esc_goes_back_to_the_stream() {
     assert_ne!(m.stream.selected, sel);
 }
 
+/// A message as the event stream delivers it (event `seq`, named `name`).
+fn live_event(seq: i64, name: EventName, message: &crate::domain::Message) -> Msg {
+    Msg::Stream(StreamItem::Event(
+        TypedEvent::decode(&Event {
+            seq,
+            name,
+            data: serde_json::to_value(message).unwrap(),
+            created_at: t0(),
+        })
+        .unwrap(),
+    ))
+}
+
 #[test]
 fn a_colleagues_reply_and_a_newcomer_arrive_live() {
     let mut m = open_scene("default", 120, 40);
     keys(&mut m, "z");
-    let event = |seq: i64, name: EventName, data: serde_json::Value| {
-        Msg::Stream(StreamItem::Event(
-            TypedEvent::decode(&Event {
-                seq,
-                name,
-                data,
-                created_at: t0(),
-            })
-            .unwrap(),
-        ))
-    };
     // Another item's message on the same thread (someone joining): it shows, and the view
     // asks who they are.
     let mut joined = msg(
@@ -270,14 +272,7 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
         "Any news? Mine too.",
     );
     joined.created_at = t0();
-    let fx = update(
-        &mut m,
-        event(
-            10,
-            EventName::MessageCreated,
-            serde_json::to_value(&joined).unwrap(),
-        ),
-    );
+    let fx = update(&mut m, live_event(10, EventName::MessageCreated, &joined));
     assert!(
         fx.contains(&Effect::LoadThread("fb_00006".into())),
         "{fx:?}"
@@ -293,14 +288,7 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
     );
     answer.feedback_id = Some("fb_00006".into());
     answer.delivery_status = DeliveryStatus::Queued;
-    update(
-        &mut m,
-        event(
-            11,
-            EventName::MessageCreated,
-            serde_json::to_value(&answer).unwrap(),
-        ),
-    );
+    update(&mut m, live_event(11, EventName::MessageCreated, &answer));
     keys(&mut m, "G");
     let text = draw(&m);
     assert!(text.contains("Any news? Mine too."), "{text}");
@@ -310,11 +298,7 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
     answer.delivery_status = DeliveryStatus::Delivered;
     update(
         &mut m,
-        event(
-            12,
-            EventName::ReplyStatusChanged,
-            serde_json::to_value(&answer).unwrap(),
-        ),
+        live_event(12, EventName::ReplyStatusChanged, &answer),
     );
     let t = &m.threads["fb_00006"];
     assert_eq!(
@@ -332,14 +316,7 @@ fn a_colleagues_reply_and_a_newcomer_arrive_live() {
         "elsewhere",
     );
     other.thread_id = "th_other".into();
-    update(
-        &mut m,
-        event(
-            13,
-            EventName::MessageCreated,
-            serde_json::to_value(&other).unwrap(),
-        ),
-    );
+    update(&mut m, live_event(13, EventName::MessageCreated, &other));
     assert!(!m.threads["fb_00006"]
         .messages
         .iter()

@@ -5,7 +5,7 @@
 //! This file only dispatches; each family of messages and actions has its own file, and they
 //! import one way (lower files never import higher ones, none imports this one):
 //! `marks`, `presence` < `view` < `compose`, `drafts` < `send`, `triage`, `events`, `session`
-//! < `actions` < `commands` < `input`.
+//! < `actions` < `commands` < `overlays` < `input`.
 
 pub mod actions;
 pub mod commands;
@@ -15,6 +15,7 @@ pub mod drafts;
 pub mod events;
 pub mod input;
 pub mod marks;
+pub mod overlays;
 pub mod presence;
 pub mod send;
 pub mod session;

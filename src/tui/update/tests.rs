@@ -1420,6 +1420,34 @@ fn queued_replies_from_the_last_session_are_shown_and_drained_at_start() {
     assert_eq!(m.drafts["fb_00001"].kind, ReplyKind::Macro);
 }
 
+/// Our reply (message `msg_id`, by Sam Agent) arrives as an event, then as the answer to its
+/// POST (Idempotency-Key `key`).
+fn deliver_own_reply(m: &mut Model, feedback_id: &str, key: String, msg_id: &str, text: &str) {
+    let mut mine = message(
+        msg_id,
+        feedback_id,
+        crate::domain::Direction::Outbound,
+        text,
+    );
+    mine.author = "Sam Agent".into();
+    mine.reply_id = Some("rep_3".into());
+    update(
+        m,
+        event(
+            EventName::MessageCreated,
+            serde_json::to_value(&mine).unwrap(),
+        ),
+    );
+    update(
+        m,
+        Msg::ReplySent {
+            feedback_id: feedback_id.into(),
+            key,
+            result: Ok(reply_of(feedback_id, "rep_3", vec![mine])),
+        },
+    );
+}
+
 #[test]
 fn stale_send_guard_shows_what_changed_and_one_key_confirms_with_the_new_base() {
     let (mut m, _) = loaded(5);
@@ -1478,29 +1506,7 @@ fn stale_send_guard_shows_what_changed_and_one_key_confirms_with_the_new_base() 
     assert_eq!(reply2.base_message_id.as_deref(), Some("msg_2"));
     assert!(m.overlay.is_none());
     // Delivered: our own message is seen, nothing is claimed new.
-    let mut mine = message(
-        "msg_3",
-        "fb_00000",
-        crate::domain::Direction::Outbound,
-        "On it!",
-    );
-    mine.author = "Sam Agent".into();
-    mine.reply_id = Some("rep_3".into());
-    update(
-        &mut m,
-        event(
-            EventName::MessageCreated,
-            serde_json::to_value(&mine).unwrap(),
-        ),
-    );
-    update(
-        &mut m,
-        Msg::ReplySent {
-            feedback_id: "fb_00000".into(),
-            key: key2,
-            result: Ok(reply_of("fb_00000", "rep_3", vec![mine])),
-        },
-    );
+    deliver_own_reply(&mut m, "fb_00000", key2, "msg_3", "On it!");
     assert!(m.composer.as_ref().unwrap().is_empty());
     assert!(crate::tui::guard::unseen(&m, "fb_00000").is_empty());
     let screen = draw_text(&m);

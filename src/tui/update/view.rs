@@ -102,11 +102,7 @@ pub(crate) fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
     let composing =
         (m.focus == Focus::Composer && m.composer.is_some()) || m.conversation.is_open();
     if (m.follow && is_new && !composing) || m.stream.selected.is_none() {
-        if m.follow {
-            m.stream.follow_newest();
-        } else {
-            m.stream.select_pos(0);
-        }
+        select_default(m);
     }
     let h = stream_rows(m);
     m.stream.ensure_visible(h);
@@ -121,15 +117,21 @@ pub(crate) fn on_feedback(m: &mut Model, fb: Feedback) -> Vec<Effect> {
 pub(crate) fn after_view_change(m: &mut Model) -> Vec<Effect> {
     let old = m.stream.selected.clone();
     if m.stream.selected_pos().is_none() {
-        if m.follow {
-            m.stream.follow_newest();
-        } else {
-            m.stream.select_pos(0);
-        }
+        select_default(m);
     }
     let h = stream_rows(m);
     m.stream.ensure_visible(h);
     selection_changed(m, old)
+}
+
+/// Where the selection goes when it has to move on its own: the newest item in follow mode
+/// (with the filter's view), else the first row.
+fn select_default(m: &mut Model) {
+    if m.follow {
+        m.stream.follow_newest();
+    } else {
+        m.stream.select_pos(0);
+    }
 }
 
 /// The default reply type for an item's channel.

@@ -246,10 +246,58 @@ fn the_policys_roles_and_minimum_reason_are_applied_before_sending() {
         .contains("no rule NO-SUCH-RULE"));
 }
 
-#[test]
-fn a_bulk_reply_lists_every_item_until_dismissed_and_shows_delivery() {
+/// The (item, Idempotency-Key) of every reply a list of effects sends.
+fn sent_keys(fx: &[Effect]) -> Vec<(String, String)> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::SendReply {
+                feedback_id, key, ..
+            } => Some((feedback_id.clone(), key.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The server's refusal of a reply by the rule `rule` (a required phrase missing).
+fn refused_by(rule: &str) -> ClientError {
     use crate::domain::problem::{ProblemExtension, RuleRefusal, ServerProblem};
     use crate::domain::verdict::{Refusal, RefusalReason};
+    ClientError::Refused {
+        detail: format!("not delivered: {rule}"),
+        problem: Box::new(ServerProblem {
+            status: 422,
+            kind: "rule-violation".into(),
+            errors: vec![],
+            extension: ProblemExtension::RuleViolation(RuleRefusal {
+                rulebook_version: "1".into(),
+                violations: vec![],
+                refused: vec![Refusal {
+                    rule: rule.into(),
+                    violation: 0,
+                    reason: RefusalReason::Missing,
+                }],
+            }),
+        }),
+    }
+}
+
+/// The bulk results' line of item `id` on a drawn screen.
+fn bulk_line(screen: &str, id: &str) -> String {
+    screen
+        .lines()
+        .find(|l| {
+            l.contains(id)
+                && (l.contains("refused")
+                    || l.contains("skipped")
+                    || l.contains("deliver")
+                    || l.contains("sending"))
+        })
+        .unwrap_or_else(|| panic!("no line for {id}:\n{screen}"))
+        .to_string()
+}
+
+#[test]
+fn a_bulk_reply_lists_every_item_until_dismissed_and_shows_delivery() {
     let (mut m, _) = loaded(8);
     // Public threads: fb_00000 (X), fb_00001 (facebook), fb_00005 (instagram); fb_00002 is
     // email (skipped).
@@ -265,15 +313,7 @@ fn a_bulk_reply_lists_every_item_until_dismissed_and_shows_delivery() {
     c.active = Visibility::Public;
     type_text(&mut m, "We are on it, thank you for your patience");
     let fx = keys(&mut m, "A-m");
-    let sends: Vec<(String, String)> = fx
-        .iter()
-        .filter_map(|f| match f {
-            Effect::SendReply {
-                feedback_id, key, ..
-            } => Some((feedback_id.clone(), key.clone())),
-            _ => None,
-        })
-        .collect();
+    let sends = sent_keys(&fx);
     assert_eq!(sends.len(), 3, "{sends:?}");
     assert!(matches!(m.overlay, Some(Overlay::BulkResults { .. })));
     // fb_00000 is refused by the server's rules; fb_00001 goes out and its delivery event comes
@@ -284,23 +324,7 @@ fn a_bulk_reply_lists_every_item_until_dismissed_and_shows_delivery() {
         Msg::ReplySent {
             feedback_id: "fb_00000".into(),
             key: key_of("fb_00000"),
-            result: Err(ClientError::Refused {
-                detail: "not delivered: BRAND-TONE".into(),
-                problem: Box::new(ServerProblem {
-                    status: 422,
-                    kind: "rule-violation".into(),
-                    errors: vec![],
-                    extension: ProblemExtension::RuleViolation(RuleRefusal {
-                        rulebook_version: "1".into(),
-                        violations: vec![],
-                        refused: vec![Refusal {
-                            rule: "BRAND-TONE".into(),
-                            violation: 0,
-                            reason: RefusalReason::Missing,
-                        }],
-                    }),
-                }),
-            }),
+            result: Err(refused_by("BRAND-TONE")),
         },
     );
     let mut out = message(
@@ -330,19 +354,7 @@ fn a_bulk_reply_lists_every_item_until_dismissed_and_shows_delivery() {
     );
     let screen = draw_text(&m);
     assert!(screen.contains("1 refused, 1 skipped"), "{screen}");
-    let line = |id: &str| {
-        screen
-            .lines()
-            .find(|l| {
-                l.contains(id)
-                    && (l.contains("refused")
-                        || l.contains("skipped")
-                        || l.contains("deliver")
-                        || l.contains("sending"))
-            })
-            .unwrap_or_else(|| panic!("no line for {id}:\n{screen}"))
-            .to_string()
-    };
+    let line = |id: &str| bulk_line(&screen, id);
     assert!(line("fb_00000").contains("refused") && line("fb_00000").contains("BRAND-TONE"));
     assert!(
         line("fb_00001").contains("delivered"),
