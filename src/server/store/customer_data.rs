@@ -5,18 +5,19 @@
 //! batches, each batch one transaction, so a row is written whole or not at all and an
 //! interrupted import can simply be run again.
 
-use super::customers::{insert_customer, refresh_roles, search_text, write_contacts, NewCustomer};
+use super::batches::{Progress, IMPORT_BATCH};
+use super::customers::{insert_customer, search_text, write_contacts, NewCustomer};
+use super::db::{audit_in, new_id, Store};
+use super::error::{StoreError, StoreResult};
 use super::events::append;
+use super::history::refresh_roles;
 use super::rows::{self, get};
-use super::{audit_in, new_id, now_micros, Store, StoreError, StoreResult};
+use super::time::now_micros;
 use crate::domain::api::{CustomerFields, ImportReport, MergeConflict, MergeMoved, MergeResult};
 use crate::domain::*;
 use crate::server::customer_data::TransactionRow;
 use sqlx::{Any, Transaction as SqlTx};
 use std::collections::{BTreeSet, HashMap};
-
-/// Rows per write transaction of an import.
-pub const IMPORT_BATCH: usize = 1000;
 
 /// The fields of a customer that callers write.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,9 +232,6 @@ async fn by_external_ids(
     }
     Ok((owner, customers))
 }
-
-/// Progress of a long import: called with the number of rows done so far.
-pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
 
 impl Store {
     /// Creates one customer (`POST /v1/customers`); fields are validated by the caller.
