@@ -14,8 +14,8 @@ use crate::server::service::intake::{self, Origin};
 use crate::server::service::{
     bounded, change, reply, visible_feedback, MAX_ID_BYTES, MAX_QUERY_BYTES,
 };
+use crate::server::state::AppState;
 use crate::server::store::{FeedbackFilter, Via};
-use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

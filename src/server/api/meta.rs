@@ -4,7 +4,7 @@ use crate::domain::api::{Me, Page};
 use crate::domain::*;
 use crate::server::auth::Auth;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::Json;
 

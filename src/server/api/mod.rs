@@ -1,6 +1,7 @@
 //! The HTTP API, versioned under `/v1` (DESIGN.md §3).
 
 mod customers;
+mod events;
 mod feedback;
 pub mod grammar;
 mod intake;
@@ -13,7 +14,7 @@ mod replies;
 use super::audit::{Caller, Refusal};
 use super::error::{ApiError, ApiResult};
 use super::service::reply;
-use super::AppState;
+use super::state::AppState;
 use crate::domain::Feedback;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -112,7 +113,7 @@ pub static ROUTES: &[Route] = &[
     route!(GET "/v1/rules" => meta::rules),
     route!(GET "/v1/triage/model" => meta::triage_model),
     route!(GET "/v1/metrics/summary" => metrics::summary),
-    route!(GET "/v1/events" => super::sse::events),
+    route!(GET "/v1/events" => events::events),
 ];
 
 /// The routes of [`ROUTES`] with their documentation: the router that serves them and the
@@ -138,7 +139,7 @@ pub fn router(state: AppState) -> Router {
         ))
         // Around the shedding, so that a 503 of an overloaded server is counted too.
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.telemetry.clone(),
             super::telemetry::record,
         ));
     Router::new()

@@ -10,7 +10,7 @@ use crate::server::audit::Refusal;
 use crate::server::auth::{ApiJson, ApiPath, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::service::{reply, visible_feedback};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;

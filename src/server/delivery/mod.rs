@@ -211,7 +211,7 @@ impl Worker {
                 },
                 _ = poll.tick() => self.claim(None).await,
                 _ = self.room.notified() => self.claim(None).await,
-                _ = crate::server::stopped(&mut stop) => break,
+                _ = crate::server::shutdown::stopped(&mut stop) => break,
             }
         }
         // What is in flight stays queued/sent; released, the next owner need not wait for the
@@ -287,7 +287,7 @@ impl Worker {
                     tracing::warn!(message = %message.id, reason = ?lost, "delivery lease lost; the delivery stops here");
                 }
                 // Whatever is in flight stays queued/sent and is picked up by the next owner.
-                _ = crate::server::stopped(&mut stop) => {}
+                _ = crate::server::shutdown::stopped(&mut stop) => {}
             }
             worker.lock_in_flight().remove(&message.id);
             if worker.backlog.load(Ordering::SeqCst) {
