@@ -23,6 +23,7 @@ pub mod store;
 pub mod telemetry;
 pub mod triage;
 
+pub use api::BODY_LIMIT;
 pub use state::AppState;
 
 use routing::RoutingRules;
@@ -31,9 +32,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use store::Store;
 use tokio::sync::watch;
-
-/// Largest request body accepted; larger ones get 413 problem+json.
-pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// How the server is started, from `earshot serve` flags or by the demo.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Customer profiles, their history and transactions, search, and identity linking.
 
-use super::{decode_cursor, encode_cursor, page_limit, trim_page};
+use super::paging::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     CustomerFields, IdentityMatches, ImportReport, LinkIdentity, MergeCustomers, MergeResult, Page,
 };

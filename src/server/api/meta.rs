@@ -1,4 +1,5 @@
-//! Liveness, the OpenAPI document, the calling agent, agents and departments.
+//! Liveness, the calling agent, agents and departments (the OpenAPI document is served by
+//! `routes.rs`, which builds it from the route table).
 
 use crate::domain::api::{Me, Page};
 use crate::domain::*;
@@ -24,14 +25,6 @@ pub async fn health() -> Json<Health> {
         status: "ok".to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
-}
-
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
-    summary = "This document, generated from the router (no token)",
-    security(()),
-    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
-pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
-    Json(super::openapi::document())
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "meta",

@@ -1,7 +1,7 @@
 //! Replies beyond one item: a macro to many items at once (`POST /v1/replies`), and the delivery
 //! attempts of an outbound message (`GET /v1/messages/{id}/attempts`).
 
-use super::{delivered_status, idempotency_key};
+use super::idempotent::{delivered_status, idempotency_key};
 use crate::domain::api::{
     BulkItemResult, BulkReplyResults, DeliveryAttempt, NewBulkReply, NewReply, Page,
 };
