@@ -393,10 +393,9 @@ impl Store {
                     }
                 }
             }
-            self.commit(tx, None).await?;
-            record_batch(report, counts, problems);
             done += batch.len() as u64;
-            progress(done);
+            self.end_batch(tx, report, counts, problems, done, progress)
+                .await?;
         }
         report.skipped.sort_by_key(|p| p.line);
         Ok(())
@@ -502,10 +501,9 @@ impl Store {
             for c in &touched {
                 refresh_roles(&mut tx, c).await?;
             }
-            self.commit(tx, None).await?;
-            record_batch(report, counts, problems);
             done += batch.len() as u64;
-            progress(done);
+            self.end_batch(tx, report, counts, problems, done, progress)
+                .await?;
         }
         report.skipped.sort_by_key(|p| p.line);
         Ok(())
@@ -767,4 +765,23 @@ fn record_batch(report: &mut ImportReport, counts: (u64, u64, u64), problems: Ve
             .into_iter()
             .map(|(line, reason)| crate::domain::api::ImportProblem { line, reason }),
     );
+}
+
+impl Store {
+    /// Ends one batch of an import: commits it, adds what it did to the report, and tells the
+    /// caller that `done` rows are done.
+    async fn end_batch(
+        &self,
+        tx: SqlTx<'static, Any>,
+        report: &mut ImportReport,
+        counts: (u64, u64, u64),
+        problems: Vec<(u64, String)>,
+        done: u64,
+        progress: Progress<'_>,
+    ) -> StoreResult<()> {
+        self.commit(tx, None).await?;
+        record_batch(report, counts, problems);
+        progress(done);
+        Ok(())
+    }
 }

@@ -252,24 +252,34 @@ pub(crate) async fn require_department(
     conn: &mut sqlx::AnyConnection,
     id: &str,
 ) -> StoreResult<()> {
-    let found: Option<String> = sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| StoreError::Invalid(format!("unknown department '{id}'")))
+    require_row(conn, "SELECT id FROM departments WHERE id = $1", id, || {
+        format!("unknown department '{id}'")
+    })
+    .await
 }
 
 /// `Invalid` unless the customer exists (checked inside the caller's transaction).
 pub(crate) async fn require_customer(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<()> {
-    let found: Option<String> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+    require_row(conn, "SELECT id FROM customers WHERE id = $1", id, || {
+        format!("no customer '{id}'")
+    })
+    .await
+}
+
+/// `Invalid(missing())` unless `sql`, a `SELECT id ... WHERE id = $1`, finds `id`.
+async fn require_row(
+    conn: &mut sqlx::AnyConnection,
+    sql: &'static str,
+    id: &str,
+    missing: impl FnOnce() -> String,
+) -> StoreResult<()> {
+    let found: Option<String> = sqlx::query_scalar(sql)
         .bind(id)
         .fetch_optional(conn)
         .await?;
     found
         .map(|_| ())
-        .ok_or_else(|| StoreError::Invalid(format!("no customer '{id}'")))
+        .ok_or_else(|| StoreError::Invalid(missing()))
 }
 
 fn database_url(db: &str) -> StoreResult<(String, Dialect)> {
