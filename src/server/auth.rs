@@ -2,8 +2,8 @@
 
 use super::audit::Caller;
 use super::error::{ApiError, ProblemType};
+use super::state::AppState;
 use super::store::{hash_token, AuthenticatedAgent};
-use super::AppState;
 use crate::domain::Scope;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;

@@ -571,7 +571,7 @@ pub enum ImportError {
     #[error("{0}")]
     File(#[from] FileError),
     #[error(transparent)]
-    Store(#[from] crate::server::store::StoreError),
+    Store(#[from] crate::server::store::error::StoreError),
 }
 
 /// Imports a whole file of `kind` (the CLI and `POST /v1/customers/import`): refused rows are
@@ -579,12 +579,12 @@ pub enum ImportError {
 /// [`IMPORT_BATCH`](crate::server::store::IMPORT_BATCH) rows, one transaction each; the import is
 /// audited as `customers.import` or `transactions.import`.
 pub async fn import(
-    store: &crate::server::store::Store,
+    store: &crate::server::store::db::Store,
     agent_id: Option<&str>,
     kind: ImportKind,
     format: ImportFormat,
     text: &str,
-    progress: crate::server::store::Progress<'_>,
+    progress: crate::server::store::batches::Progress<'_>,
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport {
         kind: kind.as_str().to_string(),

@@ -369,7 +369,7 @@ pub async fn serve(
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
-            _ = super::stopped(&mut shutdown) => break,
+            _ = super::shutdown::stopped(&mut shutdown) => break,
         };
         let (stream, peer) = match accepted {
             Ok(a) => a,
@@ -503,7 +503,7 @@ async fn serve_one(
                 tracing::debug!(%peer, "connection closed to make room for a new one");
                 return;
             }
-            _ = super::stopped(&mut shutdown), if !shutting_down => {
+            _ = super::shutdown::stopped(&mut shutdown), if !shutting_down => {
                 shutting_down = true;
                 if tracker.waiting_since().is_some() {
                     return;

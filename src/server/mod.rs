@@ -16,10 +16,15 @@ pub mod routing;
 pub mod rulebook;
 mod service;
 pub mod setup;
+mod shutdown;
 pub mod sse;
+mod state;
 pub mod store;
 pub mod telemetry;
 pub mod triage;
+
+pub use api::BODY_LIMIT;
+pub use state::AppState;
 
 use routing::RoutingRules;
 use std::net::SocketAddr;
@@ -27,9 +32,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use store::Store;
 use tokio::sync::watch;
-
-/// Largest request body accepted; larger ones get 413 problem+json.
-pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// How the server is started, from `earshot serve` flags or by the demo.
 #[derive(Debug, Clone)]
@@ -88,32 +90,6 @@ impl ServerConfig {
             clock: store::Clock::system(),
         }
     }
-}
-
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub routing: Arc<RoutingRules>,
-    pub rules: Arc<rulebook::RulesInForce>,
-    pub limiter: Option<Arc<ratelimit::TokenLimiter>>,
-    pub delivery: delivery::DeliveryQueue,
-    /// The bounded audit of refused requests.
-    pub refusals: audit::RefusalLog,
-    /// Flips to true on shutdown so that open event streams end.
-    pub shutdown: watch::Receiver<bool>,
-    /// The organisation's triage model (built-in plus what corrections taught it).
-    pub triage: triage::TriageEngine,
-    /// Open event streams per token.
-    pub streams: Arc<sse::StreamSlots>,
-    /// Where intake sources' secrets come from.
-    pub intake_key: Arc<intake::KeyFile>,
-    /// Requests in flight at most (503 beyond).
-    pub in_flight: overload::InFlightLimit,
-    /// Committed events, encoded once, for every open stream.
-    pub fanout: sse::Fanout,
-    /// The series of `GET /metrics`.
-    pub telemetry: Arc<telemetry::Telemetry>,
 }
 
 /// A server running in this process; dropping it does not stop it, `shutdown` does.
@@ -249,7 +225,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 .map_err(|e| StartError::Listen(config.listen, e))?;
             tokio::spawn(listener::serve(
                 l,
-                telemetry::router(state.clone()),
+                telemetry::router(
+                    state.telemetry.clone(),
+                    state.store.clone(),
+                    state.streams.clone(),
+                ),
                 config.limits,
                 shutdown_rx.clone(),
             ));
@@ -320,7 +300,7 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
-                _ = crate::server::stopped(&mut stop) => return,
+                _ = shutdown::stopped(&mut stop) => return,
             }
             if let Some(limiter) = &limiter {
                 limiter.shrink();
@@ -342,8 +322,3 @@ fn spawn_background(config: &ServerConfig, state: &AppState) {
 
 /// Rows of the metrics change log kept at each pruning (store/metrics_mirror.rs).
 const METRICS_CHANGES_KEPT: i64 = 200_000;
-
-/// Resolves when the server is shutting down (or its shutdown sender is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|s| *s).await;
-}

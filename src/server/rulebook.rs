@@ -138,7 +138,7 @@ pub fn spawn_reloader(rules: Arc<RulesInForce>, store: Store, mut shutdown: watc
             tokio::select! {
                 Some(()) = changes.recv() => {}
                 _ = hangup => {}
-                _ = super::stopped(&mut shutdown) => return,
+                _ = super::shutdown::stopped(&mut shutdown) => return,
             }
             // Changes that came meanwhile are covered by this reload.
             while changes.try_recv().is_ok() {}

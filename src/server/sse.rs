@@ -18,18 +18,12 @@
 //! a revoked token is never sent an event committed after its revocation. One token holds at
 //! most `max_streams_per_token` open streams at once (429 beyond that).
 
-use super::auth::{bearer_in, ApiQuery, Auth};
-use super::error::{ApiError, ApiResult};
-use super::store::{hash_token, EventRow, Store, StoreError};
-use super::AppState;
+use super::error::ApiResult;
+use super::store::{EventRow, Store, StoreError};
 use crate::domain::api::StreamReset;
 use crate::domain::{Event, EventName, Scope};
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
 use futures::Stream;
-use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -99,6 +93,11 @@ impl StreamSlots {
         open.values().sum()
     }
 
+    /// The most streams one token may hold open (0: no limit).
+    pub fn per_token(&self) -> usize {
+        self.per_token
+    }
+
     /// How many streams the token with hash `key` has open.
     pub fn open(&self, key: &str) -> usize {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -125,6 +124,17 @@ pub struct Holder {
     _slot: StreamSlot,
 }
 
+impl Holder {
+    /// The holder of a stream opened with `token` (whose hash is `hash`) in `slot`.
+    pub fn new(token: String, hash: String, slot: StreamSlot) -> Holder {
+        Holder {
+            token,
+            hash,
+            _slot: slot,
+        }
+    }
+}
+
 /// What a stream may still see once its token has been checked again: `None` when the token
 /// is no longer valid (revoked, expired, lost the read scope, its agent removed) or cannot be
 /// checked, which ends the stream (failing closed: a client resumes with `Last-Event-ID`).
@@ -144,95 +154,6 @@ async fn still_allowed(store: &Store, token: &str) -> Option<Option<Vec<String>>
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventParams {
-    /// Resume after this event, for clients that cannot set headers (EventSource in a browser).
-    last_event_id: Option<i64>,
-}
-
-/// One event of the stream, as a client's SSE parser gives it: `data` is an [`Event`] as JSON.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the frames are written by axum's `Sse`
-pub struct SseFrame {
-    /// The event's `seq`.
-    id: String,
-    /// The event's name.
-    event: EventName,
-    /// The [`Event`] as JSON.
-    #[schema(content_media_type = "application/json")]
-    data: String,
-}
-
-fn resume_point(headers: &HeaderMap, params: &EventParams) -> ApiResult<Option<i64>> {
-    if let Some(v) = headers.get("last-event-id") {
-        let text = v.to_str().unwrap_or_default().trim();
-        return text
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::bad_request("Last-Event-ID must be an event id (a number)"));
-    }
-    Ok(params.last_event_id)
-}
-
-#[utoipa::path(get, path = "/v1/events", tag = "events",
-    summary = "The event log as server-sent events (each `data:` is an Event)",
-    params(EventParams,
-        ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "resume after this event")),
-    responses((status = 200, description = "the stream; `stream.reset` first when the resume point is gone",
-            content_type = "text/event-stream", body = SseFrame),
-        (status = 400, description = "a Last-Event-ID that is not an event id"),
-        (status = 403, description = "the token lacks the read scope")))]
-pub async fn events(
-    State(state): State<AppState>,
-    auth: Auth,
-    headers: HeaderMap,
-    ApiQuery(params): ApiQuery<EventParams>,
-) -> ApiResult<Response> {
-    let agent = auth.require(Scope::Read)?.clone();
-    let resume = resume_point(&headers, &params)?;
-    let token = bearer_in(&headers).unwrap_or_default().to_string();
-    let hash = hash_token(&token);
-    let slot = state.streams.acquire(&hash).ok_or_else(|| {
-        let mut e = ApiError::new(
-            super::error::ProblemType::TOO_MANY_STREAMS,
-            format!(
-                "this token already has {} open event streams; close one or retry in {STREAMS_RETRY_AFTER} s",
-                state.streams.per_token
-            ),
-        );
-        e.retry_after = Some(STREAMS_RETRY_AFTER);
-        e
-    })?;
-    let scope: Option<Vec<String>> = agent.department_scope().map(<[String]>::to_vec);
-    // The start point is fixed here, before the response headers go out: a client that has its
-    // headers must get every event committed after that moment. Reading it lazily, when the body
-    // is first polled, loses the events that commit in between. The broadcast is joined first,
-    // so every batch sent after the start point was read reaches this stream.
-    let live = state.fanout.subscribe();
-    let start = start_point(&state.store, resume).await?;
-    let stream = event_stream(
-        state.store.clone(),
-        start,
-        live,
-        scope,
-        state.shutdown.clone(),
-        Holder {
-            token,
-            hash,
-            _slot: slot,
-        },
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
-}
-
 /// Where a subscriber starts reading: after `cursor`, preceded by `reset` when the resume point
 /// has been pruned (or is from a future the log never reached, such as another database).
 pub struct StartPoint {
@@ -242,7 +163,7 @@ pub struct StartPoint {
 
 /// Without a resume point a stream starts at the newest event (live only: history comes from
 /// the list endpoints).
-async fn start_point(store: &Store, resume: Option<i64>) -> ApiResult<StartPoint> {
+pub(crate) async fn start_point(store: &Store, resume: Option<i64>) -> ApiResult<StartPoint> {
     let (oldest, newest) = store.event_bounds().await?;
     let start = match resume {
         None => StartPoint {
@@ -354,7 +275,7 @@ async fn fan_out(
         tokio::select! {
             changed = latest.changed() => if changed.is_err() { return },
             _ = tokio::time::sleep_until(next_check) => {}
-            _ = crate::server::stopped(&mut shutdown) => return,
+            _ = crate::server::shutdown::stopped(&mut shutdown) => return,
         }
         // Marked seen before reading, so a commit during the read wakes us again.
         let newest = *latest.borrow_and_update();
@@ -469,7 +390,7 @@ pub fn event_stream(
                     yield Ok(Bytes::from_static(PING));
                     continue;
                 }
-                _ = crate::server::stopped(&mut shutdown) => return,
+                _ = crate::server::shutdown::stopped(&mut shutdown) => return,
             };
             let batch = match received {
                 Ok(batch) => batch,
@@ -547,7 +468,7 @@ pub fn spawn_pg_listener(store: Store, mut shutdown: watch::Receiver<bool>) {
                     _ = tokio::time::sleep(Duration::from_secs(5)) => {
                         if let Ok((_, newest)) = store.event_bounds().await { store.announce_seq(newest) }
                     }
-                    _ = crate::server::stopped(&mut shutdown) => return,
+                    _ = crate::server::shutdown::stopped(&mut shutdown) => return,
                 }
             }
         }

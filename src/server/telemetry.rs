@@ -12,8 +12,8 @@
 //! follows from the head it finds at start (so on PostgreSQL every instance counts the events
 //! of all instances); the rest is read from the database at each scrape.
 
+use super::sse::StreamSlots;
 use super::store::{Store, StoreResult};
-use super::AppState;
 use crate::domain::EventName;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
@@ -124,8 +124,8 @@ impl Telemetry {
     }
 
     /// Reads what lives in the database and renders every series.
-    pub async fn render(&self, state: &AppState) -> StoreResult<String> {
-        self.refresh(state).await?;
+    pub async fn render(&self, store: &Store, streams: &StreamSlots) -> StoreResult<String> {
+        self.refresh(store, streams).await?;
         let mut out = Vec::new();
         let encoder = TextEncoder::new();
         // Encoding into memory fails only on a metric the registry itself made invalid.
@@ -135,9 +135,8 @@ impl Telemetry {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    async fn refresh(&self, state: &AppState) -> StoreResult<()> {
-        let store = &state.store;
-        self.sse_subscribers.set(state.streams.total() as i64);
+    async fn refresh(&self, store: &Store, streams: &StreamSlots) -> StoreResult<()> {
+        self.sse_subscribers.set(streams.total() as i64);
         self.event_head.set(*store.subscribe_seq().borrow());
         for (pool, size, idle) in store.pool_state() {
             let idle = idle.min(size as usize) as i64;
@@ -196,7 +195,7 @@ impl Telemetry {
             loop {
                 tokio::select! {
                     changed = seq.changed() => if changed.is_err() { return },
-                    _ = super::stopped(&mut shutdown) => return,
+                    _ = super::shutdown::stopped(&mut shutdown) => return,
                 }
                 loop {
                     let events = match store.events_after(last, 500).await {
@@ -233,7 +232,11 @@ impl Telemetry {
 
 /// The API router's middleware that counts each request by its route template (never the raw
 /// path, which is the caller's bytes).
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record(
+    State(telemetry): State<Arc<Telemetry>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -242,7 +245,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .map(|p| route_label(p.as_str()))
         .unwrap_or_else(|| "(no route)".to_string());
     let response = next.run(request).await;
-    state.telemetry.observe(
+    telemetry.observe(
         super::audit::method_label(&method),
         &route,
         response.status(),
@@ -258,15 +261,31 @@ fn route_label(template: &str) -> String {
     template.replace('{', ":").replace('}', "")
 }
 
-/// The router of the metrics address: `GET /metrics` only.
-pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .route("/metrics", axum::routing::get(scrape))
-        .with_state(state)
+/// What a scrape reads: the series, and the store and open streams they are refreshed from.
+#[derive(Clone)]
+struct Scrape {
+    telemetry: Arc<Telemetry>,
+    store: Store,
+    streams: Arc<StreamSlots>,
 }
 
-async fn scrape(State(state): State<AppState>) -> Response {
-    match state.telemetry.render(&state).await {
+/// The router of the metrics address: `GET /metrics` only.
+pub fn router(telemetry: Arc<Telemetry>, store: Store, streams: Arc<StreamSlots>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .with_state(Scrape {
+            telemetry,
+            store,
+            streams,
+        })
+}
+
+async fn scrape(State(scrape): State<Scrape>) -> Response {
+    match scrape
+        .telemetry
+        .render(&scrape.store, &scrape.streams)
+        .await
+    {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

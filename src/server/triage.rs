@@ -177,7 +177,7 @@ impl TriageEngine {
                 tokio::select! {
                     _ = tokio::time::sleep(REFRESH_EVERY) => {}
                     _ = engine.learned.notified() => {}
-                    _ = super::stopped(&mut stop) => {
+                    _ = super::shutdown::stopped(&mut stop) => {
                         if let Err(e) = engine.save(&store).await {
                             tracing::warn!(error = %e, "storing the triage model at shutdown");
                         }

@@ -3,8 +3,9 @@
 // The maths runs over the three classes by index, in several arrays at once.
 #![allow(clippy::needless_range_loop)]
 
-use super::lexicon::{find_cues, normalise, Cue, CueClass};
-use super::{detect_urgency, kind_of, looks_english, vader_scores, Triage};
+use super::lexicon::{detect_urgency, find_cues, normalise, Cue, CueClass};
+use super::outcome::Triage;
+use super::signals::{kind_of, looks_english, vader_scores};
 use crate::domain::{FeedbackKind, SentimentLabel};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

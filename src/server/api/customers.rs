@@ -1,6 +1,6 @@
 //! Customer profiles, their history and transactions, search, and identity linking.
 
-use super::{decode_cursor, encode_cursor, page_limit, trim_page};
+use super::paging::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     CustomerFields, IdentityMatches, ImportReport, LinkIdentity, MergeCustomers, MergeResult, Page,
 };
@@ -9,8 +9,8 @@ use crate::server::auth::{ApiBytes, ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::customer_data::{self, ImportError, ImportFormat, ImportKind};
 use crate::server::error::{ApiError, ApiResult, ProblemType};
 use crate::server::service::{bounded, link as linking, MAX_ID_BYTES, MAX_QUERY_BYTES};
+use crate::server::state::AppState;
 use crate::server::store::AuthenticatedAgent;
-use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;

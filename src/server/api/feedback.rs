@@ -1,9 +1,7 @@
 //! The queue: intake, listing, one item with its thread, changes, replies and presence.
 
-use super::{
-    created_or_repeated, decode_cursor, delivered_status, encode_cursor, idempotency_key,
-    page_limit, trim_page,
-};
+use super::idempotent::{created_or_repeated, delivered_status, idempotency_key};
+use super::paging::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{
     FeedbackDetail, FeedbackPatch, NewFeedback, NewReply, Page, Presence, PresenceUpdate,
 };
@@ -14,8 +12,8 @@ use crate::server::service::intake::{self, Origin};
 use crate::server::service::{
     bounded, change, reply, visible_feedback, MAX_ID_BYTES, MAX_QUERY_BYTES,
 };
+use crate::server::state::AppState;
 use crate::server::store::{FeedbackFilter, Via};
-use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -10,7 +10,7 @@ use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{OpenApi, RefOr};
 
-/// A page cursor this server gives out: `<micros>.<id>` (see [`super::encode_cursor`]); ids are
+/// A page cursor this server gives out: `<micros>.<id>` (see [`super::paging::encode_cursor`]); ids are
 /// printable ASCII.
 pub const CURSOR: &str = r"^-?[0-9]{1,18}\.[!-~]{1,64}$";
 /// A cursor of the audit log, whose entries have numeric ids.
@@ -136,8 +136,13 @@ mod tests {
     #[test]
     fn cursors_we_give_out_match() {
         let at = chrono::Utc::now();
-        assert!(is_cursor(&super::super::encode_cursor(at, "fb_demo_00012")));
-        assert!(is_audit_cursor(&super::super::encode_cursor(at, "4711")));
+        assert!(is_cursor(&super::super::paging::encode_cursor(
+            at,
+            "fb_demo_00012"
+        )));
+        assert!(is_audit_cursor(&super::super::paging::encode_cursor(
+            at, "4711"
+        )));
         for bad in [
             "",
             "1.",

@@ -3,7 +3,7 @@
 //! No bearer token; the secret does nothing but sign posts of its own source. The item takes the
 //! same intake path as `POST /v1/feedback` (triage, routing, thread join, auto-link, events).
 
-use super::created_or_repeated;
+use super::idempotent::created_or_repeated;
 use crate::domain::api::IntakeItem;
 use crate::domain::Feedback;
 use crate::server::auth::{body_bytes, decode_json, require_json, ApiPath};
@@ -11,8 +11,8 @@ use crate::server::delivery::webhook::refusal_reason;
 use crate::server::error::{ApiError, ApiResult, ProblemType};
 use crate::server::service::intake::{self, Origin};
 use crate::server::service::MAX_EXTERNAL_ID_BYTES;
+use crate::server::state::AppState;
 use crate::server::store::{DepartmentScope, IntakeSource, Via};
-use crate::server::AppState;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;

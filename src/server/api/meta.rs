@@ -1,10 +1,11 @@
-//! Liveness, the OpenAPI document, the calling agent, agents and departments.
+//! Liveness, the calling agent, agents and departments (the OpenAPI document is served by
+//! `routes.rs`, which builds it from the route table).
 
 use crate::domain::api::{Me, Page};
 use crate::domain::*;
 use crate::server::auth::Auth;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::Json;
 
@@ -24,14 +25,6 @@ pub async fn health() -> Json<Health> {
         status: "ok".to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
-}
-
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
-    summary = "This document, generated from the router (no token)",
-    security(()),
-    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object)))]
-pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
-    Json(super::openapi::document())
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "meta",

@@ -5,7 +5,7 @@ use crate::domain::{AgentRole, Scope};
 use crate::server::auth::{ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::service::{bounded, MAX_ID_BYTES};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::Json;
 

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the API, served at `/v1/openapi.json`. It is generated from the
 //! router itself: every route of [`super::ROUTES`] is documented by its handler's
-//! `#[utoipa::path]` (see [`super::documented_routes`]), and the schemas are the shared domain
+//! `#[utoipa::path]` (see [`super::routes::document`]), and the schemas are the shared domain
 //! types (utoipa derives). Two passes then add what follows from the shape of each operation
 //! rather than from its handler: [`common_responses`] (the refusals of the extractors every
 //! route of a kind uses) and [`problem_bodies`] (the problem+json body of every refusal, with
@@ -9,7 +9,6 @@
 use crate::domain::api::{Problem, ProblemField};
 use crate::server::error::ProblemType;
 use axum::http::StatusCode;
-use std::sync::OnceLock;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -72,18 +71,15 @@ pub fn base() -> OpenApi {
     ApiDoc::openapi()
 }
 
-/// The complete document, built once from the router's routes.
-pub fn document() -> &'static OpenApi {
-    static DOCUMENT: OnceLock<OpenApi> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        let (_router, mut doc) = super::documented_routes().split_for_parts();
-        operation_ids(&mut doc);
-        super::grammar::apply(&mut doc);
-        raw_bodies(&mut doc);
-        common_responses(&mut doc);
-        problem_bodies(&mut doc);
-        doc
-    })
+/// What is added to the document the routes make (see `routes::document`, which builds it
+/// once): operation ids, the grammar's patterns, file bodies, the shared refusals and their
+/// problem+json bodies.
+pub(super) fn complete(doc: &mut OpenApi) {
+    operation_ids(doc);
+    super::grammar::apply(doc);
+    raw_bodies(doc);
+    common_responses(doc);
+    problem_bodies(doc);
 }
 
 /// Every operation of the document, with its path.
@@ -310,6 +306,7 @@ pub fn problem_bodies(doc: &mut OpenApi) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::routes::document;
     use super::super::ROUTES;
     use super::*;
     use crate::server::error::ApiError;

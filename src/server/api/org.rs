@@ -1,13 +1,13 @@
 //! Setting up the organisation and watching over it: departments, agents' availability, and
 //! the audit log read-out. Handlers check who may act and leave the work to the store.
 
-use super::{decode_cursor, encode_cursor, page_limit, trim_page};
+use super::paging::{decode_cursor, encode_cursor, page_limit, trim_page};
 use crate::domain::api::{AgentPatch, AuditEntry, NewDepartment, Page};
 use crate::domain::*;
 use crate::server::auth::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::state::AppState;
 use crate::server::store::{AuditFilter, AuditScope, AuthenticatedAgent};
-use crate::server::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -1,7 +1,7 @@
 //! Replies beyond one item: a macro to many items at once (`POST /v1/replies`), and the delivery
 //! attempts of an outbound message (`GET /v1/messages/{id}/attempts`).
 
-use super::{delivered_status, idempotency_key};
+use super::idempotent::{delivered_status, idempotency_key};
 use crate::domain::api::{
     BulkItemResult, BulkReplyResults, DeliveryAttempt, NewBulkReply, NewReply, Page,
 };
@@ -10,7 +10,7 @@ use crate::server::audit::Refusal;
 use crate::server::auth::{ApiJson, ApiPath, Auth};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::service::{reply, visible_feedback};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;

@@ -16,11 +16,13 @@
 //! once. A message taken over is attempted again with the same webhook id, so receivers
 //! de-duplicate the one attempt the dead owner may have made.
 
+mod channel;
 pub mod config;
 pub mod sink;
 pub mod webhook;
 
 pub use crate::server::store::{Answers, PostRef};
+pub use channel::{Attempt, OutboundChannel};
 pub use config::{Endpoint, OutboundConfig, RetryPolicy};
 
 use super::store::{AttemptStart, Store};
@@ -28,35 +30,8 @@ use crate::domain::{Channel, DeliveryStatus, Message};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, watch, Notify};
-
-/// What one attempt came to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Attempt {
-    /// The channel took the message.
-    Delivered { http_status: Option<u16> },
-    /// Worth trying again: a transport error, a timeout, 408, 429 or 5xx.
-    Retry {
-        http_status: Option<u16>,
-        error: String,
-        /// The receiver asked for at least this long (Retry-After).
-        retry_after: Option<Duration>,
-    },
-    /// Trying again will not help: a refusal, or nowhere to send it.
-    Fatal {
-        http_status: Option<u16>,
-        error: String,
-    },
-}
-
-/// An outbound channel adapter: one attempt to hand a message over. Retries, backoff and the
-/// record of attempts are the worker's job, the same for every adapter.
-#[async_trait::async_trait]
-pub trait OutboundChannel: Send + Sync {
-    /// `answers` says which posts the message replies to, so the receiver can post it in place.
-    async fn attempt(&self, message: &Message, answers: &Answers) -> Attempt;
-}
 
 /// A channel nothing is configured for: every attempt is a final failure with the reason.
 struct Unconfigured(Channel);
@@ -211,7 +186,7 @@ impl Worker {
                 },
                 _ = poll.tick() => self.claim(None).await,
                 _ = self.room.notified() => self.claim(None).await,
-                _ = crate::server::stopped(&mut stop) => break,
+                _ = crate::server::shutdown::stopped(&mut stop) => break,
             }
         }
         // What is in flight stays queued/sent; released, the next owner need not wait for the
@@ -287,7 +262,7 @@ impl Worker {
                     tracing::warn!(message = %message.id, reason = ?lost, "delivery lease lost; the delivery stops here");
                 }
                 // Whatever is in flight stays queued/sent and is picked up by the next owner.
-                _ = crate::server::stopped(&mut stop) => {}
+                _ = crate::server::shutdown::stopped(&mut stop) => {}
             }
             worker.lock_in_flight().remove(&message.id);
             if worker.backlog.load(Ordering::SeqCst) {

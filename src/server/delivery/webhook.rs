@@ -14,7 +14,7 @@
 //! every attempt. Any 2xx acknowledges; 408, 429 and 5xx (and transport errors) are retried;
 //! other answers (a 401 for a bad signature, a 404...) are final refusals.
 
-use super::{Attempt, OutboundChannel};
+use super::channel::{Attempt, OutboundChannel};
 use crate::domain::{Channel, Message, Visibility};
 use crate::server::store::{Answers, PostRef};
 use base64::engine::general_purpose::STANDARD as B64;

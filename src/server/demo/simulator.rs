@@ -6,7 +6,7 @@ use super::text::{self, Topic};
 use super::{author_network, authors, dataset, new_feedback, Author};
 use crate::domain::Channel;
 use crate::server::service::intake::{self, Origin};
-use crate::server::AppState;
+use crate::server::state::AppState;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ pub fn spawn(state: AppState, per_minute: f64, burst_every_min: f64) {
             let gap = Duration::from_secs_f64(rng.gen_range(0.2..1.8) * mean_gap);
             tokio::select! {
                 _ = tokio::time::sleep(gap) => {}
-                _ = crate::server::stopped(&mut stop) => return,
+                _ = crate::server::shutdown::stopped(&mut stop) => return,
             }
             if next_burst.is_some_and(|t| tokio::time::Instant::now() >= t) {
                 next_burst = burst_due(burst_every_min);
@@ -59,7 +59,7 @@ async fn outage_burst(state: AppState, by_network: HashMap<Channel, Vec<Author>>
         post(&state, &by_network, &mut rng, channel, Topic::Outage).await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(rng.gen_range(200..2200))) => {}
-            _ = crate::server::stopped(&mut stop) => return,
+            _ = crate::server::shutdown::stopped(&mut stop) => return,
         }
     }
 }

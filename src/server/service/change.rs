@@ -5,8 +5,8 @@ use super::{bounded, visible_feedback, ServiceError, ServiceResult, MAX_ID_BYTES
 use crate::domain::api::FeedbackPatch;
 use crate::domain::{AgentRole, Feedback};
 use crate::server::routing::Facts;
+use crate::server::state::AppState;
 use crate::server::store::{AuthenticatedAgent, Correction, PatchPolicy};
-use crate::server::AppState;
 
 /// Applies `patch` to item `id` if it is still at `version` (the caller's `If-Match`).
 pub async fn apply(

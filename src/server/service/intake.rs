@@ -10,8 +10,8 @@ use super::{MAX_EXTERNAL_ID_BYTES, MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES,
 use crate::domain::api::NewFeedback;
 use crate::domain::{Feedback, FeedbackStatus};
 use crate::server::routing::{self, RoutingRules};
+use crate::server::state::AppState;
 use crate::server::store::{DepartmentScope, Intake, StoreError, Via};
-use crate::server::AppState;
 use crate::triage::Triage;
 
 /// Where a new item comes from: who may see what it joins, who logged it, the department an

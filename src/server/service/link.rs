@@ -4,8 +4,8 @@
 
 use super::{bounded, ServiceResult, MAX_ID_BYTES};
 use crate::domain::Identity;
+use crate::server::state::AppState;
 use crate::server::store::AuthenticatedAgent;
-use crate::server::AppState;
 
 /// Links `identity_id` to `customer_id`; an identity linked to another customer is refused.
 pub async fn link(

@@ -12,8 +12,8 @@ pub mod link;
 pub mod reply;
 
 use super::error::{ApiError, ProblemType};
+use super::state::AppState;
 use super::store::{AuthenticatedAgent, StoreError};
-use super::AppState;
 use crate::domain::problem::{ProblemExtension, RuleRefusal, RulebookChanged};
 use crate::domain::Feedback;
 

@@ -8,8 +8,8 @@ use crate::domain::api::NewReply;
 use crate::domain::problem::RuleRefusal;
 use crate::domain::{Customer, Feedback, Reply};
 use crate::rules::{CheckContext, CheckResult, DraftPart, Level};
+use crate::server::state::AppState;
 use crate::server::store::{AuthenticatedAgent, ReplyRecipient, StoreError};
-use crate::server::AppState;
 
 /// A delivered reply: new (its messages just queued), or the stored result of an earlier
 /// request with the same idempotency key.

@@ -1,9 +1,11 @@
 //! Agents, departments and their bearer tokens. Tokens are random and only their SHA-256 hash
 //! is stored, so a copy of the database does not let anyone sign in.
 
+use super::db::{audit_in, new_id, require_department, Store};
+use super::error::{StoreError, StoreResult};
 use super::rows::{get, parse};
 use super::scope::DepartmentScope;
-use super::{audit_in, new_id, now_micros, require_department, Store, StoreError, StoreResult};
+use super::time::now_micros;
 use crate::domain::{Agent, AgentRole, Availability, Department, Scope};
 use base64::Engine;
 use rand::RngCore;

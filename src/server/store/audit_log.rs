@@ -6,8 +6,10 @@
 //! entries by the (non-admin) agents of their departments unless the entry is about an item or a
 //! reply of another department. Admins read everything.
 
+use super::db::Store;
+use super::error::StoreResult;
 use super::rows::get;
-use super::{micros_to_time, Store, StoreResult};
+use super::time::micros_to_time;
 use crate::domain::api::AuditEntry;
 
 /// Whose entries a reader may see.

@@ -15,11 +15,12 @@
 //!   (`INDEXED BY`): without statistics its planner read `feedback_sla` as one run per status
 //!   and sorted every overdue item.
 
+use super::db::{Dialect, Store};
+use super::error::StoreResult;
 use super::metrics::Items;
 use super::queue::{merge_walks, walked_from};
 use super::rows::get;
 use super::scope::DepartmentScope;
-use super::{Dialect, Store, StoreResult};
 use crate::domain::metrics::*;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;

@@ -2,9 +2,10 @@
 //! customer, with the customer's roles and the post's triage, or the agent of a reply. Scoped
 //! like `Store::thread`: only messages of items in the caller's departments.
 
+use super::db::Store;
+use super::error::{StoreError, StoreResult};
 use super::rows::{self, get, parse, time};
 use super::scope::DepartmentScope;
-use super::{Store, StoreError, StoreResult};
 use crate::domain::thread::AuthoredMessage;
 use crate::domain::*;
 

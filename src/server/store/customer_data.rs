@@ -5,18 +5,19 @@
 //! batches, each batch one transaction, so a row is written whole or not at all and an
 //! interrupted import can simply be run again.
 
-use super::customers::{insert_customer, refresh_roles, search_text, write_contacts, NewCustomer};
+use super::batches::{Progress, IMPORT_BATCH};
+use super::customers::{insert_customer, search_text, write_contacts, NewCustomer};
+use super::db::{audit_in, new_id, Store};
+use super::error::{StoreError, StoreResult};
 use super::events::append;
+use super::history::refresh_roles;
 use super::rows::{self, get};
-use super::{audit_in, new_id, now_micros, Store, StoreError, StoreResult};
+use super::time::now_micros;
 use crate::domain::api::{CustomerFields, ImportReport, MergeConflict, MergeMoved, MergeResult};
 use crate::domain::*;
 use crate::server::customer_data::TransactionRow;
 use sqlx::{Any, Transaction as SqlTx};
 use std::collections::{BTreeSet, HashMap};
-
-/// Rows per write transaction of an import.
-pub const IMPORT_BATCH: usize = 1000;
 
 /// The fields of a customer that callers write.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,9 +233,6 @@ async fn by_external_ids(
     Ok((owner, customers))
 }
 
-/// Progress of a long import: called with the number of rows done so far.
-pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
-
 impl Store {
     /// Creates one customer (`POST /v1/customers`); fields are validated by the caller.
     pub async fn create_customer(
@@ -395,10 +393,9 @@ impl Store {
                     }
                 }
             }
-            self.commit(tx, None).await?;
-            record_batch(report, counts, problems);
             done += batch.len() as u64;
-            progress(done);
+            self.end_batch(tx, report, counts, problems, done, progress)
+                .await?;
         }
         report.skipped.sort_by_key(|p| p.line);
         Ok(())
@@ -504,10 +501,9 @@ impl Store {
             for c in &touched {
                 refresh_roles(&mut tx, c).await?;
             }
-            self.commit(tx, None).await?;
-            record_batch(report, counts, problems);
             done += batch.len() as u64;
-            progress(done);
+            self.end_batch(tx, report, counts, problems, done, progress)
+                .await?;
         }
         report.skipped.sort_by_key(|p| p.line);
         Ok(())
@@ -769,4 +765,23 @@ fn record_batch(report: &mut ImportReport, counts: (u64, u64, u64), problems: Ve
             .into_iter()
             .map(|(line, reason)| crate::domain::api::ImportProblem { line, reason }),
     );
+}
+
+impl Store {
+    /// Ends one batch of an import: commits it, adds what it did to the report, and tells the
+    /// caller that `done` rows are done.
+    async fn end_batch(
+        &self,
+        tx: SqlTx<'static, Any>,
+        report: &mut ImportReport,
+        counts: (u64, u64, u64),
+        problems: Vec<(u64, String)>,
+        done: u64,
+        progress: Progress<'_>,
+    ) -> StoreResult<()> {
+        self.commit(tx, None).await?;
+        record_batch(report, counts, problems);
+        progress(done);
+        Ok(())
+    }
 }

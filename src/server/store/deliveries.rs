@@ -2,8 +2,10 @@
 //! `delivery_attempts`, opened when the attempt starts and closed when it ends, so that an attempt
 //! cut short by a crash still shows (as interrupted) and attempt numbers count across restarts.
 
+use super::db::{Dialect, Store};
+use super::error::StoreResult;
 use super::rows::{self, get};
-use super::{micros_to_time, now_micros, Dialect, Store, StoreResult};
+use super::time::{micros_to_time, now_micros};
 use crate::domain::api::DeliveryAttempt;
 use crate::domain::Message;
 use sqlx::{Any, Transaction};
@@ -279,7 +281,7 @@ impl Store {
             .bind(message_id)
             .fetch_optional(self.reader())
             .await?
-            .ok_or_else(|| super::StoreError::NotFound(format!("message {message_id}")))?;
+            .ok_or_else(|| super::error::StoreError::NotFound(format!("message {message_id}")))?;
         rows::message(&row)
     }
 }
@@ -296,7 +298,7 @@ impl Store {
                         .bind(&id)
                         .fetch_optional(self.reader())
                         .await?;
-                Ok::<_, super::StoreError>(row.map(|(external_id, url)| PostRef {
+                Ok::<_, super::error::StoreError>(row.map(|(external_id, url)| PostRef {
                     feedback_id: id,
                     external_id,
                     url,

@@ -1,8 +1,10 @@
 //! The append-only event log that SSE subscribers read. An event carries the department it
 //! belongs to (if any), so that the stream never shows an agent another department's items.
 
+use super::db::{Dialect, Store};
+use super::error::StoreResult;
 use super::rows::{get, parse};
-use super::{micros_to_time, now_micros, Dialect, Store, StoreResult};
+use super::time::{micros_to_time, now_micros};
 use crate::domain::{Event, EventName};
 use sqlx::{Any, Transaction};
 
@@ -38,8 +40,8 @@ impl<'a> NewEvent<'a> {
         department: Option<&'a str>,
         data: &impl serde::Serialize,
     ) -> StoreResult<NewEvent<'a>> {
-        let data =
-            serde_json::to_string(data).map_err(|e| super::StoreError::Invalid(e.to_string()))?;
+        let data = serde_json::to_string(data)
+            .map_err(|e| super::error::StoreError::Invalid(e.to_string()))?;
         Ok(NewEvent {
             name,
             department,

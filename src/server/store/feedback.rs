@@ -1,13 +1,13 @@
 //! Feedback items and their threads: intake, the queue, and changes with optimistic locking.
 
-use super::customers::{add_history, find_or_create_identity, refresh_roles, summary};
+use super::customers::find_or_create_identity;
+use super::db::{audit_in, new_id, require_customer, require_department, Store};
+use super::error::{StoreError, StoreResult};
 use super::events::append;
-use super::rows::{self, FEEDBACK_COLUMNS};
+use super::history::{add_history, refresh_roles, summary};
+use super::rows::{self, load_feedback, FEEDBACK_COLUMNS};
 use super::scope::DepartmentScope;
-use super::{
-    audit_in, micros_to_time, new_id, now_micros, require_customer, require_department, Store,
-    StoreError, StoreResult,
-};
+use super::time::{micros_to_time, now_micros};
 use crate::domain::api::FeedbackPatch;
 use crate::domain::*;
 use sqlx::{Any, Transaction as SqlTx};
@@ -85,17 +85,6 @@ pub struct FeedbackFilter {
     /// Keyset cursor: items strictly older than (received_at, id).
     pub before: Option<(i64, String)>,
     pub limit: i64,
-}
-
-pub(crate) async fn load_feedback(tx: &mut SqlTx<'static, Any>, id: &str) -> StoreResult<Feedback> {
-    let row = sqlx::query(&format!(
-        "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("feedback {id}")))?;
-    rows::feedback(&row)
 }
 
 /// A member of a department as routing sees them (admins are never routed work).

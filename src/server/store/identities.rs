@@ -3,11 +3,12 @@
 //! candidates are ranked with their reasons for an agent to choose. Linking, unlinking and
 //! matching need the identity to be seen in the caller's departments.
 
-use super::customers::{add_history, refresh_roles, summary};
+use super::db::{audit_in, Store};
+use super::error::{StoreError, StoreResult};
 use super::events::append;
+use super::history::{add_history, refresh_roles, summary};
 use super::rows::{self, get};
 use super::scope::DepartmentScope;
-use super::{audit_in, Store, StoreError, StoreResult};
 use crate::domain::api::{IdentityMatches, MatchCandidate};
 use crate::domain::*;
 use crate::server::customer_data::{normalise_email, normalise_phone};
@@ -79,7 +80,7 @@ pub(crate) async fn changeable_identity(
 /// for each item that joined or left it; returns the last sequence number.
 pub(crate) async fn append_link_changed(
     tx: &mut SqlTx<'static, Any>,
-    dialect: super::Dialect,
+    dialect: super::db::Dialect,
     customer_id: &str,
     items: &[String],
 ) -> StoreResult<i64> {
@@ -98,12 +99,12 @@ pub(crate) async fn append_link_changed(
 /// `last`, and returns the last sequence number.
 pub(crate) async fn append_items_updated(
     tx: &mut SqlTx<'static, Any>,
-    dialect: super::Dialect,
+    dialect: super::db::Dialect,
     items: &[String],
     mut last: i64,
 ) -> StoreResult<i64> {
     for fid in items {
-        let f = super::feedback::load_feedback(tx, fid).await?;
+        let f = super::rows::load_feedback(tx, fid).await?;
         last = append(
             tx,
             dialect,

@@ -2,9 +2,11 @@
 //! source's secret is never stored (see `server::intake`): only the salt it is derived from and
 //! a SHA-256 of it, to tell a wrong key file from a bad signature.
 
+use super::db::{audit_in, new_id, require_department, Store};
+use super::error::StoreError;
+use super::error::StoreResult;
 use super::rows::get;
-use super::StoreResult;
-use super::{audit_in, micros_to_time, new_id, now_micros, require_department, Store, StoreError};
+use super::time::{micros_to_time, now_micros};
 use crate::domain::Channel;
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;

@@ -4,12 +4,14 @@
 //! fast at a million items. Percentiles are nearest-rank, computed by the database with window
 //! functions: only the figures cross the wire, never the samples.
 
+use super::db::{Dialect, Store};
+use super::error::StoreResult;
 use super::metrics_mirror::{
     periods, share, Grouped, Latencies, Selection, Windowed, DAY, HOUR, SECOND,
 };
 use super::rows::get;
 use super::scope::DepartmentScope;
-use super::{micros_to_time, Dialect, Store, StoreResult};
+use super::time::micros_to_time;
 use crate::domain::metrics::*;
 use crate::domain::*;
 use chrono::{DateTime, Utc};

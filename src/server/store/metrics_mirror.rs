@@ -17,35 +17,36 @@
 //!
 //! Memory: about 120 bytes per item of the last month (a million items: about 120 MB).
 
+use super::error::StoreResult;
 use super::rows::get;
 use super::scope::DepartmentScope;
-use super::{Store, StoreResult};
 use crate::domain::metrics::*;
 use crate::domain::*;
 use sqlx::any::AnyRow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 pub(super) const SECOND: i64 = 1_000_000;
 pub(super) const HOUR: i64 = 3_600 * SECOND;
 pub(super) const DAY: i64 = 24 * HOUR;
 /// How far back the copy reaches: the longest window, and a day so that it is not reloaded at
 /// the first tick.
-const REACH: i64 = 31 * DAY;
+pub(super) const REACH: i64 = 31 * DAY;
 /// Sentiment scores are summed as integers of this many parts, so that a mean does not depend on
 /// the order the items are summed in.
 const SCORE_PARTS: f64 = 1e12;
 /// More changes than this since the last read: loading the copy whole is cheaper.
-const MAX_CHANGES: i64 = 50_000;
+pub(super) const MAX_CHANGES: i64 = 50_000;
 /// Items read again per statement.
-const CHUNK: usize = 500;
+pub(super) const CHUNK: usize = 500;
 /// An absent time.
 const NONE: i64 = i64::MIN;
 /// An absent assignee or customer.
 const NOBODY: u32 = u32::MAX;
 
 /// The columns the mirror keeps of an item.
-const COLUMNS: &str = "id, received_at, first_reply_at, resolved_at, sla_due_at, sentiment, \
+pub(super) const COLUMNS: &str =
+    "id, received_at, first_reply_at, resolved_at, sla_due_at, sentiment, \
      sentiment_label, department, assignee, channel, customer_id";
 
 /// `part` of `whole`, `None` when nothing was counted.
@@ -59,7 +60,7 @@ pub(super) fn periods(since: i64, now: i64, length: i64) -> i64 {
 }
 
 /// The replies' times (`feedback_id`, `created_at` rows) by item.
-fn replies_by_item(rows: &[AnyRow]) -> StoreResult<HashMap<String, Vec<i64>>> {
+pub(super) fn replies_by_item(rows: &[AnyRow]) -> StoreResult<HashMap<String, Vec<i64>>> {
     let mut by_item: HashMap<String, Vec<i64>> = HashMap::new();
     for row in rows {
         by_item
@@ -74,8 +75,8 @@ fn replies_by_item(rows: &[AnyRow]) -> StoreResult<HashMap<String, Vec<i64>>> {
 #[derive(Default)]
 pub(super) struct MirrorCell {
     /// One refresher at a time: two summaries arriving together read the log once.
-    refreshing: tokio::sync::Mutex<()>,
-    mirror: RwLock<Option<Mirror>>,
+    pub(super) refreshing: tokio::sync::Mutex<()>,
+    pub(super) mirror: RwLock<Option<Mirror>>,
 }
 
 /// Strings kept once, by number.
@@ -149,11 +150,11 @@ impl Item {
     }
 }
 
-struct Mirror {
+pub(super) struct Mirror {
     /// The last change of the log applied.
-    cursor: i64,
+    pub(super) cursor: i64,
     /// Items whose every time is before this are not kept.
-    horizon: i64,
+    pub(super) horizon: i64,
     slots: HashMap<Box<str>, usize>,
     items: Vec<Option<Item>>,
     free: Vec<usize>,
@@ -164,7 +165,7 @@ struct Mirror {
 }
 
 impl Mirror {
-    fn empty(cursor: i64, horizon: i64) -> Mirror {
+    pub(super) fn empty(cursor: i64, horizon: i64) -> Mirror {
         Mirror {
             cursor,
             horizon,
@@ -213,7 +214,7 @@ impl Mirror {
         let label = match get::<Option<String>>(row, "sentiment_label")? {
             Some(l) => l
                 .parse::<SentimentLabel>()
-                .map_err(|e| super::StoreError::Invalid(e.to_string()))?,
+                .map_err(|e| super::error::StoreError::Invalid(e.to_string()))?,
             None => SentimentLabel::from_score(score),
         };
         let time =
@@ -244,7 +245,7 @@ impl Mirror {
     }
 
     /// Replaces the items of `ids` by their rows (an id without a row is gone).
-    fn apply(
+    pub(super) fn apply(
         &mut self,
         ids: &[String],
         rows: &[AnyRow],
@@ -266,7 +267,7 @@ impl Mirror {
     }
 
     /// Drops the items no window can reach any more.
-    fn evict_before(&mut self, horizon: i64) {
+    pub(super) fn evict_before(&mut self, horizon: i64) {
         let gone: Vec<Box<str>> = self
             .slots
             .iter()
@@ -552,7 +553,7 @@ impl Mirror {
         t
     }
 
-    fn windowed(&self, sel: &Selection, slice: i64) -> Windowed {
+    pub(super) fn windowed(&self, sel: &Selection, slice: i64) -> Windowed {
         // Two halves side by side (the machine's two cores), then the two measures.
         let (a, b) = self.items.split_at(self.items.len() / 2);
         let t = std::thread::scope(|s| {
@@ -567,7 +568,7 @@ impl Mirror {
         });
         let volume = (0..t.inbound.len())
             .map(|h| HourVolume {
-                hour: super::micros_to_time(sel.since + h as i64 * HOUR),
+                hour: super::time::micros_to_time(sel.since + h as i64 * HOUR),
                 inbound: t.inbound[h],
                 replies: t.replies[h],
             })
@@ -598,7 +599,7 @@ impl Mirror {
                     .parse::<Channel>()
                     .ok()?;
                 (n > 0).then(|| DaySentiment {
-                    day: super::micros_to_time(sel.since + (k / channels) as i64 * DAY),
+                    day: super::time::micros_to_time(sel.since + (k / channels) as i64 * DAY),
                     channel,
                     negative: labels[0],
                     neutral: labels[1],
@@ -621,173 +622,6 @@ impl Mirror {
             .collect();
         active.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         active
-    }
-}
-
-impl Store {
-    /// Loads the copy of the window's items now rather than at the first summary (the server
-    /// calls it at start, in the background).
-    pub async fn warm_metrics(&self) -> StoreResult<()> {
-        self.refresh_mirror(self.now() - REACH).await
-    }
-
-    /// The windowed measures of `sel`, from the copy brought up to date first.
-    pub(super) async fn windowed_from_mirror(
-        &self,
-        sel: Selection<'_>,
-        slice: i64,
-    ) -> StoreResult<Windowed> {
-        self.refresh_mirror(sel.since).await?;
-        let cell: Arc<MirrorCell> = self.metrics_mirror.clone();
-        let (q, scope) = (sel.query.clone(), sel.scope.clone());
-        let (since, now) = (sel.since, sel.now);
-        tokio::task::spawn_blocking(move || {
-            let guard = cell.mirror.read().unwrap_or_else(|p| p.into_inner());
-            let sel = Selection {
-                query: &q,
-                scope: &scope,
-                since,
-                now,
-            };
-            guard.as_ref().map(|m| m.windowed(&sel, slice))
-        })
-        .await
-        .map_err(|e| super::StoreError::Invalid(format!("the summary's ranking failed: {e}")))?
-        .ok_or_else(|| super::StoreError::Invalid("the summary's copy is not loaded".into()))
-    }
-
-    /// Brings the copy up to date with the change log, or loads it whole when there is none yet,
-    /// it cannot reach back to `since`, it fell behind the pruned log, or too much changed.
-    async fn refresh_mirror(&self, since: i64) -> StoreResult<()> {
-        let cell = self.metrics_mirror.clone();
-        let _one = cell.refreshing.lock().await;
-        let state = {
-            let m = cell.mirror.read().unwrap_or_else(|p| p.into_inner());
-            m.as_ref().map(|m| (m.cursor, m.horizon))
-        };
-        let now = self.now();
-        let (min, max): (Option<i64>, Option<i64>) =
-            // Two subqueries: SQLite answers a lone MIN or MAX from the end of the key, but
-            // both in one select scan the whole log.
-            sqlx::query_as("SELECT (SELECT MIN(seq) FROM metrics_changes), (SELECT MAX(seq) FROM metrics_changes)")
-                .fetch_one(self.reader())
-                .await?;
-        let (min, max) = (min.unwrap_or(0), max.unwrap_or(0));
-        let whole = match state {
-            None => true,
-            Some((cursor, horizon)) => {
-                since < horizon || (min > cursor + 1 && cursor < max) || max - cursor > MAX_CHANGES
-            }
-        };
-        if whole {
-            let horizon = since.min(now - REACH);
-            let fresh = self.load_mirror(max, horizon).await?;
-            *cell.mirror.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
-            return Ok(());
-        }
-        let (cursor, horizon) = state.expect("loaded");
-        if max > cursor {
-            self.catch_up(&cell, cursor, max).await?;
-        }
-        // Once a day, forget the items that fell out of every window.
-        if now - REACH - horizon > DAY {
-            let mut m = cell.mirror.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(m) = m.as_mut() {
-                m.evict_before(now - REACH);
-            }
-        }
-        Ok(())
-    }
-
-    /// Every item with a time after `horizon`, as of change `cursor` (read before the items, so
-    /// that a change made while loading is read again after).
-    async fn load_mirror(&self, cursor: i64, horizon: i64) -> StoreResult<Mirror> {
-        // One pass over the table: an OR of four index ranges would fetch most rows four times.
-        let latest = match self.dialect() {
-            super::Dialect::Sqlite => "MAX(received_at, sla_due_at, COALESCE(first_reply_at, 0), COALESCE(resolved_at, 0))",
-            super::Dialect::Postgres => "GREATEST(received_at, sla_due_at, first_reply_at, resolved_at)",
-        };
-        let sql = format!("SELECT {COLUMNS} FROM feedback WHERE {latest} >= $1");
-        let items = sqlx::query(&sql)
-            .bind(horizon)
-            .fetch_all(self.reader())
-            .await?;
-        let reply_rows =
-            sqlx::query("SELECT feedback_id, created_at FROM replies WHERE created_at >= $1")
-                .bind(horizon)
-                .fetch_all(self.reader())
-                .await?;
-        let mut replies = replies_by_item(&reply_rows)?;
-        let mut mirror = Mirror::empty(cursor, horizon);
-        mirror.apply(&[], &items, &mut replies)?;
-        // Replies in reach on items that are not (an old item answered again).
-        let rest: Vec<String> = replies.keys().cloned().collect();
-        for chunk in rest.chunks(CHUNK) {
-            let (rows, mut more) = self.items_by_id(chunk).await?;
-            mirror.apply(&[], &rows, &mut more)?;
-        }
-        Ok(mirror)
-    }
-
-    /// Reads the items changed after `cursor` up to `max` again.
-    async fn catch_up(&self, cell: &MirrorCell, cursor: i64, max: i64) -> StoreResult<()> {
-        let changed: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT feedback_id FROM metrics_changes WHERE seq > $1 AND seq <= $2",
-        )
-        .bind(cursor)
-        .bind(max)
-        .fetch_all(self.reader())
-        .await?;
-        let mut read = Vec::new();
-        for chunk in changed.chunks(CHUNK) {
-            read.push((chunk, self.items_by_id(chunk).await?));
-        }
-        let mut m = cell.mirror.write().unwrap_or_else(|p| p.into_inner());
-        let Some(m) = m.as_mut() else {
-            return Ok(());
-        };
-        for (ids, (rows, mut replies)) in read {
-            m.apply(ids, &rows, &mut replies)?;
-        }
-        m.cursor = max;
-        Ok(())
-    }
-
-    /// The rows of `ids` and all their replies' times.
-    async fn items_by_id(
-        &self,
-        ids: &[String],
-    ) -> StoreResult<(Vec<AnyRow>, HashMap<String, Vec<i64>>)> {
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let marks = marks.join(",");
-        let items_sql = format!("SELECT {COLUMNS} FROM feedback WHERE id IN ({marks})");
-        let replies_sql =
-            format!("SELECT feedback_id, created_at FROM replies WHERE feedback_id IN ({marks})");
-        let mut items = sqlx::query(&items_sql);
-        let mut replies = sqlx::query(&replies_sql);
-        for id in ids {
-            items = items.bind(id.as_str());
-            replies = replies.bind(id.as_str());
-        }
-        let (items, reply_rows) = tokio::try_join!(
-            items.fetch_all(self.reader()),
-            replies.fetch_all(self.reader())
-        )?;
-        Ok((items, replies_by_item(&reply_rows)?))
-    }
-
-    /// Drops the change log but its newest `keep` rows (an instance that had not read the rest
-    /// loads its copy whole).
-    pub async fn prune_metrics_changes(&self, keep: i64) -> StoreResult<u64> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "DELETE FROM metrics_changes WHERE seq <= (SELECT MAX(seq) FROM metrics_changes) - $1",
-        )
-        .bind(keep)
-        .execute(&mut *tx)
-        .await?;
-        self.commit(tx, None).await?;
-        Ok(done.rows_affected())
     }
 }
 

@@ -2,7 +2,7 @@
 //! costs one round trip to the database per table instead of one per row (on SQLite each
 //! statement is a hop to the connection's worker thread and back).
 
-use super::StoreResult;
+use super::error::StoreResult;
 use sqlx::{Any, Transaction};
 
 /// One value of a row.

@@ -18,10 +18,11 @@
 //! page comes from the text index's matches (FTS5, or the GIN index), sorted: a word that rare
 //! has few of them.
 
+use super::db::{Dialect, Store};
+use super::error::StoreResult;
 use super::feedback::FeedbackFilter;
 use super::rows::{self, FEEDBACK_COLUMNS};
 use super::search::TextQuery;
-use super::{Dialect, Store, StoreResult};
 use crate::domain::Feedback;
 
 /// Most departments merged walk by walk; a scope of more walks every item and filters.

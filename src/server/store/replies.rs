@@ -2,13 +2,16 @@
 //! (closing the loop in the CRM). An `Idempotency-Key` makes a retried request return the stored
 //! result instead of delivering twice.
 
-use super::customers::summary;
+use super::db::{new_id, Dialect, Store};
+use super::error::{StoreError, StoreResult};
 use super::events::{append, append_all, NewEvent};
-use super::feedback::load_feedback;
+use super::history::summary;
 use super::multi_row::{self, Value};
+use super::reply_queue::{ReplyJob, ReplyOutcome, ReplyQueue};
 use super::rows;
+use super::rows::load_feedback;
 use super::scope::DepartmentScope;
-use super::{micros_to_time, new_id, Dialect, Store, StoreError, StoreResult};
+use super::time::micros_to_time;
 use crate::domain::api::NewReply;
 use crate::domain::recipient::ReplyRecipient;
 use crate::domain::*;
@@ -16,13 +19,6 @@ use sha2::{Digest, Sha256};
 use sqlx::{Any, AnyConnection, Transaction as SqlTx};
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
-
-#[derive(Debug, Clone)]
-pub struct ReplyOutcome {
-    pub reply: Reply,
-    /// True when the key was seen before and this is the stored result.
-    pub repeated: bool,
-}
 
 fn request_hash(feedback_id: &str, reply: &NewReply) -> String {
     let body =
@@ -88,25 +84,10 @@ async fn newer_messages(
         .collect())
 }
 
-/// One reply waiting for the writer, with where its caller waits for the result.
-pub(crate) struct ReplyJob {
-    agent: Agent,
-    feedback_id: String,
-    key: String,
-    reply: NewReply,
-    recipients: Vec<ReplyRecipient>,
-    hash: String,
-    done: oneshot::Sender<StoreResult<ReplyOutcome>>,
-}
-
 /// Replies written together in one transaction at most.
 const MAX_GROUP: usize = 64;
 /// Replies waiting for the writer at most; a caller beyond waits for room.
 const QUEUE: usize = 1024;
-
-/// The sending side of the reply writer's queue (see [`Store::create_reply`]).
-#[derive(Clone)]
-pub(crate) struct ReplyQueue(mpsc::Sender<ReplyJob>);
 
 impl ReplyQueue {
     /// Starts the writer task of `store` (a store without a queue of its own, so that the task

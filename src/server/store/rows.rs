@@ -2,11 +2,12 @@
 //! text, money is a decimal string: a value that does not parse is `StoreError::Corrupt`, never a
 //! panic.
 
-use super::{micros_to_time, StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
+use super::time::micros_to_time;
 use crate::domain::*;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction as SqlTx};
 use std::str::FromStr;
 
 pub(super) fn get<T>(row: &AnyRow, col: &str) -> StoreResult<T>
@@ -112,6 +113,18 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
         thread_messages: u32::try_from(get::<i64>(row, "thread_messages")?).unwrap_or(u32::MAX),
         author_roles: roles_or_none(row, "author_roles")?,
     })
+}
+
+/// One item by id, inside the caller's transaction.
+pub(crate) async fn load_feedback(tx: &mut SqlTx<'static, Any>, id: &str) -> StoreResult<Feedback> {
+    let row = sqlx::query(&format!(
+        "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("feedback {id}")))?;
+    feedback(&row)
 }
 
 /// A customer's roles from a joined column: none when there is no customer (NULL).

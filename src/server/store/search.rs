@@ -16,7 +16,9 @@
 //! `MAX_WORD_CHARS` characters. An item matches when every word of `q` begins some word of the
 //! item. A `q` of only separators (`*`, `"`, `-`...) matches nothing.
 
-use super::{rows, Store, StoreResult};
+use super::db::Store;
+use super::error::StoreResult;
+use super::rows;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 

@@ -1,7 +1,9 @@
 //! Each organisation's learned triage model, shared by every server instance through the
 //! database: a version and the serialised state, replaced with optimistic concurrency.
 
-use super::{now_micros, Store, StoreResult};
+use super::db::Store;
+use super::error::StoreResult;
+use super::time::now_micros;
 
 impl Store {
     /// The stored model of `org`: its version and state, if it learned anything yet.
