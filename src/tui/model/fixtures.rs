@@ -183,3 +183,14 @@ pub fn me() -> Agent {
         availability: Default::default(),
     }
 }
+
+/// The answer to the stream's page request of `generation`: items `0..n`, and no more pages.
+pub fn first_page(generation: u64, n: usize) -> crate::tui::msg::Msg {
+    crate::tui::msg::Msg::FeedbackPage {
+        generation,
+        result: Ok(crate::domain::api::Page {
+            items: (0..n).map(feedback).collect(),
+            next_cursor: None,
+        }),
+    }
+}

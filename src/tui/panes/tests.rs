@@ -104,16 +104,7 @@ pub(super) fn scene(theme: &str, w: u16, h: u16) -> Model {
     );
     update(&mut m, Msg::Stream(StreamItem::Connected));
     let generation = m.stream.generation;
-    update(
-        &mut m,
-        Msg::FeedbackPage {
-            generation,
-            result: Ok(Page {
-                items: (0..12).map(feedback).collect(),
-                next_cursor: None,
-            }),
-        },
-    );
+    update(&mut m, first_page(generation, 12));
     keys(&mut m, "j j j j j");
     assert_eq!(m.stream.selected.as_deref(), Some("fb_00006"));
     load_profile(&mut m, 6);
@@ -210,16 +201,7 @@ fn loading_profile_and_filter_line_base16_80x24() {
     m.size = (80, 24);
     init(&mut m);
     let generation = m.stream.generation;
-    update(
-        &mut m,
-        Msg::FeedbackPage {
-            generation,
-            result: Ok(Page {
-                items: (0..40).map(feedback).collect(),
-                next_cursor: None,
-            }),
-        },
-    );
+    update(&mut m, first_page(generation, 40));
     keys(&mut m, "/");
     type_text(&mut m, "order");
     insta::assert_snapshot!(draw(&m));

@@ -95,6 +95,14 @@ fn event(name: EventName, data: serde_json::Value) -> Msg {
     ))
 }
 
+/// A new item as the event stream announces it.
+fn created(fb: Feedback) -> Msg {
+    event(
+        EventName::FeedbackCreated,
+        serde_json::to_value(fb).unwrap(),
+    )
+}
+
 fn selected_id(m: &Model) -> String {
     m.stream.selected.clone().unwrap()
 }
@@ -172,23 +180,8 @@ fn pages_are_followed_then_merged_in_time_order() {
     }));
     assert_eq!(m.stream.total(), 10, "the first page shows at once");
     // An event arrives while paging.
-    update(
-        &mut m,
-        event(
-            EventName::FeedbackCreated,
-            serde_json::to_value(feedback(30)).unwrap(),
-        ),
-    );
-    update(
-        &mut m,
-        Msg::FeedbackPage {
-            generation: 1,
-            result: Ok(Page {
-                items: (0..10).map(feedback).collect(),
-                next_cursor: None,
-            }),
-        },
-    );
+    update(&mut m, created(feedback(30)));
+    update(&mut m, first_page(1, 10));
     assert_eq!(m.stream.total(), 21);
     assert_eq!(m.stream.row_at(0).unwrap().fb.id, "fb_00030");
     assert_eq!(m.stream.row_at(20).unwrap().fb.id, "fb_00000");
@@ -227,24 +220,12 @@ fn arrivals_never_move_the_selection_but_follow_mode_does() {
     let (mut m, _) = loaded(20);
     keys(&mut m, "j j j");
     let sel = selected_id(&m);
-    update(
-        &mut m,
-        event(
-            EventName::FeedbackCreated,
-            serde_json::to_value(feedback(40)).unwrap(),
-        ),
-    );
+    update(&mut m, created(feedback(40)));
     assert_eq!(selected_id(&m), sel);
     keys(&mut m, "f");
     assert!(m.follow);
     assert_eq!(selected_id(&m), "fb_00040");
-    update(
-        &mut m,
-        event(
-            EventName::FeedbackCreated,
-            serde_json::to_value(feedback(41)).unwrap(),
-        ),
-    );
+    update(&mut m, created(feedback(41)));
     assert_eq!(selected_id(&m), "fb_00041");
     // Moving away stops following.
     keys(&mut m, "j");
@@ -2038,13 +2019,7 @@ fn follow_mode_never_moves_an_open_composer_to_another_item() {
     keys(&mut m, "r");
     assert_eq!(m.focus, Focus::Composer);
     type_text(&mut m, "Sorry about");
-    update(
-        &mut m,
-        event(
-            EventName::FeedbackCreated,
-            serde_json::to_value(feedback(40)).unwrap(),
-        ),
-    );
+    update(&mut m, created(feedback(40)));
     // The reply stays on its item, with its text.
     assert_eq!(selected_id(&m), target);
     let c = m.composer.as_ref().expect("the composer is still open");
@@ -2057,13 +2032,7 @@ fn follow_mode_never_moves_an_open_composer_to_another_item() {
     keys(&mut m, "esc");
     assert_ne!(m.focus, Focus::Composer);
     assert!(m.follow);
-    update(
-        &mut m,
-        event(
-            EventName::FeedbackCreated,
-            serde_json::to_value(feedback(41)).unwrap(),
-        ),
-    );
+    update(&mut m, created(feedback(41)));
     assert_eq!(selected_id(&m), "fb_00041");
 }
 

@@ -106,16 +106,7 @@ fn refetches_and_filters_move_the_selection_not_the_composer() {
     );
     assert!(!fx.is_empty());
     let generation = m.stream.generation;
-    update(
-        &mut m,
-        Msg::FeedbackPage {
-            generation,
-            result: Ok(Page {
-                items: (0..12).map(feedback).collect(),
-                next_cursor: None,
-            }),
-        },
-    );
+    update(&mut m, first_page(generation, 12));
     assert_eq!(target(&m), mine);
     assert_eq!(draft(&m), "keep me");
 }
