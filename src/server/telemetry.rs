@@ -254,7 +254,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 /// A route template as a label, with `:name` for a path parameter (`/v1/feedback/:id`): braces
 /// are valid in a label value, but some parsers of the text format (prometheus-parse among
 /// them) cut a sample's labels at the first `}`.
-fn route_label(template: &str) -> String {
+pub(crate) fn route_label(template: &str) -> String {
     template.replace('{', ":").replace('}', "")
 }
 
