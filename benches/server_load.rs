@@ -417,7 +417,13 @@ async fn write_bound(db: &str, agent_id: &str, ids: &[String], round: usize, sec
         .unwrap();
         assert!(repeat.is_none());
         let row = sqlx::query(
-            "SELECT f.*, i.handle AS author_handle FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1",
+            // The item's own columns (not `f.*`: PostgreSQL's tsvector column of the text
+            // search is a type the Any driver cannot decode).
+            "SELECT f.id, f.channel, f.origin, f.customer_id, f.text, f.thread_id, f.url, \
+             f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, \
+             f.sla_due_at, f.version, f.unassigned_reason, f.sentiment_label, \
+             f.sentiment_confidence, f.kind, f.urgency, f.cues, f.corrected, \
+             i.handle AS author_handle FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1",
         )
         .bind(id)
         .fetch_one(&mut *tx)
