@@ -132,7 +132,10 @@ async fn a_public_thread_names_every_author_and_its_participants_with_roles() {
         let (messages, authors) = store.thread_with_authors(&thread, &scope).await.unwrap();
         assert_eq!(messages.len(), n);
         assert_eq!(messages, store.thread(&thread, &scope).await.unwrap());
-        assert_eq!(authors, store.thread_authors(&thread, &scope).await.unwrap());
+        assert_eq!(
+            authors,
+            store.thread_authors(&thread, &scope).await.unwrap()
+        );
     }
 }
 

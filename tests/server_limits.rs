@@ -509,7 +509,12 @@ async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_stream
         fresh_get(&s.base, "/v1/health", None).await.status(),
         StatusCode::OK
     );
-    let metrics = s.server.as_ref().unwrap().metrics_addr.expect("metrics served");
+    let metrics = s
+        .server
+        .as_ref()
+        .unwrap()
+        .metrics_addr
+        .expect("metrics served");
     let text = reqwest::get(format!("http://{metrics}/metrics"))
         .await
         .unwrap()
@@ -526,7 +531,10 @@ async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_stream
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
     };
-    assert!(shed("GET", "/v1/health").is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        shed("GET", "/v1/health").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     assert_eq!(shed("POST", "/v1/feedback"), Some(1.0), "{text}");
     assert_eq!(shed("GET", "/v1/feedback"), Some(1.0), "{text}");
     s.stop().await;

@@ -66,7 +66,10 @@ impl Store {
             query = query.bind(d);
         }
         let found = query.fetch_all(self.reader()).await?;
-        let messages = found.iter().map(rows::message).collect::<StoreResult<_>>()?;
+        let messages = found
+            .iter()
+            .map(rows::message)
+            .collect::<StoreResult<_>>()?;
         let authors = found.iter().map(authored).collect::<StoreResult<_>>()?;
         Ok((messages, authors))
     }
