@@ -7,18 +7,19 @@
 //! the ratio:
 //!
 //! 1. Reads (GET /v1/feedback?limit=50 and GET /v1/feedback/{id}, alternately). Bound: the same
-//!    work through the store in this process (token check, the page or the item and its
-//!    thread), no HTTP, from as many tasks as there are cores. Then the server at rising
-//!    concurrency (closed loop: each client sends its next request when the last is answered),
-//!    and open loop at twice the peak rate (latency from each request's scheduled start, so a
-//!    stalled server is not hidden by the client waiting for it): what is served, what is shed
-//!    (503), and the served rate against the peak.
+//!    work through the store in this process (token check, the page or the item with its
+//!    thread and the thread's authors, as the handlers call it), no HTTP, from as many tasks
+//!    as there are cores. Then the server at rising concurrency (closed loop: each client
+//!    sends its next request when the last is answered), and open loop at twice the peak rate
+//!    (latency from each request's scheduled start, so a stalled server is not hidden by the
+//!    client waiting for it): what is served, what is shed (503), and the served rate against
+//!    the peak.
 //! 2. Reply writes with 1 / 8 / 32 / 128 concurrent writers (each reply with its own
 //!    Idempotency-Key, rules re-checked). Bound: the statements of one reply as the server ran
 //!    them before group commit (one write transaction per reply: the key check, the item, the
-//!    message, the reply record, the status, the audit entry, the two events), the same schema
-//!    and pragmas, from one plain connection, no pool, no HTTP; measured before and after the
-//!    writers, the mean is the bound.
+//!    message, the reply record, the first-reply time, the status, the audit entry, the two
+//!    events), the same schema and pragmas, from one plain connection, no pool, no HTTP;
+//!    measured before and after the writers, the mean is the bound.
 //! 3. Intake (POST /v1/feedback of the labelled set's real care posts) with 1 / 8 / 32
 //!    posters, and what the built-in triage costs per post in this process: its share of the
 //!    machine at the rate served says how much faster intake could be without it.
@@ -163,8 +164,16 @@ async fn read_bound(db: &str, ids: &[String], tasks: usize, secs: u64) -> f64 {
                     std::hint::black_box(serde_json::to_vec(&page).unwrap());
                 } else {
                     let f = store.feedback(&ids[n % ids.len()]).await.unwrap();
-                    let thread = store.thread(&f.thread_id, &agent.scope()).await.unwrap();
-                    std::hint::black_box(serde_json::to_vec(&(f, thread)).unwrap());
+                    // The thread with who wrote each message (authors, participants), as the
+                    // handler reads them.
+                    let (thread, authors) = store
+                        .thread_with_authors(&f.thread_id, &agent.scope())
+                        .await
+                        .unwrap();
+                    let (authors, participants) = earshot::domain::thread::participants(&authors);
+                    std::hint::black_box(
+                        serde_json::to_vec(&(f, thread, authors, participants)).unwrap(),
+                    );
                 }
                 done.fetch_add(1, Ordering::Relaxed);
                 n += tasks;
@@ -408,7 +417,13 @@ async fn write_bound(db: &str, agent_id: &str, ids: &[String], round: usize, sec
         .unwrap();
         assert!(repeat.is_none());
         let row = sqlx::query(
-            "SELECT f.*, i.handle AS author_handle FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1",
+            // The item's own columns (not `f.*`: PostgreSQL's tsvector column of the text
+            // search is a type the Any driver cannot decode).
+            "SELECT f.id, f.channel, f.origin, f.customer_id, f.text, f.thread_id, f.url, \
+             f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, \
+             f.sla_due_at, f.version, f.unassigned_reason, f.sentiment_label, \
+             f.sentiment_confidence, f.kind, f.urgency, f.cues, f.corrected, \
+             i.handle AS author_handle FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1",
         )
         .bind(id)
         .fetch_one(&mut *tx)
@@ -453,6 +468,16 @@ async fn write_bound(db: &str, agent_id: &str, ids: &[String], round: usize, sec
         .bind("0".repeat(64))
         .bind(&response_json)
         .bind(now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        // The first reply ends the item's first-response time (the server runs this for
+        // every reply; it changes a row only once per item).
+        sqlx::query(
+            "UPDATE feedback SET first_reply_at = $1 WHERE id = $2 AND first_reply_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
         .execute(&mut *tx)
         .await
         .unwrap();

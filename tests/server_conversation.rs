@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use earshot::domain::api::{FeedbackDetail, Page};
 use earshot::domain::{Customer, Direction, Feedback};
+use earshot::server::store::DepartmentScope;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -119,6 +120,23 @@ async fn a_public_thread_names_every_author_and_its_participants_with_roles() {
     // Another department sees neither the item nor its people.
     let other = s.get(&format!("/v1/feedback/{}", first.id), BILAL).await;
     assert_problem(&other, StatusCode::NOT_FOUND);
+
+    // The item's read takes the thread and its authors from one statement: what the two
+    // reads it replaced answer, in every scope.
+    let store = s.store();
+    for (scope, n) in [
+        (DepartmentScope::All, 5),
+        (DepartmentScope::only(&["support".into()]), 5),
+        (DepartmentScope::only(&["billing".into()]), 0),
+    ] {
+        let (messages, authors) = store.thread_with_authors(&thread, &scope).await.unwrap();
+        assert_eq!(messages.len(), n);
+        assert_eq!(messages, store.thread(&thread, &scope).await.unwrap());
+        assert_eq!(
+            authors,
+            store.thread_authors(&thread, &scope).await.unwrap()
+        );
+    }
 }
 
 #[tokio::test]

@@ -442,11 +442,16 @@ async fn a_request_body_sent_a_byte_at_a_time_is_cut_with_408() {
 }
 
 /// Past `max_in_flight` requests being handled, one more is answered 503 problem+json with
-/// `Retry-After` at once (not queued), event streams are not counted, and once the held
+/// `Retry-After` at once (not queued, before its token is checked), event streams are not
+/// counted, the 503s are counted in the request metrics under their routes, and once the held
 /// request is answered the server serves again.
 #[tokio::test]
 async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_streams_still_open() {
-    let s = start_with(test_db().await, |c| c.limits.max_in_flight = 1).await;
+    let s = start_with(test_db().await, |c| {
+        c.limits.max_in_flight = 1;
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
     // A request held open: its head is in and its body is not, so its handler waits for the
     // body holding the only place.
     let body = serde_json::json!({"channel": "webchat", "author_handle": "held", "text": "a request held open"})
@@ -487,6 +492,10 @@ async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_stream
         )
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    // Shed before the token is looked at: a request with a bad token gets the 503 too.
+    let bad = fresh_get(&s.base, "/v1/feedback", Some("es_not_a_token")).await;
+    assert_eq!(bad.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&bad) >= 1);
     // An event stream opens although every place is taken.
     let mut stream = subscribe(&s.base, SAM, None).await;
     held.write_all(&body.as_bytes()[5..]).await.unwrap();
@@ -500,5 +509,33 @@ async fn past_its_in_flight_limit_a_request_gets_503_with_retry_after_and_stream
         fresh_get(&s.base, "/v1/health", None).await.status(),
         StatusCode::OK
     );
+    let metrics = s
+        .server
+        .as_ref()
+        .unwrap()
+        .metrics_addr
+        .expect("metrics served");
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let shed = |method: &str, route: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "earshot_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"503\"}}"
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert!(
+        shed("GET", "/v1/health").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert_eq!(shed("POST", "/v1/feedback"), Some(1.0), "{text}");
+    assert_eq!(shed("GET", "/v1/feedback"), Some(1.0), "{text}");
     s.stop().await;
 }

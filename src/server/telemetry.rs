@@ -257,7 +257,7 @@ pub async fn record(
 /// A route template as a label, with `:name` for a path parameter (`/v1/feedback/:id`): braces
 /// are valid in a label value, but some parsers of the text format (prometheus-parse among
 /// them) cut a sample's labels at the first `}`.
-fn route_label(template: &str) -> String {
+pub(crate) fn route_label(template: &str) -> String {
     template.replace('{', ":").replace('}', "")
 }
 

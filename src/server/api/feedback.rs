@@ -109,13 +109,9 @@ pub async fn detail(
 ) -> ApiResult<Response> {
     let agent = auth.require(Scope::Read)?;
     let feedback = visible_feedback(&state, agent, &id).await?;
-    let thread = state
+    let (thread, written) = state
         .store
-        .thread(&feedback.thread_id, &agent.scope())
-        .await?;
-    let written = state
-        .store
-        .thread_authors(&feedback.thread_id, &agent.scope())
+        .thread_with_authors(&feedback.thread_id, &agent.scope())
         .await?;
     let (authors, participants) = crate::domain::thread::participants(&written);
     let version = feedback.version;

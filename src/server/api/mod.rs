@@ -35,22 +35,20 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             audit_refusals,
         ))
-        // Outermost, so that a shed request costs no more than its refusal.
-        .route_layer(middleware::from_fn_with_state(
-            state.in_flight.clone(),
-            super::overload::limit,
-        ))
-        // Around the shedding, so that a 503 of an overloaded server is counted too.
         .route_layer(middleware::from_fn_with_state(
             state.telemetry.clone(),
             super::telemetry::record,
         ));
+    let shed = super::overload::ShedLayer::new(state.in_flight.clone(), state.telemetry.clone());
     Router::new()
         .merge(routes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Outermost, so that a shed request costs no more than its refusal (it counts its
+        // 503 in the request metrics itself).
+        .layer(shed)
         .with_state(state)
 }
 

@@ -39,6 +39,41 @@ impl Store {
         let found = query.fetch_all(self.reader()).await?;
         found.iter().map(authored).collect()
     }
+
+    /// [`thread`](Store::thread) and [`thread_authors`](Store::thread_authors) of one thread
+    /// from one statement (the same rows, in the same order: the authors' joins are on keys and
+    /// drop no message), for `GET /v1/feedback/{id}`, which needs both.
+    pub async fn thread_with_authors(
+        &self,
+        thread_id: &str,
+        scope: &DepartmentScope,
+    ) -> StoreResult<(Vec<Message>, Vec<AuthoredMessage>)> {
+        let (visible, departments) = scope.sql("f.department", 2);
+        let sql = format!(
+            "SELECT m.*, m.id AS message_id, r.agent_id, \
+             f.kind, f.sentiment, f.sentiment_label, \
+             COALESCE(f.customer_id, i.customer_id) AS author_customer_id, \
+             c.first_name AS c_first_name, c.last_name AS c_last_name, c.roles AS c_roles, \
+             i.id AS i_id, i.network AS i_network, i.handle AS i_handle, \
+             i.display_name AS i_display_name, i.verified AS i_verified, i.customer_id AS i_customer_id \
+             FROM messages m JOIN feedback f ON f.id = m.feedback_id \
+             JOIN identities i ON i.id = f.author_identity_id \
+             LEFT JOIN customers c ON c.id = COALESCE(f.customer_id, i.customer_id) \
+             LEFT JOIN replies r ON r.id = m.reply_id \
+             WHERE m.thread_id = $1 AND {visible} ORDER BY m.created_at, m.id"
+        );
+        let mut query = sqlx::query(&sql).bind(thread_id);
+        for d in departments {
+            query = query.bind(d);
+        }
+        let found = query.fetch_all(self.reader()).await?;
+        let messages = found
+            .iter()
+            .map(rows::message)
+            .collect::<StoreResult<_>>()?;
+        let authors = found.iter().map(authored).collect::<StoreResult<_>>()?;
+        Ok((messages, authors))
+    }
 }
 
 fn authored(row: &sqlx::any::AnyRow) -> StoreResult<AuthoredMessage> {

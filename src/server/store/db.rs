@@ -65,6 +65,8 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(false)
+                    .before_acquire(super::pooling::ping_if_idle)
                     .after_release(discard_if_in_transaction)
                     .connect_with(opts)
                     .await?;
@@ -459,6 +461,8 @@ async fn sqlite_pool(url: &str, max: u32) -> StoreResult<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
+        .before_acquire(super::pooling::ping_if_idle)
         .after_release(discard_if_in_transaction)
         .after_connect(|conn, _meta| {
             Box::pin(async move {

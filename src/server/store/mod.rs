@@ -20,6 +20,7 @@ mod metrics;
 mod metrics_mirror;
 mod mirror_refresh;
 mod multi_row;
+mod pooling;
 mod queue;
 mod replies;
 mod reply_queue;
