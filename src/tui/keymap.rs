@@ -1,6 +1,8 @@
 //! Keymaps in Helix notation (DESIGN.md §5): `C-s`, `A-ret`, `S-tab`, `g = { g = "select_first" }`
-//! for sequences, one table per context (`[keys.global]`, `[keys.stream]`, `[keys.profile]`,
-//! `[keys.composer]`). Layers: the embedded default, then a preset (vim, emacs), then the user's
+//! for sequences (in the panes' tables), one table per context (`action::Context`: the panes'
+//! `[keys.global]`, `[keys.stream]`, `[keys.conversation]`, `[keys.profile]`, `[keys.composer]`,
+//! and the overlays' `[keys.pager]`, `[keys.prompt]`, `[keys.picker]`, `[keys.form]`,
+//! `[keys.guard]`, `[keys.confirm]`), each falling back as `Context::parents` says. Layers: the embedded default, then a preset (vim, emacs), then the user's
 //! file, each merged key by key over the one below. Problems are warnings, never errors: a bad
 //! entry is skipped and the rest of the file still applies.
 
@@ -436,6 +438,9 @@ fn parse_entries(
                 )),
                 Err(e) => warnings.push(format!("{origin}: [{path}] '{key}': {e}, binding ignored")),
             },
+            toml::Value::Table(_) if ctx.is_overlay() => warnings.push(format!(
+                "{origin}: [{path}] '{key}': an overlay's keys are single keys, not sequences; binding ignored"
+            )),
             toml::Value::Table(sub) => {
                 let inner = parse_entries(sub, ctx, origin, &format!("{path}.{key}"), warnings);
                 out.insert(kp, Some(LayerTrie::Node(inner)));

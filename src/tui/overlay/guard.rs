@@ -69,7 +69,9 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, view: &GuardView) {
     f.render_widget(p.scroll((view.scroll.min(max), 0)), inner);
 }
 
-/// The new messages scroll; `guard_send` is Accept (send), `guard_keep` (or closing) is Close.
+/// The new messages scroll; `guard_send` is Accept (send), `guard_keep` is Close (the draft is
+/// kept). The pager's own close keys (`q`, `x`) do nothing here, as before the guard read its
+/// keys from the keymap: the agent leaves it with a keep or a send key.
 pub fn on_key(view: &mut GuardView, key: OverlayKey) -> Outcome {
     if let Some(s) = keys::scroll(view.scroll, key) {
         view.scroll = s;
@@ -77,7 +79,7 @@ pub fn on_key(view: &mut GuardView, key: OverlayKey) -> Outcome {
     }
     match key {
         OverlayKey::Action(Action::GuardSend) => Outcome::Accept,
-        OverlayKey::Action(Action::GuardKeep | Action::CloseOverlay) => Outcome::Close,
+        OverlayKey::Action(Action::GuardKeep) => Outcome::Close,
         _ => Outcome::Stay,
     }
 }

@@ -223,6 +223,46 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_leaves_only_by_a_keep_or_a_send_key() {
+        let km = keymap();
+        let mut view = crate::tui::model::guard::GuardView {
+            feedback_id: "f1".into(),
+            messages: vec![],
+            scroll: 0,
+            resolve: false,
+        };
+        let open = Overlay::Guard(view.clone());
+        let outcome =
+            |view: &mut _, k: &str| super::super::guard::on_key(view, read(&km, &open, key(k)));
+        // The pager's close keys do nothing here.
+        assert_eq!(outcome(&mut view, "q"), Outcome::Stay);
+        assert_eq!(outcome(&mut view, "x"), Outcome::Stay);
+        assert_eq!(outcome(&mut view, "j"), Outcome::Stay);
+        assert_eq!(view.scroll, 1);
+        assert_eq!(outcome(&mut view, "esc"), Outcome::Close);
+        assert_eq!(outcome(&mut view, "n"), Outcome::Close);
+        assert_eq!(outcome(&mut view, "y"), Outcome::Accept);
+    }
+
+    #[test]
+    fn a_sequence_in_an_overlay_table_is_refused_with_a_warning() {
+        let (km, warnings) = Keymap::load(
+            None,
+            Some(("[keys.pager]\ng = { g = \"pager_top\" }\n", "keymap.toml")),
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("not sequences")),
+            "{warnings:?}"
+        );
+        // The default single `g` stays.
+        let help = Overlay::Help { scroll: 3 };
+        assert_eq!(
+            read(&km, &help, key("g")),
+            OverlayKey::Action(Action::PagerTop)
+        );
+    }
+
+    #[test]
     fn prompt_edits_move_the_cursor_and_change_the_text() {
         let mut li = LineInput::with("ab");
         assert!(!edit(&mut li, OverlayKey::Action(Action::PromptStart)));

@@ -1,8 +1,9 @@
-//! The overlays: one file each (help, command line and filter, canned replies, reassign, link,
-//! offline log, the stale-send guard, the bulk results), holding how it reads its keys
-//! ([`keys`]: from its keymap table, to an outcome on its own state) and how it is drawn. Their
-//! state is in `model::overlays`; `update::overlays` turns their outcomes into model changes and
-//! effects. This file draws the guard, the bulk results and the clear-draft question.
+//! The overlays: one file each for help, command line and filter (`line`), canned replies,
+//! reassign, link, offline log and the stale-send guard, with how it reads its keys and how it
+//! is drawn; the bulk results' keys and counts (`bulk_results`), drawn here with the
+//! clear-draft question. [`keys`] reads a key in the open overlay's keymap table. Their state
+//! is in `model::overlays`; `update::overlays` turns their outcomes into model changes and
+//! effects (and answers the clear-draft question, which has no state of its own).
 
 pub mod assign;
 pub mod bulk_results;

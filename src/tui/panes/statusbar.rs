@@ -42,7 +42,7 @@ pub fn hints(ctx: Context) -> &'static [(Action, &'static str)] {
             (Action::OpenEditor, "$EDITOR"),
             (Action::LeaveComposer, "back"),
         ],
-        // An open overlay says its keys in its own title.
+        // An open overlay names its (default) keys in its own title.
         Context::Pager
         | Context::Prompt
         | Context::Picker
