@@ -10,17 +10,20 @@ use crate::domain::thread::AuthoredMessage;
 use crate::domain::*;
 
 impl Store {
-    /// The thread's messages with their authors, in thread order (the order of `thread`).
-    pub async fn thread_authors(
+    /// The rows of a thread's messages that `scope` may see, in thread order, each with its
+    /// author's item, identity, customer and reply; `message_columns` names the columns of the
+    /// message itself that the caller decodes (it must include `m.id AS message_id`).
+    async fn authored_rows(
         &self,
         thread_id: &str,
         scope: &DepartmentScope,
-    ) -> StoreResult<Vec<AuthoredMessage>> {
+        message_columns: &str,
+    ) -> StoreResult<Vec<sqlx::any::AnyRow>> {
         let (visible, departments) = scope.sql("f.department", 2);
         // For an outbound message `f` is the item replied to, not the author: its identity
         // columns are ignored and the agent comes from the reply.
         let sql = format!(
-            "SELECT m.id AS message_id, m.direction, m.visibility, m.created_at, r.agent_id, \
+            "SELECT {message_columns}, r.agent_id, \
              f.kind, f.sentiment, f.sentiment_label, \
              COALESCE(f.customer_id, i.customer_id) AS author_customer_id, \
              c.first_name AS c_first_name, c.last_name AS c_last_name, c.roles AS c_roles, \
@@ -36,7 +39,17 @@ impl Store {
         for d in departments {
             query = query.bind(d);
         }
-        let found = query.fetch_all(self.reader()).await?;
+        Ok(query.fetch_all(self.reader()).await?)
+    }
+
+    /// The thread's messages with their authors, in thread order (the order of `thread`).
+    pub async fn thread_authors(
+        &self,
+        thread_id: &str,
+        scope: &DepartmentScope,
+    ) -> StoreResult<Vec<AuthoredMessage>> {
+        let columns = "m.id AS message_id, m.direction, m.visibility, m.created_at";
+        let found = self.authored_rows(thread_id, scope, columns).await?;
         found.iter().map(authored).collect()
     }
 
@@ -48,25 +61,8 @@ impl Store {
         thread_id: &str,
         scope: &DepartmentScope,
     ) -> StoreResult<(Vec<Message>, Vec<AuthoredMessage>)> {
-        let (visible, departments) = scope.sql("f.department", 2);
-        let sql = format!(
-            "SELECT m.*, m.id AS message_id, r.agent_id, \
-             f.kind, f.sentiment, f.sentiment_label, \
-             COALESCE(f.customer_id, i.customer_id) AS author_customer_id, \
-             c.first_name AS c_first_name, c.last_name AS c_last_name, c.roles AS c_roles, \
-             i.id AS i_id, i.network AS i_network, i.handle AS i_handle, \
-             i.display_name AS i_display_name, i.verified AS i_verified, i.customer_id AS i_customer_id \
-             FROM messages m JOIN feedback f ON f.id = m.feedback_id \
-             JOIN identities i ON i.id = f.author_identity_id \
-             LEFT JOIN customers c ON c.id = COALESCE(f.customer_id, i.customer_id) \
-             LEFT JOIN replies r ON r.id = m.reply_id \
-             WHERE m.thread_id = $1 AND {visible} ORDER BY m.created_at, m.id"
-        );
-        let mut query = sqlx::query(&sql).bind(thread_id);
-        for d in departments {
-            query = query.bind(d);
-        }
-        let found = query.fetch_all(self.reader()).await?;
+        let columns = "m.*, m.id AS message_id";
+        let found = self.authored_rows(thread_id, scope, columns).await?;
         let messages = found
             .iter()
             .map(rows::message)
