@@ -256,16 +256,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.to_problem();
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (self.problem.status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
+        let mut response = problem_response(self.problem.status, body, self.retry_after);
         if let Some(challenge) = self.www_authenticate {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -274,6 +265,26 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A problem+json answer of `status` with an encoded `body` and, if given, `Retry-After`: what
+/// every `ApiError` answers with, and the overload 503 from a body encoded once ahead.
+pub fn problem_response(
+    status: StatusCode,
+    body: impl Into<axum::body::Body>,
+    retry_after: Option<u64>,
+) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(secs) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -15,11 +15,11 @@
 //! and a few thousand of them must not lock every other request out (they have their own
 //! per-token cap, see `sse`).
 
-use super::error::{ApiError, ProblemType};
+use super::error::{problem_response, ApiError, ProblemType};
 use super::telemetry::Telemetry;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use std::convert::Infallible;
 use std::future::Future;
@@ -75,15 +75,11 @@ impl InFlightLimit {
     /// The 503 problem+json with `Retry-After` (what `ApiError::into_response` makes of an
     /// `OVERLOADED` problem, from the body encoded once).
     fn overloaded(&self) -> Response {
-        let mut response = Response::new(Body::from(self.refusal.clone()));
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER));
-        response
+        problem_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            self.refusal.clone(),
+            Some(RETRY_AFTER),
+        )
     }
 }
 
