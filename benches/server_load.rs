@@ -820,8 +820,10 @@ fn main() {
         "earshot server_load benchmark on {db} ({} cores)",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    // Named, so that a profile tells the client's share of the machine from the server's.
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("bench-client")
         .enable_all()
         .build()
         .unwrap();

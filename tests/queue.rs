@@ -494,3 +494,56 @@ fn each_filter_has_its_walk() {
     let many: Vec<String> = (0..40).map(|n| format!("d{n}")).collect();
     assert_eq!(Plan::of(&f(Some(many))).arms.len(), 0);
 }
+
+/// An item's row comes back from the database as one JSON object (rows.rs): whatever its
+/// text holds, and whatever digits its scores have, the queue, the item and the search read
+/// back exactly what was stored, on either store.
+#[tokio::test]
+async fn an_item_reads_back_exactly_through_the_queue_the_item_and_search() {
+    let s = start().await;
+    let text = "Kettle \"quoted\" \\back\\slash\nnew line\ttab \u{1} bell\u{7} </script> \
+                'single' ケトル 🫖 \u{200b}zero-width \u{7f}del";
+    let item = s.feedback(SAM, "forum", "@exact", text).await;
+    let id = item["id"].as_str().unwrap();
+    let pool = bulk::pool(&s.db.url).await;
+    // Seventeen significant digits: a value that fifteen would not give back.
+    let (sentiment, confidence) = (-0.123_456_789_012_345_68_f64, 0.987_654_321_098_765_4_f64);
+    sqlx::query("UPDATE feedback SET sentiment = $1, sentiment_confidence = $2 WHERE id = $3")
+        .bind(sentiment)
+        .bind(confidence)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let one = s.get(&format!("/v1/feedback/{id}"), SAM).await;
+    let page = s.get("/v1/feedback?limit=5", SAM).await;
+    let found = s.get("/v1/feedback?q=kettle", SAM).await;
+    let listed = |body: &serde_json::Value| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {body}"))
+    };
+    for (what, got) in [
+        ("item", one.body["feedback"].clone()),
+        ("queue", listed(&page.body)),
+        ("search", listed(&found.body)),
+    ] {
+        let got: Feedback = serde_json::from_value(got.clone())
+            .unwrap_or_else(|e| panic!("{what}: {e}: {got}"));
+        assert_eq!(got.text, text, "{what}");
+        assert_eq!(got.sentiment.to_bits(), sentiment.to_bits(), "{what}");
+        assert_eq!(got.sentiment_confidence.to_bits(), confidence.to_bits(), "{what}");
+        assert_eq!(got.author.handle, "@exact", "{what}");
+        assert_eq!(got.received_at.to_rfc3339(), item["received_at"].as_str().map_or_else(
+            || panic!("{item}"),
+            |t| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_rfc3339()
+        ), "{what}");
+    }
+    s.stop().await;
+}

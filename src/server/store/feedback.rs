@@ -5,7 +5,7 @@ use super::db::{audit_in, new_id, require_customer, require_department, Store};
 use super::error::{StoreError, StoreResult};
 use super::events::append;
 use super::history::{add_history, refresh_roles, summary};
-use super::rows::{self, load_feedback, FEEDBACK_COLUMNS};
+use super::rows::{self, load_feedback};
 use super::scope::DepartmentScope;
 use super::time::{micros_to_time, now_micros};
 use crate::domain::api::FeedbackPatch;
@@ -526,7 +526,8 @@ impl Store {
 
     pub async fn feedback(&self, id: &str) -> StoreResult<Feedback> {
         let row = sqlx::query(&format!(
-            "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1"
+            "SELECT {} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1",
+            rows::feedback_columns(self.dialect)
         ))
         .bind(id)
         .fetch_optional(self.reader())

@@ -21,7 +21,7 @@
 use super::db::{Dialect, Store};
 use super::error::StoreResult;
 use super::feedback::FeedbackFilter;
-use super::rows::{self, FEEDBACK_COLUMNS};
+use super::rows::{self, feedback_columns};
 use super::search::TextQuery;
 use crate::domain::Feedback;
 
@@ -98,8 +98,11 @@ impl Plan {
 }
 
 /// The columns a page returns, plus the sort key under names a compound ORDER BY can use.
-fn page_columns() -> String {
-    format!("{FEEDBACK_COLUMNS}, f.received_at AS k_at, f.id AS k_id")
+fn page_columns(dialect: Dialect) -> String {
+    format!(
+        "{}, f.received_at AS k_at, f.id AS k_id",
+        feedback_columns(dialect)
+    )
 }
 
 const ORDER: &str = "ORDER BY f.received_at DESC, f.id DESC";
@@ -283,15 +286,16 @@ pub(super) fn merge_walks(
 
 fn walk_query(dialect: Dialect, filter: &FeedbackFilter) -> SqlBuilder {
     let mut q = SqlBuilder::default();
-    q.sql = walk_sql(dialect, &mut q, filter, &page_columns(), filter.limit);
+    q.sql = walk_sql(dialect, &mut q, filter, &page_columns(dialect), filter.limit);
     q
 }
 
 /// The items the `keys` subquery names (at most a page), in queue order.
-fn rows_of(keys: String) -> String {
+fn rows_of(dialect: Dialect, keys: String) -> String {
     format!(
-        "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id \
-         WHERE f.id IN ({keys}) {ORDER}"
+        "SELECT {} FROM feedback f JOIN identities i ON i.id = f.author_identity_id \
+         WHERE f.id IN ({keys}) {ORDER}",
+        feedback_columns(dialect)
     )
 }
 
@@ -325,7 +329,7 @@ fn scan_query(
         budget,
     );
     let limit = q.int(filter.limit);
-    q.sql = rows_of(format!(
+    q.sql = rows_of(dialect, format!(
         "SELECT c.k_id FROM ({walk}) c WHERE {checks} ORDER BY c.k_at DESC, c.k_id DESC LIMIT {limit}"
     ));
     q
@@ -349,13 +353,13 @@ fn index_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery) -> S
     let conds = conds.join(" AND ");
     let limit = q.int(filter.limit);
     q.sql = match dialect {
-        Dialect::Sqlite => rows_of(format!(
+        Dialect::Sqlite => rows_of(dialect, format!(
             "SELECT f.id FROM feedback_fts s CROSS JOIN feedback f ON f.rowid = s.rowid \
              WHERE {conds} {ORDER} LIMIT {limit}"
         )),
         Dialect::Postgres => format!(
             "WITH m AS MATERIALIZED (SELECT f.id, f.received_at FROM feedback f WHERE {conds}) {}",
-            rows_of(format!(
+            rows_of(dialect, format!(
                 "SELECT m.id FROM m ORDER BY m.received_at DESC, m.id DESC LIMIT {limit}"
             ))
         ),

@@ -2,6 +2,7 @@
 //! text, money is a decimal string: a value that does not parse is `StoreError::Corrupt`, never a
 //! panic.
 
+use super::db::Dialect;
 use super::error::{StoreError, StoreResult};
 use super::time::micros_to_time;
 use crate::domain::*;
@@ -60,65 +61,141 @@ pub(super) fn identity(row: &AnyRow, prefix: &str) -> StoreResult<Identity> {
     })
 }
 
-pub(super) const FEEDBACK_COLUMNS: &str = "f.id, f.channel, f.origin, f.customer_id, f.text, f.thread_id, f.url, \
-     f.received_at, f.sentiment, f.department, f.assignee, f.status, f.priority, f.sla_due_at, f.version, f.unassigned_reason, \
-     f.sentiment_label, f.sentiment_confidence, f.kind, f.urgency, f.cues, f.corrected, \
-     i.id AS i_id, i.network AS i_network, i.handle AS i_handle, i.display_name AS i_display_name, \
-     i.verified AS i_verified, i.customer_id AS i_customer_id, \
-     (SELECT COUNT(*) FROM messages tm JOIN feedback tf ON tf.id = tm.feedback_id \
-      WHERE tm.thread_id = f.thread_id AND tf.department = f.department) AS thread_messages, \
-     (SELECT c.roles FROM customers c WHERE c.id = COALESCE(f.customer_id, i.customer_id)) AS author_roles";
+/// An item's columns, as `name, expression` pairs of a JSON object.
+const FEEDBACK_FIELDS: &str = "'id', f.id, 'channel', f.channel, 'origin', f.origin, \
+     'customer_id', f.customer_id, 'text', f.text, 'thread_id', f.thread_id, 'url', f.url, \
+     'received_at', f.received_at, 'department', f.department, 'assignee', f.assignee, \
+     'status', f.status, 'priority', f.priority, 'sla_due_at', f.sla_due_at, 'version', f.version, \
+     'unassigned_reason', f.unassigned_reason, 'sentiment_label', f.sentiment_label, \
+     'kind', f.kind, 'urgency', f.urgency, 'cues', f.cues, 'corrected', f.corrected, \
+     'i_id', i.id, 'i_network', i.network, 'i_handle', i.handle, \
+     'i_display_name', i.display_name, 'i_verified', i.verified, 'i_customer_id', i.customer_id, \
+     'thread_messages', (SELECT COUNT(*) FROM messages tm JOIN feedback tf ON tf.id = tm.feedback_id \
+      WHERE tm.thread_id = f.thread_id AND tf.department = f.department), \
+     'author_roles', (SELECT c.roles FROM customers c WHERE c.id = COALESCE(f.customer_id, i.customer_id))";
 
+/// The select list of an item (`feedback f` joined with its author `identities i`): its
+/// columns as one JSON object (`item`), built by the database, plus the two floating-point
+/// columns as they are (SQLite writes a REAL into JSON with 15 significant digits, which would
+/// not give back the stored value). One value per row instead of thirty: sqlx's SQLite driver
+/// copies every value of a row on its worker thread and again into an `AnyRow`, and that
+/// copying, not the SQL, was most of a queue page's cost (issue 15's read profile).
+pub(super) fn feedback_columns(dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => {
+            format!("json_object({FEEDBACK_FIELDS}) AS item, f.sentiment, f.sentiment_confidence")
+        }
+        Dialect::Postgres => format!(
+            "json_build_object({FEEDBACK_FIELDS})::text AS item, f.sentiment, f.sentiment_confidence"
+        ),
+    }
+}
+
+/// The `item` object of [`feedback_columns`], as stored (enums by name, times in
+/// microseconds, lists as text).
+#[derive(serde::Deserialize)]
+struct FeedbackRecord {
+    id: String,
+    channel: String,
+    origin: String,
+    customer_id: Option<String>,
+    text: String,
+    thread_id: String,
+    url: Option<String>,
+    received_at: i64,
+    department: String,
+    assignee: Option<String>,
+    status: String,
+    priority: String,
+    sla_due_at: i64,
+    version: i64,
+    unassigned_reason: Option<String>,
+    sentiment_label: Option<String>,
+    kind: String,
+    urgency: String,
+    cues: String,
+    corrected: i64,
+    i_id: String,
+    i_network: String,
+    i_handle: String,
+    i_display_name: String,
+    i_verified: i64,
+    i_customer_id: Option<String>,
+    thread_messages: i64,
+    author_roles: Option<String>,
+}
+
+/// A stored enum's value, or `Corrupt` naming the field.
+fn named<T: FromStr>(field: &str, value: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("column {field}: bad value '{value}'")))
+}
+
+/// An item from a row of [`feedback_columns`].
 pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
+    let item: String = get(row, "item")?;
+    let r: FeedbackRecord = serde_json::from_str(&item)
+        .map_err(|e| StoreError::Corrupt(format!("column item: {e}")))?;
     let sentiment: f64 = get(row, "sentiment")?;
     Ok(Feedback {
-        id: get(row, "id")?,
-        channel: parse(row, "channel")?,
-        origin: parse(row, "origin")?,
-        author: identity(row, "i_")?,
-        customer_id: get(row, "customer_id")?,
-        text: get(row, "text")?,
-        thread_id: get(row, "thread_id")?,
-        url: get(row, "url")?,
-        received_at: time(row, "received_at")?,
+        author: Identity {
+            id: r.i_id,
+            network: named("i_network", &r.i_network)?,
+            handle: r.i_handle,
+            display_name: r.i_display_name,
+            verified: r.i_verified != 0,
+            customer_id: r.i_customer_id,
+        },
+        channel: named("channel", &r.channel)?,
+        origin: named("origin", &r.origin)?,
+        id: r.id,
+        customer_id: r.customer_id,
+        text: r.text,
+        thread_id: r.thread_id,
+        url: r.url,
+        received_at: micros_to_time(r.received_at),
         sentiment,
-        sentiment_label: match get::<Option<String>>(row, "sentiment_label")? {
-            Some(l) => l
-                .parse()
-                .map_err(|e: UnknownValue| StoreError::Corrupt(e.to_string()))?,
+        sentiment_label: match r.sentiment_label {
+            Some(l) => named("sentiment_label", &l)?,
             None => SentimentLabel::from_score(sentiment),
         },
         sentiment_confidence: get(row, "sentiment_confidence")?,
-        kind: parse(row, "kind")?,
-        urgency: {
-            let u: String = get(row, "urgency")?;
-            u.split(',')
-                .filter(|x| !x.is_empty())
-                .map(|x| x.parse::<UrgencyCue>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+        kind: named("kind", &r.kind)?,
+        urgency: r
+            .urgency
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| named::<UrgencyCue>("urgency", x))
+            .collect::<StoreResult<Vec<_>>>()?,
+        cues: serde_json::from_str(&r.cues)
+            .map_err(|e| StoreError::Corrupt(format!("column cues: {e}")))?,
+        corrected: r.corrected != 0,
+        department: r.department,
+        assignee: r.assignee,
+        status: named("status", &r.status)?,
+        priority: named("priority", &r.priority)?,
+        sla_due_at: micros_to_time(r.sla_due_at),
+        version: r.version,
+        unassigned_reason: r.unassigned_reason,
+        thread_messages: u32::try_from(r.thread_messages).unwrap_or(u32::MAX),
+        author_roles: match r.author_roles {
+            Some(roles) => serde_json::from_str(&roles)
+                .map_err(|e| StoreError::Corrupt(format!("column author_roles: {e}")))?,
+            None => Vec::new(),
         },
-        cues: {
-            let c: String = get(row, "cues")?;
-            serde_json::from_str(&c).map_err(|e| StoreError::Corrupt(e.to_string()))?
-        },
-        corrected: flag(row, "corrected")?,
-        department: get(row, "department")?,
-        assignee: get(row, "assignee")?,
-        status: parse(row, "status")?,
-        priority: parse(row, "priority")?,
-        sla_due_at: time(row, "sla_due_at")?,
-        version: get(row, "version")?,
-        unassigned_reason: get(row, "unassigned_reason")?,
-        thread_messages: u32::try_from(get::<i64>(row, "thread_messages")?).unwrap_or(u32::MAX),
-        author_roles: roles_or_none(row, "author_roles")?,
     })
 }
 
 /// One item by id, inside the caller's transaction.
 pub(crate) async fn load_feedback(tx: &mut SqlTx<'static, Any>, id: &str) -> StoreResult<Feedback> {
+    let dialect = match tx.backend_name() {
+        "PostgreSQL" => Dialect::Postgres,
+        _ => Dialect::Sqlite,
+    };
     let row = sqlx::query(&format!(
-        "SELECT {FEEDBACK_COLUMNS} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1"
+        "SELECT {} FROM feedback f JOIN identities i ON i.id = f.author_identity_id WHERE f.id = $1",
+        feedback_columns(dialect)
     ))
     .bind(id)
     .fetch_optional(&mut **tx)
