@@ -534,16 +534,26 @@ async fn an_item_reads_back_exactly_through_the_queue_the_item_and_search() {
         ("queue", listed(&page.body)),
         ("search", listed(&found.body)),
     ] {
-        let got: Feedback = serde_json::from_value(got.clone())
-            .unwrap_or_else(|e| panic!("{what}: {e}: {got}"));
+        let got: Feedback =
+            serde_json::from_value(got.clone()).unwrap_or_else(|e| panic!("{what}: {e}: {got}"));
         assert_eq!(got.text, text, "{what}");
         assert_eq!(got.sentiment.to_bits(), sentiment.to_bits(), "{what}");
-        assert_eq!(got.sentiment_confidence.to_bits(), confidence.to_bits(), "{what}");
+        assert_eq!(
+            got.sentiment_confidence.to_bits(),
+            confidence.to_bits(),
+            "{what}"
+        );
         assert_eq!(got.author.handle, "@exact", "{what}");
-        assert_eq!(got.received_at.to_rfc3339(), item["received_at"].as_str().map_or_else(
-            || panic!("{item}"),
-            |t| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_rfc3339()
-        ), "{what}");
+        assert_eq!(
+            got.received_at.to_rfc3339(),
+            item["received_at"].as_str().map_or_else(
+                || panic!("{item}"),
+                |t| chrono::DateTime::parse_from_rfc3339(t)
+                    .unwrap()
+                    .to_rfc3339()
+            ),
+            "{what}"
+        );
     }
     s.stop().await;
 }

@@ -21,12 +21,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Which database is behind the pool; decides the few places where SQL differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
+pub use super::dialect::Dialect;
 
 /// The CRM's storage, shared by every request handler.
 #[derive(Clone)]

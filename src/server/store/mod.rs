@@ -10,6 +10,7 @@ mod customer_data;
 mod customers;
 pub(crate) mod db;
 mod deliveries;
+mod dialect;
 pub(crate) mod error;
 mod events;
 mod feedback;

@@ -286,7 +286,13 @@ pub(super) fn merge_walks(
 
 fn walk_query(dialect: Dialect, filter: &FeedbackFilter) -> SqlBuilder {
     let mut q = SqlBuilder::default();
-    q.sql = walk_sql(dialect, &mut q, filter, &page_columns(dialect), filter.limit);
+    q.sql = walk_sql(
+        dialect,
+        &mut q,
+        filter,
+        &page_columns(dialect),
+        filter.limit,
+    );
     q
 }
 
@@ -353,15 +359,19 @@ fn index_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery) -> S
     let conds = conds.join(" AND ");
     let limit = q.int(filter.limit);
     q.sql = match dialect {
-        Dialect::Sqlite => rows_of(dialect, format!(
-            "SELECT f.id FROM feedback_fts s CROSS JOIN feedback f ON f.rowid = s.rowid \
+        Dialect::Sqlite => rows_of(
+            dialect,
+            format!(
+                "SELECT f.id FROM feedback_fts s CROSS JOIN feedback f ON f.rowid = s.rowid \
              WHERE {conds} {ORDER} LIMIT {limit}"
-        )),
+            ),
+        ),
         Dialect::Postgres => format!(
             "WITH m AS MATERIALIZED (SELECT f.id, f.received_at FROM feedback f WHERE {conds}) {}",
-            rows_of(dialect, format!(
-                "SELECT m.id FROM m ORDER BY m.received_at DESC, m.id DESC LIMIT {limit}"
-            ))
+            rows_of(
+                dialect,
+                format!("SELECT m.id FROM m ORDER BY m.received_at DESC, m.id DESC LIMIT {limit}")
+            )
         ),
     };
     q

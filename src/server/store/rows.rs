@@ -2,7 +2,7 @@
 //! text, money is a decimal string: a value that does not parse is `StoreError::Corrupt`, never a
 //! panic.
 
-use super::db::Dialect;
+use super::dialect::Dialect;
 use super::error::{StoreError, StoreResult};
 use super::time::micros_to_time;
 use crate::domain::*;
