@@ -20,14 +20,23 @@ where
 }
 
 pub(super) fn parse<T: FromStr>(row: &AnyRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {col}: bad value '{s}'")))
+    named(col, &get::<String>(row, col)?)
+}
+
+/// A stored enum's value (the text of column or field `col`), or `Corrupt` naming it.
+fn named<T: FromStr>(col: &str, value: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("column {col}: bad value '{value}'")))
 }
 
 pub(super) fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
-    let s: String = get(row, col)?;
-    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+    decoded(col, &get::<String>(row, col)?)
+}
+
+/// The JSON text of column or field `col`, decoded, or `Corrupt` naming it.
+fn decoded<T: serde::de::DeserializeOwned>(col: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
 }
 
 pub(super) fn time(row: &AnyRow, col: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
@@ -125,18 +134,10 @@ struct FeedbackRecord {
     author_roles: Option<String>,
 }
 
-/// A stored enum's value, or `Corrupt` naming the field.
-fn named<T: FromStr>(field: &str, value: &str) -> StoreResult<T> {
-    value
-        .parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {field}: bad value '{value}'")))
-}
-
 /// An item from a row of [`feedback_columns`].
 pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
     let item: String = get(row, "item")?;
-    let r: FeedbackRecord = serde_json::from_str(&item)
-        .map_err(|e| StoreError::Corrupt(format!("column item: {e}")))?;
+    let r: FeedbackRecord = decoded("item", &item)?;
     let sentiment: f64 = get(row, "sentiment")?;
     Ok(Feedback {
         author: Identity {
@@ -168,8 +169,7 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
             .filter(|x| !x.is_empty())
             .map(|x| named::<UrgencyCue>("urgency", x))
             .collect::<StoreResult<Vec<_>>>()?,
-        cues: serde_json::from_str(&r.cues)
-            .map_err(|e| StoreError::Corrupt(format!("column cues: {e}")))?,
+        cues: decoded("cues", &r.cues)?,
         corrected: r.corrected != 0,
         department: r.department,
         assignee: r.assignee,
@@ -179,11 +179,7 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
         version: r.version,
         unassigned_reason: r.unassigned_reason,
         thread_messages: u32::try_from(r.thread_messages).unwrap_or(u32::MAX),
-        author_roles: match r.author_roles {
-            Some(roles) => serde_json::from_str(&roles)
-                .map_err(|e| StoreError::Corrupt(format!("column author_roles: {e}")))?,
-            None => Vec::new(),
-        },
+        author_roles: roles("author_roles", r.author_roles.as_deref())?,
     })
 }
 
@@ -206,12 +202,12 @@ pub(crate) async fn load_feedback(tx: &mut SqlTx<'static, Any>, id: &str) -> Sto
 
 /// A customer's roles from a joined column: none when there is no customer (NULL).
 pub(super) fn roles_or_none(row: &AnyRow, col: &str) -> StoreResult<Vec<CustomerRole>> {
-    match get::<Option<String>>(row, col)? {
-        Some(r) => {
-            serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-        }
-        None => Ok(Vec::new()),
-    }
+    roles(col, get::<Option<String>>(row, col)?.as_deref())
+}
+
+/// A customer's roles from their JSON text: none when there is no customer (NULL).
+fn roles(col: &str, text: Option<&str>) -> StoreResult<Vec<CustomerRole>> {
+    text.map_or(Ok(Vec::new()), |t| decoded(col, t))
 }
 
 pub(super) fn message(row: &AnyRow) -> StoreResult<Message> {
