@@ -616,6 +616,9 @@ pub async fn import(
                 .await?;
         }
     }
+    if report.created + report.updated > 0 {
+        store.refresh_statistics().await;
+    }
     let detail = format!(
         "{} rows: {} created, {} updated, {} unchanged, {} skipped",
         report.rows,

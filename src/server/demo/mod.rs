@@ -402,6 +402,7 @@ pub async fn seed_if_empty(store: &Store) -> StoreResult<bool> {
     for chunk in items.chunks(500) {
         store.import_feedback(chunk).await?;
     }
+    store.refresh_statistics().await;
     Ok(true)
 }
 

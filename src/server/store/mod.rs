@@ -28,6 +28,7 @@ mod reply_queue;
 mod rows;
 mod scope;
 mod search;
+mod statistics;
 mod time;
 mod triage;
 
