@@ -21,7 +21,7 @@
 use super::db::{Dialect, Store};
 use super::error::StoreResult;
 use super::feedback::FeedbackFilter;
-use super::rows::{self, feedback_columns};
+use super::rows::{self, feedback_columns, one_page};
 use super::search::TextQuery;
 use crate::domain::Feedback;
 
@@ -169,12 +169,13 @@ impl Store {
         Ok(plans)
     }
 
+    /// The items of a page's statement (one row: see [`rows::one_page`]).
     async fn fetch(&self, q: SqlBuilder) -> StoreResult<Vec<Feedback>> {
-        let rows = q
+        let row = q
             .bind_all(sqlx::query(&q.sql))
-            .fetch_all(self.reader())
+            .fetch_one(self.reader())
             .await?;
-        rows.iter().map(rows::feedback).collect()
+        rows::page(&row)
     }
 }
 
@@ -286,13 +287,14 @@ pub(super) fn merge_walks(
 
 fn walk_query(dialect: Dialect, filter: &FeedbackFilter) -> SqlBuilder {
     let mut q = SqlBuilder::default();
-    q.sql = walk_sql(
+    let walk = walk_sql(
         dialect,
         &mut q,
         filter,
         &page_columns(dialect),
         filter.limit,
     );
+    q.sql = one_page(dialect, &walk);
     q
 }
 
@@ -335,9 +337,10 @@ fn scan_query(
         budget,
     );
     let limit = q.int(filter.limit);
-    q.sql = rows_of(dialect, format!(
+    let rows = rows_of(dialect, format!(
         "SELECT c.k_id FROM ({walk}) c WHERE {checks} ORDER BY c.k_at DESC, c.k_id DESC LIMIT {limit}"
     ));
+    q.sql = one_page(dialect, &rows);
     q
 }
 
@@ -358,7 +361,7 @@ fn index_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery) -> S
     conds.extend(conditions(&mut q, filter, &all));
     let conds = conds.join(" AND ");
     let limit = q.int(filter.limit);
-    q.sql = match dialect {
+    let rows = match dialect {
         Dialect::Sqlite => rows_of(
             dialect,
             format!(
@@ -374,6 +377,7 @@ fn index_query(dialect: Dialect, filter: &FeedbackFilter, text: &TextQuery) -> S
             )
         ),
     };
+    q.sql = one_page(dialect, &rows);
     q
 }
 

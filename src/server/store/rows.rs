@@ -83,21 +83,45 @@ const FEEDBACK_FIELDS: &str = "'id', f.id, 'channel', f.channel, 'origin', f.ori
       WHERE tm.thread_id = f.thread_id AND tf.department = f.department), \
      'author_roles', (SELECT c.roles FROM customers c WHERE c.id = COALESCE(f.customer_id, i.customer_id))";
 
-/// The select list of an item (`feedback f` joined with its author `identities i`): its
-/// columns as one JSON object (`item`), built by the database, plus the two floating-point
-/// columns as they are (SQLite writes a REAL into JSON with 15 significant digits, which would
-/// not give back the stored value). One value per row instead of thirty: sqlx's SQLite driver
-/// copies every value of a row on its worker thread and again into an `AnyRow`, and that
-/// copying, not the SQL, was most of a queue page's cost (issue 15's read profile).
-pub(super) fn feedback_columns(dialect: Dialect) -> String {
+/// An item's two scores as exact text: SQLite writes a REAL into JSON with only 15 significant
+/// digits, which would not give back the stored value; `printf('%!.17g')` (SQLite) and
+/// `::text` (PostgreSQL, shortest exact digits since version 12) do, and Rust parses them back
+/// to the same bits (`scores_print_back_to_the_same_bits` tests SQLite's).
+fn exact_score(dialect: Dialect, column: &str) -> String {
     match dialect {
-        Dialect::Sqlite => {
-            format!("json_object({FEEDBACK_FIELDS}) AS item, f.sentiment, f.sentiment_confidence")
-        }
-        Dialect::Postgres => format!(
-            "json_build_object({FEEDBACK_FIELDS})::text AS item, f.sentiment, f.sentiment_confidence"
-        ),
+        Dialect::Sqlite => format!("printf('%!.17g', {column})"),
+        Dialect::Postgres => format!("{column}::text"),
     }
+}
+
+/// The select list of an item (`feedback f` joined with its author `identities i`): its
+/// columns as one JSON object (`item`), built by the database. One value per row instead of
+/// thirty: sqlx's SQLite driver copies every value of a row on its worker thread and again
+/// into an `AnyRow`, and that copying, not the SQL, was most of a queue page's cost (issue
+/// 15's read profile).
+pub(super) fn feedback_columns(dialect: Dialect) -> String {
+    let fields = format!(
+        "{FEEDBACK_FIELDS}, 'sentiment', {}, 'sentiment_confidence', {}",
+        exact_score(dialect, "f.sentiment"),
+        exact_score(dialect, "f.sentiment_confidence")
+    );
+    match dialect {
+        Dialect::Sqlite => format!("json_object({fields}) AS item"),
+        Dialect::Postgres => format!("json_build_object({fields})::text AS item"),
+    }
+}
+
+/// A whole page of items as one value: `inner` (a query whose rows have `item`) wrapped so
+/// that the database joins the items into one JSON array, `page` (NULL for no items). The
+/// driver then hands over one row instead of one per item (on SQLite each row is a message
+/// from the connection's worker thread, and a wake-up). The array is in no particular order:
+/// [`page`] puts it in queue order.
+pub(super) fn one_page(dialect: Dialect, inner: &str) -> String {
+    let joined = match dialect {
+        Dialect::Sqlite => "group_concat(p.item, ',')",
+        Dialect::Postgres => "string_agg(p.item, ',')",
+    };
+    format!("SELECT '[' || {joined} || ']' AS page FROM ({inner}) p")
 }
 
 /// The `item` object of [`feedback_columns`], as stored (enums by name, times in
@@ -132,13 +156,29 @@ struct FeedbackRecord {
     i_customer_id: Option<String>,
     thread_messages: i64,
     author_roles: Option<String>,
+    sentiment: String,
+    sentiment_confidence: String,
 }
 
 /// An item from a row of [`feedback_columns`].
 pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
     let item: String = get(row, "item")?;
-    let r: FeedbackRecord = decoded("item", &item)?;
-    let sentiment: f64 = get(row, "sentiment")?;
+    record(decoded("item", &item)?)
+}
+
+/// The items of a row of [`one_page`], in queue order (newest first; the same time, the
+/// greater id first, as the queries' `ORDER BY f.received_at DESC, f.id DESC`).
+pub(super) fn page(row: &AnyRow) -> StoreResult<Vec<Feedback>> {
+    let Some(text) = get::<Option<String>>(row, "page")? else {
+        return Ok(Vec::new());
+    };
+    let mut records: Vec<FeedbackRecord> = decoded("page", &text)?;
+    records.sort_unstable_by(|a, b| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
+    records.into_iter().map(record).collect()
+}
+
+fn record(r: FeedbackRecord) -> StoreResult<Feedback> {
+    let sentiment: f64 = named("sentiment", &r.sentiment)?;
     Ok(Feedback {
         author: Identity {
             id: r.i_id,
@@ -161,7 +201,7 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
             Some(l) => named("sentiment_label", &l)?,
             None => SentimentLabel::from_score(sentiment),
         },
-        sentiment_confidence: get(row, "sentiment_confidence")?,
+        sentiment_confidence: named("sentiment_confidence", &r.sentiment_confidence)?,
         kind: named("kind", &r.kind)?,
         urgency: r
             .urgency
@@ -267,4 +307,48 @@ pub(super) fn customer(row: &AnyRow) -> StoreResult<Customer> {
         sentiment_trend: Vec::new(),
         created_at: time(row, "created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use sqlx::{Connection, Row};
+
+    /// SQLite's `printf('%!.17g')`, which a page's scores are read through, gives back every
+    /// bit of the stored double once Rust parses it: scores of the range triage writes
+    /// (-1..1 and 0..1), tiny ones, and the awkward cases.
+    #[tokio::test]
+    async fn scores_print_back_to_the_same_bits() {
+        let mut conn = sqlx::sqlite::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+        let mut values: Vec<f64> = vec![
+            0.0,
+            1.0,
+            -1.0,
+            0.1,
+            -0.12345678901234568,
+            1.0 / 3.0,
+            0.05,
+            -0.05,
+            f64::EPSILON,
+            1.0 - f64::EPSILON,
+            -1.0 + f64::EPSILON / 2.0,
+            5e-324,
+            1e-300,
+        ];
+        values.extend((0..20_000).map(|_| rng.gen_range(-1.0..=1.0)));
+        values.extend((0..5_000).map(|_| rng.gen::<f64>() * 10f64.powi(-rng.gen_range(0..20))));
+        for x in values {
+            let row = sqlx::query("SELECT printf('%!.17g', ?1) AS t")
+                .bind(x)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let text: String = row.get("t");
+            let back: f64 = text.parse().unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e} printed as {text}");
+        }
+    }
 }
