@@ -130,6 +130,60 @@ async fn a_draft_checked_against_another_version_is_sent_back() {
     s.stop().await;
 }
 
+/// A retry of a delivered reply answers what was delivered, even once the rulebook it was
+/// checked against has been replaced and a new request like it is sent back.
+#[tokio::test]
+async fn a_retry_after_the_rulebook_changed_answers_the_delivered_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    let v1 = earshot::rules::DEFAULT_RULEBOOK.to_string();
+    std::fs::write(&path, &v1).unwrap();
+    let rules = path.clone();
+    let s = start_with(test_db().await, move |c| c.rules = Some(rules)).await;
+    let before = s.get("/v1/rules", SAM).await.body["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let item = s.feedback(SAM, "x", "@ann", "my kettle is broken").await;
+    let id = item["id"].as_str().unwrap();
+    let body = json!({
+        "parts": [{"visibility": "public", "body": "Sorry about that, we will sort it out."}],
+        "rulebook_version": before,
+    });
+    let first = s.reply(id, SAM, "retry-1", body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let mut events = subscribe(&s.base, SAM, None).await;
+    let old_line = format!("version = \"{before}\"");
+    std::fs::write(
+        &path,
+        v1.replacen(&old_line, "version = \"2026.12.04-1\"", 1),
+    )
+    .unwrap();
+    let (_, name, _) = next_event(&mut events, 10).await.expect("rules.updated");
+    assert_eq!(name, "rules.updated");
+    let fresh = s.reply(id, SAM, "retry-2", body.clone()).await;
+    assert_eq!(
+        fresh.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        fresh.body
+    );
+    assert_eq!(
+        fresh.body["type"].as_str().unwrap().rsplit('/').next(),
+        Some("rulebook-changed")
+    );
+    let again = s.reply(id, SAM, "retry-1", body).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"]);
+    let detail = s.get(&format!("/v1/feedback/{id}"), SAM).await;
+    assert_eq!(
+        detail.body["thread"].as_array().unwrap().len(),
+        2,
+        "delivered once"
+    );
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn the_rulebook_reloads_from_its_file_and_a_broken_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();

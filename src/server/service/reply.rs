@@ -18,8 +18,8 @@ pub struct Delivered {
     pub created: bool,
 }
 
-/// One reply to one item, under the idempotency key `key`: a repeated key gets the stored
-/// result before anything else is checked, so that a retry answers what the first request did.
+/// One reply to one item, under the idempotency key `key`. A repeated key gets the stored
+/// result whatever the checks say now, so that a retry answers what the first request did.
 pub async fn deliver(
     state: &AppState,
     agent: &AuthenticatedAgent,
@@ -28,30 +28,25 @@ pub async fn deliver(
     reply: &NewReply,
 ) -> ServiceResult<Delivered> {
     let feedback = visible_feedback(state, agent, feedback_id).await?;
-    let replayed = state
-        .store
-        .replay(&agent.agent.id, &feedback.id, key, reply)
-        .await?;
-    if let Some(outcome) = replayed {
-        return Ok(Delivered {
-            reply: outcome.reply,
-            created: false,
-        });
-    }
-    check_parts(reply)?;
-    let customer = match &feedback.customer_id {
-        Some(c) => Some(state.store.customer(c).await?),
-        None => None,
+    let recipients = match checked(state, agent, &feedback, reply).await {
+        Ok(recipients) => recipients,
+        // The key is looked up only when the checks refuse (the rulebook may have changed
+        // since the first request): on the way in, the write transaction checks it anyway,
+        // and a new reply is spared that round trip.
+        Err(refused) => {
+            let replayed = state
+                .store
+                .replay(&agent.agent.id, &feedback.id, key, reply)
+                .await?;
+            return match replayed {
+                Some(outcome) => Ok(Delivered {
+                    reply: outcome.reply,
+                    created: false,
+                }),
+                None => Err(refused),
+            };
+        }
     };
-    let recipients = recipients(&feedback, customer.as_ref(), reply)?;
-    enforce_rules(
-        state,
-        agent,
-        &feedback,
-        customer.as_ref(),
-        reply,
-        &recipients,
-    )?;
     let outcome = state
         .store
         .create_reply(&agent.agent, &feedback.id, key, reply, &recipients)
@@ -70,6 +65,31 @@ pub async fn deliver(
         reply: outcome.reply,
         created: !outcome.repeated,
     })
+}
+
+/// The checks of a new reply (its shape, where each part goes, the rulebook in force): the
+/// recipients, or why the reply is refused.
+async fn checked(
+    state: &AppState,
+    agent: &AuthenticatedAgent,
+    feedback: &Feedback,
+    reply: &NewReply,
+) -> ServiceResult<Vec<ReplyRecipient>> {
+    check_parts(reply)?;
+    let customer = match &feedback.customer_id {
+        Some(c) => Some(state.store.customer(c).await?),
+        None => None,
+    };
+    let recipients = recipients(feedback, customer.as_ref(), reply)?;
+    enforce_rules(
+        state,
+        agent,
+        feedback,
+        customer.as_ref(),
+        reply,
+        &recipients,
+    )?;
+    Ok(recipients)
 }
 
 /// Where each part goes; a part that cannot reach the author (no consent, no address) is the
