@@ -32,9 +32,10 @@
 //!
 //! Knobs: EARSHOT_BENCH_SECS (per step, default 5), EARSHOT_BENCH_WRITERS (comma list, default
 //! 1,8,32,128), EARSHOT_BENCH_CONCURRENCY (default 1,4,16,64,256), EARSHOT_BENCH_SUBSCRIBERS
-//! (default 1000,5000), EARSHOT_BENCH_POSTS (default 40), EARSHOT_BENCH_MAX_IN_FLIGHT (the
-//! server's limit; default its own), EARSHOT_BENCH_SKIP (any of reads,writes,intake,sse),
-//! EARSHOT_BENCH_POSTERS (intake, default 1,8,32).
+//! (default 1000,5000), EARSHOT_BENCH_POSTS (default 40), EARSHOT_BENCH_MAX_IN_FLIGHT and
+//! EARSHOT_BENCH_MAX_READS_IN_FLIGHT (the server's limits; default its own),
+//! EARSHOT_BENCH_SKIP (any of reads,writes,intake,sse), EARSHOT_BENCH_POSTERS (intake,
+//! default 1,8,32).
 
 use earshot::server::store::{FeedbackFilter, Store};
 use earshot::server::{self, ServerConfig};
@@ -856,13 +857,18 @@ fn main() {
     server_rt.block_on(running.shutdown());
 }
 
-/// Server settings a run may change: the in-flight limit (EARSHOT_BENCH_MAX_IN_FLIGHT).
+/// Server settings a run may change: the in-flight limits (EARSHOT_BENCH_MAX_IN_FLIGHT for
+/// requests that write, EARSHOT_BENCH_MAX_READS_IN_FLIGHT for reads).
 fn configure(config: &mut ServerConfig) {
-    if let Some(n) = std::env::var("EARSHOT_BENCH_MAX_IN_FLIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+    if let Some(n) = knob("EARSHOT_BENCH_MAX_IN_FLIGHT") {
         config.limits.max_in_flight = n;
     }
-    println!("in-flight limit {}", config.limits.max_in_flight);
+    if let Some(n) = knob("EARSHOT_BENCH_MAX_READS_IN_FLIGHT") {
+        config.limits.max_reads_in_flight = n;
+    }
+    println!(
+        "in-flight limits: {} reads, {} others",
+        config.limits.max_reads_in_flight, config.limits.max_in_flight
+    );
 }

@@ -294,10 +294,15 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub intake_key: IntakeKeyArg,
-    /// Requests handled at once at most (event streams not counted); one more is answered 503
-    /// with Retry-After at once instead of waiting in a queue (default: 64 per core).
+    /// Requests that change data (all but GET and HEAD) handled at once at most; one more
+    /// waits up to 20 ms behind at most N others, then is answered 503 with Retry-After
+    /// (default: 64 per core).
     #[arg(long, value_name = "N")]
     pub max_in_flight: Option<usize>,
+    /// Reads (GET, HEAD; event streams not counted) handled at once at most, likewise
+    /// (default: 8 per core, at least 16).
+    #[arg(long, value_name = "N")]
+    pub max_reads_in_flight: Option<usize>,
     /// Serve Prometheus metrics at http://ADDR/metrics (a separate address: bind it to loopback
     /// or your monitoring network; no token is asked for there).
     #[arg(long, value_name = "ADDR")]

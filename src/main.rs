@@ -187,6 +187,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_in_flight: args
             .max_in_flight
             .unwrap_or_else(server::overload::default_max_in_flight),
+        max_reads_in_flight: args
+            .max_reads_in_flight
+            .unwrap_or_else(server::overload::default_max_reads_in_flight),
     };
     config.intake_key = Some(
         args.intake_key

@@ -67,9 +67,11 @@ pub struct Limits {
     /// read included (408 otherwise): a body sent a byte at a time cannot hold a connection.
     /// An event stream's response is ready at once, so streams are not cut by it.
     pub request_timeout: Duration,
-    /// Requests handled at once at most (event streams not counted); one more is answered
-    /// 503 with `Retry-After` at once (see `overload`).
+    /// Requests that change data (all but GET and HEAD) handled at once at most; one more
+    /// waits a moment for a place, then is answered 503 with `Retry-After` (see `overload`).
     pub max_in_flight: usize,
+    /// Reads (GET, HEAD; event streams not counted) handled at once at most, likewise.
+    pub max_reads_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -81,6 +83,7 @@ impl Default for Limits {
             max_streams_per_token: 8,
             request_timeout: Duration::from_secs(30),
             max_in_flight: super::overload::default_max_in_flight(),
+            max_reads_in_flight: super::overload::default_max_reads_in_flight(),
         }
     }
 }

@@ -210,7 +210,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         triage: triage::TriageEngine::new(),
         streams: sse::StreamSlots::new(config.limits.max_streams_per_token),
         intake_key: Arc::new(intake::KeyFile::new(config.intake_key.clone())),
-        in_flight: overload::InFlightLimit::new(config.limits.max_in_flight),
+        in_flight: overload::InFlightLimits {
+            reads: overload::InFlightLimit::new(config.limits.max_reads_in_flight),
+            writes: overload::InFlightLimit::new(config.limits.max_in_flight),
+        },
         fanout: sse::Fanout::new(config.event_backlog),
         telemetry: telemetry::Telemetry::new(&store)
             .map_err(|e| StartError::Metrics(e.to_string()))?,

@@ -27,7 +27,7 @@ pub struct AppState {
     /// Where intake sources' secrets come from.
     pub intake_key: Arc<intake::KeyFile>,
     /// Requests in flight at most (503 beyond).
-    pub in_flight: overload::InFlightLimit,
+    pub in_flight: overload::InFlightLimits,
     /// Committed events, encoded once, for every open stream.
     pub fanout: sse::Fanout,
     /// The series of `GET /metrics`.
