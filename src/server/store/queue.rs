@@ -175,7 +175,7 @@ impl Store {
             .bind_all(sqlx::query(&q.sql))
             .fetch_one(self.reader())
             .await?;
-        rows::page(&row)
+        rows::page(&row, self.dialect())
     }
 }
 
@@ -303,7 +303,7 @@ fn rows_of(dialect: Dialect, keys: String) -> String {
     format!(
         "SELECT {} FROM feedback f JOIN identities i ON i.id = f.author_identity_id \
          WHERE f.id IN ({keys}) {ORDER}",
-        feedback_columns(dialect)
+        page_columns(dialect)
     )
 }
 

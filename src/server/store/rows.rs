@@ -111,15 +111,20 @@ pub(super) fn feedback_columns(dialect: Dialect) -> String {
     }
 }
 
-/// A whole page of items as one value: `inner` (a query whose rows have `item`) wrapped so
-/// that the database joins the items into one JSON array, `page` (NULL for no items). The
-/// driver then hands over one row instead of one per item (on SQLite each row is a message
-/// from the connection's worker thread, and a wake-up). The array is in no particular order:
-/// [`page`] puts it in queue order.
+/// A whole page of items as one value: `inner` (a query whose rows have `item` and the sort
+/// key `k_at`, `k_id`) wrapped so that the database joins the items into one JSON array,
+/// `page` (NULL for no items). The driver then hands over one row instead of one per item (on
+/// SQLite each row is a message from the connection's worker thread, and a wake-up).
+///
+/// The array must be in the order of the queries' `ORDER BY` and cursors, which compare ids
+/// with the database's collation. PostgreSQL orders it in the aggregate (its text order need
+/// not be the bytes'). SQLite compares text as bytes (BINARY), which Rust can do exactly, so
+/// [`page`] sorts it there: an aggregate `ORDER BY` would cost SQLite a temporary B-tree,
+/// which the plan tests rightly refuse.
 pub(super) fn one_page(dialect: Dialect, inner: &str) -> String {
     let joined = match dialect {
         Dialect::Sqlite => "group_concat(p.item, ',')",
-        Dialect::Postgres => "string_agg(p.item, ',')",
+        Dialect::Postgres => "string_agg(p.item, ',' ORDER BY p.k_at DESC, p.k_id DESC)",
     };
     format!("SELECT '[' || {joined} || ']' AS page FROM ({inner}) p")
 }
@@ -167,13 +172,17 @@ pub(super) fn feedback(row: &AnyRow) -> StoreResult<Feedback> {
 }
 
 /// The items of a row of [`one_page`], in queue order (newest first; the same time, the
-/// greater id first, as the queries' `ORDER BY f.received_at DESC, f.id DESC`).
-pub(super) fn page(row: &AnyRow) -> StoreResult<Vec<Feedback>> {
+/// greater id first).
+pub(super) fn page(row: &AnyRow, dialect: Dialect) -> StoreResult<Vec<Feedback>> {
     let Some(text) = get::<Option<String>>(row, "page")? else {
         return Ok(Vec::new());
     };
     let mut records: Vec<FeedbackRecord> = decoded("page", &text)?;
-    records.sort_unstable_by(|a, b| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
+    if dialect == Dialect::Sqlite {
+        records.sort_unstable_by(|a, b| {
+            (b.received_at, b.id.as_bytes()).cmp(&(a.received_at, a.id.as_bytes()))
+        });
+    }
     records.into_iter().map(record).collect()
 }
 
