@@ -616,9 +616,6 @@ pub async fn import(
                 .await?;
         }
     }
-    if report.created + report.updated > 0 {
-        store.refresh_statistics().await;
-    }
     let detail = format!(
         "{} rows: {} created, {} updated, {} unchanged, {} skipped",
         report.rows,
@@ -636,6 +633,10 @@ pub async fn import(
             &detail,
         )
         .await?;
+    // After the audit entry: the import is recorded even if the request ends meanwhile.
+    if report.created + report.updated > 0 {
+        store.refresh_statistics().await;
+    }
     Ok(report)
 }
 
