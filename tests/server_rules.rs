@@ -130,6 +130,26 @@ async fn a_draft_checked_against_another_version_is_sent_back() {
     s.stop().await;
 }
 
+/// Writes `source` (a rulebook whose version is `old`) to `path` as version `new`, and waits
+/// for the server's `rules.updated` on `events`; its data.
+async fn new_version(
+    path: &std::path::Path,
+    source: &str,
+    old: &str,
+    new: &str,
+    events: &mut (impl futures::Stream<Item = (i64, String, Value)> + Unpin),
+) -> Value {
+    let old_line = format!("version = \"{old}\"");
+    std::fs::write(
+        path,
+        source.replacen(&old_line, &format!("version = \"{new}\""), 1),
+    )
+    .unwrap();
+    let (_, name, data) = next_event(events, 10).await.expect("rules.updated");
+    assert_eq!(name, "rules.updated");
+    data
+}
+
 /// A retry of a delivered reply answers what was delivered, even once the rulebook it was
 /// checked against has been replaced and a new request like it is sent back.
 #[tokio::test]
@@ -153,14 +173,7 @@ async fn a_retry_after_the_rulebook_changed_answers_the_delivered_reply() {
     let first = s.reply(id, SAM, "retry-1", body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let mut events = subscribe(&s.base, SAM, None).await;
-    let old_line = format!("version = \"{before}\"");
-    std::fs::write(
-        &path,
-        v1.replacen(&old_line, "version = \"2026.12.04-1\"", 1),
-    )
-    .unwrap();
-    let (_, name, _) = next_event(&mut events, 10).await.expect("rules.updated");
-    assert_eq!(name, "rules.updated");
+    new_version(&path, &v1, &before, "2026.12.04-1", &mut events).await;
     let fresh = s.reply(id, SAM, "retry-2", body.clone()).await;
     assert_eq!(
         fresh.status,
@@ -212,14 +225,7 @@ async fn the_rulebook_reloads_from_its_file_and_a_broken_file_is_refused() {
     let before = version(get_rules().await);
     let mut events = subscribe(&base, SAM, None).await;
     // A new version is picked up and announced.
-    let old_line = format!("version = \"{before}\"");
-    std::fs::write(
-        &path,
-        v1.replacen(&old_line, "version = \"2026.11.24-2\"", 1),
-    )
-    .unwrap();
-    let (_, name, data) = next_event(&mut events, 10).await.expect("rules.updated");
-    assert_eq!(name, "rules.updated");
+    let data = new_version(&path, &v1, &before, "2026.11.24-2", &mut events).await;
     assert_eq!(data["data"]["version"], "2026.11.24-2");
     assert_eq!(version(get_rules().await), "2026.11.24-2");
     // A broken file is refused; the previous rulebook stays in force.
