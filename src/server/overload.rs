@@ -199,11 +199,7 @@ where
         }
         let limit = self.limits.of(&request).clone();
         if let Ok(permit) = limit.permits.clone().try_acquire_owned() {
-            return Box::pin(async move {
-                let response = inner.call(request).await;
-                drop(permit);
-                response
-            });
+            return Box::pin(handled(inner, request, permit));
         }
         let Some(place) = limit.queue_place() else {
             return Box::pin(std::future::ready(Ok(self
@@ -216,15 +212,25 @@ where
             let permit = tokio::time::timeout(QUEUE_WAIT, permits.acquire_owned()).await;
             drop(place);
             match permit {
-                Ok(Ok(permit)) => {
-                    let response = inner.call(request).await;
-                    drop(permit);
-                    response
-                }
+                Ok(Ok(permit)) => handled(inner, request, permit).await,
                 _ => Ok(refusal.response()),
             }
         })
     }
+}
+
+/// `request` handled by `inner`, holding `permit` until the response is ready.
+async fn handled<S>(
+    mut inner: S,
+    request: Request,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Response, Infallible>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    let response = inner.call(request).await;
+    drop(permit);
+    response
 }
 
 impl<S> Shed<S> {

@@ -21,8 +21,8 @@ const LOADED_TABLES: &str =
 
 impl Store {
     /// Refreshes the planner's statistics of the tables a bulk load fills (PostgreSQL
-    /// `ANALYZE`; nothing on SQLite). The load itself is committed already: a failure is logged, not returned, so
-    /// that an import that wrote its rows is not reported as failed.
+    /// `ANALYZE`; nothing on SQLite). The load itself is committed already: a failure is
+    /// logged, not returned, so that an import that wrote its rows is not reported as failed.
     pub async fn refresh_statistics(&self) {
         if self.dialect() != Dialect::Postgres {
             return;
